@@ -1,0 +1,40 @@
+# Every target creates the virtual environment and installs what it needs by itself.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: test lint demo bench chromium clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,demo]'
+	touch $@
+
+# Playwright's own Chromium when installed, else the system one; as root on Debian, install it.
+chromium: $(BIN)/.installed
+	@$(BIN)/python -m pixel_embed.testing.browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "No Chromium found: installing Debian's chromium with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  fi; }
+	@$(BIN)/python -m pixel_embed.testing.browser
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint chromium
+	$(BIN)/pytest
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m demo_site --host $(HOST) --port $(PORT)
+
+bench: $(BIN)/.installed chromium
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""The TikTok Pixel on server-rendered Flask sites, with PII hashed on the server."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .errors import ConfigurationError as ConfigurationError
+from .errors import InvalidEmail as InvalidEmail
+from .errors import InvalidEvent as InvalidEvent
+from .errors import InvalidIdentity as InvalidIdentity
+from .errors import InvalidInput as InvalidInput
+from .errors import InvalidPhoneNumber as InvalidPhoneNumber
+from .errors import PixelError as PixelError
+from .events import PURCHASE_EVENTS as PURCHASE_EVENTS
+from .events import STANDARD_EVENTS as STANDARD_EVENTS
+from .events import Event as Event
+from .events import validate_event as validate_event
+from .extension import TikTokPixel as TikTokPixel
+from .matching import Identity as Identity
+from .matching import hash_email as hash_email
+from .matching import hash_external_id as hash_external_id
+from .matching import hash_phone as hash_phone
+from .matching import normalize_email as normalize_email
+from .matching import normalize_phone as normalize_phone
+from .render import PixelCall as PixelCall
+from .render import PixelSettings as PixelSettings
+from .render import render_pixel as render_pixel
+
+try:
+    __version__ = version("pixel-embed")
+except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "PURCHASE_EVENTS",
+    "STANDARD_EVENTS",
+    "ConfigurationError",
+    "Event",
+    "Identity",
+    "InvalidEmail",
+    "InvalidEvent",
+    "InvalidIdentity",
+    "InvalidInput",
+    "InvalidPhoneNumber",
+    "PixelCall",
+    "PixelError",
+    "PixelSettings",
+    "TikTokPixel",
+    "__version__",
+    "hash_email",
+    "hash_external_id",
+    "hash_phone",
+    "normalize_email",
+    "normalize_phone",
+    "render_pixel",
+]

@@ -1,0 +1,407 @@
+"""The Flask extension: configuration, the per-request queue, and the ``tiktok_pixel()`` global."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request, session
+from markupsafe import Markup
+
+from .errors import ConfigurationError, InvalidInput
+from .events import Event, validate_event
+from .matching import Identity
+from .render import (
+    CONSENT_COOKIE,
+    ConsentState,
+    PixelCall,
+    PixelSettings,
+    page_calls,
+    render_disabled,
+    render_pixel,
+)
+from .resources import TEMPLATES_DIR
+
+log = logging.getLogger("pixel_embed")
+
+#: Deferred events kept for the next page at most; the oldest beyond it are dropped (a signed
+#: cookie session holds about 4 KB).
+MAX_DEFERRED = 20
+_SESSION_KEY = "_tiktok_pixel"
+_G_KEY = "_tiktok_pixel"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class _AppConfig:
+    enabled: bool
+    settings: PixelSettings | None
+    region: str | None
+    strict: bool
+    internal_networks: tuple[IPNetwork, ...]
+
+
+@dataclass
+class _RequestState:
+    identity: Identity = field(default_factory=Identity)
+    events: list[Event] = field(default_factory=list)
+    deferred: list[Event] = field(default_factory=list)
+    rendered: bool = False
+    private: bool = False
+
+
+def _flag(app: Flask, key: str) -> bool:
+    value = app.config[key]
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{key} must be True or False, not {value!r}")
+    return value
+
+
+def _networks(value: object) -> tuple[IPNetwork, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise ConfigurationError(
+            f"TIKTOK_PIXEL_INTERNAL_IPS must be a list of addresses or networks, not {value!r}"
+        )
+    networks = []
+    for item in value:
+        try:
+            networks.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_INTERNAL_IPS entry {item!r} is not an IP address or network "
+                "such as '10.0.0.0/8'"
+            ) from None
+    return tuple(networks)
+
+
+class TikTokPixel:
+    """Puts the TikTok Pixel on a Flask site's pages.
+
+    ::
+
+        pixel = TikTokPixel(app)          # or TikTokPixel() and pixel.init_app(app)
+
+        @app.post("/checkout")
+        def checkout():
+            pixel.identify(email=user.email)
+            pixel.track("CompletePayment", value=42.5, currency="USD", defer=True)
+            return redirect("/thank-you")
+
+    and once in the base layout: ``{{ tiktok_pixel() }}``.
+
+    :param nonce: returns the request's CSP nonce. By default Flask-Talisman's ``csp_nonce``
+        template global is used when it is registered.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, *, nonce: Callable[[], str | None] | None = None
+    ) -> None:
+        self._nonce = nonce
+        self._configs: weakref.WeakKeyDictionary[Flask, _AppConfig] = weakref.WeakKeyDictionary()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Read and check the ``TIKTOK_PIXEL_*`` config, and register the template global.
+
+        :raises RuntimeError: the app already has a TikTokPixel.
+        :raises ConfigurationError: a setting is invalid.
+        """
+        if "tiktok_pixel" in app.extensions:
+            raise RuntimeError(
+                "A 'TikTokPixel' instance has already been registered on this Flask app. "
+                "Import and use that instance instead."
+            )
+        #: The pixel code from TikTok Events Manager, or a list of codes.
+        app.config.setdefault("TIKTOK_PIXEL_CODE", None)
+        #: Render the pixel at all (off: an HTML comment says so).
+        app.config.setdefault("TIKTOK_PIXEL_ENABLED", True)
+        #: TikTok's Limited Data Use flag.
+        app.config.setdefault("TIKTOK_PIXEL_LDU", False)
+        #: The page already has TikTok's snippet: render only the calls.
+        app.config.setdefault("TIKTOK_PIXEL_USE_EXISTING", False)
+        #: Call ttq.page() on every page.
+        app.config.setdefault("TIKTOK_PIXEL_AUTO_PAGE", True)
+        #: Region (ISO 3166 alpha-2) for phone numbers written without a country code.
+        app.config.setdefault("TIKTOK_PIXEL_DEFAULT_REGION", None)
+        #: "none", "hold" or "strict".
+        app.config.setdefault("TIKTOK_PIXEL_CONSENT", "none")
+        #: The first-party cookie holding the visitor's consent choice.
+        app.config.setdefault("TIKTOK_PIXEL_CONSENT_COOKIE", CONSENT_COOKIE)
+        #: Addresses or networks that never get the pixel (your office, your monitoring).
+        app.config.setdefault("TIKTOK_PIXEL_INTERNAL_IPS", [])
+        #: Bad input raises; otherwise the bad field is dropped with a warning.
+        app.config.setdefault("TIKTOK_PIXEL_STRICT", False)
+        #: Print each call to the browser console.
+        app.config.setdefault("TIKTOK_PIXEL_DEBUG", False)
+
+        self._configs[app] = self._read_config(app)
+        app.extensions["tiktok_pixel"] = self
+        app.jinja_env.globals["tiktok_pixel"] = self.render
+        app.jinja_env.globals["_pixel_embed_render"] = self.render
+        app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
+        app.after_request(self._after_request)
+
+    @staticmethod
+    def _read_config(app: Flask) -> _AppConfig:
+        enabled = _flag(app, "TIKTOK_PIXEL_ENABLED")
+        region = app.config["TIKTOK_PIXEL_DEFAULT_REGION"]
+        if region is not None and (
+            not isinstance(region, str) or len(region) != 2 or not region.isalpha()
+        ):
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_DEFAULT_REGION {region!r} is not an ISO 3166 alpha-2 code "
+                "such as 'US'"
+            )
+        settings = None
+        if enabled:
+            code = app.config["TIKTOK_PIXEL_CODE"]
+            settings = PixelSettings(
+                codes=(code,) if isinstance(code, str) else tuple(code or ()),
+                ldu=_flag(app, "TIKTOK_PIXEL_LDU"),
+                use_existing=_flag(app, "TIKTOK_PIXEL_USE_EXISTING"),
+                auto_page=_flag(app, "TIKTOK_PIXEL_AUTO_PAGE"),
+                consent=app.config["TIKTOK_PIXEL_CONSENT"],
+                debug=_flag(app, "TIKTOK_PIXEL_DEBUG"),
+                consent_cookie=app.config["TIKTOK_PIXEL_CONSENT_COOKIE"],
+            )
+        return _AppConfig(
+            enabled=enabled,
+            settings=settings,
+            region=region.upper() if region else None,
+            strict=_flag(app, "TIKTOK_PIXEL_STRICT"),
+            internal_networks=_networks(app.config["TIKTOK_PIXEL_INTERNAL_IPS"]),
+        )
+
+    # -- per-request state -------------------------------------------------------------------
+
+    def _config(self) -> _AppConfig:
+        app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+        try:
+            return self._configs[app]
+        except KeyError:
+            raise RuntimeError(
+                "This TikTokPixel is not registered on the current app: call "
+                "pixel.init_app(app) in the app factory."
+            ) from None
+
+    def _state(self, caller: str) -> _RequestState:
+        if not has_request_context():
+            raise RuntimeError(
+                f"pixel.{caller}() needs a request: call it from a view (or a before_request "
+                "function), not at import time or in a background job."
+            )
+        state: _RequestState | None = g.get(_G_KEY)
+        if state is None:
+            state = _RequestState()
+            setattr(g, _G_KEY, state)
+        return state
+
+    def _on_error(self, config: _AppConfig) -> Callable[[InvalidInput], None]:
+        def drop(error: InvalidInput) -> None:
+            if config.strict:
+                raise error
+            log.warning("TikTok pixel: dropped %s", error.redacted())
+
+        return drop
+
+    # -- the public API for views ------------------------------------------------------------
+
+    def track(
+        self,
+        event: str,
+        params: Mapping[str, Any] | None = None,
+        /,
+        *,
+        event_id: str | None = None,
+        defer: bool = False,
+        **properties: Any,
+    ) -> str:
+        """Queue ``ttq.track(event, params, {event_id})`` on this request's page.
+
+        Parameters are given as a mapping, as keyword arguments, or both.
+
+        :param event_id: the deduplication id shared with the Events API; a new UUID if omitted.
+        :param defer: fire on the next page rendered for this browser instead (e.g. after the
+            redirect that follows a form POST), exactly once.
+        :returns: the event id.
+        :raises InvalidEvent: in strict mode, or when the event name itself is invalid.
+        """
+        state = self._state("track")
+        config = self._config()
+        checked = validate_event(
+            event,
+            {**(params or {}), **properties},
+            event_id=event_id,
+            on_error=self._on_error(config),
+        )
+        if not defer and state.rendered:
+            log.warning(
+                "TikTok pixel: %s was tracked after the pixel was rendered on this page; "
+                "it fires on the next page instead",
+                checked.name,
+            )
+            defer = True
+        if defer and not current_app.secret_key:
+            raise ConfigurationError(
+                "track(..., defer=True) keeps the event in the session until the next page: "
+                "set app.secret_key (SECRET_KEY) to use it"
+            )
+        (state.deferred if defer else state.events).append(checked)
+        return checked.event_id
+
+    def identify(
+        self,
+        *,
+        email: str | None = None,
+        phone_number: str | None = None,
+        external_id: str | int | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        city: str | None = None,
+        state: str | None = None,
+        country: str | None = None,
+        zip_code: str | int | None = None,
+        region: str | None = None,
+    ) -> None:
+        """Identify this browser for advanced matching; the values are hashed here.
+
+        Fields already set on this request are kept unless given again.
+
+        :param region: for phone numbers without a country code; defaults to ``country``, then
+            ``TIKTOK_PIXEL_DEFAULT_REGION``.
+        :raises InvalidIdentity: in strict mode, for a field that cannot be normalised.
+        """
+        request_state = self._state("identify")
+        config = self._config()
+        identity = Identity.from_raw(
+            email=email,
+            phone_number=phone_number,
+            external_id=external_id,
+            first_name=first_name,
+            last_name=last_name,
+            city=city,
+            state=state,
+            country=country,
+            zip_code=zip_code,
+            region=region or config.region,
+            on_error=self._on_error(config),
+        )
+        request_state.identity = request_state.identity.merged(identity)
+
+    @property
+    def consent(self) -> ConsentState | None:
+        """The visitor's recorded consent choice (``"granted"``, ``"denied"``), or ``None``."""
+        settings = self._config().settings
+        name = settings.consent_cookie if settings else CONSENT_COOKIE
+        value = request.cookies.get(name)
+        return cast(ConsentState, value) if value in ("granted", "denied") else None
+
+    def page_calls(self) -> list[PixelCall]:
+        """The calls this request's page makes (or made), for an inspector or a log."""
+        state = self._state("page_calls")
+        settings = self._config().settings
+        if settings is None:
+            return []
+        identity, events = self._peek_deferred()
+        return page_calls(settings, identity.merged(state.identity), [*events, *state.events])
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def render(self) -> Markup:
+        """The pixel's HTML for this page: the ``tiktok_pixel()`` template global."""
+        state = self._state("render")
+        config = self._config()
+        if state.rendered:
+            return render_disabled("already rendered on this page")
+        state.rendered = True
+        if config.settings is None:
+            self._pop_deferred()
+            return render_disabled("TIKTOK_PIXEL_ENABLED is False")
+        if self._is_internal(config):
+            self._pop_deferred()
+            return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
+        identity, deferred = self._pop_deferred()
+        identity = identity.merged(state.identity)
+        state.private = bool(identity) or bool(deferred)
+        return render_pixel(
+            config.settings,
+            identity=identity,
+            events=[*deferred, *state.events],
+            nonce=self._current_nonce(),
+            consent_state=self.consent,
+        )
+
+    def _current_nonce(self) -> str | None:
+        if self._nonce is not None:
+            return self._nonce()
+        talisman = current_app.jinja_env.globals.get("csp_nonce")
+        return cast(str | None, talisman()) if callable(talisman) else None
+
+    def _is_internal(self, config: _AppConfig) -> bool:
+        if not config.internal_networks or not request.remote_addr:
+            return False
+        try:
+            address = ipaddress.ip_address(request.remote_addr)
+        except ValueError:
+            return False
+        return any(address in network for network in config.internal_networks)
+
+    # -- deferred events, in the signed session ------------------------------------------------
+
+    def _peek_deferred(self) -> tuple[Identity, list[Event]]:
+        saved = session.get(_SESSION_KEY) if _SESSION_KEY in session else None
+        if not isinstance(saved, dict):
+            return Identity(), []
+        try:
+            events = [Event.from_dict(item) for item in saved.get("events", [])]
+            identity = Identity.from_params(saved.get("identity", {}))
+        except (KeyError, TypeError, ValueError):
+            log.warning("TikTok pixel: ignored unreadable deferred events in the session")
+            return Identity(), []
+        return identity, events
+
+    def _pop_deferred(self) -> tuple[Identity, list[Event]]:
+        found = self._peek_deferred()
+        if _SESSION_KEY in session:
+            session.pop(_SESSION_KEY)
+        return found
+
+    def _after_request(self, response: Response) -> Response:
+        state: _RequestState | None = g.get(_G_KEY)
+        if state is None:
+            return response
+        if state.deferred:
+            identity, events = self._peek_deferred()
+            events = [*events, *state.deferred]
+            if len(events) > MAX_DEFERRED:
+                log.warning(
+                    "TikTok pixel: %d deferred events waiting; dropped the oldest %d",
+                    len(events),
+                    len(events) - MAX_DEFERRED,
+                )
+                events = events[-MAX_DEFERRED:]
+            session[_SESSION_KEY] = {
+                "identity": identity.merged(state.identity).as_params(),
+                "events": [event.to_dict() for event in events],
+            }
+        if state.events and not state.rendered:
+            log.warning(
+                "TikTok pixel: %d event(s) queued on %s were never rendered: put "
+                "{{ tiktok_pixel() }} in the page's template, or track(..., defer=True) "
+                "before a redirect",
+                len(state.events),
+                request.path,
+            )
+        if state.private:
+            # One visitor's hashes and purchases must never be served to another from a cache.
+            response.cache_control.public = False
+            response.cache_control.private = True
+        return response

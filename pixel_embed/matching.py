@@ -1,0 +1,262 @@
+"""Advanced matching: normalise personal data and hash it with SHA-256 on the server.
+
+TikTok matches a browser to a TikTok user by the SHA-256 of normalised identifiers. Hashing here,
+before rendering, means no raw e-mail address or phone number ever reaches the page source.
+
+A value that already is a SHA-256 hex digest is passed through (lower-cased), never hashed twice,
+so a site that stores hashes can hand them over as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+
+import phonenumbers
+
+from .errors import InvalidEmail, InvalidIdentity, InvalidPhoneNumber
+
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+# Deliberately loose: one "@", no white space, a dot in the domain. Deliverability is the
+# site's business; the shape check only catches values that cannot be an address at all.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_REGION = re.compile(r"[A-Za-z]{2}")
+
+
+def is_sha256(value: str) -> bool:
+    """Whether ``value`` already is a SHA-256 hex digest (64 hexadecimal characters)."""
+    return _SHA256_HEX.fullmatch(value) is not None
+
+
+def sha256_hex(value: str) -> str:
+    """The SHA-256 hex digest of ``value`` encoded as UTF-8."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidIdentity(field, value, f"must be a string, not {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        raise InvalidIdentity(field, value, "is empty")
+    return text
+
+
+def normalize_email(value: str) -> str:
+    """Trim and lower-case an e-mail address, as TikTok requires before hashing.
+
+    :raises InvalidEmail: the value is not of the form ``local@domain.tld``.
+    """
+    if not isinstance(value, str):
+        raise InvalidEmail("email", value, f"must be a string, not {type(value).__name__}")
+    email = value.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidEmail("email", value, "is not an e-mail address")
+    return email
+
+
+def normalize_phone(value: str, region: str | None = None) -> str:
+    """Parse a phone number and format it as E.164 (``+12133734253``).
+
+    :param region: ISO 3166 alpha-2 code for numbers written without a country code.
+    :raises InvalidPhoneNumber: the number cannot be parsed or is not valid for its region.
+    """
+    if not isinstance(value, str):
+        raise InvalidPhoneNumber(
+            "phone_number", value, f"must be a string, not {type(value).__name__}"
+        )
+    if region is not None and not _REGION.fullmatch(region):
+        raise InvalidPhoneNumber(
+            "phone_number", value, f"cannot be read with region {region!r} (not a 2-letter code)"
+        )
+    where = f"region {region.upper()}" if region else "an international number"
+    try:
+        number = phonenumbers.parse(value, region.upper() if region else None)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            problem = (
+                "has no country code; write it as +<country code> or set "
+                "TIKTOK_PIXEL_DEFAULT_REGION"
+                if region is None
+                else "has an unknown country code"
+            )
+        else:
+            problem = f"is not a valid number for {where}"
+        raise InvalidPhoneNumber("phone_number", value, problem) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber("phone_number", value, f"is not a valid number for {where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_external_id(value: str | int) -> str:
+    """Trim an external id (the site's own user id); integers are written in decimal."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text("external_id", value)
+
+
+def _squeezed(field: str, value: object, drop: re.Pattern[str]) -> str:
+    text = drop.sub("", unicodedata.normalize("NFC", _text(field, value)).lower())
+    if not text:
+        raise InvalidIdentity(field, value, "has no letters or digits")
+    return text
+
+
+# The rules below for names, address and postal code follow TikTok's own integrations, since
+# TikTok's pixel pages give none beyond "lower-case, without punctuation" for names:
+# - Segment's TikTok Pixel destination (segmentio/action-destinations,
+#   browser-destinations/destinations/tiktok-pixel/src/formatter.ts): first_name, last_name and
+#   zip_code lose white space and are lower-cased; city, state and country lose everything but
+#   letters and digits and are lower-cased. Its field text: "The name should be in lowercase
+#   without any punctuation. Special characters are allowed."
+# - TikTok's WooCommerce plugin and Segment's TikTok Conversions destination hash names and
+#   postal code, but send city, state and country in clear: they are coarse, not identifying.
+_SPACE_AND_PUNCTUATION = re.compile(r"[\W_]+")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_name(value: str, field: str = "first_name") -> str:
+    """Lower-case a first or last name and drop spaces and punctuation (accents are kept)."""
+    return _squeezed(field, value, _SPACE_AND_PUNCTUATION)
+
+
+def normalize_city(value: str) -> str:
+    """Lower-case a city, without spaces or punctuation (``San Francisco`` → ``sanfrancisco``)."""
+    return _squeezed("city", value, _SPACE_AND_PUNCTUATION)
+
+
+def normalize_state(value: str) -> str:
+    """Lower-case a state or province and drop spaces and punctuation (best as a code: ``ca``)."""
+    return _squeezed("state", value, _SPACE_AND_PUNCTUATION)
+
+
+def normalize_country(value: str) -> str:
+    """Lower-case an ISO 3166-1 alpha-2 country code (``US`` → ``us``)."""
+    text = _text("country", value)
+    if not _REGION.fullmatch(text):
+        raise InvalidIdentity("country", value, "is not an ISO 3166-1 alpha-2 code such as 'US'")
+    return text.lower()
+
+
+def normalize_zip_code(value: str | int) -> str:
+    """Lower-case a postal code and drop white space (``"SW1A 1AA"`` → ``sw1a1aa``)."""
+    return _squeezed("zip_code", str(value) if isinstance(value, int) else value, _SPACE)
+
+
+def _hash(normalize: Callable[[str], str], value: str) -> str:
+    if isinstance(value, str) and is_sha256(value.strip()):
+        return value.strip().lower()
+    return sha256_hex(normalize(value))
+
+
+def hash_email(value: str) -> str:
+    """SHA-256 of the normalised e-mail address (a digest is passed through)."""
+    return _hash(normalize_email, value)
+
+
+def hash_phone(value: str, region: str | None = None) -> str:
+    """SHA-256 of the E.164 phone number (a digest is passed through)."""
+    return _hash(lambda v: normalize_phone(v, region), value)
+
+
+def hash_external_id(value: str | int) -> str:
+    """SHA-256 of the trimmed external id (a digest is passed through)."""
+    return _hash(normalize_external_id, str(value) if isinstance(value, int) else value)
+
+
+#: Fields sent as SHA-256 digests.
+HASHED_FIELDS = ("email", "phone_number", "external_id", "first_name", "last_name", "zip_code")
+#: Fields sent normalised but in clear, as TikTok's own integrations do (see above).
+CLEAR_FIELDS = ("city", "state", "country")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The advanced-matching fields of one browser, ready for ``ttq.identify``.
+
+    Build it with :meth:`from_raw`. The fields of :data:`HASHED_FIELDS` hold SHA-256 hex
+    digests; ``city``, ``state`` and ``country`` hold their normalised form.
+    """
+
+    email: str | None = None
+    phone_number: str | None = None
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    zip_code: str | None = None
+
+    @classmethod
+    def from_raw(
+        cls,
+        *,
+        email: str | None = None,
+        phone_number: str | None = None,
+        external_id: str | int | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        city: str | None = None,
+        state: str | None = None,
+        country: str | None = None,
+        zip_code: str | int | None = None,
+        region: str | None = None,
+        on_error: Callable[[InvalidIdentity], None] | None = None,
+    ) -> Identity:
+        """Normalise and hash raw values; ``None`` (or an empty string) leaves a field out.
+
+        :param region: default region for phone numbers without a country code; a valid
+            ``country`` takes its place.
+        :param on_error: called with each invalid field instead of raising; that field is left
+            out and the others are kept.
+        :raises InvalidIdentity: a field is invalid and no ``on_error`` was given.
+        """
+        if isinstance(country, str) and _REGION.fullmatch(country.strip()):
+            region = country.strip()
+        steps: dict[str, tuple[object, Callable[[str], str]]] = {
+            "email": (email, normalize_email),
+            "phone_number": (phone_number, lambda v: normalize_phone(v, region)),
+            "external_id": (external_id, normalize_external_id),
+            "first_name": (first_name, lambda v: normalize_name(v, "first_name")),
+            "last_name": (last_name, lambda v: normalize_name(v, "last_name")),
+            "city": (city, normalize_city),
+            "state": (state, normalize_state),
+            "country": (country, normalize_country),
+            "zip_code": (zip_code, normalize_zip_code),
+        }
+        values: dict[str, str] = {}
+        for name, (raw, normalize) in steps.items():
+            if raw is None or raw == "":
+                continue
+            text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+            try:
+                if not isinstance(text, str):
+                    raise InvalidIdentity(name, raw, f"must be a string, not {type(raw).__name__}")
+                values[name] = normalize(text) if name in CLEAR_FIELDS else _hash(normalize, text)
+            except InvalidIdentity as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
+        return cls(**values)
+
+    def merged(self, other: Identity) -> Identity:
+        """This identity with every field that ``other`` sets taken from ``other``."""
+        values = {f.name: getattr(other, f.name) or getattr(self, f.name) for f in fields(self)}
+        return Identity(**values)
+
+    def as_params(self) -> dict[str, str]:
+        """The fields that are set, as the argument of ``ttq.identify``."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Identity:
+        """Rebuild from :meth:`as_params`, e.g. out of the session; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: str(v) for k, v in params.items() if k in known})
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))

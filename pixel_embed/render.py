@@ -1,0 +1,158 @@
+"""Turn a page's identity and events into the pixel's HTML (framework-free).
+
+The HTML is one inline ``<script>``: TikTok's official ``ttq`` stub, ``ttq.load``, then the
+page's calls. Every value is written with Jinja's ``|tojson`` (HTML-safe JSON: ``<``, ``>``,
+``&`` and ``'`` are escaped, non-ASCII such as U+2028 too), so no string can end the script.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from .errors import ConfigurationError
+from .events import Event
+from .matching import Identity
+from .resources import TEMPLATES_DIR
+
+ConsentMode = Literal["none", "hold", "strict"]
+ConsentState = Literal["granted", "denied"]
+CONSENT_MODES: tuple[ConsentMode, ...] = ("none", "hold", "strict")
+
+#: The first-party cookie that remembers a visitor's consent choice.
+CONSENT_COOKIE = "pixel_embed_consent"
+# Pixel codes in TikTok Events Manager are 20 upper-case letters and digits ("C4A…"); a little
+# slack either way, but nothing that needs escaping.
+_PIXEL_CODE = re.compile(r"[A-Z0-9]{16,24}")
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(default=True),
+    keep_trailing_newline=False,
+)
+# Compact JSON in the order the view gave the parameters; ensure_ascii also escapes U+2028/9.
+_env.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "ensure_ascii": True}
+_template = _env.get_template("pixel_embed/pixel.html")
+
+
+@dataclass(frozen=True)
+class PixelCall:
+    """One call the page makes on ``ttq`` (or on each ``ttq.instance(code)``)."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+
+    @property
+    def as_list(self) -> list[Any]:
+        """``[method, [args…]]``, the form the debug console output uses."""
+        return [self.method, list(self.args)]
+
+
+@dataclass(frozen=True)
+class PixelSettings:
+    """How the pixel is rendered: the Segment destination's settings, and ours.
+
+    :param codes: one or more pixel codes; with several, every call goes to each through
+        ``ttq.instance(code)``.
+    :param ldu: TikTok's Limited Data Use: ``ttq.load(code, {limited_data_use: true})``.
+    :param use_existing: the page already has TikTok's snippet; render only the calls.
+    :param auto_page: call ``ttq.page()`` on every page.
+    :param consent: ``none``; ``hold`` (the SDK loads, ``ttq.holdConsent()`` until granted);
+        ``strict`` (the SDK is not even requested before consent).
+    :param debug: also print each call to the browser console.
+    :param consent_cookie: the name of the first-party consent cookie.
+    :raises ConfigurationError: a setting is invalid.
+    """
+
+    codes: tuple[str, ...]
+    ldu: bool = False
+    use_existing: bool = False
+    auto_page: bool = True
+    consent: ConsentMode = "none"
+    debug: bool = False
+    consent_cookie: str = CONSENT_COOKIE
+    _load_options: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        codes = (self.codes,) if isinstance(self.codes, str) else tuple(self.codes)
+        if not codes:
+            raise ConfigurationError(
+                "TIKTOK_PIXEL_CODE is not set: copy the pixel code from TikTok Events Manager"
+            )
+        for code in codes:
+            if not isinstance(code, str) or not _PIXEL_CODE.fullmatch(code):
+                raise ConfigurationError(
+                    f"TIKTOK_PIXEL_CODE {code!r} is not a pixel code: it is 20 upper-case "
+                    "letters and digits, as shown in TikTok Events Manager"
+                )
+        if len(set(codes)) != len(codes):
+            raise ConfigurationError(f"TIKTOK_PIXEL_CODE lists a code twice: {list(codes)!r}")
+        if self.consent not in CONSENT_MODES:
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_CONSENT {self.consent!r} is not one of 'none', 'hold', 'strict'"
+            )
+        if not isinstance(self.consent_cookie, str) or not _COOKIE_NAME.fullmatch(
+            self.consent_cookie
+        ):
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_CONSENT_COOKIE {self.consent_cookie!r} is not a cookie name "
+                "(letters, digits, _ and -)"
+            )
+        object.__setattr__(self, "codes", codes)
+        object.__setattr__(self, "_load_options", {"limited_data_use": True} if self.ldu else {})
+
+
+def page_calls(
+    settings: PixelSettings, identity: Identity | None = None, events: Iterable[Event] = ()
+) -> list[PixelCall]:
+    """The calls a page makes after ``ttq.load``: page, identify, then each track in order."""
+    calls: list[PixelCall] = []
+    if settings.auto_page:
+        calls.append(PixelCall("page"))
+    if identity:
+        calls.append(PixelCall("identify", (identity.as_params(),)))
+    calls.extend(
+        PixelCall("track", (event.name, dict(event.params), {"event_id": event.event_id}))
+        for event in events
+    )
+    return calls
+
+
+def render_pixel(
+    settings: PixelSettings,
+    *,
+    identity: Identity | None = None,
+    events: Sequence[Event] = (),
+    nonce: str | None = None,
+    consent_state: ConsentState | None = None,
+) -> Markup:
+    """The pixel's HTML for one page.
+
+    :param nonce: the page's CSP nonce, put on the ``<script>`` so strict CSP allows it.
+    :param consent_state: the visitor's recorded choice (from the consent cookie), if any.
+    """
+    return Markup(
+        _template.render(
+            use_existing=settings.use_existing,
+            codes=settings.codes,
+            load_options=settings._load_options,
+            consent=settings.consent,
+            consent_state=consent_state,
+            consent_cookie=settings.consent_cookie,
+            calls=page_calls(settings, identity, events),
+            debug=settings.debug,
+            nonce=nonce,
+        )
+    )
+
+
+def render_disabled(reason: str) -> Markup:
+    """An HTML comment in place of the pixel, saying why it is off."""
+    text = str(escape(reason)).replace("--", "- -")
+    return Markup(f"<!-- TikTok Pixel off: {text} -->")

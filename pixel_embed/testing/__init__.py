@@ -1,0 +1,35 @@
+"""The QA kit: record every ``ttq`` call in headless Chromium and assert on it.
+
+Installing pixel_embed registers the pytest plugin; its fixtures are ``pixel_page`` and
+``pixel_browser``.
+"""
+
+from .browser import BrowserNotFound as BrowserNotFound
+from .browser import Chromium as Chromium
+from .browser import find_chromium as find_chromium
+from .expect import PixelExpectation as PixelExpectation
+from .expect import expect_pixel as expect_pixel
+from .expect import format_calls as format_calls
+from .plugin import assert_no_raw_pii as assert_no_raw_pii
+from .recorder import PixelRecorder as PixelRecorder
+from .recorder import RecordedCall as RecordedCall
+from .recorder import install_recorder as install_recorder
+from .recorder import pixel_calls as pixel_calls
+from .recorder import recorder_for as recorder_for
+from .server import serve_app as serve_app
+
+__all__ = [
+    "BrowserNotFound",
+    "Chromium",
+    "PixelExpectation",
+    "PixelRecorder",
+    "RecordedCall",
+    "assert_no_raw_pii",
+    "expect_pixel",
+    "find_chromium",
+    "format_calls",
+    "install_recorder",
+    "pixel_calls",
+    "recorder_for",
+    "serve_app",
+]

@@ -1,0 +1,48 @@
+"""Find raw personal data where only SHA-256 digests belong: in the page's scripts and calls."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..matching import HASHED_FIELDS, is_sha256
+from .recorder import RecordedCall
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# E.164 (+12133734253) or a North-American style (213) 373-4253.
+_PHONE = re.compile(r"(?<![\w+])\+[1-9]\d{7,14}\b|\(\d{3}\)\s?\d{3}-\d{4}")
+_PII_KEYS = frozenset({*HASHED_FIELDS, "phone", "sha256_email", "sha256_phone_number"})
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def pii_in_text(text: str, where: str) -> list[str]:
+    """Raw e-mail addresses and phone numbers in ``text``, each described with ``where``."""
+    found = [f"{where}: e-mail address {m.group()!r}" for m in _EMAIL.finditer(text)]
+    found += [f"{where}: phone number {m.group()!r}" for m in _PHONE.finditer(text)]
+    return found
+
+
+def pii_in_calls(calls: Iterable[RecordedCall]) -> list[str]:
+    """Raw personal data in recorded calls: identity fields that are not digests, and any
+    e-mail- or phone-looking string among the arguments."""
+    found = []
+    for number, call in enumerate(calls, 1):
+        where = f"call {number} ttq.{call.method}"
+        for path, text in _strings(list(call.args), "args"):
+            key = path.rsplit(".", 1)[-1].split("[", 1)[0]
+            if key in _PII_KEYS and key not in ("city", "state", "country") and not is_sha256(text):
+                found.append(f"{where} {path}: {text!r} is not a SHA-256 digest")
+            else:
+                found += pii_in_text(text, f"{where} {path}")
+    return found

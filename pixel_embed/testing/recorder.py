@@ -1,0 +1,178 @@
+"""Answer TikTok's SDK URL from a local recorder, and read back the calls a page made on ``ttq``.
+
+Every request a recorded browser context makes is routed here: the SDK URL gets the recorder
+script, other TikTok hosts get an empty answer, pages on this machine load as usual, and any
+other address is aborted. No test reaches the internet.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.sync_api import BrowserContext, Error, Page, Route
+
+from ..resources import STATIC_DIR
+
+#: TikTok's SDK path; the stub asks for ``https://analytics.tiktok.com/i18n/pixel/events.js``.
+SDK_PATH = "/i18n/pixel/events.js"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_RECORDER_JS = (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
+_READ_CALLS = "() => (window.__pixelEmbedRecorder ? window.__pixelEmbedRecorder.calls : [])"
+
+SdkMode = Literal["serve", "abort"]
+
+
+def is_tiktok_host(host: str) -> bool:
+    """Whether ``host`` is TikTok's (``tiktok.com`` or a subdomain)."""
+    return host == "tiktok.com" or host.endswith(".tiktok.com")
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One call a page made on ``ttq`` (``pixel`` is ``None``) or on ``ttq.instance(pixel)``."""
+
+    pixel: str | None
+    method: str
+    args: tuple[Any, ...] = ()
+    url: str = ""
+
+    @property
+    def event(self) -> str | None:
+        """The event name of a ``track`` call."""
+        if self.method == "track" and self.args and isinstance(self.args[0], str):
+            return self.args[0]
+        return None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters of a ``track`` call, or the fields of an ``identify`` call."""
+        index = 1 if self.method == "track" else 0
+        if len(self.args) > index and isinstance(self.args[index], dict):
+            return dict(self.args[index])
+        return {}
+
+    @property
+    def event_id(self) -> str | None:
+        """The ``event_id`` given in the options (third argument) of a ``track`` call."""
+        if self.method == "track" and len(self.args) > 2 and isinstance(self.args[2], dict):
+            value = self.args[2].get("event_id")
+            return str(value) if value is not None else None
+        return None
+
+    @classmethod
+    def from_js(cls, data: dict[str, Any], url: str = "") -> RecordedCall:
+        return cls(
+            pixel=data.get("pixel"),
+            method=str(data.get("method")),
+            args=tuple(data.get("args") or ()),
+            url=str(data.get("url", url)),
+        )
+
+
+@dataclass
+class PixelRecorder:
+    """Routes one browser context's requests and keeps what its pages did.
+
+    :ivar sdk: ``"serve"`` answers the SDK URL with the recorder; ``"abort"`` fails it, as an
+        ad blocker would.
+    :ivar history: every recorded call of every page of the context, in order.
+    :ivar sdk_requests: the URLs of every request made to a TikTok host.
+    :ivar blocked: the URLs of requests to other outside addresses, which were aborted.
+    :ivar errors: uncaught JavaScript errors of the context's pages.
+    """
+
+    sdk: SdkMode = "serve"
+    history: list[RecordedCall] = field(default_factory=list)
+    sdk_requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def _route(self, route: Route) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme in ("data", "blob", "about") or host in _LOCAL_HOSTS:
+            route.continue_()
+        elif is_tiktok_host(host):
+            self.sdk_requests.append(url)
+            if self.sdk == "abort":
+                route.abort("blockedbyclient")
+            elif parts.path == SDK_PATH:
+                route.fulfill(
+                    status=200,
+                    content_type="application/javascript; charset=utf-8",
+                    body=_RECORDER_JS,
+                    headers={"Cache-Control": "no-store"},
+                )
+            else:
+                route.fulfill(status=204, body="")
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def _report(self, data: dict[str, Any]) -> None:
+        self.history.append(RecordedCall.from_js(data))
+
+    def _watch(self, page: Page) -> None:
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+
+    def sdk_loads(self) -> list[str]:
+        """The pixel codes the SDK was requested for, in order (``sdkid`` of each request)."""
+        codes = []
+        for url in self.sdk_requests:
+            parts = urlsplit(url)
+            if parts.path == SDK_PATH:
+                codes.extend(parse_qs(parts.query).get("sdkid", []))
+        return codes
+
+
+_recorders: weakref.WeakKeyDictionary[BrowserContext, PixelRecorder] = weakref.WeakKeyDictionary()
+
+
+def install_recorder(context: BrowserContext, *, sdk: SdkMode = "serve") -> PixelRecorder:
+    """Route ``context`` through a :class:`PixelRecorder` (once; later calls return it)."""
+    existing = _recorders.get(context)
+    if existing is not None:
+        existing.sdk = sdk
+        return existing
+    recorder = PixelRecorder(sdk=sdk)
+    context.expose_function("__pixelEmbedReport", recorder._report)
+    context.route("**/*", recorder._route)
+    context.on("page", recorder._watch)
+    for page in context.pages:
+        recorder._watch(page)
+    _recorders[context] = recorder
+    return recorder
+
+
+def recorder_for(page: Page) -> PixelRecorder:
+    """The recorder of ``page``'s context.
+
+    :raises LookupError: the context has none (use the ``pixel_page`` fixture, or
+        :func:`install_recorder`).
+    """
+    try:
+        return _recorders[page.context]
+    except KeyError:
+        raise LookupError(
+            "this page's browser context has no pixel recorder: use the pixel_page fixture "
+            "or call install_recorder(context) before opening the page"
+        ) from None
+
+
+def pixel_calls(page: Page, *, all_pages: bool = False) -> list[RecordedCall]:
+    """The calls the page's current document made on ``ttq``, in order.
+
+    :param all_pages: every call of every page the context opened, across navigations.
+    """
+    if all_pages:
+        return list(recorder_for(page).history)
+    try:
+        raw = page.evaluate(_READ_CALLS)
+    except Error:
+        # The document is being replaced (a navigation in flight): nothing recorded yet.
+        return []
+    return [RecordedCall.from_js(item, page.url) for item in raw]

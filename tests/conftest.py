@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, render_template_string
+from flask.testing import FlaskClient
+
+from pixel_embed import TikTokPixel
+
+CODE = "CABCDE1234567890ABCD"
+OTHER_CODE = "CZYXWV0987654321ZYXW"
+LAYOUT = (
+    "<!doctype html><html><head><title>t</title>{{ tiktok_pixel() }}</head><body>ok</body></html>"
+)
+
+
+def make_app(**config: object) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=True, SECRET_KEY="test", TIKTOK_PIXEL_CODE=CODE, TIKTOK_PIXEL_STRICT=True
+    )
+    app.config.update(config)
+    return app
+
+
+@pytest.fixture
+def app() -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def pixel(app: Flask) -> TikTokPixel:
+    return TikTokPixel(app)
+
+
+@pytest.fixture
+def client(app: Flask, pixel: TikTokPixel) -> Iterator[FlaskClient]:
+    with app.test_client() as client:
+        yield client
+
+
+def page(body: str = "") -> str:
+    """The layout every test app renders: the pixel in <head>."""
+    return render_template_string(LAYOUT.replace("ok", body or "ok"))
