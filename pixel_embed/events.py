@@ -59,6 +59,7 @@ CONTENT_TYPES: frozenset[str] = frozenset({"product", "product_group"})
 
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ .:-]{0,99}")
 _FOLD = re.compile(r"[^a-z0-9]")
+_INTEGER = re.compile(r"[+-]?\d+")
 _FOLDED_STANDARD = {_FOLD.sub("", name.lower()): name for name in STANDARD_EVENTS}
 _TEXT_PARAMS = ("query", "description", "order_id", "shop_id", "content_name", "content_category")
 _ITEM_TEXT = ("content_id", "content_name", "content_category", "brand")
@@ -115,22 +116,22 @@ def _number(field: str, value: object) -> int | float:
         raise InvalidEvent(field, value, "must be a number, not a bool")
     if isinstance(value, int):
         return value
-    if isinstance(value, float | Decimal):
-        number = float(value)
-    elif isinstance(value, str):
+    if isinstance(value, str):
+        text = value.strip()
         try:
-            number = float(Decimal(value.strip()))
+            parsed = Decimal(text)
         except InvalidOperation:
             raise InvalidEvent(field, value, "is not a number") from None
+        if parsed.is_finite() and _INTEGER.fullmatch(text):
+            return int(parsed)
+        number = float(parsed)
+    elif isinstance(value, float | Decimal):
+        number = float(value)
     else:
         raise InvalidEvent(field, value, f"must be a number, not {type(value).__name__}")
     if not math.isfinite(number):
         raise InvalidEvent(field, value, "must be a finite number")
-    return (
-        int(number)
-        if number.is_integer() and isinstance(value, str) and "." not in value
-        else number
-    )
+    return number
 
 
 def _amount(field: str, value: object) -> int | float:
@@ -215,8 +216,19 @@ def _contents(field: str, value: object, on_error: OnError) -> list[dict[str, An
     return [item for item in items if item is not None]
 
 
+def _content_ids(field: str, value: object) -> list[str]:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return [_text(field, value)]
+    if isinstance(value, Mapping) or not isinstance(value, Sequence):
+        raise InvalidEvent(field, value, "must be a list of content ids")
+    return [_text(f"{field}[{i}]", item) for i, item in enumerate(value)]
+
+
 _PARAMS: dict[str, Callable[[str, object], Any]] = {
     "value": _amount,
+    "content_ids": _content_ids,
+    "num_items": _quantity,
+    "search_string": _text,
     "currency": _currency,
     "content_type": _content_type,
     "content_id": _text,

@@ -78,10 +78,10 @@ def normalize_phone(value: str, region: str | None = None) -> str:
     except phonenumbers.NumberParseException as exc:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
             problem = (
-                "has no country code; write it as +<country code> or set "
+                "has an unknown country code"
+                if region is not None or value.lstrip().startswith("+")
+                else "has no country code; write it as +<country code> or set "
                 "TIKTOK_PIXEL_DEFAULT_REGION"
-                if region is None
-                else "has an unknown country code"
             )
         else:
             problem = f"is not a valid number for {where}"

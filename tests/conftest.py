@@ -5,13 +5,15 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, render_template_string
 from flask.testing import FlaskClient
+from markupsafe import Markup
 
 from pixel_embed import TikTokPixel
 
 CODE = "CABCDE1234567890ABCD"
 OTHER_CODE = "CZYXWV0987654321ZYXW"
 LAYOUT = (
-    "<!doctype html><html><head><title>t</title>{{ tiktok_pixel() }}</head><body>ok</body></html>"
+    "<!doctype html><html><head><title>t</title>{{ tiktok_pixel() }}</head>"
+    "<body>{{ body }}</body></html>"
 )
 
 
@@ -42,4 +44,4 @@ def client(app: Flask, pixel: TikTokPixel) -> Iterator[FlaskClient]:
 
 def page(body: str = "") -> str:
     """The layout every test app renders: the pixel in <head>."""
-    return render_template_string(LAYOUT.replace("ok", body or "ok"))
+    return render_template_string(LAYOUT, body=Markup(body or "ok"))

@@ -34,9 +34,14 @@ def format_calls(calls: Sequence[RecordedCall]) -> str:
         rows.append((str(number), call.pixel or "-", call.method, detail, call.event_id or ""))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
+        (
+            "  "
+            + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
+            + "  "
+            + row[4]
+        ).rstrip()
         for row in rows
-    ).rstrip()
+    )
 
 
 def _matches(actual: dict[str, Any], expected: dict[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from .browser import BrowserNotFound, find_chromium
 from .pii import pii_in_calls, pii_in_text
 from .recorder import install_recorder, recorder_for
 
-_SCRIPTS = "() => Array.from(document.scripts, s => s.textContent || '')"
+_SCRIPTS = "() => Array.from(document.scripts).filter(s => !s.src).map(s => s.textContent)"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,7 +37,7 @@ def assert_no_raw_pii(page: Page) -> None:
     problems = []
     if not page.is_closed():
         for number, text in enumerate(page.evaluate(_SCRIPTS), 1):
-            problems += pii_in_text(text, f"{page.url} script {number}")
+            problems += pii_in_text(text, f"{page.url} inline script {number}")
     problems += pii_in_calls(recorder_for(page).history)
     if problems:
         raise AssertionError("raw personal data reached the page:\n  " + "\n  ".join(problems))

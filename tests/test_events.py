@@ -1,0 +1,172 @@
+"""The event vocabulary and the validation of what views queue."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from pixel_embed import STANDARD_EVENTS, InvalidEvent, validate_event
+from pixel_embed.events import Event, near_miss
+
+
+def lenient(name: str, params: dict[str, Any]) -> tuple[Event, list[str]]:
+    errors: list[InvalidEvent] = []
+    event = validate_event(name, params, on_error=errors.append)
+    return event, [str(e) for e in errors]
+
+
+def test_the_standard_events() -> None:
+    for name in ("ViewContent", "ClickButton", "Search", "AddToWishlist", "AddToCart",
+                 "InitiateCheckout", "AddPaymentInfo", "CompletePayment", "PlaceAnOrder",
+                 "Contact", "Download", "SubmitForm", "CompleteRegistration", "Subscribe",
+                 "Lead"):  # fmt: skip
+        assert name in STANDARD_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("name", "guess"),
+    [
+        ("addtocart", "AddToCart"),
+        ("Add_To_Cart", "AddToCart"),
+        ("CompletePayement", "CompletePayment"),
+        ("AddToCart", None),
+        ("tiktok_custom_event", None),
+    ],
+)
+def test_near_miss(name: str, guess: str | None) -> None:
+    assert near_miss(name) == guess
+
+
+def test_a_near_miss_is_kept_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        event = validate_event("addtocart", {})
+    assert event.name == "addtocart"
+    assert "did you mean 'AddToCart'?" in caplog.text
+
+
+def test_custom_events_are_allowed_silently(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        event = validate_event("tiktok_custom_event", {"plan": "pro"})
+    assert event.params == {"plan": "pro"}
+    assert caplog.text == ""
+
+
+def test_a_full_purchase_is_normalised() -> None:
+    event = validate_event(
+        "CompletePayment",
+        {
+            "value": "42.50",
+            "currency": "usd",
+            "order_id": 1001,
+            "content_type": "product",
+            "contents": [
+                {"content_id": 7, "content_type": "product", "content_name": "Mug",
+                 "content_category": "Kitchen", "price": Decimal("42.5"), "quantity": "1",
+                 "brand": "Acme"},
+            ],
+            "shop_id": "s-1",
+            "description": "first order",
+            "coupon": {"code": "WELCOME", "percent": 10},
+        },
+        event_id="evt-1",
+    )  # fmt: skip
+    assert event == Event(
+        "CompletePayment",
+        {
+            "value": 42.5,
+            "currency": "USD",
+            "order_id": "1001",
+            "content_type": "product",
+            "contents": [
+                {"content_id": "7", "content_type": "product", "content_name": "Mug",
+                 "content_category": "Kitchen", "price": 42.5, "quantity": 1, "brand": "Acme"},
+            ],
+            "shop_id": "s-1",
+            "description": "first order",
+            "coupon": {"code": "WELCOME", "percent": 10},
+        },
+        "evt-1",
+    )  # fmt: skip
+
+
+def test_every_event_gets_a_fresh_uuid_event_id() -> None:
+    first, second = validate_event("ViewContent"), validate_event("ViewContent")
+    assert first.event_id != second.event_id
+    assert len(first.event_id) == 36
+
+
+def test_none_values_are_left_out() -> None:
+    assert validate_event("Search", {"query": None}).params == {}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"value": "abc", "currency": "USD"}, "value 'abc' is not a number"),
+        ({"value": -1, "currency": "USD"}, "value -1 must not be negative"),
+        ({"value": True, "currency": "USD"}, "value True must be a number, not a bool"),
+        ({"value": float("nan"), "currency": "USD"}, "value nan must be a finite number"),
+        ({"value": 1, "currency": "dollars"}, "currency 'dollars' is not an ISO 4217 currency code such as 'USD'"),
+        ({"value": 1}, "currency None is required with value in CompletePayment"),
+        ({"content_type": "sku"}, "content_type 'sku' must be 'product' or 'product_group'"),
+        ({"contents": {"content_id": "1"}}, "contents {'content_id': '1'} must be a list of items (mappings with 'content_id')"),
+        ({"contents": [{"price": 1}]}, "contents[0].content_id None is required"),
+        ({"contents": ["sku-1"]}, "contents[0] 'sku-1' must be a mapping with at least 'content_id'"),
+        ({"contents": [{"content_id": "a", "quantity": 0}]}, "contents[0].quantity 0 must be a whole number of at least 1"),
+        ({"contents": [{"content_id": "a", "price": "x"}]}, "contents[0].price 'x' is not a number"),
+        ({"query": ""}, "query '' is empty"),
+        ({"order_id": 1.5}, "order_id 1.5 must be a string, not float"),
+        ({"extra": object}, "extra <class 'object'> is not JSON-serialisable"),
+        ({"content_ids": {"a": 1}}, "content_ids {'a': 1} must be a list of content ids"),
+    ],
+)  # fmt: skip
+def test_strict_errors_name_the_field_and_the_problem(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        validate_event("CompletePayment", params)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("name", ["", "1st", "a" * 101, "<script>", None])
+def test_a_bad_event_name_always_raises(name: Any) -> None:
+    with pytest.raises(InvalidEvent, match=r"^event .* is not an event name"):
+        validate_event(name, {}, on_error=lambda e: None)
+
+
+def test_a_bad_event_id_always_raises() -> None:
+    with pytest.raises(InvalidEvent, match="event_id '' must be a non-empty string"):
+        validate_event("Search", {}, event_id="", on_error=lambda e: None)
+
+
+def test_lenient_mode_drops_only_the_bad_fields() -> None:
+    event, errors = lenient(
+        "AddToCart",
+        {
+            "value": 10,
+            "currency": "EURO",
+            "query": "mug",
+            "contents": [
+                {"content_id": "a", "price": "ten", "quantity": 2},
+                {"price": 3},
+                {"content_id": "b", "price": 3},
+            ],
+        },
+    )
+    assert event.params == {
+        "value": 10,
+        "query": "mug",
+        "contents": [{"content_id": "a", "quantity": 2}, {"content_id": "b", "price": 3}],
+    }
+    assert errors == [
+        "currency 'EURO' is not an ISO 4217 currency code such as 'USD'",
+        "contents[0].price 'ten' is not a number",
+        "contents[1].content_id None is required",
+        "currency None is required with value in AddToCart",
+    ]
+
+
+def test_event_round_trips_through_a_dict() -> None:
+    event = validate_event("Search", {"query": "mug"}, event_id="e")
+    assert Event.from_dict(event.to_dict()) == event

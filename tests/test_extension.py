@@ -1,0 +1,371 @@
+"""The Flask extension: configuration, views queueing events, deferred events, headers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import pytest
+from conftest import CODE, OTHER_CODE, make_app, page
+from flask import Flask, redirect, render_template_string
+from flask.testing import FlaskClient
+from werkzeug.wrappers import Response
+
+from pixel_embed import (
+    ConfigurationError,
+    InvalidEvent,
+    InvalidPhoneNumber,
+    TikTokPixel,
+    hash_email,
+    hash_phone,
+)
+
+TRACK = re.compile(r'ttq\.track\(("[^"]*"),(\{.*?\}),(\{"event_id":"[^"]*"\})\);')
+
+
+def tracked(html: str) -> list[tuple[str, dict[str, Any], str]]:
+    """(event, params, event_id) of each ttq.track call in the page."""
+    return [
+        (json.loads(name), json.loads(params), json.loads(options)["event_id"])
+        for name, params, options in TRACK.findall(html)
+    ]
+
+
+def identified(html: str) -> dict[str, str] | None:
+    found = re.search(r"ttq\.identify\((\{.*?\})\);", html)
+    return json.loads(found.group(1)) if found else None
+
+
+# -- registration and configuration -----------------------------------------------------------
+
+
+def test_init_app_in_a_factory() -> None:
+    pixel = TikTokPixel()
+    app = make_app()
+    pixel.init_app(app)
+    assert app.extensions["tiktok_pixel"] is pixel
+    assert app.jinja_env.globals["tiktok_pixel"] == pixel.render
+    assert app.config["TIKTOK_PIXEL_CONSENT"] == "none"
+
+
+def test_a_second_registration_is_refused(app: Flask, pixel: TikTokPixel) -> None:
+    with pytest.raises(RuntimeError, match="already been registered on this Flask app"):
+        TikTokPixel(app)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"TIKTOK_PIXEL_CODE": None}, "TIKTOK_PIXEL_CODE is not set"),
+        ({"TIKTOK_PIXEL_CODE": "nope"}, "TIKTOK_PIXEL_CODE 'nope' is not a pixel code"),
+        ({"TIKTOK_PIXEL_LDU": "yes"}, "TIKTOK_PIXEL_LDU must be True or False, not 'yes'"),
+        ({"TIKTOK_PIXEL_CONSENT": "opt-in"}, "TIKTOK_PIXEL_CONSENT 'opt-in' is not one of"),
+        ({"TIKTOK_PIXEL_DEFAULT_REGION": "USA"}, "TIKTOK_PIXEL_DEFAULT_REGION 'USA' is not"),
+        ({"TIKTOK_PIXEL_INTERNAL_IPS": ["10.0.0.0/33"]}, "TIKTOK_PIXEL_INTERNAL_IPS entry '10.0.0.0/33'"),
+        ({"TIKTOK_PIXEL_INTERNAL_IPS": 10}, "TIKTOK_PIXEL_INTERNAL_IPS must be a list"),
+    ],
+)  # fmt: skip
+def test_configuration_errors_fail_at_init_app(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        TikTokPixel(make_app(**config))
+
+
+def test_no_code_is_needed_when_disabled() -> None:
+    app = make_app(TIKTOK_PIXEL_CODE=None, TIKTOK_PIXEL_ENABLED=False)
+    TikTokPixel(app)
+    app.add_url_rule("/", view_func=page)
+    assert app.test_client().get("/").text.count("<!-- TikTok Pixel off: TIKTOK_PIXEL_ENABLED") == 1
+
+
+# -- views queueing calls ---------------------------------------------------------------------
+
+
+def test_a_page_gets_page_identify_and_tracks_in_order(app: Flask, pixel: TikTokPixel) -> None:
+    ids: list[str] = []
+
+    @app.get("/product")
+    def product() -> str:
+        pixel.identify(email=" Jane@Example.com ", phone_number="(213) 373-4253", region="US")
+        ids.append(pixel.track("ViewContent", {"content_type": "product"}, value=5, currency="EUR"))
+        ids.append(pixel.track("AddToWishlist", event_id="my-id"))
+        return page()
+
+    html = app.test_client().get("/product").text
+    assert html.count("<script>") == 1
+    assert html.index("ttq.page()") < html.index("ttq.identify(") < html.index("ttq.track(")
+    assert identified(html) == {
+        "email": hash_email("jane@example.com"),
+        "phone_number": hash_phone("+12133734253"),
+    }
+    assert tracked(html) == [
+        ("ViewContent", {"content_type": "product", "value": 5, "currency": "EUR"}, ids[0]),
+        ("AddToWishlist", {}, "my-id"),
+    ]
+    assert "jane" not in html.lower()
+    assert "373" not in html
+
+
+def test_identify_merges_and_uses_the_default_region() -> None:
+    app = make_app(TIKTOK_PIXEL_DEFAULT_REGION="gb")
+    pixel = TikTokPixel(app)
+
+    @app.get("/")
+    def home() -> str:
+        pixel.identify(email="jane@example.com")
+        pixel.identify(phone_number="020 7946 0958")
+        return page()
+
+    assert identified(app.test_client().get("/").text) == {
+        "email": hash_email("jane@example.com"),
+        "phone_number": hash_phone("+442079460958"),
+    }
+
+
+def test_strict_mode_raises_with_the_field_named(app: Flask, pixel: TikTokPixel) -> None:
+    with app.test_request_context("/"):
+        with pytest.raises(InvalidPhoneNumber, match="phone_number '12' has no country code"):
+            pixel.identify(phone_number="12")
+        with pytest.raises(InvalidEvent, match="currency 'US' is not an ISO 4217"):
+            pixel.track("CompletePayment", value=1, currency="US")
+
+
+def test_lenient_mode_drops_the_bad_field_and_keeps_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app(TIKTOK_PIXEL_STRICT=False)
+    pixel = TikTokPixel(app)
+
+    @app.get("/")
+    def home() -> str:
+        pixel.identify(email="jane@example.com", phone_number="12")
+        pixel.track("AddToCart", value="ten", currency="USD", query="mug")
+        return page()
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        html = app.test_client().get("/").text
+    assert identified(html) == {"email": hash_email("jane@example.com")}
+    assert [(e, p) for e, p, _ in tracked(html)] == [
+        ("AddToCart", {"currency": "USD", "query": "mug"})
+    ]
+    assert "phone_number (value withheld) has no country code" in caplog.text
+    assert "'12'" not in caplog.text  # personal data stays out of the logs
+    assert "value 'ten' is not a number" in caplog.text
+
+
+def test_track_outside_a_request_says_where_to_call_it(pixel: TikTokPixel) -> None:
+    with pytest.raises(RuntimeError, match=r"pixel\.track\(\) needs a request"):
+        pixel.track("Search")
+
+
+def test_an_unregistered_app_is_explained() -> None:
+    pixel = TikTokPixel()
+    with (
+        make_app().test_request_context("/"),
+        pytest.raises(RuntimeError, match=r"call pixel\.init_app"),
+    ):
+        pixel.track("Search")
+
+
+def test_the_pixel_renders_once_per_page(app: Flask, pixel: TikTokPixel) -> None:
+    app.add_url_rule(
+        "/", view_func=lambda: render_template_string("{{ tiktok_pixel() }}{{ tiktok_pixel() }}")
+    )
+    html = app.test_client().get("/").text
+    assert html.count("<script>") == 1
+    assert "<!-- TikTok Pixel off: already rendered on this page -->" in html
+
+
+def test_the_macro_import(app: Flask, pixel: TikTokPixel) -> None:
+    app.add_url_rule(
+        "/",
+        view_func=lambda: render_template_string(
+            '{% from "pixel_embed/macros.html" import tiktok_pixel %}{{ tiktok_pixel() }}'
+        ),
+    )
+    assert 'ttq.load("CABCDE1234567890ABCD")' in app.test_client().get("/").text
+
+
+def test_page_calls_lists_what_the_page_will_do(app: Flask, pixel: TikTokPixel) -> None:
+    with app.test_request_context("/"):
+        event_id = pixel.track("Search", query="mug")
+        assert [(c.method, c.args) for c in pixel.page_calls()] == [
+            ("page", ()),
+            ("track", ("Search", {"query": "mug"}, {"event_id": event_id})),
+        ]
+
+
+# -- deferred events --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shop(app: Flask, pixel: TikTokPixel) -> FlaskClient:
+    @app.post("/checkout")
+    def checkout() -> Response:
+        pixel.identify(email="jane@example.com")
+        pixel.track("CompletePayment", value=42.5, currency="USD", order_id="o-1", defer=True)
+        return redirect("/thank-you")
+
+    app.add_url_rule("/thank-you", view_func=page)
+    return app.test_client()
+
+
+def test_a_deferred_purchase_fires_once_after_the_redirect(shop: FlaskClient) -> None:
+    response = shop.post("/checkout", follow_redirects=True)
+    assert [e for e, _, _ in tracked(response.text)] == ["CompletePayment"]
+    assert identified(response.text) == {"email": hash_email("jane@example.com")}
+    assert response.headers["Cache-Control"] == "private"
+    refreshed = shop.get("/thank-you")
+    assert tracked(refreshed.text) == []
+    assert identified(refreshed.text) is None
+
+
+def test_the_redirect_itself_carries_nothing(shop: FlaskClient) -> None:
+    response = shop.post("/checkout")
+    assert response.status_code == 302
+    assert "ttq" not in response.text
+
+
+def test_deferred_events_keep_their_event_id_and_order(app: Flask, pixel: TikTokPixel) -> None:
+    ids: list[str] = []
+
+    @app.post("/cart")
+    def cart() -> Response:
+        ids.append(pixel.track("AddToCart", defer=True))
+        ids.append(pixel.track("AddToWishlist", defer=True))
+        return redirect("/next")
+
+    @app.get("/next")
+    def next_page() -> str:
+        ids.append(pixel.track("ViewContent"))
+        return page()
+
+    client = app.test_client()
+    client.post("/cart")
+    html = client.get("/next").text
+    assert [(e, i) for e, _, i in tracked(html)] == list(
+        zip(["AddToCart", "AddToWishlist", "ViewContent"], ids, strict=True)
+    )
+
+
+def test_deferred_events_are_bounded(app: Flask, pixel: TikTokPixel) -> None:
+    @app.post("/spam")
+    def spam() -> Response:
+        for number in range(25):
+            pixel.track("ClickButton", description=f"n{number}", defer=True)
+        return redirect("/")
+
+    app.add_url_rule("/", view_func=page)
+    client = app.test_client()
+    client.post("/spam")
+    events = tracked(client.get("/").text)
+    assert len(events) == 20
+    assert events[0][1] == {"description": "n5"}
+
+
+def test_defer_needs_a_secret_key() -> None:
+    app = make_app(SECRET_KEY=None)
+    pixel = TikTokPixel(app)
+    with (
+        app.test_request_context("/"),
+        pytest.raises(ConfigurationError, match=r"set app\.secret_key"),
+    ):
+        pixel.track("Search", defer=True)
+
+
+def test_an_event_tracked_after_rendering_moves_to_the_next_page(
+    app: Flask, pixel: TikTokPixel
+) -> None:
+    @app.get("/")
+    def home() -> str:
+        html = page()
+        pixel.track("Search", query="late")
+        return html
+
+    client = app.test_client()
+    assert tracked(client.get("/").text) == []
+    assert [p for _, p, _ in tracked(client.get("/").text)] == [{"query": "late"}]
+
+
+def test_events_never_rendered_are_reported(
+    app: Flask, pixel: TikTokPixel, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.post("/")
+    def lost() -> Response:
+        pixel.track("AddToCart")
+        return redirect("/")
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        app.test_client().post("/")
+    assert "1 event(s) queued on / were never rendered" in caplog.text
+
+
+# -- headers, internal addresses, nonce -------------------------------------------------------
+
+
+def test_pages_without_identity_stay_cacheable(app: Flask, pixel: TikTokPixel) -> None:
+    app.add_url_rule("/", view_func=page)
+    assert "Cache-Control" not in app.test_client().get("/").headers
+
+
+def test_identity_makes_the_response_private(app: Flask, pixel: TikTokPixel) -> None:
+    @app.get("/")
+    def home() -> Response:
+        pixel.identify(external_id="u-1")
+        response = Response(page(), mimetype="text/html")
+        response.cache_control.public = True
+        response.cache_control.max_age = 60
+        return response
+
+    assert app.test_client().get("/").headers["Cache-Control"] == "max-age=60, private"
+
+
+def test_internal_addresses_get_a_comment_instead() -> None:
+    app = make_app(TIKTOK_PIXEL_INTERNAL_IPS=["10.0.0.0/8", "192.168.1.7"])
+    TikTokPixel(app)
+    app.add_url_rule("/", view_func=page)
+    client = app.test_client()
+    inside = client.get("/", environ_base={"REMOTE_ADDR": "10.1.2.3"}).text
+    assert "<!-- TikTok Pixel off: request from an internal address" in inside
+    assert "ttq" not in inside
+    outside = client.get("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}).text
+    assert "ttq.load(" in outside
+
+
+def test_the_nonce_function_is_used() -> None:
+    app = make_app()
+    TikTokPixel(app, nonce=lambda: "n0nce")
+    app.add_url_rule("/", view_func=page)
+    assert '<script nonce="n0nce">' in app.test_client().get("/").text
+
+
+def test_flask_talismans_csp_nonce_global_is_picked_up() -> None:
+    app = make_app()
+    TikTokPixel(app)
+    app.jinja_env.globals["csp_nonce"] = lambda: "t4lisman"
+    app.add_url_rule("/", view_func=page)
+    assert '<script nonce="t4lisman">' in app.test_client().get("/").text
+
+
+def test_consent_cookie_is_read_on_the_server() -> None:
+    app = make_app(TIKTOK_PIXEL_CONSENT="hold")
+    pixel = TikTokPixel(app)
+    app.add_url_rule("/", view_func=page)
+    client = app.test_client()
+    assert "ttq.grantConsent();\n" not in client.get("/").text
+    client.set_cookie("pixel_embed_consent", "granted")
+    assert "ttq.holdConsent();\n  ttq.grantConsent();" in client.get("/").text
+    with app.test_request_context("/", headers={"Cookie": "pixel_embed_consent=denied"}):
+        assert pixel.consent == "denied"
+    with app.test_request_context("/", headers={"Cookie": "pixel_embed_consent=bogus"}):
+        assert pixel.consent is None
+
+
+def test_several_pixels_from_config() -> None:
+    app = make_app(TIKTOK_PIXEL_CODE=[CODE, OTHER_CODE])
+    TikTokPixel(app)
+    app.add_url_rule("/", view_func=page)
+    html = app.test_client().get("/").text
+    assert f'ttq.load("{CODE}");\n  ttq.load("{OTHER_CODE}");' in html
+    assert "ttq.instance(p)" in html
