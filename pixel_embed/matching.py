@@ -250,7 +250,7 @@ class Identity:
 
     def as_params(self) -> dict[str, str]:
         """The fields that are set, as the argument of ``ttq.identify``."""
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+        return {name: v for name, v in vars(self).items() if v is not None}
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Identity:
@@ -259,4 +259,4 @@ class Identity:
         return cls(**{k: str(v) for k, v in params.items() if k in known})
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in fields(self))
+        return any(v is not None for v in vars(self).values())

@@ -7,6 +7,7 @@ page's calls. Every value is written with Jinja's ``|tojson`` (HTML-safe JSON: `
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,24 @@ _env = Environment(
     keep_trailing_newline=False,
 )
 # Compact JSON in the order the view gave the parameters; ensure_ascii also escapes U+2028/9.
-_env.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "ensure_ascii": True}
+_JSON: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": True}
+_env.policies["json.dumps_kwargs"] = _JSON
+_encode = json.JSONEncoder(**_JSON).encode
+
+
+def to_js(value: Any) -> str:
+    """``value`` as JSON that is safe inside an HTML ``<script>``: the output of Jinja's
+    ``|tojson`` (``<``, ``>``, ``&`` and ``'`` escaped), built with one shared encoder since
+    this runs for every call on every page."""
+    return (
+        _encode(value)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )
+
+
 _template = _env.get_template("pixel_embed/pixel.html")
 
 
@@ -47,6 +65,11 @@ class PixelCall:
 
     method: str
     args: tuple[Any, ...] = ()
+
+    @property
+    def js_args(self) -> str:
+        """The arguments as HTML-safe JSON, comma-separated, for the call in the script."""
+        return to_js(list(self.args))[1:-1]
 
     @property
     def as_list(self) -> list[Any]:
@@ -137,6 +160,9 @@ def render_pixel(
     :param nonce: the page's CSP nonce, put on the ``<script>`` so strict CSP allows it.
     :param consent_state: the visitor's recorded choice (from the consent cookie), if any.
     """
+    calls = page_calls(settings, identity, events)
+    target = "\n  q." if len(settings.codes) > 1 else "\n  ttq."
+    statements = "".join(f"{target}{call.method}({call.js_args});" for call in calls)
     return Markup(
         _template.render(
             use_existing=settings.use_existing,
@@ -145,7 +171,8 @@ def render_pixel(
             consent=settings.consent,
             consent_state=consent_state,
             consent_cookie=settings.consent_cookie,
-            calls=page_calls(settings, identity, events),
+            statements=Markup(statements),
+            calls=calls,
             debug=settings.debug,
             nonce=nonce,
         )
