@@ -43,7 +43,10 @@ def url():
     with serve_app(app) as base:
         yield base
 
-def test_purchase(pixel_page, url):
+def test_purchase(pixel_page, url, request):
+    # With pytest-playwright active, pixel_page is built on its page fixture.
+    uses_page = "page" in request.fixturenames
+    assert uses_page == request.config.pluginmanager.hasplugin("playwright")
     pixel_page.goto(url)
     expect_pixel(pixel_page).to_have_loaded("CABCDE1234567890ABCD")
     expect_pixel(pixel_page).to_have_tracked("CompletePayment", value=42.5, currency="USD")
@@ -62,10 +65,15 @@ def test_leak_allowed(pixel_page, url):
 """
 
 
-def test_the_plugin_in_a_real_pytest_run(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("pytest_playwright", ["without", "with"])
+def test_the_plugin_in_a_real_pytest_run(pytester: pytest.Pytester, pytest_playwright: str) -> None:
     pytester.makepyfile(shop=APP, test_shop=FIRST_TEST)
     # In a subprocess: the plugin is found through its pytest11 entry point, as in any project.
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    # With pytest-playwright, pixel_page is its page, launched in the Chromium the kit found.
+    options = ["-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"]
+    if pytest_playwright == "without":
+        options += ["-p", "no:playwright"]
+    result = pytester.runpytest_subprocess(*options)
     result.assert_outcomes(passed=3, failed=1, errors=1)
     result.stdout.fnmatch_lines(
         [

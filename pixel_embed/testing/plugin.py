@@ -29,6 +29,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "pixel_allow_raw_pii: do not fail the test for raw PII on its pixel_page"
     )
+    if config.pluginmanager.hasplugin("playwright"):
+        # Registered after every entry-point plugin, so its fixture wraps pytest-playwright's.
+        from . import playwright_launch
+
+        config.pluginmanager.register(playwright_launch, "pixel_embed.playwright_launch")
 
 
 def assert_no_raw_pii(page: Page) -> None:
