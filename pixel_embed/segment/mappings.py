@@ -648,4 +648,5 @@ def _entry(number: int, entry: object, origin: str | None) -> SegmentMapping:
             enabled=entry.get("enabled", True),
         )
     except MappingError as exc:
-        raise MappingError(exc.mapping, exc.field, exc.problem, origin=origin) from None
+        field = "partnerAction" if exc.field == "action" else exc.field
+        raise MappingError(exc.mapping, field, exc.problem, origin=origin) from None
