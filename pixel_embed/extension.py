@@ -148,8 +148,9 @@ class TikTokPixel:
         #: a .toml or .json file, or a ``pixel_embed.segment.SegmentMappings``.
         app.config.setdefault("TIKTOK_PIXEL_MAPPINGS", None)
 
-        self._configs[app] = self._read_config(app)
+        config = self._read_config(app)
         self.segment.init_app(app)
+        self._configs[app] = config
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render

@@ -43,7 +43,12 @@ def mappings_from_config(value: object) -> SegmentMappings:
 
 
 def _message(**fields: Any) -> dict[str, Any]:
-    return {key: value for key, value in fields.items() if value is not None}
+    # A Segment message: fields not given are absent; properties, traits, context copied.
+    return {
+        key: dict(value) if isinstance(value, Mapping) else value
+        for key, value in fields.items()
+        if value is not None
+    }
 
 
 class SegmentAdapter:
@@ -71,14 +76,9 @@ class SegmentAdapter:
     @property
     def mappings(self) -> SegmentMappings:
         """The current app's mappings."""
+        self._pixel._config()  # raises the core's error when the app is not registered
         app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-        try:
-            return self._mappings[app]
-        except KeyError:
-            raise RuntimeError(
-                "This TikTokPixel is not registered on the current app: call "
-                "pixel.init_app(app) in the app factory."
-            ) from None
+        return self._mappings[app]
 
     def track(
         self,
@@ -100,16 +100,19 @@ class SegmentAdapter:
         :param defer: fire on the next page rendered for this browser (see ``pixel.track``).
         :returns: the event ids queued; empty when no mapping takes the event.
         """
-        message = _message(
-            type="track",
-            event=event,
-            properties=dict(properties or {}),
-            messageId=message_id,
-            userId=user_id,
-            anonymousId=anonymous_id,
-            context=dict(context or {}),
+        return self._send(
+            _message(
+                type="track",
+                event=event,
+                properties=properties,
+                messageId=message_id,
+                userId=user_id,
+                anonymousId=anonymous_id,
+                context=context,
+            ),
+            defer=defer,
+            label=f"track {event!r}",
         )
-        return self._send(message, defer=defer, label=f"track {event!r}")
 
     def page(
         self,
@@ -127,16 +130,19 @@ class SegmentAdapter:
 
         :returns: the event ids queued.
         """
-        message = _message(
-            type="page",
-            name=name,
-            properties=dict(properties or {}),
-            messageId=message_id,
-            userId=user_id,
-            anonymousId=anonymous_id,
-            context=dict(context or {}),
+        return self._send(
+            _message(
+                type="page",
+                name=name,
+                properties=properties,
+                messageId=message_id,
+                userId=user_id,
+                anonymousId=anonymous_id,
+                context=context,
+            ),
+            defer=defer,
+            label="page" + (f" {name!r}" if name else ""),
         )
-        return self._send(message, defer=defer, label="page" + (f" {name!r}" if name else ""))
 
     def identify(
         self,
@@ -147,9 +153,7 @@ class SegmentAdapter:
     ) -> None:
         """Segment's ``identify``: e-mail, phone, name and address from the traits, the user id
         as ``external_id``; all hashed before the page is rendered."""
-        message = _message(
-            type="identify", userId=user_id, anonymousId=anonymous_id, traits=dict(traits or {})
-        )
+        message = _message(type="identify", userId=user_id, anonymousId=anonymous_id, traits=traits)
         self._send(message, defer=False, label="identify")
 
     def _send(self, message: Mapping[str, Any], *, defer: bool, label: str) -> list[str]:

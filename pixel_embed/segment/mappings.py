@@ -420,99 +420,47 @@ def _vehicle(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _preset(name: str, subscribe: str, event: str, **fields: Any) -> SegmentMapping:
-    return SegmentMapping(name=name, subscribe=subscribe, mapping={"event": event, **fields})
+# (name, Segment event or call, TikTok event, contents): the destination's presets.
+PresetRow = tuple[str, str, str, dict[str, Any] | None]
+_PRESET_ROWS: tuple[PresetRow, ...] = (
+    ("View Content", 'type = "page"', "ViewContent", SINGLE_PRODUCT),
+    ("Search", "Products Searched", "Search", SINGLE_PRODUCT),
+    ("Add to Wishlist", "Product Added to Wishlist", "AddToWishlist", SINGLE_PRODUCT),
+    ("Add to Cart", "Product Added", "AddToCart", SINGLE_PRODUCT),
+    ("Initiate Checkout", "Checkout Started", "InitiateCheckout", MULTI_PRODUCT),
+    ("Add Payment Info", "Payment Info Entered", "AddPaymentInfo", MULTI_PRODUCT),
+    ("Place an Order", "Order Completed", "PlaceAnOrder", MULTI_PRODUCT),
+)
+# The destination's newer set; its Report Web Event also defaults content_type to "product".
+_LATEST_ROWS: tuple[PresetRow, ...] = (
+    ("Complete Payment", "Order Completed", "CompletePayment", MULTI_PRODUCT),
+    ("Contact", "Callback Started", "Contact", None),
+    ("Subscribe", "Subscription Created", "Subscribe", None),
+    ("Submit Form", "Form Submitted", "SubmitForm", None),
+    ("View Content", "Product Viewed", "ViewContent", SINGLE_PRODUCT),
+    ("Click Button", "Product Clicked", "ClickButton", SINGLE_PRODUCT),
+    *_PRESET_ROWS[1:6],
+    ("Place an Order", "Order Placed", "PlaceAnOrder", MULTI_PRODUCT),
+    ("Download", "Download Link Clicked", "Download", None),
+    ("Complete Registration", "Signed Up", "CompleteRegistration", None),
+)
 
 
-_IDENTIFY = SegmentMapping(name="Identify", subscribe='type = "identify"', action="identify")
-_PRESETS = (
-    _preset("View Content", 'type = "page"', "ViewContent", contents=SINGLE_PRODUCT),
-    _preset("Search", 'event = "Products Searched"', "Search", contents=SINGLE_PRODUCT),
-    _preset(
-        "Add to Wishlist",
-        'event = "Product Added to Wishlist"',
-        "AddToWishlist",
-        contents=SINGLE_PRODUCT,
-    ),
-    _preset("Add to Cart", 'event = "Product Added"', "AddToCart", contents=SINGLE_PRODUCT),
-    _preset(
-        "Initiate Checkout",
-        'event = "Checkout Started"',
-        "InitiateCheckout",
-        contents=MULTI_PRODUCT,
-    ),
-    _preset(
-        "Add Payment Info",
-        'event = "Payment Info Entered"',
-        "AddPaymentInfo",
-        contents=MULTI_PRODUCT,
-    ),
-    _preset("Place an Order", 'event = "Order Completed"', "PlaceAnOrder", contents=MULTI_PRODUCT),
-    _IDENTIFY,
-)
-# The destination's newer preset set; its Report Web Event also defaults content_type.
-_LATEST = {"content_type": "product"}
-_LATEST_PRESETS = (
-    _preset(
-        "Complete Payment",
-        'event = "Order Completed"',
-        "CompletePayment",
-        contents=MULTI_PRODUCT,
-        **_LATEST,
-    ),
-    _preset("Contact", 'event = "Callback Started"', "Contact", **_LATEST),
-    _preset("Subscribe", 'event = "Subscription Created"', "Subscribe", **_LATEST),
-    _preset("Submit Form", 'event = "Form Submitted"', "SubmitForm", **_LATEST),
-    _preset(
-        "View Content",
-        'event = "Product Viewed"',
-        "ViewContent",
-        contents=SINGLE_PRODUCT,
-        **_LATEST,
-    ),
-    _preset(
-        "Click Button",
-        'event = "Product Clicked"',
-        "ClickButton",
-        contents=SINGLE_PRODUCT,
-        **_LATEST,
-    ),
-    _preset("Search", 'event = "Products Searched"', "Search", contents=SINGLE_PRODUCT, **_LATEST),
-    _preset(
-        "Add to Wishlist",
-        'event = "Product Added to Wishlist"',
-        "AddToWishlist",
-        contents=SINGLE_PRODUCT,
-        **_LATEST,
-    ),
-    _preset(
-        "Add to Cart", 'event = "Product Added"', "AddToCart", contents=SINGLE_PRODUCT, **_LATEST
-    ),
-    _preset(
-        "Initiate Checkout",
-        'event = "Checkout Started"',
-        "InitiateCheckout",
-        contents=MULTI_PRODUCT,
-        **_LATEST,
-    ),
-    _preset(
-        "Add Payment Info",
-        'event = "Payment Info Entered"',
-        "AddPaymentInfo",
-        contents=MULTI_PRODUCT,
-        **_LATEST,
-    ),
-    _preset(
-        "Place an Order",
-        'event = "Order Placed"',
-        "PlaceAnOrder",
-        contents=MULTI_PRODUCT,
-        **_LATEST,
-    ),
-    _preset("Download", 'event = "Download Link Clicked"', "Download", **_LATEST),
-    _preset("Complete Registration", 'event = "Signed Up"', "CompleteRegistration", **_LATEST),
-    _IDENTIFY,
-)
+def _presets(rows: Iterable[PresetRow], **fields: Any) -> tuple[SegmentMapping, ...]:
+    mappings = [
+        SegmentMapping(
+            name=name,
+            subscribe=call if call.startswith("type") else f"event = {json.dumps(call)}",
+            mapping={"event": event, **({"contents": contents} if contents else {}), **fields},
+        )
+        for name, call, event, contents in rows
+    ]
+    identify = SegmentMapping(name="Identify", subscribe='type = "identify"', action="identify")
+    return (*mappings, identify)
+
+
+_PRESETS = _presets(_PRESET_ROWS)
+_LATEST_PRESETS = _presets(_LATEST_ROWS, content_type="product")
 _PRESET_SETS = {"default": _PRESETS, "latest": _LATEST_PRESETS, "none": ()}
 _ENTRY_KEYS = {"name", "subscribe", "partnerAction", "mapping", "enabled"}
 

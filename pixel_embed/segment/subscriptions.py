@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,18 +70,19 @@ class _Parser:
         return predicate
 
     def any_of(self) -> Predicate:
-        parts = [self.all_of()]
-        while self.peek() == ("word", "or"):
-            self.position += 1
-            parts.append(self.all_of())
-        return parts[0] if len(parts) == 1 else lambda m: any(p(m) for p in parts)
+        return self.joined("or", self.all_of, any)
 
     def all_of(self) -> Predicate:
-        parts = [self.comparison()]
-        while self.peek() == ("word", "and"):
+        return self.joined("and", self.comparison, all)
+
+    def joined(
+        self, word: str, part: Callable[[], Predicate], combine: Callable[[Iterable[bool]], bool]
+    ) -> Predicate:
+        parts = [part()]
+        while self.peek() == ("word", word):
             self.position += 1
-            parts.append(self.comparison())
-        return parts[0] if len(parts) == 1 else lambda m: all(p(m) for p in parts)
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else lambda m: combine(p(m) for p in parts)
 
     def comparison(self) -> Predicate:
         if self.peek() == ("paren", "("):
