@@ -273,3 +273,67 @@ def test_custom_mappings_declared_in_python() -> None:
     ]
     with app.test_request_context():
         assert pixel.segment.mappings.mappings[-1] is custom
+
+
+def test_a_page_that_is_no_product_is_a_plain_view_content(app: Flask) -> None:
+    pixel = TikTokPixel(app)
+
+    @app.get("/")
+    def view() -> str:
+        pixel.segment.page("Home", {"title": "Home", "url": "https://shop.example/"})
+        pixel.segment.identify(traits={"first_name": "Ann"})  # nothing to match on: no identify
+        return page()
+
+    calls = ttq_calls(app.test_client().get("/").text)
+    assert [method for method, _ in calls] == ["page", "track"]
+    assert calls[1][1][:2] == ["ViewContent", {}]
+
+
+def test_segment_calls_need_a_request_and_a_registered_app(app: Flask) -> None:
+    pixel = TikTokPixel(app)
+    with app.app_context(), pytest.raises(RuntimeError, match=r"pixel\.segment\.track\(\) needs"):
+        pixel.segment.track("Product Added", {})
+    other = make_app()
+    with other.test_request_context(), pytest.raises(RuntimeError, match="not registered"):
+        pixel.segment.page()
+
+
+def test_additional_fields_render_through_the_core() -> None:
+    vehicle = SegmentMapping(
+        name="Vehicle view",
+        subscribe='event = "Vehicle Viewed"',
+        mapping={"event": "ViewContent", "event_spec_type": "vehicle_fields"},
+    )
+    app = make_app(TIKTOK_PIXEL_MAPPINGS=SegmentMappings([vehicle]))
+    pixel = TikTokPixel(app)
+
+    @app.get("/")
+    def view() -> str:
+        pixel.segment.track(
+            "Vehicle Viewed",
+            {
+                "make": "Volvo",
+                "year": 2020,
+                "mileage_value": 12,
+                "mileage_unit": "KM",
+                "preferred_price_range_min": 1,
+                "preferred_price_range_max": 2,
+                "drive_train": "AWD",
+            },
+            message_id="v-1",
+        )
+        return page()
+
+    assert tracked(app.test_client().get("/").text) == [
+        [
+            "ViewContent",
+            {
+                "make": "Volvo",
+                "year": 2020,
+                "drivetrain": "AWD",
+                "mileage": {"unit": "KM", "value": 12},
+                "preferred_price_range": [1, 2],
+            },
+            {"event_id": "v-1"},
+        ]
+    ]

@@ -111,6 +111,7 @@ class SegmentAdapter:
                 context=context,
             ),
             defer=defer,
+            caller="track",
             label=f"track {event!r}",
         )
 
@@ -141,6 +142,7 @@ class SegmentAdapter:
                 context=context,
             ),
             defer=defer,
+            caller="page",
             label="page" + (f" {name!r}" if name else ""),
         )
 
@@ -154,9 +156,12 @@ class SegmentAdapter:
         """Segment's ``identify``: e-mail, phone, name and address from the traits, the user id
         as ``external_id``; all hashed before the page is rendered."""
         message = _message(type="identify", userId=user_id, anonymousId=anonymous_id, traits=traits)
-        self._send(message, defer=False, label="identify")
+        self._send(message, defer=False, caller="identify", label="identify")
 
-    def _send(self, message: Mapping[str, Any], *, defer: bool, label: str) -> list[str]:
+    def _send(
+        self, message: Mapping[str, Any], *, defer: bool, caller: str, label: str
+    ) -> list[str]:
+        self._pixel._state(f"segment.{caller}")  # the core's error outside a request
         calls = self.mappings.calls(message)
         if not calls:
             log.debug("TikTok pixel: Segment %s matches no mapping; ignored", label)
