@@ -175,6 +175,12 @@ ENTRY = {"name": "Custom", "subscribe": 'event = "segment_event"'}
             "is not a key",
         ),
         ({"name": "Custom", "mapping": {"event": "Lead"}}, "subscribe", "is required"),
+        ({**ENTRY, "subscribe": 3, "mapping": {"event": "Lead"}}, "subscribe", "must be a string"),
+        (
+            {**ENTRY, "partnerAction": "identify", "mapping": {"event_spec_type": "travel_fields"}},
+            "event_spec_type",
+            "is not a field of identify",
+        ),
     ],
 )
 def test_invalid_mappings_fail_at_start_up_naming_mapping_and_field(

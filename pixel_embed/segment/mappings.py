@@ -278,6 +278,12 @@ class SegmentMapping:
         if not isinstance(self.mapping, Mapping):
             raise self._error("mapping", f"must be a table of fields, not {self.mapping!r}")
         fields = _merged(_DEFAULTS[self.action], self.mapping)
+        known = _ACTION_FIELDS[self.action]
+        for key in fields:
+            if key not in known:
+                raise self._error(
+                    key, f"is not a field of {self.action}; its fields are {sorted(known)!r}"
+                )
         object.__setattr__(self, "_subscription", subscription)
         object.__setattr__(self, "_spec_type", self._check_spec_type(fields))
         object.__setattr__(self, "_sources", self._compile(fields))
@@ -294,12 +300,6 @@ class SegmentMapping:
         return cast(str | None, spec_type)
 
     def _compile(self, fields: dict[str, Any]) -> dict[str, Source]:
-        known = _ACTION_FIELDS[self.action]
-        for key in fields:
-            if key not in known:
-                raise self._error(
-                    key, f"is not a field of {self.action}; its fields are {sorted(known)!r}"
-                )
         if self.action == "reportWebEvent" and "event" not in fields:
             raise self._error("event", "is required: the TikTok event to report")
         sources: dict[str, Source] = {}

@@ -111,7 +111,9 @@ class Subscription:
     _predicate: Predicate = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.text, str) or not self.text.strip():
+        if not isinstance(self.text, str):
+            raise InvalidSubscription('must be a string such as event = "Order Completed"')
+        if not self.text.strip():
             raise InvalidSubscription('is empty: write e.g. event = "Order Completed"')
         object.__setattr__(self, "_predicate", _Parser(self.text).parse())
 
