@@ -25,6 +25,7 @@ from .render import (
     render_pixel,
 )
 from .resources import TEMPLATES_DIR
+from .segment.adapter import SegmentAdapter
 
 log = logging.getLogger("pixel_embed")
 
@@ -105,6 +106,8 @@ class TikTokPixel:
     ) -> None:
         self._nonce = nonce
         self._configs: weakref.WeakKeyDictionary[Flask, _AppConfig] = weakref.WeakKeyDictionary()
+        #: Segment-spec ``track`` / ``identify`` / ``page`` (see :mod:`pixel_embed.segment`).
+        self.segment = SegmentAdapter(self)
         if app is not None:
             self.init_app(app)
 
@@ -141,8 +144,13 @@ class TikTokPixel:
         app.config.setdefault("TIKTOK_PIXEL_STRICT", False)
         #: Print each call to the browser console.
         app.config.setdefault("TIKTOK_PIXEL_DEBUG", False)
+        #: Segment mappings for ``pixel.segment``: None (the destination's presets), the path of
+        #: a .toml or .json file, or a ``pixel_embed.segment.SegmentMappings``.
+        app.config.setdefault("TIKTOK_PIXEL_MAPPINGS", None)
 
-        self._configs[app] = self._read_config(app)
+        config = self._read_config(app)
+        self.segment.init_app(app)
+        self._configs[app] = config
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render
