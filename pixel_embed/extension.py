@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request, session
@@ -14,6 +15,8 @@ from markupsafe import Markup
 
 from .errors import ConfigurationError, InvalidInput
 from .events import Event, validate_event
+from .events_api.delivery import Sender
+from .events_api.hooks import FlaggedEvent, ServerEvents
 from .matching import Identity
 from .render import (
     CONSENT_COOKIE,
@@ -44,6 +47,7 @@ class _AppConfig:
     region: str | None
     strict: bool
     internal_networks: tuple[IPNetwork, ...]
+    server: ServerEvents | None = None
 
 
 @dataclass
@@ -51,6 +55,7 @@ class _RequestState:
     identity: Identity = field(default_factory=Identity)
     events: list[Event] = field(default_factory=list)
     deferred: list[Event] = field(default_factory=list)
+    server_events: list[FlaggedEvent] = field(default_factory=list)
     rendered: bool = False
     private: bool = False
 
@@ -98,12 +103,19 @@ class TikTokPixel:
 
     :param nonce: returns the request's CSP nonce. By default Flask-Talisman's ``csp_nonce``
         template global is used when it is registered.
+    :param sender: delivers server-side Events API events (with ``TIKTOK_PIXEL_ACCESS_TOKEN``
+        set); a background thread by default. See :mod:`pixel_embed.events_api`.
     """
 
     def __init__(
-        self, app: Flask | None = None, *, nonce: Callable[[], str | None] | None = None
+        self,
+        app: Flask | None = None,
+        *,
+        nonce: Callable[[], str | None] | None = None,
+        sender: Sender | None = None,
     ) -> None:
         self._nonce = nonce
+        self._sender = sender
         self._configs: weakref.WeakKeyDictionary[Flask, _AppConfig] = weakref.WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -142,7 +154,9 @@ class TikTokPixel:
         #: Print each call to the browser console.
         app.config.setdefault("TIKTOK_PIXEL_DEBUG", False)
 
-        self._configs[app] = self._read_config(app)
+        config = self._read_config(app)
+        server = ServerEvents.init_app(app, config.settings, self._sender)
+        self._configs[app] = replace(config, server=server)
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render
@@ -222,6 +236,7 @@ class TikTokPixel:
         *,
         event_id: str | None = None,
         defer: bool = False,
+        server: bool | None = None,
         **properties: Any,
     ) -> str:
         """Queue ``ttq.track(event, params, {event_id})`` on this request's page.
@@ -231,6 +246,9 @@ class TikTokPixel:
         :param event_id: the deduplication id shared with the Events API; a new UUID if omitted.
         :param defer: fire on the next page rendered for this browser instead (e.g. after the
             redirect that follows a form POST), exactly once.
+        :param server: also send it to the Events API, with the same event id, at the end of
+            this request (``None``: as ``TIKTOK_PIXEL_SERVER_EVENTS`` says). Needs
+            ``TIKTOK_PIXEL_ACCESS_TOKEN``; the consent gate applies.
         :returns: the event id.
         :raises InvalidEvent: in strict mode, or when the event name itself is invalid.
         """
@@ -255,6 +273,8 @@ class TikTokPixel:
                 "set app.secret_key (SECRET_KEY) to use it"
             )
         (state.deferred if defer else state.events).append(checked)
+        if config.server is not None and config.server.wanted(server):
+            state.server_events.append((checked, time.time()))
         return checked.event_id
 
     def identify(
@@ -378,6 +398,9 @@ class TikTokPixel:
         state: _RequestState | None = g.get(_G_KEY)
         if state is None:
             return response
+        config = self._config()
+        if config.server is not None and not self._is_internal(config):
+            config.server.send(state.server_events, state.identity, self.consent)
         if state.deferred:
             identity, events = self._peek_deferred()
             events = [*events, *state.deferred]
