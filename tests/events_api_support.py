@@ -1,0 +1,68 @@
+"""Shared set-up of the Events API tests: a fake endpoint and an app that sends to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from conftest import make_app
+from flask import Flask
+
+from pixel_embed.events_api import BackgroundSender, ServerEvents
+from pixel_embed.events_api.hooks import EXTENSION_KEY
+from pixel_embed.testing.events_api import FakeEventsApi
+
+TOKEN = "tt-secret-0123456789abcdef"
+RAW_EMAIL = "Jane.Doe@Example.com"
+RAW_PHONE = "+12133734253"
+USER_AGENT = "pixel-embed-test-agent/1.0"
+
+
+def server_events(app: Flask) -> ServerEvents:
+    server = app.extensions[EXTENSION_KEY]
+    assert isinstance(server, ServerEvents)
+    return server
+
+
+def background_sender(app: Flask) -> BackgroundSender:
+    sender = server_events(app).sender
+    assert isinstance(sender, BackgroundSender)
+    return sender
+
+
+@contextmanager
+def fake_api() -> Iterator[FakeEventsApi]:
+    with FakeEventsApi(access_token=TOKEN) as fake:
+        yield fake
+
+
+def events_app(fake: FakeEventsApi, **config: object) -> Flask:
+    """A test app (see ``conftest.make_app``) whose server events go to ``fake``, fast."""
+    settings: dict[str, object] = {
+        "TIKTOK_PIXEL_ACCESS_TOKEN": TOKEN,
+        "TIKTOK_PIXEL_EVENTS_API_URL": fake.url,
+        "TIKTOK_PIXEL_EVENTS_API_BACKOFF": 0.01,
+        "TIKTOK_PIXEL_EVENTS_API_TIMEOUT": 5.0,
+    }
+    settings.update(config)
+    return make_app(**settings)
+
+
+@contextmanager
+def closing_sender(app: Flask) -> Iterator[None]:
+    """Close the app's background sender when the test is done."""
+    try:
+        yield
+    finally:
+        server = app.extensions.get(EXTENSION_KEY)
+        if server is not None:
+            server.sender.close(timeout=2)
+
+
+def assert_clean_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing secret or personal reached any log record."""
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (TOKEN, RAW_EMAIL, RAW_EMAIL.lower(), RAW_PHONE, "2133734253", USER_AGENT):
+        assert secret not in text, f"{secret!r} leaked into the logs:\n{text}"
+
