@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
-from conftest import make_app
-from flask import Flask
+from conftest import LAYOUT, make_app, page
+from flask import Flask, redirect, render_template_string
 
+from pixel_embed import TikTokPixel
 from pixel_embed.events_api import BackgroundSender, ServerEvents
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.testing.events_api import FakeEventsApi
@@ -66,3 +68,54 @@ def assert_clean_logs(caplog: pytest.LogCaptureFixture) -> None:
     for secret in (TOKEN, RAW_EMAIL, RAW_EMAIL.lower(), RAW_PHONE, "2133734253", USER_AGENT):
         assert secret not in text, f"{secret!r} leaked into the logs:\n{text}"
 
+
+def shop(app: Flask, pixel: TikTokPixel) -> Flask:
+    """The views every test requests."""
+
+    @app.get("/buy")
+    def buy() -> tuple[str, dict[str, str]]:
+        event_id = pixel.track(
+            "CompletePayment",
+            value=42.5,
+            currency="USD",
+            contents=[{"content_id": "sku-1", "quantity": 1}],
+            server=True,
+        )
+        pixel.identify(email=RAW_EMAIL, phone_number=RAW_PHONE, external_id="u-42")
+        return page(), {"X-Event-Id": event_id}
+
+    @app.get("/view")
+    def view() -> str:
+        pixel.track("ViewContent", content_id="sku-1")
+        return page()
+
+    @app.get("/browser-only")
+    def browser_only() -> str:
+        pixel.track("AddToCart", content_id="sku-1", server=False)
+        return page()
+
+    @app.get("/cart")
+    def cart() -> str:
+        # (not page(body): its "ok" placeholder also matches inside "tiktok_pixel")
+        return render_template_string(
+            LAYOUT.replace(
+                ">ok<", '><form method="post" action="/checkout"><button>Pay</button></form><'
+            )
+        )
+
+    @app.post("/checkout")
+    def checkout() -> Any:
+        pixel.track("PlaceAnOrder", value=9, currency="EUR", defer=True, server=True)
+        return redirect("/thanks")
+
+    @app.get("/thanks")
+    def thanks() -> str:
+        return page()
+
+    return app
+
+
+def sent_after(app: Flask, fake: FakeEventsApi) -> list[dict[str, Any]]:
+    """The events TikTok got, once the app's sender has delivered what it took."""
+    assert background_sender(app).flush(timeout=10)
+    return fake.events

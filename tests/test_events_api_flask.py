@@ -8,19 +8,20 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from conftest import CODE, OTHER_CODE, page
+from conftest import CODE, OTHER_CODE
 from events_api_support import (
     RAW_EMAIL,
     RAW_PHONE,
     TOKEN,
     USER_AGENT,
     assert_clean_logs,
-    background_sender,
     closing_sender,
     events_app,
     fake_api,
+    sent_after,
+    shop,
 )
-from flask import Flask, redirect
+from flask import Flask
 
 from pixel_embed import ConfigurationError, Identity, TikTokPixel
 from pixel_embed.events_api import TTCLID_COOKIE
@@ -32,49 +33,6 @@ from pixel_embed.testing.events_api import FakeEventsApi
 def fake() -> Iterator[FakeEventsApi]:
     with fake_api() as fake:
         yield fake
-
-
-def shop(app: Flask, pixel: TikTokPixel) -> Flask:
-    """The views every test requests."""
-
-    @app.get("/buy")
-    def buy() -> tuple[str, dict[str, str]]:
-        event_id = pixel.track(
-            "CompletePayment",
-            value=42.5,
-            currency="USD",
-            contents=[{"content_id": "sku-1", "quantity": 1}],
-            server=True,
-        )
-        pixel.identify(email=RAW_EMAIL, phone_number=RAW_PHONE, external_id="u-42")
-        return page(), {"X-Event-Id": event_id}
-
-    @app.get("/view")
-    def view() -> str:
-        pixel.track("ViewContent", content_id="sku-1")
-        return page()
-
-    @app.get("/browser-only")
-    def browser_only() -> str:
-        pixel.track("AddToCart", content_id="sku-1", server=False)
-        return page()
-
-    @app.post("/checkout")
-    def checkout() -> Any:
-        pixel.track("PlaceAnOrder", value=9, currency="EUR", defer=True, server=True)
-        return redirect("/thanks")
-
-    @app.get("/thanks")
-    def thanks() -> str:
-        return page()
-
-    return app
-
-
-def sent_after(app: Flask, fake: FakeEventsApi) -> list[dict[str, Any]]:
-    """The events TikTok got, once the app's sender has delivered what it took."""
-    assert background_sender(app).flush(timeout=10)
-    return fake.events
 
 
 @pytest.fixture
