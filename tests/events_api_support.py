@@ -65,7 +65,8 @@ def closing_sender(app: Flask) -> Iterator[None]:
 def assert_clean_logs(caplog: pytest.LogCaptureFixture) -> None:
     """Nothing secret or personal reached any log record."""
     text = "\n".join(record.getMessage() for record in caplog.records)
-    for secret in (TOKEN, RAW_EMAIL, RAW_EMAIL.lower(), RAW_PHONE, "2133734253", USER_AGENT):
+    secrets = (TOKEN, RAW_EMAIL, RAW_EMAIL.lower(), RAW_PHONE, "2133734253", USER_AGENT)
+    for secret in (*secrets, "203.0.113.9", "198.51.100.7"):
         assert secret not in text, f"{secret!r} leaked into the logs:\n{text}"
 
 

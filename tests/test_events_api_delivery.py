@@ -121,6 +121,19 @@ def test_refusals_are_not_retried(
     assert_clean_logs(caplog)
 
 
+def test_tiktok_messages_are_scrubbed_before_logging(
+    fake: FakeEventsApi, client: EventsApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    echo = f"bad token {TOKEN} for {RAW_EMAIL.lower()} at 198.51.100.7"
+    fake.answer(Answer(200, code=40001, message=echo))
+
+    assert not deliver(client, CODE, [purchase()], FAST)
+
+    assert "TikTok code 40001: bad token [access token] for [e-mail] at [address]" in caplog.text
+    assert "198.51.100.7" not in caplog.text
+    assert_clean_logs(caplog)
+
+
 def test_a_time_out_is_retried(fake: FakeEventsApi, caplog: pytest.LogCaptureFixture) -> None:
     client = EventsApiClient(access_token=TOKEN, url=fake.url, timeout=0.2)
     fake.answer(Answer(hang=True))

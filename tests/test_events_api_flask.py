@@ -287,6 +287,7 @@ def test_without_a_token_there_are_no_server_events(fake: FakeEventsApi) -> None
         ("TIKTOK_PIXEL_ACCESS_TOKEN", "tt-secret\r\nX-Evil: 1", "TIKTOK_PIXEL_ACCESS_TOKEN must"),
         ("TIKTOK_PIXEL_SERVER_EVENTS", "yes", "TIKTOK_PIXEL_SERVER_EVENTS 'yes' must be a bool"),
         ("TIKTOK_PIXEL_EVENTS_API_URL", "ftp://x", "TIKTOK_PIXEL_EVENTS_API_URL 'ftp://x' is not"),
+        ("TIKTOK_PIXEL_EVENTS_API_URL", "http://tiktok.example/", "TIKTOK_PIXEL_EVENTS_API_URL"),
         ("TIKTOK_PIXEL_TEST_EVENT_CODE", 7, "TIKTOK_PIXEL_TEST_EVENT_CODE 7 must be None"),
         ("TIKTOK_PIXEL_EVENTS_API_TIMEOUT", 0, "TIKTOK_PIXEL_EVENTS_API_TIMEOUT 0 must be"),
         ("TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", 0, "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES 0 must be"),

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 
@@ -67,6 +68,16 @@ def _is_printable(value: object) -> bool:
     return isinstance(value, str) and bool(value) and value.isascii() and value.isprintable()
 
 
+def _is_endpoint(value: object) -> bool:
+    # The token travels in a header: never over plain HTTP beyond this machine.
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    if parts.scheme == "http":
+        return parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
 def _client(app: Flask) -> EventsApiClient:
     token = app.config["TIKTOK_PIXEL_ACCESS_TOKEN"]
     if not _is_printable(token) or " " in token:
@@ -74,8 +85,8 @@ def _client(app: Flask) -> EventsApiClient:
     url = _setting(
         app,
         "TIKTOK_PIXEL_EVENTS_API_URL",
-        lambda v: isinstance(v, str) and v.startswith(("https://", "http://")),
-        "is not an http(s) URL",
+        _is_endpoint,
+        "is not an https URL (plain http is only for a test server on this machine)",
     )
     code = _setting(
         app,

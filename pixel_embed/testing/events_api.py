@@ -19,16 +19,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from ..matching import HASHED_FIELDS, is_sha256
 
 #: The path of TikTok's endpoint, which the fake serves.
 EVENTS_API_PATH = "/open_api/v1.3/event/track/"
 _HASHED_USER_FIELDS = {"phone" if name == "phone_number" else name for name in HASHED_FIELDS}
+_T = TypeVar("_T")
 # No test waits on a hung answer longer than this, even if it forgets to release it.
 _MAX_HANG = 30.0
 
@@ -41,12 +43,14 @@ class Answer:
     :param retry_after: a ``Retry-After`` header value, in seconds.
     :param hang: hold the request until :meth:`FakeEventsApi.release` (then answer ``status``).
     :param code: TikTok's JSON ``code`` (0 is success).
+    :param message: TikTok's JSON ``message``.
     """
 
     status: int = 200
     retry_after: int | None = None
     hang: bool = False
     code: int = 0
+    message: str = "OK"
 
 
 @dataclass(frozen=True)
@@ -162,26 +166,25 @@ class FakeEventsApi:
 
         :raises AssertionError: fewer arrived within ``timeout`` seconds.
         """
-        with self._lock:
-            if not self._lock.wait_for(lambda: len(self.requests) >= count, timeout):
-                raise AssertionError(
-                    f"expected {count} Events API request(s) within {timeout:g} s, "
-                    f"got {len(self.requests)}"
-                )
-            return list(self.requests)
+        return self._wait_for("request", lambda: list(self.requests), count, timeout)
 
     def wait_for_events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The events received, once there are ``count``.
 
         :raises AssertionError: fewer arrived within ``timeout`` seconds.
         """
+        return self._wait_for("event", lambda: self.events, count, timeout)
+
+    def _wait_for(
+        self, what: str, items: Callable[[], list[_T]], count: int, timeout: float
+    ) -> list[_T]:
         with self._lock:
-            if not self._lock.wait_for(lambda: len(self.events) >= count, timeout):
+            if not self._lock.wait_for(lambda: len(items()) >= count, timeout):
                 raise AssertionError(
-                    f"expected {count} Events API event(s) within {timeout:g} s, "
-                    f"got {len(self.events)}"
+                    f"expected {count} Events API {what}(s) within {timeout:g} s, "
+                    f"got {len(items())}"
                 )
-            return self.events
+            return items()
 
     def __enter__(self) -> FakeEventsApi:
         self._thread.start()
@@ -210,7 +213,7 @@ class FakeEventsApi:
             answer = self._answers.pop(0) if self._answers else Answer()
             self._lock.notify_all()
         if problems:
-            return Answer(200, code=40002)
+            return Answer(200, code=40002, message="; ".join(problems))
         if answer.hang:
             self._hanging.set()
             self._release.wait(_MAX_HANG)
@@ -225,9 +228,7 @@ class FakeEventsApi:
                 raw = self.rfile.read(length) if length else b""
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 answer = fake._receive(self.command, self.path, headers, raw)
-                text = json.dumps(
-                    {"code": answer.code, "message": "OK" if answer.code == 0 else "error"}
-                ).encode()
+                text = json.dumps({"code": answer.code, "message": answer.message}).encode()
                 try:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json")
