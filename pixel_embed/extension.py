@@ -7,7 +7,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request, session
@@ -47,7 +47,6 @@ class _AppConfig:
     region: str | None
     strict: bool
     internal_networks: tuple[IPNetwork, ...]
-    server: ServerEvents | None = None
 
 
 @dataclass
@@ -154,14 +153,13 @@ class TikTokPixel:
         #: Print each call to the browser console.
         app.config.setdefault("TIKTOK_PIXEL_DEBUG", False)
 
-        config = self._read_config(app)
-        server = ServerEvents.init_app(app, config.settings, self._sender)
-        self._configs[app] = replace(config, server=server)
+        self._configs[app] = self._read_config(app)
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render
         app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
         app.after_request(self._after_request)
+        ServerEvents.init_app(app, self._configs[app].settings, self._sender)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -273,7 +271,8 @@ class TikTokPixel:
                 "set app.secret_key (SECRET_KEY) to use it"
             )
         (state.deferred if defer else state.events).append(checked)
-        if config.server is not None and config.server.wanted(server):
+        server_events = ServerEvents.of(current_app)
+        if server_events is not None and server_events.wanted(server):
             state.server_events.append((checked, time.time()))
         return checked.event_id
 
@@ -398,9 +397,9 @@ class TikTokPixel:
         state: _RequestState | None = g.get(_G_KEY)
         if state is None:
             return response
-        config = self._config()
-        if config.server is not None and not self._is_internal(config):
-            config.server.send(state.server_events, state.identity, self.consent)
+        server_events = ServerEvents.of(current_app)
+        if server_events is not None and not self._is_internal(self._config()):
+            server_events.send(state.server_events, state.identity, self.consent)
         if state.deferred:
             identity, events = self._peek_deferred()
             events = [*events, *state.deferred]
