@@ -215,3 +215,23 @@ def test_close_gives_up_on_a_hung_endpoint(
 
     assert "closed with 1 event(s) undelivered" in caplog.text
     fake.release()
+
+
+def test_close_does_not_wait_out_a_long_back_off(
+    fake: FakeEventsApi, client: EventsApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    sender = BackgroundSender(client, policy=RetryPolicy(max_tries=5, max_delay=30.0))
+    fake.answer(Answer(503, retry_after=30))
+    sender.send(CODE, purchase())
+    fake.wait_for_requests(1)
+
+    sender.close(timeout=0.5)
+
+    assert sender.failed == 1
+    assert "HTTP 503, and no time left to retry" in caplog.text
+    assert len(fake.requests) == 1
+
+
+def test_the_token_stays_out_of_the_client_repr(client: EventsApiClient) -> None:
+    assert TOKEN not in repr(client)
+    assert TOKEN not in str(client)
