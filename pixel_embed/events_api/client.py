@@ -27,9 +27,12 @@ EVENTS_API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 #: Seconds to wait for TikTok's answer before the attempt counts as failed (and is retried).
 DEFAULT_TIMEOUT = 5.0
 
-# TikTok's Business API answers HTTP 200 with a JSON "code" (0 is success). 40100 says "too many
-# requests"; 5xxxx are TikTok-side errors. Both are worth another try, like HTTP 429 and 5xx.
-_RETRYABLE_CODES = frozenset({40100})
+# TikTok's Business API answers HTTP 200 with a JSON "code" (0 is success). 40100 is its rate
+# limit ("you've hit the rate limit for this API", in TikTok Business API error tables such as
+# SleekFlow's troubleshooting page; some tools report 42900 for the same); 5xxxx are TikTok-side
+# errors. All are worth another try, like HTTP 429 and 5xx; 40001, 40002, 40105 (permission,
+# parameters, token) are not.
+_RETRYABLE_CODES = frozenset({40100, 42900})
 _IP_ADDRESS = re.compile(
     r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){2,7}\b"
 )
