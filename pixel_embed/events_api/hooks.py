@@ -195,7 +195,7 @@ class ServerEvents:
             return None
         server = cls(
             codes=settings.codes,
-            sender=sender or default,
+            sender=sender if sender is not None else default,
             all_events=all_events,
             ldu=settings.ldu,
             consent=settings.consent,
