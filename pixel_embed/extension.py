@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from markupsafe import Markup
 
 from .errors import ConfigurationError, InvalidInput
 from .events import Event, validate_event
+from .events_api.delivery import Sender
+from .events_api.hooks import FlaggedEvent, ServerEvents
 from .matching import Identity
 from .render import (
     CONSENT_COOKIE,
@@ -52,6 +55,7 @@ class _RequestState:
     identity: Identity = field(default_factory=Identity)
     events: list[Event] = field(default_factory=list)
     deferred: list[Event] = field(default_factory=list)
+    server_events: list[FlaggedEvent] = field(default_factory=list)
     rendered: bool = False
     private: bool = False
 
@@ -99,12 +103,19 @@ class TikTokPixel:
 
     :param nonce: returns the request's CSP nonce. By default Flask-Talisman's ``csp_nonce``
         template global is used when it is registered.
+    :param sender: delivers server-side Events API events (with ``TIKTOK_PIXEL_ACCESS_TOKEN``
+        set); a background thread by default. See :mod:`pixel_embed.events_api`.
     """
 
     def __init__(
-        self, app: Flask | None = None, *, nonce: Callable[[], str | None] | None = None
+        self,
+        app: Flask | None = None,
+        *,
+        nonce: Callable[[], str | None] | None = None,
+        sender: Sender | None = None,
     ) -> None:
         self._nonce = nonce
+        self._sender = sender
         self._configs: weakref.WeakKeyDictionary[Flask, _AppConfig] = weakref.WeakKeyDictionary()
         #: Segment-spec ``track`` / ``identify`` / ``page`` (see :mod:`pixel_embed.segment`).
         self.segment = SegmentAdapter(self)
@@ -156,6 +167,7 @@ class TikTokPixel:
         app.jinja_env.globals["_pixel_embed_render"] = self.render
         app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
         app.after_request(self._after_request)
+        ServerEvents.init_app(app, self._configs[app].settings, self._sender)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -230,6 +242,7 @@ class TikTokPixel:
         *,
         event_id: str | None = None,
         defer: bool = False,
+        server: bool | None = None,
         **properties: Any,
     ) -> str:
         """Queue ``ttq.track(event, params, {event_id})`` on this request's page.
@@ -239,6 +252,9 @@ class TikTokPixel:
         :param event_id: the deduplication id shared with the Events API; a new UUID if omitted.
         :param defer: fire on the next page rendered for this browser instead (e.g. after the
             redirect that follows a form POST), exactly once.
+        :param server: also send it to the Events API, with the same event id, at the end of
+            this request (``None``: as ``TIKTOK_PIXEL_SERVER_EVENTS`` says). Needs
+            ``TIKTOK_PIXEL_ACCESS_TOKEN``; the consent gate applies.
         :returns: the event id.
         :raises InvalidEvent: in strict mode, or when the event name itself is invalid.
         """
@@ -263,6 +279,9 @@ class TikTokPixel:
                 "set app.secret_key (SECRET_KEY) to use it"
             )
         (state.deferred if defer else state.events).append(checked)
+        server_events = ServerEvents.of(current_app)
+        if server_events is not None and server_events.wanted(server):
+            state.server_events.append((checked, time.time()))
         return checked.event_id
 
     def identify(
@@ -386,6 +405,9 @@ class TikTokPixel:
         state: _RequestState | None = g.get(_G_KEY)
         if state is None:
             return response
+        server_events = ServerEvents.of(current_app)
+        if server_events is not None and not self._is_internal(self._config()):
+            server_events.send(state.server_events, state.identity, self.consent)
         if state.deferred:
             identity, events = self._peek_deferred()
             events = [*events, *state.deferred]

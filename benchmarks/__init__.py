@@ -1,0 +1,1 @@
+"""Benchmarks: plain scripts, each a ``run() -> dict[str, float]`` and a ``__main__`` block."""

@@ -1,0 +1,143 @@
+"""What enabling server-side Events API sends costs a page request.
+
+Runs the same view (identify, track a purchase, render the pixel) through Flask's test client
+with server events off, on (a local fake Events API answering 200), and on with that endpoint
+hung, in CPU time of the request thread (the cost the request path pays) and in wall-clock time
+(which also feels the delivery thread and any load on the machine). It also times building and
+queueing one server event on its own. Nothing leaves 127.0.0.1. Run it with
+``python -m benchmarks.events_api``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from flask import Flask, render_template_string
+
+from pixel_embed import Identity, TikTokPixel, validate_event
+from pixel_embed.events_api import BackgroundSender, EventsApiClient, RequestContext, server_event
+from pixel_embed.events_api.hooks import EXTENSION_KEY
+from pixel_embed.testing.events_api import Answer, FakeEventsApi
+
+CODE = "CABCDE1234567890ABCD"
+TOKEN = "benchmark-token"
+REQUESTS = 400
+ROUNDS = 7
+_LAYOUT = "<!doctype html><html><head>{{ tiktok_pixel() }}</head><body>ok</body></html>"
+
+
+def _app(**config: object) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, **config)
+    pixel = TikTokPixel(app)
+
+    @app.get("/buy")
+    def buy() -> str:
+        pixel.identify(email="jane@example.com", phone_number="+12133734253", external_id="u-42")
+        pixel.track(
+            "CompletePayment",
+            value=42.5,
+            currency="USD",
+            contents=[{"content_id": "sku-1", "price": 42.5, "quantity": 1}],
+            server=True,
+        )
+        return render_template_string(_LAYOUT)
+
+    return app
+
+
+def _timer(app: Flask) -> Callable[[], tuple[float, float]]:
+    """A function timing ``REQUESTS`` requests to ``app``: the mean wall-clock time and the
+    mean CPU time of the requesting thread (which other processes' load hardly skews), in µs.
+    """
+    client = app.test_client()
+    client.set_cookie("_ttp", "ttp-benchmark")
+    headers = {"User-Agent": "benchmark/1.0"}
+
+    def one_round() -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        for _ in range(REQUESTS):
+            client.get("/buy?ttclid=E.C.P.bench", headers=headers)
+        return (
+            (time.perf_counter() - wall) / REQUESTS * 1e6,
+            (time.thread_time() - cpu) / REQUESTS * 1e6,
+        )
+
+    for _ in range(50):  # warm up (template compilation, the first thread start)
+        client.get("/buy?ttclid=E.C.P.bench", headers=headers)
+    return one_round
+
+
+def _per_call_us(call: Callable[[], object], count: int = 20000) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        call()
+    return (time.perf_counter() - start) / count * 1e6
+
+
+def run() -> dict[str, float]:
+    """Time the request path with server events off, on, and on with TikTok hung.
+
+    The three set-ups take turns, round after round, and each keeps its best round, so load
+    from other processes on the machine skews them alike.
+    """
+    logging.getLogger("pixel_embed").setLevel(logging.ERROR)
+    with FakeEventsApi(access_token=TOKEN) as healthy, FakeEventsApi(access_token=TOKEN) as hung:
+        hung.answer(*[Answer(hang=True)] * 100)  # retries after each time-out hang again
+        apps = {
+            "off": _app(),
+            "on": _app(TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN, TIKTOK_PIXEL_EVENTS_API_URL=healthy.url),
+            "hung": _app(
+                TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
+                TIKTOK_PIXEL_EVENTS_API_URL=hung.url,
+                TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE=REQUESTS * (ROUNDS + 1),
+            ),
+        }
+        timers = {name: _timer(app) for name, app in apps.items()}
+        wall = dict.fromkeys(timers, float("inf"))
+        cpu = dict.fromkeys(timers, float("inf"))
+        for _ in range(ROUNDS):
+            for name, timer in timers.items():
+                round_wall, round_cpu = timer()
+                wall[name] = min(wall[name], round_wall)
+                cpu[name] = min(cpu[name], round_cpu)
+        on_sender = apps["on"].extensions[EXTENSION_KEY].sender
+        on_sender.close(timeout=30)
+        hung_requests = len(hung.requests)
+        hung.release()
+        apps["hung"].extensions[EXTENSION_KEY].sender.close(timeout=30)
+
+        event = validate_event("CompletePayment", {"value": 42.5, "currency": "USD"})
+        identity = Identity.from_raw(email="jane@example.com", phone_number="+12133734253")
+        context = RequestContext(ip="127.0.0.1", user_agent="benchmark/1.0", url="http://x/")
+        data = server_event(event, identity, context)
+        hung.answer(*[Answer(hang=True)] * 100)  # keep the worker busy: time queueing alone
+        idle = BackgroundSender(EventsApiClient(access_token=TOKEN, url=hung.url))
+        enqueue = _per_call_us(lambda: idle.send(CODE, data), 5000)
+        hung.release()
+        idle.close(timeout=30)
+        payload = _per_call_us(lambda: server_event(event, identity, context))
+
+    return {
+        "requests_per_round": float(REQUESTS),
+        "off_cpu_us_per_request": cpu["off"],
+        "on_cpu_us_per_request": cpu["on"],
+        "hung_cpu_us_per_request": cpu["hung"],
+        "overhead_cpu_us_per_request": cpu["on"] - cpu["off"],
+        "overhead_cpu_percent": 100 * (cpu["on"] - cpu["off"]) / cpu["off"],
+        "hung_overhead_cpu_us_per_request": cpu["hung"] - cpu["off"],
+        "off_wall_us_per_request": wall["off"],
+        "on_wall_us_per_request": wall["on"],
+        "hung_wall_us_per_request": wall["hung"],
+        "payload_us_per_event": payload,
+        "enqueue_us_per_event": enqueue,
+        "on_events_delivered": float(on_sender.sent),
+        "hung_endpoint_requests_during_run": float(hung_requests),
+    }
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:34} {value:10.1f}")

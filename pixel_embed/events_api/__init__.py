@@ -1,0 +1,36 @@
+"""Server-side Events API: the browser's events sent from the server too, deduplicated by
+their shared ``event_id``."""
+
+from .clickid import TTCLID_COOKIE as TTCLID_COOKIE
+from .clickid import request_ttclid as request_ttclid
+from .client import EVENTS_API_URL as EVENTS_API_URL
+from .client import DeliveryError as DeliveryError
+from .client import EventsApiClient as EventsApiClient
+from .delivery import BackgroundSender as BackgroundSender
+from .delivery import RetryPolicy as RetryPolicy
+from .delivery import Sender as Sender
+from .delivery import deliver as deliver
+from .hooks import ServerEvents as ServerEvents
+from .hooks import client_from_config as client_from_config
+from .hooks import consent_allows as consent_allows
+from .payload import RequestContext as RequestContext
+from .payload import request_body as request_body
+from .payload import server_event as server_event
+
+__all__ = [
+    "EVENTS_API_URL",
+    "TTCLID_COOKIE",
+    "BackgroundSender",
+    "DeliveryError",
+    "EventsApiClient",
+    "RequestContext",
+    "RetryPolicy",
+    "Sender",
+    "ServerEvents",
+    "client_from_config",
+    "consent_allows",
+    "deliver",
+    "request_body",
+    "request_ttclid",
+    "server_event",
+]

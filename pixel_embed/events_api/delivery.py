@@ -1,0 +1,288 @@
+"""Getting server events to TikTok without ever holding up a page.
+
+:class:`Sender` is what the Flask extension hands each event to. The default,
+:class:`BackgroundSender`, keeps a bounded in-process queue drained by one daemon thread that
+batches, retries and gives up politely. A site that runs a task queue can send through it
+instead: any object with ``send`` and ``close`` will do (see the README for Celery and RQ).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .client import DeliveryError, EventsApiClient
+
+log = logging.getLogger("pixel_embed.events_api")
+
+#: Events at most in one request (TikTok takes up to 1,000; small batches fail small).
+BATCH_SIZE = 50
+#: Events waiting at most; beyond it new events are dropped (and counted) rather than queued.
+QUEUE_SIZE = 1000
+#: Seconds :meth:`BackgroundSender.close` waits for the queue to drain at shutdown.
+CLOSE_TIMEOUT = 5.0
+
+
+class Sender(Protocol):
+    """Delivers server events; :meth:`send` must return at once, whatever TikTok does."""
+
+    def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
+        """Deliver one event (an entry of the request's ``data`` list) for ``pixel_code``.
+
+        ``data`` is JSON-ready, so it can travel through a task queue as it is.
+        """
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is still waiting, for at most ``timeout`` seconds, and stop."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failed request is tried again.
+
+    The n-th wait is drawn from [d/2, d] with d = ``backoff * 2 ** (n - 1)`` capped at ``max_delay``
+    (exponential back-off with jitter, so many workers do not retry in step). A
+    ``Retry-After`` header replaces it, capped at ``max_delay`` too.
+
+    :param max_tries: attempts in all, the first included.
+    :param backoff: the first wait, in seconds.
+    :param max_delay: the longest single wait, in seconds.
+    """
+
+    max_tries: int = 5
+    backoff: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1 for the first)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        ceiling = min(self.max_delay, self.backoff * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def _describe(data: Sequence[Mapping[str, Any]]) -> str:
+    # Event names and ids identify the batch in a log; nothing about the visitor does.
+    shown = ", ".join(f"{item.get('event')} {item.get('event_id')}" for item in data[:5])
+    return shown + (f" and {len(data) - 5} more" if len(data) > 5 else "")
+
+
+def deliver(
+    client: EventsApiClient,
+    pixel_code: str,
+    data: Sequence[Mapping[str, Any]],
+    policy: RetryPolicy = RetryPolicy(),
+    *,
+    wait: Callable[[float], bool | None] = time.sleep,
+) -> bool:
+    """Send one batch, retrying what may succeed later; log an error when giving up.
+
+    Synchronous: for a background thread or a task-queue job, never a request thread.
+
+    :param wait: sleeps for the given seconds; returning ``False`` means "no time left" and
+        gives up at once (used at shutdown).
+    :returns: whether TikTok accepted the batch.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            client.post(pixel_code, data)
+        except DeliveryError as exc:
+            if exc.retryable and attempt < policy.max_tries:
+                seconds = policy.delay(attempt, exc.retry_after)
+                log.warning(
+                    "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s "
+                    "(try %d of %d)",
+                    exc.problem,
+                    len(data),
+                    pixel_code,
+                    seconds,
+                    attempt + 1,
+                    policy.max_tries,
+                )
+                if wait(seconds) is not False:
+                    continue
+                exc = DeliveryError(f"{exc.problem}, and no time left to retry", retryable=False)
+            log.error(
+                "TikTok Events API: gave up on %d event(s) for pixel %s after %d tr%s: %s "
+                "(events: %s)",
+                len(data),
+                pixel_code,
+                attempt,
+                "y" if attempt == 1 else "ies",
+                exc.problem,
+                _describe(data),
+            )
+            return False
+        return True
+
+
+# The queue's items: an event for a pixel, or ``None``, the worker's signal to stop.
+_Item = tuple[str, Mapping[str, Any]] | None
+
+
+class BackgroundSender:
+    """Delivers events from a daemon thread: batched, retried, never blocking the caller.
+
+    The thread starts with the first event (and again in a forked worker process). At
+    interpreter exit, and on :meth:`close`, what is queued is sent for at most
+    ``close_timeout`` seconds.
+
+    :param client: the Events API client (endpoint, token, timeout).
+    :param policy: retries and back-off.
+    :param queue_size: events waiting at most; more are dropped with a warning.
+    :param batch_size: events at most per request.
+    :param close_timeout: seconds to drain the queue at shutdown.
+    :ivar sent: events TikTok accepted.
+    :ivar failed: events given up on.
+    :ivar dropped: events refused because the queue was full or the sender closed.
+    """
+
+    def __init__(
+        self,
+        client: EventsApiClient,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        queue_size: int = QUEUE_SIZE,
+        batch_size: int = BATCH_SIZE,
+        close_timeout: float = CLOSE_TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.queue_size = queue_size
+        self.batch_size = batch_size
+        self.close_timeout = close_timeout
+        self.sent = self.failed = self.dropped = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._closing = threading.Event()
+        self._deadline = float("inf")
+
+    def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
+        """Queue one event; returns at once. Dropped (and counted) when the queue is full."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._after_fork()
+            if self._closing.is_set() or self._pending >= self.queue_size:
+                self.dropped += 1
+                dropped = self.dropped
+                reason = "the sender is closed" if self._closing.is_set() else "the queue is full"
+            else:
+                self._pending += 1
+                self._queue.put((pixel_code, data))
+                if self._thread is None:
+                    self._start()
+                return
+        if dropped == 1 or dropped % 100 == 0:
+            log.warning(
+                "TikTok Events API: dropped %s event for pixel %s because %s (%d dropped so far)",
+                data.get("event"),
+                pixel_code,
+                reason,
+                dropped,
+            )
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event is delivered or given up on.
+
+        :returns: whether the queue emptied within ``timeout`` seconds.
+        """
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is queued, for at most ``timeout`` seconds (``close_timeout`` by default),
+        then stop the thread. Later events are dropped. Registered with :mod:`atexit`."""
+        timeout = self.close_timeout if timeout is None else timeout
+        with self._lock:
+            if self._pid != os.getpid():
+                self._after_fork()
+            if self._closing.is_set():
+                return
+            self._deadline = time.monotonic() + timeout
+            self._closing.set()
+            thread, self._thread = self._thread, None
+        atexit.unregister(self.close)
+        if thread is None:
+            return
+        self._queue.put(None)
+        thread.join(max(0.0, self._deadline - time.monotonic()))
+        if thread.is_alive() or self._pending:
+            log.error(
+                "TikTok Events API: closed with %d event(s) undelivered after %.1f s",
+                self._pending,
+                timeout,
+            )
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="pixel-embed-events-api", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _after_fork(self) -> None:
+        # Threads do not survive fork(): the child starts its own, with an empty queue (the
+        # parent still delivers what it had queued).
+        self._pid = os.getpid()
+        self._queue = queue.SimpleQueue()
+        self._pending = 0
+        self._thread = None
+
+    def _wait(self, seconds: float) -> bool:
+        end = time.monotonic() + seconds
+        if not self._closing.wait(seconds):
+            return True
+        if end > self._deadline:
+            return False
+        time.sleep(max(0.0, end - time.monotonic()))
+        return True
+
+    def _run(self) -> None:
+        work = self._queue
+        stop = False
+        while not stop:
+            batch = [work.get()]
+            while len(batch) < self.batch_size and not work.empty():
+                batch.append(work.get())
+            by_pixel: dict[str, list[Mapping[str, Any]]] = {}
+            for item in batch:
+                if item is None:
+                    stop = True
+                else:
+                    by_pixel.setdefault(item[0], []).append(item[1])
+            for pixel_code, events in by_pixel.items():
+                self._deliver(pixel_code, events)
+
+    def _deliver(self, pixel_code: str, events: list[Mapping[str, Any]]) -> None:
+        try:
+            ok = deliver(self.client, pixel_code, events, self.policy, wait=self._wait)
+        except Exception as exc:  # never let one bad batch kill the worker
+            # Only the type: an exception's text might quote the data.
+            log.error(
+                "TikTok Events API: unexpected %s delivering to pixel %s",
+                type(exc).__name__,
+                pixel_code,
+            )
+            ok = False
+        self._done(sent=len(events) if ok else 0, failed=0 if ok else len(events))
+
+    def _done(self, *, sent: int = 0, failed: int = 0) -> None:
+        with self._idle:
+            self.sent += sent
+            self.failed += failed
+            self._pending -= sent + failed
+            self._idle.notify_all()

@@ -1,0 +1,116 @@
+"""The Events API request body, built from the same :class:`Event` the browser fires.
+
+Framework-free. The shape follows TikTok's Events API 2.0 web endpoint,
+``POST https://business-api.tiktok.com/open_api/v1.3/event/track/`` with the header
+``Access-Token`` (TikTok for Business API reference, portal/docs?id=1771101303285761), as
+Segment's TikTok Conversions destination sends it (segmentio/action-destinations,
+``packages/destination-actions/src/destinations/tiktok-conversions/reportWebEvent/utils.ts``)::
+
+    {"event_source": "web", "event_source_id": "<pixel code>", "test_event_code": "…",
+     "data": [{"event": "CompletePayment", "event_time": 1700000000, "event_id": "<id>",
+               "user": {"email": "<sha256>", "phone": "<sha256>", "external_id": "<sha256>",
+                        "ttclid": "…", "ttp": "…", "ip": "…", "user_agent": "…"},
+               "page": {"url": "…", "referrer": "…"},
+               "properties": {"contents": […], "value": 42.5, "currency": "USD", …},
+               "limited_data_use": false}]}
+
+``event_id`` is the very string the page passes to ``ttq.track``: TikTok keeps one of the pair.
+It is never turned into a number or given a suffix, or the pair would not be deduplicated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..events import Event
+from ..matching import Identity
+
+#: ``Identity`` fields and their names in the Events API ``user`` object (only the phone differs).
+_USER_FIELDS = {
+    "email": "email",
+    "phone_number": "phone",
+    "external_id": "external_id",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "city": "city",
+    "state": "state",
+    "country": "country",
+    "zip_code": "zip_code",
+}
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What the server knows about the browser that made the request.
+
+    :param ip: the client's address (behind a proxy, configure Werkzeug's ``ProxyFix``).
+    :param user_agent: the ``User-Agent`` header.
+    :param url: the page's URL.
+    :param referrer: the ``Referer`` header.
+    :param ttp: the ``_ttp`` cookie TikTok's SDK sets in the browser.
+    :param ttclid: the TikTok click id the visitor landed with (see :mod:`.clickid`).
+    """
+
+    ip: str | None = None
+    user_agent: str | None = None
+    url: str | None = None
+    referrer: str | None = None
+    ttp: str | None = None
+    ttclid: str | None = None
+
+
+def _present(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value not in (None, "")}
+
+
+def server_event(
+    event: Event,
+    identity: Identity,
+    context: RequestContext,
+    *,
+    event_time: float | None = None,
+    limited_data_use: bool = False,
+) -> dict[str, Any]:
+    """One entry of the request body's ``data`` list.
+
+    :param event_time: when the event happened (Unix seconds); now by default.
+    :param limited_data_use: TikTok's Limited Data Use flag, as set on the pixel.
+    """
+    hashed = identity.as_params()
+    user = {_USER_FIELDS[name]: value for name, value in hashed.items()}
+    user.update(
+        _present(
+            {
+                "ttclid": context.ttclid,
+                "ttp": context.ttp,
+                "ip": context.ip,
+                "user_agent": context.user_agent,
+            }
+        )
+    )
+    data: dict[str, Any] = {
+        "event": event.name,
+        "event_time": int(time.time() if event_time is None else event_time),
+        "event_id": event.event_id,
+        "user": user,
+    }
+    page = _present({"url": context.url, "referrer": context.referrer})
+    if page:
+        data["page"] = page
+    data["properties"] = dict(event.params)
+    data["limited_data_use"] = limited_data_use
+    return data
+
+
+def request_body(
+    pixel_code: str, data: Iterable[Mapping[str, Any]], *, test_event_code: str | None = None
+) -> dict[str, Any]:
+    """The JSON body of one Events API request: a batch of events for one pixel."""
+    body: dict[str, Any] = {"event_source": "web", "event_source_id": pixel_code}
+    if test_event_code:
+        body["test_event_code"] = test_event_code
+    body["data"] = [dict(item) for item in data]
+    return body

@@ -1,0 +1,248 @@
+"""A stand-in for TikTok's Events API on 127.0.0.1 that checks every request it gets.
+
+::
+
+    with FakeEventsApi(access_token="test-token") as fake:
+        app.config["TIKTOK_PIXEL_EVENTS_API_URL"] = fake.url
+        fake.answer(Answer(429, retry_after=1), Answer(500))  # then 200s
+        …
+        fake.wait_for_events(1)
+        assert not fake.problems
+
+Each request is checked against the contract (path, ``Access-Token``, JSON shape); a request
+that breaks it is answered like TikTok does (HTTP 200, a non-zero ``code``) and described in
+:attr:`FakeEventsApi.problems`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, TypeVar
+
+from ..matching import HASHED_FIELDS, is_sha256
+
+#: The path of TikTok's endpoint, which the fake serves.
+EVENTS_API_PATH = "/open_api/v1.3/event/track/"
+_HASHED_USER_FIELDS = {"phone" if name == "phone_number" else name for name in HASHED_FIELDS}
+_T = TypeVar("_T")
+# No test waits on a hung answer longer than this, even if it forgets to release it.
+_MAX_HANG = 30.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the fake answers one request.
+
+    :param status: the HTTP status.
+    :param retry_after: a ``Retry-After`` header value, in seconds.
+    :param hang: hold the request until :meth:`FakeEventsApi.release` (then answer ``status``).
+    :param code: TikTok's JSON ``code`` (0 is success).
+    :param message: TikTok's JSON ``message``.
+    """
+
+    status: int = 200
+    retry_after: int | None = None
+    hang: bool = False
+    code: int = 0
+    message: str = "OK"
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request the fake received, as it arrived."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The entries of the body's ``data`` list."""
+        data = self.body.get("data") if isinstance(self.body, dict) else None
+        return list(data) if isinstance(data, list) else []
+
+
+def contract_problems(
+    method: str, path: str, headers: dict[str, str], body: Any, access_token: str
+) -> list[str]:
+    """How one request breaks the Events API contract (empty when it keeps it)."""
+    problems = []
+    if method != "POST" or path != EVENTS_API_PATH:
+        problems.append(f"{method} {path}: expected POST {EVENTS_API_PATH}")
+    if headers.get("access-token") != access_token:
+        problems.append("Access-Token header is missing or wrong")
+    if not headers.get("content-type", "").startswith("application/json"):
+        problems.append(f"Content-Type {headers.get('content-type')!r} is not application/json")
+    if not isinstance(body, dict):
+        return [*problems, "the body is not a JSON object"]
+    if body.get("event_source") != "web":
+        problems.append(f"event_source {body.get('event_source')!r} is not 'web'")
+    if not isinstance(body.get("event_source_id"), str):
+        problems.append("event_source_id (the pixel code) is not a string")
+    if not isinstance(body.get("data"), list) or not body["data"]:
+        return [*problems, "data is not a non-empty list"]
+    for index, item in enumerate(body["data"]):
+        where = f"data[{index}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where} is not an object")
+            continue
+        for key, kind in (
+            ("event", str),
+            ("event_id", str),
+            ("user", dict),
+            ("properties", dict),
+            ("limited_data_use", bool),
+        ):
+            if not isinstance(item.get(key), kind):
+                problems.append(f"{where}.{key} {item.get(key)!r} is not a {kind.__name__}")
+        event_time = item.get("event_time")
+        if not isinstance(event_time, int) or isinstance(event_time, bool):
+            problems.append(f"{where}.event_time {event_time!r} is not Unix seconds")
+        for key, value in (item.get("user") or {}).items():
+            if key in _HASHED_USER_FIELDS and not (isinstance(value, str) and is_sha256(value)):
+                problems.append(f"{where}.user.{key} is not a SHA-256 digest")
+    return problems
+
+
+class FakeEventsApi:
+    """A threaded HTTP server on 127.0.0.1 that plays TikTok's Events API.
+
+    :param access_token: the token requests must carry.
+    :ivar requests: every request received, in order (hung ones included).
+    :ivar problems: every contract violation seen.
+    """
+
+    def __init__(self, access_token: str) -> None:
+        self.access_token = access_token
+        self.requests: list[ReceivedRequest] = []
+        self.problems: list[str] = []
+        self._answers: list[Answer] = []
+        self._lock = threading.Condition()
+        self._release = threading.Event()
+        self._hanging = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-events-api",
+            daemon=True,
+        )
+
+    @property
+    def url(self) -> str:
+        """The endpoint's URL, for ``TIKTOK_PIXEL_EVENTS_API_URL``."""
+        return f"http://127.0.0.1:{self._server.server_port}{EVENTS_API_PATH}"
+
+    def answer(self, *answers: Answer) -> None:
+        """Answer the next requests so, in order; later ones get HTTP 200, code 0."""
+        with self._lock:
+            self._answers.extend(answers)
+
+    def release(self) -> None:
+        """Let hung requests (and later ones asked to hang) be answered."""
+        self._release.set()
+
+    def wait_until_hanging(self, timeout: float = 5.0) -> bool:
+        """Wait for a request to be held by a hanging answer."""
+        return self._hanging.wait(timeout)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event received, across requests."""
+        with self._lock:
+            return [event for received in self.requests for event in received.events]
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[ReceivedRequest]:
+        """The requests received, once there are ``count``.
+
+        :raises AssertionError: fewer arrived within ``timeout`` seconds.
+        """
+        return self._wait_for("request", lambda: list(self.requests), count, timeout)
+
+    def wait_for_events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The events received, once there are ``count``.
+
+        :raises AssertionError: fewer arrived within ``timeout`` seconds.
+        """
+        return self._wait_for("event", lambda: self.events, count, timeout)
+
+    def _wait_for(
+        self, what: str, items: Callable[[], list[_T]], count: int, timeout: float
+    ) -> list[_T]:
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(items()) >= count, timeout):
+                raise AssertionError(
+                    f"expected {count} Events API {what}(s) within {timeout:g} s, "
+                    f"got {len(items())}"
+                )
+            return items()
+
+    def __enter__(self) -> FakeEventsApi:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _receive(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        problems = contract_problems(method, path, headers, body, self.access_token)
+        with self._lock:
+            self.requests.append(ReceivedRequest(method, path, headers, body))
+            self.problems.extend(problems)
+            answer = self._answers.pop(0) if self._answers else Answer()
+            self._lock.notify_all()
+        if problems:
+            return Answer(200, code=40002, message="; ".join(problems))
+        if answer.hang:
+            self._hanging.set()
+            self._release.wait(_MAX_HANG)
+        return answer
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                answer = fake._receive(self.command, self.path, headers, raw)
+                text = json.dumps({"code": answer.code, "message": answer.message}).encode()
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(text)))
+                    if answer.retry_after is not None:
+                        self.send_header("Retry-After", str(answer.retry_after))
+                    self.end_headers()
+                    self.wfile.write(text)
+                except OSError:
+                    pass  # the client gave up waiting (a time-out test)
+
+            do_POST = do_GET = do_PUT = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

@@ -1,0 +1,121 @@
+"""Shared set-up of the Events API tests: a fake endpoint and an app that sends to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from conftest import make_app, page
+from flask import Flask, redirect, render_template_string
+
+from pixel_embed import TikTokPixel
+from pixel_embed.events_api import BackgroundSender, ServerEvents
+from pixel_embed.events_api.hooks import EXTENSION_KEY
+from pixel_embed.testing.events_api import FakeEventsApi
+
+TOKEN = "tt-secret-0123456789abcdef"
+RAW_EMAIL = "Jane.Doe@Example.com"
+RAW_PHONE = "+12133734253"
+USER_AGENT = "pixel-embed-test-agent/1.0"
+CART = (
+    "<!doctype html><html><head>{{ tiktok_pixel() }}</head><body>"
+    '<form method="post" action="/checkout"><button>Pay</button></form></body></html>'
+)
+
+
+def server_events(app: Flask) -> ServerEvents:
+    server = app.extensions[EXTENSION_KEY]
+    assert isinstance(server, ServerEvents)
+    return server
+
+
+def background_sender(app: Flask) -> BackgroundSender:
+    sender = server_events(app).sender
+    assert isinstance(sender, BackgroundSender)
+    return sender
+
+
+@contextmanager
+def fake_api() -> Iterator[FakeEventsApi]:
+    with FakeEventsApi(access_token=TOKEN) as fake:
+        yield fake
+
+
+def events_app(fake: FakeEventsApi, **config: object) -> Flask:
+    """A test app (see ``conftest.make_app``) whose server events go to ``fake``, fast."""
+    settings: dict[str, object] = {
+        "TIKTOK_PIXEL_ACCESS_TOKEN": TOKEN,
+        "TIKTOK_PIXEL_EVENTS_API_URL": fake.url,
+        "TIKTOK_PIXEL_EVENTS_API_BACKOFF": 0.01,
+        "TIKTOK_PIXEL_EVENTS_API_TIMEOUT": 5.0,
+    }
+    settings.update(config)
+    return make_app(**settings)
+
+
+@contextmanager
+def closing_sender(app: Flask) -> Iterator[None]:
+    """Close the app's background sender when the test is done."""
+    try:
+        yield
+    finally:
+        server = app.extensions.get(EXTENSION_KEY)
+        if server is not None:
+            server.sender.close(timeout=2)
+
+
+def assert_clean_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing secret or personal reached any log record."""
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    secrets = (TOKEN, RAW_EMAIL, RAW_EMAIL.lower(), RAW_PHONE, "2133734253", USER_AGENT)
+    for secret in (*secrets, "203.0.113.9", "198.51.100.7"):
+        assert secret not in text, f"{secret!r} leaked into the logs:\n{text}"
+
+
+def shop(app: Flask, pixel: TikTokPixel) -> Flask:
+    """The views every test requests."""
+
+    @app.get("/buy")
+    def buy() -> tuple[str, dict[str, str]]:
+        event_id = pixel.track(
+            "CompletePayment",
+            value=42.5,
+            currency="USD",
+            contents=[{"content_id": "sku-1", "quantity": 1}],
+            server=True,
+        )
+        pixel.identify(email=RAW_EMAIL, phone_number=RAW_PHONE, external_id="u-42")
+        return page(), {"X-Event-Id": event_id}
+
+    @app.get("/view")
+    def view() -> str:
+        pixel.track("ViewContent", content_id="sku-1")
+        return page()
+
+    @app.get("/browser-only")
+    def browser_only() -> str:
+        pixel.track("AddToCart", content_id="sku-1", server=False)
+        return page()
+
+    @app.get("/cart")
+    def cart() -> str:
+        return render_template_string(CART)
+
+    @app.post("/checkout")
+    def checkout() -> Any:
+        pixel.track("PlaceAnOrder", value=9, currency="EUR", defer=True, server=True)
+        return redirect("/thanks")
+
+    @app.get("/thanks")
+    def thanks() -> str:
+        return page()
+
+    return app
+
+
+def sent_after(app: Flask, fake: FakeEventsApi) -> list[dict[str, Any]]:
+    """The events TikTok got, once the app's sender has delivered what it took."""
+    assert background_sender(app).flush(timeout=10)
+    return fake.events
