@@ -89,7 +89,10 @@ def shop_context() -> dict[str, Any]:
         "user": g.get("user"),
         "cart_size": cart_size(),
         "categories": list(CATEGORIES.values()),
-        "consent_mode": current_app.config["TIKTOK_PIXEL_CONSENT"],
+        # No banner when there is no pixel to ask about.
+        "consent_mode": current_app.config["TIKTOK_PIXEL_CONSENT"]
+        if current_app.config["TIKTOK_PIXEL_ENABLED"]
+        else "none",
         "consent_choice": pixel.consent,
     }
 

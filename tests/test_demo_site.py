@@ -296,6 +296,32 @@ def test_contact_newsletter_download_wishlist_button_and_custom_event(
 
 
 @pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"email": "grace@"}, "E-mail address does not look like name@example.com"),
+        ({"message": ""}, "Message is required"),
+        ({"message": "x" * 2001}, "Message is longer than 2000 characters"),
+    ],
+)
+def test_contact_form_errors_fire_nothing(
+    client: FlaskClient, fields: dict[str, str], problem: str
+) -> None:
+    form = {"name": "Grace", "email": "grace@example.com", "message": "Hi", **fields}
+    response = client.post("/contact", data=form)
+    assert response.status_code == 400
+    assert problem in response.text
+    assert tracked(response.text) == []
+    assert tracked(client.get("/").text) == []
+
+
+def test_a_bad_newsletter_address_is_refused(client: FlaskClient) -> None:
+    client.post("/newsletter", data={"email": "nope", "next": "/cart"})
+    html = client.get("/cart").text
+    assert "E-mail address does not look like name@example.com" in html
+    assert tracked(html) == []
+
+
+@pytest.mark.parametrize(
     ("target", "lands_on"),
     [("/cart", "/cart"), ("https://evil.example/", "/"), ("//evil.example/", "/"), ("", "/")],
 )

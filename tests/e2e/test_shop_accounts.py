@@ -70,17 +70,3 @@ def test_log_in_identifies_the_customer(pixel_page: Page, shop: str) -> None:
     press(page, "Log in", "**/account")
     expect_pixel(page).to_have_identified(email="jane@example.com", phone_number="+12133734253")
     assert calls_made(page) == [*HELD, "identify"]
-
-
-def test_sign_up_with_a_bad_phone_number_says_so_and_fires_nothing(
-    pixel_page: Page, shop: str
-) -> None:
-    page = pixel_page
-    page.goto(shop + "/signup")
-    page.get_by_label("Name").fill("Bob")
-    page.get_by_label("E-mail address").fill("bob@example.com")
-    page.get_by_label("Phone (optional)").fill("12")
-    page.get_by_label("Password").fill("long enough")
-    press(page, "Sign up", "**/signup")
-    expect(page.get_by_role("alert")).to_contain_text("Phone number")
-    assert calls_made(page) == HELD

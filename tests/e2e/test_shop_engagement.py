@@ -35,19 +35,6 @@ def test_contact_form_fires_contact_and_submit_form(pixel_page: Page, shop: str)
     assert calls_made(page) == HELD
 
 
-def test_contact_form_with_a_bad_address_fires_nothing(pixel_page: Page, shop: str) -> None:
-    page = pixel_page
-    page.goto(shop + "/contact")
-    page.get_by_label("Name").fill("Grace")
-    # The browser's own check would stop "grace@"; a server-side check still has to hold.
-    page.get_by_label("E-mail address").evaluate("input => input.type = 'text'")
-    page.get_by_label("E-mail address").fill("grace@")
-    page.get_by_label("Message").fill("Hello")
-    press(page, "Send", "**/contact")
-    expect(page.get_by_role("alert")).to_contain_text("E-mail address")
-    assert calls_made(page) == HELD
-
-
 def test_newsletter_fires_subscribe_back_on_the_same_page(pixel_page: Page, shop: str) -> None:
     page = pixel_page
     page.goto(shop + "/product/white-tee")

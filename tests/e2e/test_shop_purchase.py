@@ -89,23 +89,3 @@ def test_browse_search_add_to_cart_check_out_and_pay(pixel_page: Page, shop: str
     page.reload()
     expect_pixel(page).not_to_have_tracked("CompletePayment")
     assert calls_made(page) == HELD
-
-
-def test_cart_events_fire_once_on_the_page_after_the_redirect(pixel_page: Page, shop: str) -> None:
-    page = pixel_page
-    page.goto(shop + "/product/sticker-pack")
-    press(page, "Add to cart", "**/cart")
-    expect_pixel(page).to_have_tracked("AddToCart", times=1, value=6, currency="USD")
-
-    page.get_by_role("link", name="Sticker pack").click()
-    page.wait_for_url("**/product/sticker-pack")
-    expect_pixel(page).not_to_have_tracked("AddToCart")
-    assert calls_made(page) == [*HELD, "ViewContent"]
-
-
-def test_empty_cart_checkout_goes_back_to_the_cart(pixel_page: Page, shop: str) -> None:
-    page = pixel_page
-    page.goto(shop + "/checkout")
-    page.wait_for_url("**/cart")
-    expect_pixel(page).not_to_have_tracked("InitiateCheckout")
-    assert calls_made(page) == HELD
