@@ -10,6 +10,8 @@ from pixel_embed.render import CONSENT_MODES
 
 from .app import create_app
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -57,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Pixel & Co. demo shop: http://{args.host}:{args.port}/", flush=True)
     print(f"  {settings}, DEMO_STRICT_CSP={app.config['DEMO_STRICT_CSP']!r}", flush=True)
     print("  log in as jane@example.com / pixel-demo; Ctrl+C stops it", flush=True)
+    if args.host not in LOOPBACK:
+        print("  warning: the demo's SECRET_KEY is public: keep it off shared networks", flush=True)
     app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from pixel_embed.testing import expect_pixel, pixel_calls
+from pixel_embed.testing import assert_no_raw_pii, expect_pixel, pixel_calls
 
 from .shop import HELD, calls_made, press, running_shop
 
@@ -44,10 +44,14 @@ def test_sign_up_fires_complete_registration_once_and_identifies_every_page(
     )
     assert calls_made(page) == [*HELD, "identify", "CompleteRegistration"]
 
+    assert_no_raw_pii(page)
+
     for path in ("/", "/category/apparel", "/product/black-tee", "/search?q=tee", "/cart"):
         page.goto(shop + path)
         expect_pixel(page).to_have_identified(email=EMAIL, phone_number=PHONE, region="US")
         expect_pixel(page).not_to_have_tracked("CompleteRegistration")
+        # pixel_page checks the scripts of the last page only: check each signed-in page.
+        assert_no_raw_pii(page)
 
     page.goto(shop + "/account")
     expect_pixel(page).not_to_have_tracked("CompleteRegistration")
