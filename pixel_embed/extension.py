@@ -58,6 +58,8 @@ class _RequestState:
     server_events: list[FlaggedEvent] = field(default_factory=list)
     rendered: bool = False
     private: bool = False
+    # What render() put on the page: the deferred events it popped are no longer in the session.
+    shown: list[PixelCall] | None = None
 
 
 def _flag(app: Flask, key: str) -> bool:
@@ -335,6 +337,8 @@ class TikTokPixel:
         """The calls this request's page makes (or made), for an inspector or a log."""
         state = self._state("page_calls")
         settings = self._config().settings
+        if state.shown is not None:
+            return list(state.shown)
         if settings is None:
             return []
         identity, events = self._peek_deferred()
@@ -349,6 +353,7 @@ class TikTokPixel:
         if state.rendered:
             return render_disabled("already rendered on this page")
         state.rendered = True
+        state.shown = []
         if config.settings is None:
             self._pop_deferred()
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
@@ -358,10 +363,12 @@ class TikTokPixel:
         identity, deferred = self._pop_deferred()
         identity = identity.merged(state.identity)
         state.private = bool(identity) or bool(deferred)
+        events = [*deferred, *state.events]
+        state.shown = page_calls(config.settings, identity, events)
         return render_pixel(
             config.settings,
             identity=identity,
-            events=[*deferred, *state.events],
+            events=events,
             nonce=self._current_nonce(),
             consent_state=self.consent,
         )
