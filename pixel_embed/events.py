@@ -100,8 +100,12 @@ class Event:
     event_id: str = field(default_factory=new_event_id)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form, e.g. for the session (see :meth:`from_dict`)."""
-        return {"name": self.name, "params": dict(self.params), "event_id": self.event_id}
+        """A JSON-ready form, e.g. for the session (see :meth:`from_dict`).
+
+        The parameters are a list of pairs: JSON serialisers that sort keys (Flask's session
+        does) would otherwise change the order the view gave them in.
+        """
+        return {"name": self.name, "params": list(self.params.items()), "event_id": self.event_id}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Event:

@@ -369,3 +369,16 @@ def test_several_pixels_from_config() -> None:
     html = app.test_client().get("/").text
     assert f'ttq.load("{CODE}");\n  ttq.load("{OTHER_CODE}");' in html
     assert "ttq.instance(p)" in html
+
+
+def test_deferred_parameters_keep_the_views_order(app: Flask, pixel: TikTokPixel) -> None:
+    @app.post("/pay")
+    def pay() -> Response:
+        pixel.track("CompletePayment", value=1, currency="USD", order_id="o-1", defer=True)
+        return redirect("/")
+
+    app.add_url_rule("/", view_func=page)
+    client = app.test_client()
+    client.post("/pay")
+    html = client.get("/").text
+    assert '"CompletePayment",{"value":1,"currency":"USD","order_id":"o-1"}' in html

@@ -59,6 +59,10 @@ def test_wrong_value(pixel_page, url):
 def test_leak(pixel_page, url):
     pixel_page.goto(url + "/leaky")
 
+def test_leak_on_an_earlier_page(pixel_page, url):
+    pixel_page.goto(url + "/leaky")
+    pixel_page.goto(url)
+
 @pytest.mark.pixel_allow_raw_pii
 def test_leak_allowed(pixel_page, url):
     pixel_page.goto(url + "/leaky")
@@ -74,7 +78,7 @@ def test_the_plugin_in_a_real_pytest_run(pytester: pytest.Pytester, pytest_playw
     if pytest_playwright == "without":
         options += ["-p", "no:playwright"]
     result = pytester.runpytest_subprocess(*options)
-    result.assert_outcomes(passed=3, failed=1, errors=1)
+    result.assert_outcomes(passed=4, failed=1, errors=2)
     result.stdout.fnmatch_lines(
         [
             "*expected ttq.track('CompletePayment', value=99) within 0.3 s on http://127.0.0.1:*",
@@ -86,6 +90,12 @@ def test_the_plugin_in_a_real_pytest_run(pytester: pytest.Pytester, pytest_playw
     result.stdout.fnmatch_lines(
         [
             "*raw personal data reached the page:*",
+            "*/leaky inline script 2: e-mail address 'jane@example.com'",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leak_on_an_earlier_page*",
             "*/leaky inline script 2: e-mail address 'jane@example.com'",
         ]
     )

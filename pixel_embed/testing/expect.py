@@ -48,6 +48,11 @@ def _matches(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
     return all(key in actual and actual[key] == value for key, value in expected.items())
 
 
+def _step(step: tuple[Any, ...]) -> str:
+    method, *args = step
+    return f"ttq.{method}({', '.join(map(repr, args))})"
+
+
 def _describe(method: str, expected: dict[str, Any], first: str | None = None) -> str:
     args = [repr(first)] if first is not None else []
     args += [f"{key}={value!r}" for key, value in expected.items()]
@@ -139,6 +144,33 @@ class PixelExpectation:
             raise AssertionError(
                 f"expected no {_describe('track', params, event)} on {self._page.url}, "
                 f"got {len(hits)}; the page made these calls:\n{format_calls(calls)}"
+            )
+
+    def to_have_made(self, *steps: tuple[Any, ...] | str) -> None:
+        """The page's calls after ``load``, in order, are exactly ``steps``.
+
+        Each step is a method name (``"page"``) or a tuple of the method and the first
+        arguments to compare (``("track", "CompletePayment")``, ``("track", "Search",
+        {"query": "mug"})``); arguments left out are not compared.
+        """
+        wanted = [(step,) if isinstance(step, str) else tuple(step) for step in steps]
+
+        def same(calls: list[RecordedCall]) -> bool:
+            made = [(c.method, *c.args) for c in calls if c.method != "load"]
+            return len(made) == len(wanted) and all(
+                call[: len(step)] == step for call, step in zip(made, wanted, strict=True)
+            )
+
+        shown = ", ".join(_step(step) for step in wanted) or "no calls"
+        self._wait(f"exactly these calls after load: {shown}", same)
+
+    def not_to_have_identified(self) -> None:
+        """No ``ttq.identify`` call, once the page has loaded."""
+        calls = self._settled()
+        if any(c.method == "identify" for c in calls):
+            raise AssertionError(
+                f"expected no ttq.identify on {self._page.url}; "
+                f"the page made these calls:\n{format_calls(calls)}"
             )
 
     def to_have_identified(self, *, region: str | None = None, **fields: Any) -> None:

@@ -37,13 +37,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def assert_no_raw_pii(page: Page) -> None:
-    """Fail when a raw e-mail address or phone number is in the page's scripts or in any call
-    recorded in its context (values that must be SHA-256 digests are checked too)."""
-    problems = []
+    """Fail when a raw e-mail address or phone number is in an inline script of any document
+    the page's context loaded, or in any call recorded there (values that must be SHA-256
+    digests are checked too)."""
+    recorder = recorder_for(page)
+    scripts = dict.fromkeys(recorder.scripts)
     if not page.is_closed():
-        for number, text in enumerate(page.evaluate(_SCRIPTS), 1):
-            problems += pii_in_text(text, f"{page.url} inline script {number}")
-    problems += pii_in_calls(recorder_for(page).history)
+        # The current document, also when it was loaded before the recorder was installed.
+        scripts.update(dict.fromkeys((page.url, text) for text in page.evaluate(_SCRIPTS)))
+    problems = []
+    numbers: dict[str, int] = {}
+    for url, text in scripts:
+        numbers[url] = numbers.get(url, 0) + 1
+        problems += pii_in_text(text, f"{url} inline script {numbers[url]}")
+    problems += pii_in_calls(recorder.history)
     if problems:
         raise AssertionError("raw personal data reached the page:\n  " + "\n  ".join(problems))
 

@@ -21,6 +21,15 @@ SDK_PATH = "/i18n/pixel/events.js"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _RECORDER_JS = (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
 _READ_CALLS = "() => (window.__pixelEmbedRecorder ? window.__pixelEmbedRecorder.calls : [])"
+# Every document hands its inline scripts to the recorder once parsed, so the PII guard sees
+# every page of a journey, not only the last one.
+_REPORT_SCRIPTS = """
+document.addEventListener("DOMContentLoaded", () => {
+  if (typeof window.__pixelEmbedScripts !== "function") return;
+  const texts = Array.from(document.scripts).filter(s => !s.src).map(s => s.textContent);
+  window.__pixelEmbedScripts(String(location.href), texts).catch(() => {});
+});
+"""
 
 SdkMode = Literal["serve", "abort"]
 
@@ -82,6 +91,7 @@ class PixelRecorder:
     :ivar sdk_requests: the URLs of every request made to a TikTok host.
     :ivar blocked: the URLs of requests to other outside addresses, which were aborted.
     :ivar errors: uncaught JavaScript errors of the context's pages.
+    :ivar scripts: ``(url, text)`` of each inline script of each document the context loaded.
     """
 
     sdk: SdkMode = "serve"
@@ -89,6 +99,7 @@ class PixelRecorder:
     sdk_requests: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    scripts: list[tuple[str, str]] = field(default_factory=list)
 
     def _route(self, route: Route) -> None:
         url = route.request.url
@@ -116,6 +127,9 @@ class PixelRecorder:
     def _report(self, data: dict[str, Any]) -> None:
         self.history.append(RecordedCall.from_js(data))
 
+    def _report_scripts(self, url: str, texts: list[str]) -> None:
+        self.scripts.extend((url, text) for text in texts)
+
     def _watch(self, page: Page) -> None:
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
 
@@ -140,6 +154,8 @@ def install_recorder(context: BrowserContext, *, sdk: SdkMode = "serve") -> Pixe
         return existing
     recorder = PixelRecorder(sdk=sdk)
     context.expose_function("__pixelEmbedReport", recorder._report)
+    context.expose_function("__pixelEmbedScripts", recorder._report_scripts)
+    context.add_init_script(_REPORT_SCRIPTS)
     context.route("**/*", recorder._route)
     context.on("page", recorder._watch)
     for page in context.pages:
