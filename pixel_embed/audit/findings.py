@@ -29,15 +29,18 @@ KNOWN_PARAMETERS: frozenset[str] = frozenset(
     {
         "content_category",
         "content_id",
+        "content_ids",
         "content_name",
         "content_type",
         "contents",
         "currency",
         "description",
+        "num_items",
         "order_id",
         "price",
         "quantity",
         "query",
+        "search_string",
         "shop_id",
         "value",
     }
