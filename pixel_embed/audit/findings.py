@@ -456,16 +456,18 @@ def limited_data_use(evidence: Evidence) -> Iterator[Finding]:
 
 
 def consent_detected(evidence: Evidence) -> Iterator[Finding]:
-    """The consent mode each page uses."""
+    """The consent modes the pages use (one remark per mode, on the first page using it)."""
+    texts = {
+        "hold": "consent mode: the SDK loads, ttq.holdConsent() holds events until consent",
+        "strict": "consent mode: the SDK is not requested before consent",
+    }
+    modes: dict[str, list[PageFacts]] = {}
     for page in evidence.pages:
-        mode = page.consent_mode(evidence.consent_click)
-        if mode == "hold":
-            text = "consent mode: the SDK loads, ttq.holdConsent() holds events until consent"
-        elif mode == "strict":
-            text = "consent mode: the SDK is not requested before consent"
-        else:
-            continue
-        yield Finding("consent-mode", "info", text, url=page.url)
+        modes.setdefault(page.consent_mode(evidence.consent_click), []).append(page)
+    for mode, pages in modes.items():
+        if mode in texts:
+            count = f" ({len(pages)} pages)" if len(pages) > 1 else ""
+            yield Finding("consent-mode", "info", texts[mode] + count, url=pages[0].url)
 
 
 def blocked_requests(evidence: Evidence) -> Iterator[Finding]:
