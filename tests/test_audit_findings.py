@@ -7,7 +7,9 @@ The pages are plain HTML with TikTok's stub (rendered by ``render_pixel``) and h
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,3 +250,10 @@ def test_two_pixels_share_an_event_id_per_pixel(audited: dict[str, AuditResult])
     tracks = [(c.pixel, c.event_id) for c in result.evidence.calls if c.method == "track"]
     assert sorted(tracks, key=str) == [(CODE, "cart-1"), (OTHER_CODE, "cart-1")]
     assert result.findings == ()
+
+
+def test_the_readme_documents_every_finding() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Findings", 1)[1].split("###", 1)[0]
+    documented = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning|info) \|", table, re.M))
+    assert documented == {code: severity for code, severity, _, _ in CASES}
