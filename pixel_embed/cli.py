@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from flask import current_app
@@ -28,6 +29,9 @@ from .matching import (
     normalize_phone,
 )
 from .render import CONSENT_MODES, PixelSettings, render_pixel
+
+if TYPE_CHECKING:  # Playwright is needed by `audit` only.
+    from playwright.sync_api import Browser
 
 PROG = "pixel-embed"
 EXIT_USAGE = 2
@@ -190,8 +194,9 @@ def _audit(args: argparse.Namespace) -> int:
 
     urls: list[str] = args.urls
     results: list[AuditResult] = []
+    given = args.browser
     try:
-        with launch_browser() as browser:
+        with nullcontext(given) if given is not None else launch_browser() as browser:
             for number, url in enumerate(urls, 1):
                 print(f"[{number}/{len(urls)}] auditing {url} …", file=sys.stderr, flush=True)
                 result = audit(
@@ -239,14 +244,20 @@ def _hash(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
-    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+def main(
+    argv: Sequence[str] | None = None, *, prog: str = PROG, browser: Browser | None = None
+) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    :param browser: a Playwright Chromium for ``audit`` to use instead of launching its own.
+    """
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
         return cast(int, exc.code or 0)
     args.prog = prog
+    args.browser = browser
     try:
         return cast(int, args.run(args))
     except PixelError as exc:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import CODE, OTHER_CODE
 from flask import Flask
 from flask.cli import FlaskGroup
+from playwright.sync_api import Browser
 
 from pixel_embed import (
     PixelSettings,
@@ -60,9 +61,9 @@ def refused_url() -> str:
 
 
 def test_audit_prints_the_calls_and_findings_and_fails_on_errors(
-    base_url: str, capsys: pytest.CaptureFixture[str]
+    pixel_browser: Browser, base_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["audit", f"{base_url}/bad"]) == 1
+    assert main(["audit", f"{base_url}/bad"], browser=pixel_browser) == 1
     out, err = capsys.readouterr()
     assert err == f"[1/1] auditing {base_url}/bad …\n"
     lines = out.splitlines()
@@ -79,10 +80,11 @@ def test_audit_prints_the_calls_and_findings_and_fails_on_errors(
 
 
 def test_audit_json_follows_the_documented_schema(
-    base_url: str, capsys: pytest.CaptureFixture[str]
+    pixel_browser: Browser, base_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = refused_url()
-    assert main(["audit", "--json", f"{base_url}/good", f"{base_url}/bad", url]) == 2
+    argv = ["audit", "--json", f"{base_url}/good", f"{base_url}/bad", url]
+    assert main(argv, browser=pixel_browser) == 2
     out, err = capsys.readouterr()
     report = json.loads(out)
     assert report["schema"] == "pixel-embed-audit/1"
@@ -177,10 +179,13 @@ def test_the_installed_command_is_a_ci_gate(base_url: str) -> None:
     )
     assert run.returncode == 1, run.stderr
     assert json.loads(run.stdout)["summary"]["error"] == 1
-    passing = subprocess.run(
-        [command, "audit", f"{base_url}/good"], capture_output=True, text=True, timeout=120
-    )
-    assert passing.returncode == 0, passing.stderr
+
+
+def test_a_page_without_errors_passes(
+    pixel_browser: Browser, base_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", f"{base_url}/good"], browser=pixel_browser) == 0
+    assert capsys.readouterr().out.endswith("\n\n1 URL: 0 errors, 0 warnings, 0 info\n")
 
 
 def test_steps_keep_their_command_line_order() -> None:
