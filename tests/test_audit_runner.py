@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import CODE, make_app
+from conftest import CODE, make_app, refused_url
 from flask import Flask, redirect, render_template_string, request
 from markupsafe import Markup
 from playwright.sync_api import Browser
@@ -56,14 +55,6 @@ def shop() -> Flask:
 def base_url() -> Iterator[str]:
     with serve_app(shop()) as url:
         yield url
-
-
-def refused_url() -> str:
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
 
 
 def test_a_journey_is_numbered_across_its_pages(pixel_browser: Browser, base_url: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CODE, OTHER_CODE
+from conftest import CODE, OTHER_CODE, refused_url
 from flask import Flask
 from flask.cli import FlaskGroup
 from playwright.sync_api import Browser
@@ -48,13 +47,6 @@ def pages() -> Flask:
 def base_url() -> Iterator[str]:
     with serve_app(pages()) as url:
         yield url
-
-
-def refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
 
 
 # -- audit ---------------------------------------------------------------------------------------

@@ -181,6 +181,12 @@ def _tracks(evidence: Evidence) -> Iterator[tuple[PageFacts, int, RecordedCall, 
             yield page, number, call, call.params
 
 
+def _items(params: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+    items = params.get("contents")
+    if isinstance(items, list):
+        yield from enumerate(items)
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 
@@ -224,10 +230,7 @@ def currency(evidence: Evidence) -> Iterator[Finding]:
 def content_ids(evidence: Evidence) -> Iterator[Finding]:
     """Every item of ``contents`` needs a ``content_id``."""
     for page, number, call, params in _tracks(evidence):
-        items = params.get("contents")
-        if not isinstance(items, list):
-            continue
-        for index, item in enumerate(items):
+        for index, item in _items(params):
             if not isinstance(item, dict) or item.get("content_id") in (None, ""):
                 yield Finding(
                     "content-without-id",
@@ -402,13 +405,9 @@ def ignored_parameters(evidence: Evidence) -> Iterator[Finding]:
     """Parameters TikTok does not read are sent for nothing."""
     for page, number, call, params in _tracks(evidence):
         unknown = sorted(set(params) - KNOWN_PARAMETERS)
-        items = params.get("contents")
-        if isinstance(items, list):
-            for index, item in enumerate(items):
-                if isinstance(item, dict):
-                    unknown += [
-                        f"contents[{index}].{key}" for key in item if key not in KNOWN_ITEM_FIELDS
-                    ]
+        for index, item in _items(params):
+            if isinstance(item, dict):
+                unknown += [f"contents[{index}].{k}" for k in item if k not in KNOWN_ITEM_FIELDS]
         if unknown:
             yield Finding(
                 "ignored-parameter",
