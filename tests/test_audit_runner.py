@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel, hash_email
 from pixel_embed.audit import Step, audit
-from pixel_embed.testing import serve_app
+from pixel_embed.testing import PixelRecorder, serve_app
 
 LAYOUT = "<!doctype html><html><head>{{ tiktok_pixel() }}</head><body>{{ body }}</body></html>"
 FORM = (
@@ -105,3 +105,13 @@ def test_an_unreachable_or_unusable_url(pixel_browser: Browser) -> None:
     assert refused.failure == f"cannot open {url}: connection refused (ERR_CONNECTION_REFUSED)"
     ftp = audit(pixel_browser, "ftp://127.0.0.1/file")
     assert ftp.failure == "'ftp://127.0.0.1/file' is not an http(s) URL"
+
+
+def test_the_audited_host_loads_and_tiktok_stays_recorded() -> None:
+    recorder = PixelRecorder(allowed_hosts=frozenset({"shop.example"}))
+    assert recorder.allows("shop.example")
+    assert recorder.allows("cdn.shop.example")
+    assert recorder.allows("127.0.0.1")
+    assert not recorder.allows("shop.example.evil.test")
+    assert not recorder.allows("ads.example")
+    assert not PixelRecorder(allowed_hosts=frozenset({"tiktok.com"})).allows("analytics.tiktok.com")

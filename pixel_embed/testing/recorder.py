@@ -97,7 +97,11 @@ class PixelRecorder:
     errors: list[str] = field(default_factory=list)
     allowed_hosts: frozenset[str] = frozenset()
 
-    def _allowed(self, host: str) -> bool:
+    def allows(self, host: str) -> bool:
+        """Whether requests to ``host`` load as usual: this machine, or an allowed host or one of
+        its subdomains; never TikTok's hosts, which the recorder answers."""
+        if is_tiktok_host(host):
+            return False
         return host in _LOCAL_HOSTS or any(
             host == allowed or host.endswith("." + allowed) for allowed in self.allowed_hosts
         )
@@ -106,9 +110,7 @@ class PixelRecorder:
         url = route.request.url
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if parts.scheme in ("data", "blob", "about") or (
-            self._allowed(host) and not is_tiktok_host(host)
-        ):
+        if parts.scheme in ("data", "blob", "about") or self.allows(host):
             route.continue_()
         elif is_tiktok_host(host):
             self.sdk_requests.append(url)
