@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # Playwright is needed by `audit` only.
 
 PROG = "pixel-embed"
 EXIT_USAGE = 2
+NEEDS_PLAYWRIGHT = "the audit needs Playwright: pip install 'pixel-embed[testing]'"
 
 
 def _split_fill(value: str) -> tuple[str, str]:
@@ -65,7 +66,10 @@ class _StepAction(argparse.Action):
         values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
-        from .audit.runner import Step
+        try:
+            from .audit.runner import Step
+        except ImportError as exc:
+            parser.error(f"{NEEDS_PLAYWRIGHT} ({exc})")
 
         value = str(values)
         steps: list[Step] = list(getattr(namespace, "steps", None) or [])
@@ -186,7 +190,7 @@ def _audit(args: argparse.Namespace) -> int:
         from .audit.report import exit_status, format_report, report_json
         from .audit.runner import AuditResult, audit, launch_browser
     except ImportError as exc:
-        _error(args, f"needs Playwright ({exc}): pip install 'pixel-embed[testing]'")
+        _error(args, f"{NEEDS_PLAYWRIGHT} ({exc})")
         return EXIT_USAGE
     from playwright.sync_api import Error as PlaywrightError
 

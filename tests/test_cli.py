@@ -298,3 +298,20 @@ def test_flask_command_group_uses_the_apps_settings() -> None:
     usage = runner.invoke(cli, ["tiktok-pixel", "audit", "--help"])
     assert usage.exit_code == 0
     assert "usage: flask tiktok-pixel audit" in usage.output
+
+
+@pytest.mark.parametrize(
+    "argv", [["http://127.0.0.1:9/"], ["--click", "#a", "http://127.0.0.1:9/"]]
+)
+def test_audit_without_playwright_says_what_to_install(argv: list[str]) -> None:
+    code = (
+        "import sys; sys.modules['playwright'] = None\n"
+        "from pixel_embed.cli import main\n"
+        f"raise SystemExit(main(['audit', *{argv!r}]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 2
+    assert "the audit needs Playwright: pip install 'pixel-embed[testing]'" in run.stderr
+    assert "Traceback" not in run.stderr
