@@ -47,6 +47,11 @@ def shop() -> Flask:
         time.sleep(1.5)
         return page()
 
+    @app.get("/bounce")
+    def bounce() -> str:
+        pixel.track("Contact", event_id="contact-1")
+        return page("<script>ttq.ready(function () { location.replace('/thanks') })</script>")
+
     app.add_url_rule("/thanks", view_func=page)
     return app
 
@@ -72,6 +77,19 @@ def test_a_journey_is_numbered_across_its_pages(pixel_browser: Browser, base_url
     assert (pages[1].calls[3].event, pages[1].calls[3].event_id) == ("CompletePayment", "order-1")
     assert pages[1].calls[3].pixel is None
     assert pages[0].sdk_codes == [CODE]
+    assert result.findings == ()
+
+
+def test_a_page_that_moves_on_by_itself_keeps_its_place(
+    pixel_browser: Browser, base_url: str
+) -> None:
+    result = audit(pixel_browser, f"{base_url}/bounce")
+    assert result.failure is None
+    assert result.evidence is not None
+    assert [(p.url, p.first_call, [c.method for c in p.calls]) for p in result.evidence.pages] == [
+        (f"{base_url}/bounce", 1, ["load", "page", "track", "ready"]),
+        (f"{base_url}/thanks", 5, ["load", "page"]),
+    ]
     assert result.findings == ()
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from math import inf
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -176,39 +177,48 @@ class _Journey:
         by_document: dict[str | None, list[RecordedCall]] = {}
         for call in self.recorder.history:
             by_document.setdefault(call.document, []).append(call)
+        order = {document: index for index, document in enumerate(by_document)}
+        # (where its first call is in the history, page facts, its calls) per document looked at.
+        seen: list[tuple[float, dict[str, Any], list[RecordedCall]]] = [
+            (
+                order.get(facts["recorder_document"], inf),
+                facts,
+                by_document.pop(facts["recorder_document"], []),
+            )
+            for facts in self.facts.values()
+        ]
+        # A document the audit never looked at (it navigated on by itself) goes before the first
+        # looked-at page whose calls came after its own.
+        for document, calls in by_document.items():
+            at = next(
+                (i for i, (first, _, _) in enumerate(seen) if order[document] < first < inf), None
+            )
+            entry = (float(order[document]), {"url": calls[0].url}, calls)
+            seen.insert(len(seen) if at is None else at, entry)
         pages: list[PageFacts] = []
-        consent_index = None
         number = 1
-        for index, facts in enumerate(self.facts.values()):
-            calls = tuple(by_document.pop(facts["recorder_document"], []))
-            consented_from = None
-            if self.consent_at is not None:
-                if facts["document"] == self.consent_at[0]:
-                    consent_index = index
-                    consented_from = self.consent_at[1]
-                elif consent_index is not None:
-                    consented_from = 0
+        consented = False
+        for _, facts, calls in seen:
+            consented_from = 0 if consented else None
+            if self.consent_at is not None and facts.get("document") == self.consent_at[0]:
+                consented, consented_from = True, self.consent_at[1]
             pages.append(
                 PageFacts(
                     url=facts["url"],
-                    calls=calls,
+                    calls=tuple(calls),
                     first_call=number,
-                    inline_scripts=tuple(facts["inline_scripts"]),
-                    sdk_scripts=tuple(facts["sdk_scripts"]),
+                    inline_scripts=tuple(facts.get("inline_scripts", ())),
+                    sdk_scripts=tuple(facts.get("sdk_scripts", ())),
                     csp=tuple(
                         CspViolation(v["blocked"], v["directive"], v["disposition"])
-                        for v in facts["csp"]
+                        for v in facts.get("csp", ())
                     ),
-                    has_ttq=bool(facts["has_ttq"]),
-                    consent_api=bool(facts["consent_api"]),
+                    has_ttq=bool(facts.get("has_ttq", True)),
+                    consent_api=bool(facts.get("consent_api", False)),
                     consented_from=consented_from,
                 )
             )
             number += len(calls)
-        # Calls of a document the audit never looked at (it navigated on by itself).
-        for unseen in by_document.values():
-            pages.append(PageFacts(url=unseen[0].url, calls=tuple(unseen), first_call=number))
-            number += len(unseen)
         return Evidence(
             url=url,
             pages=tuple(pages),
