@@ -315,9 +315,15 @@ def _flask_audit(ctx: click.Context, args: tuple[str, ...]) -> None:
 @flask_cli.command("hash", context_settings=_PASS_THROUGH, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
+@with_appcontext
 def _flask_hash(ctx: click.Context, args: tuple[str, ...]) -> None:
-    """Print an identifier normalised and hashed (see --help)."""
-    ctx.exit(main(["hash", *args], prog="flask tiktok-pixel"))
+    """Print an identifier normalised and hashed; phone numbers read with the app's
+    TIKTOK_PIXEL_DEFAULT_REGION unless --region is given."""
+    given = list(args)
+    region = current_app.config.get("TIKTOK_PIXEL_DEFAULT_REGION")
+    if region and "--phone" in given and not any(a.startswith("--region") for a in given):
+        given += ["--region", region]
+    ctx.exit(main(["hash", *given], prog="flask tiktok-pixel"))
 
 
 if __name__ == "__main__":

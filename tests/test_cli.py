@@ -283,7 +283,12 @@ def test_hash_refuses_bad_values(
 
 def test_flask_command_group_uses_the_apps_settings() -> None:
     app = Flask(__name__)
-    app.config.update(TIKTOK_PIXEL_CODE=CODE, TIKTOK_PIXEL_CONSENT="hold", TIKTOK_PIXEL_LDU=True)
+    app.config.update(
+        TIKTOK_PIXEL_CODE=CODE,
+        TIKTOK_PIXEL_CONSENT="hold",
+        TIKTOK_PIXEL_LDU=True,
+        TIKTOK_PIXEL_DEFAULT_REGION="US",
+    )
     cli = FlaskGroup(create_app=lambda: app)
     runner = CliRunner()
     snippet = runner.invoke(cli, ["tiktok-pixel", "snippet"])
@@ -295,6 +300,8 @@ def test_flask_command_group_uses_the_apps_settings() -> None:
     hashed = runner.invoke(cli, ["tiktok-pixel", "hash", "--email", "Jane@Example.com"])
     assert hashed.exit_code == 0
     assert hashed.output.splitlines()[1] == f"sha256:     {hash_email('jane@example.com')}"
+    phone = runner.invoke(cli, ["tiktok-pixel", "hash", "--phone", "(213) 373-4253"])
+    assert phone.output.splitlines()[0] == "normalised: +12133734253"
     usage = runner.invoke(cli, ["tiktok-pixel", "audit", "--help"])
     assert usage.exit_code == 0
     assert "usage: flask tiktok-pixel audit" in usage.output
