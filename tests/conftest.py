@@ -25,6 +25,14 @@ def make_app(**config: object) -> Flask:
     return app
 
 
+def refused_url() -> str:
+    """A URL on a local port that nothing listens on (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
 @pytest.fixture
 def app() -> Flask:
     return make_app()
@@ -44,11 +52,3 @@ def client(app: Flask, pixel: TikTokPixel) -> Iterator[FlaskClient]:
 def page(body: str = "") -> str:
     """The layout every test app renders: the pixel in <head>."""
     return render_template_string(LAYOUT.replace("ok", body or "ok"))
-
-
-def refused_url() -> str:
-    """A URL on a local port that nothing listens on (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
