@@ -134,7 +134,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         metavar="HOST",
         action="append",
         default=[],
-        help="also load requests to HOST (a CDN, say); the URL's own host always loads",
+        help="also load requests to HOST and its subdomains (a CDN, a tag manager); the URL's "
+        "own host always loads",
     )
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
     audit.add_argument(

@@ -85,6 +85,7 @@ PAGES: dict[str, str] = {
     "ignored": pixel() + track("AddToCart", {**CART, "colour": "red"}),
     "no-event-id": pixel() + track("AddToCart", CART, event_id=None),
     "no-pixel": "<p>No pixel here.</p>",
+    "tag-manager": '<script async src="https://tags.example.invalid/gtm.js"></script>',
     "ldu": pixel(ldu=True),
     "outside-image": pixel() + '<img src="http://images.example.invalid/logo.png" alt="">',
 }
@@ -208,6 +209,9 @@ def test_findings_point_at_the_call_and_say_what_is_wrong(
     assert only(audited["near-miss"], "event-near-miss") == [
         (3, "'AddToCard' is not a standard TikTok event; did you mean 'AddToCart'?")
     ]
+    assert only(audited["no-pixel"], "no-pixel") == [(None, "no TikTok pixel was found")]
+    [(_, hidden)] = only(audited["tag-manager"], "no-pixel")
+    assert hidden.endswith("if a tag manager loads the pixel, allow its host with --allow-host)")
     assert only(audited["ignored"], "ignored-parameter") == [
         (3, "AddToCart: TikTok ignores colour")
     ]

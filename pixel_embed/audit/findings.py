@@ -434,7 +434,13 @@ def event_id_missing(evidence: Evidence) -> Iterator[Finding]:
 def pixel_present(evidence: Evidence) -> Iterator[Finding]:
     """The audited pages have a pixel at all."""
     if not any(page.stubs or page.sdk_scripts or page.calls for page in evidence.pages):
-        yield Finding("no-pixel", "warning", "no TikTok pixel was found", url=evidence.url)
+        message = "no TikTok pixel was found"
+        if evidence.blocked:
+            message += (
+                " (requests to other hosts were not made: if a tag manager loads the pixel, "
+                "allow its host with --allow-host)"
+            )
+        yield Finding("no-pixel", "warning", message, url=evidence.url)
 
 
 # -- information -------------------------------------------------------------------------------
