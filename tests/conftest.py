@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,14 @@ def make_app(**config: object) -> Flask:
     )
     app.config.update(config)
     return app
+
+
+def refused_url() -> str:
+    """A URL on a local port that nothing listens on (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture

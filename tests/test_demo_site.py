@@ -433,13 +433,13 @@ def test_python_m_demo_site_prints_its_address_and_serves_the_shop() -> None:
     try:
         assert process.stdout is not None
         assert process.stdout.readline() == f"Pixel & Co. demo shop: http://127.0.0.1:{port}/\n"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
                     html = page.read().decode()
                 break
-            except URLError:
+            except (URLError, TimeoutError, ConnectionError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)

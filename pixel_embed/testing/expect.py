@@ -21,12 +21,15 @@ def _short(value: Any, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_calls(calls: Sequence[RecordedCall]) -> str:
-    """The calls as a readable table (the body of every assertion message)."""
+def format_calls(calls: Sequence[RecordedCall], *, start: int = 1) -> str:
+    """The calls as a readable table (the body of every assertion message).
+
+    :param start: the number of the first call (the table of a later page of a journey).
+    """
     if not calls:
         return "  (no ttq calls were recorded on this page)"
     rows = [("#", "pixel", "method", "event / arguments", "event_id")]
-    for number, call in enumerate(calls, 1):
+    for number, call in enumerate(calls, start):
         if call.method == "track":
             detail = f"{call.event} {_short(call.params)}"
         else:

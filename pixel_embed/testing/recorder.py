@@ -1,13 +1,14 @@
 """Answer TikTok's SDK URL from a local recorder, and read back the calls a page made on ``ttq``.
 
 Every request a recorded browser context makes is routed here: the SDK URL gets the recorder
-script, other TikTok hosts get an empty answer, pages on this machine load as usual, and any
-other address is aborted. No test reaches the internet.
+script, other TikTok hosts get an empty answer, pages on this machine (and hosts allowed with
+``allow_hosts``) load as usual, and any other address is aborted. No test reaches the internet.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -47,6 +48,8 @@ class RecordedCall:
     method: str
     args: tuple[Any, ...] = ()
     url: str = ""
+    #: An id of the document that made the call, the same for every call of one page load.
+    document: str | None = None
 
     @property
     def event(self) -> str | None:
@@ -78,6 +81,7 @@ class RecordedCall:
             method=str(data.get("method")),
             args=tuple(data.get("args") or ()),
             url=str(data.get("url", url)),
+            document=data.get("document"),
         )
 
 
@@ -92,6 +96,8 @@ class PixelRecorder:
     :ivar blocked: the URLs of requests to other outside addresses, which were aborted.
     :ivar errors: uncaught JavaScript errors of the context's pages.
     :ivar scripts: ``(url, text)`` of each inline script of each document the context loaded.
+    :ivar allowed_hosts: outside hosts (and their subdomains) that load as usual, e.g. the site
+        an audit opens.
     """
 
     sdk: SdkMode = "serve"
@@ -100,12 +106,22 @@ class PixelRecorder:
     blocked: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     scripts: list[tuple[str, str]] = field(default_factory=list)
+    allowed_hosts: frozenset[str] = frozenset()
+
+    def allows(self, host: str) -> bool:
+        """Whether requests to ``host`` load as usual: this machine, or an allowed host or one of
+        its subdomains; never TikTok's hosts, which the recorder answers."""
+        if is_tiktok_host(host):
+            return False
+        return host in _LOCAL_HOSTS or any(
+            host == allowed or host.endswith("." + allowed) for allowed in self.allowed_hosts
+        )
 
     def _route(self, route: Route) -> None:
         url = route.request.url
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if parts.scheme in ("data", "blob", "about") or host in _LOCAL_HOSTS:
+        if parts.scheme in ("data", "blob", "about") or self.allows(host):
             route.continue_()
         elif is_tiktok_host(host):
             self.sdk_requests.append(url)
@@ -146,13 +162,20 @@ class PixelRecorder:
 _recorders: weakref.WeakKeyDictionary[BrowserContext, PixelRecorder] = weakref.WeakKeyDictionary()
 
 
-def install_recorder(context: BrowserContext, *, sdk: SdkMode = "serve") -> PixelRecorder:
-    """Route ``context`` through a :class:`PixelRecorder` (once; later calls return it)."""
+def install_recorder(
+    context: BrowserContext, *, sdk: SdkMode = "serve", allow_hosts: Iterable[str] = ()
+) -> PixelRecorder:
+    """Route ``context`` through a :class:`PixelRecorder` (once; later calls return it).
+
+    :param allow_hosts: outside hosts (with their subdomains) to load as usual rather than abort;
+        TikTok's hosts are always answered by the recorder.
+    """
     existing = _recorders.get(context)
     if existing is not None:
         existing.sdk = sdk
+        existing.allowed_hosts |= frozenset(allow_hosts)
         return existing
-    recorder = PixelRecorder(sdk=sdk)
+    recorder = PixelRecorder(sdk=sdk, allowed_hosts=frozenset(allow_hosts))
     context.expose_function("__pixelEmbedReport", recorder._report)
     context.expose_function("__pixelEmbedScripts", recorder._report_scripts)
     context.add_init_script(_REPORT_SCRIPTS)

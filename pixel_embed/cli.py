@@ -1,0 +1,331 @@
+"""The ``pixel-embed`` command (and ``flask tiktok-pixel``): audit a page's pixel, print the
+snippet for a static site, hash an identifier the way the server does.
+
+Exit statuses: 0 fine; 1 the audit found errors; 2 the page could not be audited, or the
+command line (or a value on it) is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, cast
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .errors import PixelError
+from .matching import (
+    hash_email,
+    hash_external_id,
+    hash_phone,
+    is_sha256,
+    normalize_email,
+    normalize_external_id,
+    normalize_phone,
+)
+from .render import CONSENT_MODES, PixelSettings, render_pixel
+
+if TYPE_CHECKING:  # Playwright is needed by `audit` only.
+    from playwright.sync_api import Browser
+
+PROG = "pixel-embed"
+EXIT_USAGE = 2
+NEEDS_PLAYWRIGHT = "the audit needs Playwright: pip install 'pixel-embed[testing]'"
+
+
+def _split_fill(value: str) -> tuple[str, str]:
+    """``SELECTOR=TEXT``, split at the first ``=`` outside brackets and quotes, so that
+    ``input[name=email]=jane@example.com`` works."""
+    depth, quote = 0, ""
+    for index, char in enumerate(value):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char == "=" and depth == 0 and index > 0:
+            return value[:index], value[index + 1 :]
+    raise argparse.ArgumentTypeError(f"--fill {value!r} is not SELECTOR=TEXT")
+
+
+class _StepAction(argparse.Action):
+    """Keeps ``--click``, ``--fill`` and ``--accept-consent`` in the order they were given."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        try:
+            from .audit.runner import Step
+        except ImportError as exc:
+            parser.error(f"{NEEDS_PLAYWRIGHT} ({exc})")
+
+        value = str(values)
+        steps: list[Step] = list(getattr(namespace, "steps", None) or [])
+        if self.dest == "fill":
+            try:
+                selector, text = _split_fill(value)
+            except argparse.ArgumentTypeError as exc:
+                parser.error(str(exc))
+            steps.append(Step("fill", selector, text))
+        elif self.dest == "accept_consent":
+            if any(step.action == "accept-consent" for step in steps):
+                parser.error("--accept-consent is given twice: the consent is accepted once")
+            steps.append(Step("accept-consent", value))
+        else:
+            steps.append(Step("click", value))
+        namespace.steps = steps
+
+
+def _positive(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--timeout {value!r} is not a number of seconds"
+        ) from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"--timeout {value!r} must be more than 0 seconds")
+    return seconds
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Check a page's TikTok pixel, print the pixel snippet, or hash an identifier.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    audit = commands.add_parser(
+        "audit",
+        help="open pages in headless Chromium and report their pixel calls and problems",
+        description="Open each URL in headless Chromium (TikTok's SDK answered by a local "
+        "recorder, so nothing reaches TikTok), perform the steps in the order given, and report "
+        "every pixel call and every problem found. Exit status: 0 no error, 1 errors, 2 a page "
+        "could not be audited.",
+    )
+    audit.add_argument("urls", nargs="+", metavar="URL", help="the page(s) to audit")
+    step = "a step, performed in command-line order after the page has loaded"
+    audit.add_argument("--click", metavar="SELECTOR", action=_StepAction, help=f"click: {step}")
+    audit.add_argument(
+        "--fill", metavar="SELECTOR=TEXT", action=_StepAction, help=f"type TEXT: {step}"
+    )
+    audit.add_argument(
+        "--accept-consent",
+        metavar="SELECTOR",
+        action=_StepAction,
+        help="click the consent banner's accept button; calls made before it are checked "
+        "against consent",
+    )
+    audit.add_argument(
+        "--allow-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="also load requests to HOST and its subdomains (a CDN, a tag manager); the URL's "
+        "own host always loads",
+    )
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.add_argument(
+        "--timeout",
+        metavar="S",
+        type=_positive,
+        default=15.0,
+        help="seconds to wait for a page or a step's element (default 15)",
+    )
+    audit.set_defaults(steps=[], run=_audit)
+
+    snippet = commands.add_parser(
+        "snippet",
+        help="print the pixel bootstrap for a static site",
+        description="Print the TikTok pixel's <script> for a page's <head>, as the Flask "
+        "extension renders it.",
+    )
+    snippet.add_argument(
+        "--code", metavar="CODE", action="append", required=True, help="pixel code (repeatable)"
+    )
+    snippet.add_argument("--ldu", action="store_true", help="TikTok's Limited Data Use flag")
+    snippet.add_argument(
+        "--consent",
+        choices=[mode for mode in CONSENT_MODES if mode != "none"],
+        help="hold: the SDK loads and holds events until pixelEmbed.grantConsent(); strict: the "
+        "SDK is not requested before it",
+    )
+    snippet.set_defaults(run=_snippet)
+
+    hashing = commands.add_parser(
+        "hash",
+        help="print an identifier normalised and SHA-256 hashed, as the server sends it",
+        description="Print the normalised value and its SHA-256, to compare with what TikTok "
+        "Events Manager shows when match rates are low.",
+    )
+    which = hashing.add_mutually_exclusive_group(required=True)
+    which.add_argument("--email", metavar="X")
+    which.add_argument("--phone", metavar="X")
+    which.add_argument("--external-id", metavar="X")
+    hashing.add_argument(
+        "--region", metavar="CC", help="region of a phone number written without +country"
+    )
+    hashing.set_defaults(run=_hash)
+    return parser
+
+
+def _error(args: argparse.Namespace, message: str) -> None:
+    print(f"{args.prog} {args.command}: {message}", file=sys.stderr)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    try:
+        from .audit.report import exit_status, format_report, report_json
+        from .audit.runner import AuditResult, audit, launch_browser
+    except ImportError as exc:
+        _error(args, f"{NEEDS_PLAYWRIGHT} ({exc})")
+        return EXIT_USAGE
+    from playwright.sync_api import Error as PlaywrightError
+
+    from .testing.browser import BrowserNotFound
+
+    urls: list[str] = args.urls
+    results: list[AuditResult] = []
+    given = args.browser
+    try:
+        with nullcontext(given) if given is not None else launch_browser() as browser:
+            for number, url in enumerate(urls, 1):
+                print(f"[{number}/{len(urls)}] auditing {url} …", file=sys.stderr, flush=True)
+                result = audit(
+                    browser, url, args.steps, timeout=args.timeout, allow_hosts=args.allow_host
+                )
+                if result.failure is not None:
+                    _error(args, result.failure)
+                results.append(result)
+    except (BrowserNotFound, PlaywrightError) as exc:
+        reason = str(exc).splitlines()[0]
+        _error(args, reason)
+        done = {result.url for result in results}
+        results += [AuditResult(url, failure=reason) for url in urls if url not in done]
+    if args.json:
+        print(json.dumps(report_json(results), indent=2, ensure_ascii=False))
+    else:
+        print(format_report(results))
+    return exit_status(results)
+
+
+def _snippet(args: argparse.Namespace) -> int:
+    settings = PixelSettings(codes=tuple(args.code), ldu=args.ldu, consent=args.consent or "none")
+    print(render_pixel(settings))
+    return 0
+
+
+def _hash(args: argparse.Namespace) -> int:
+    steps: dict[str, tuple[Callable[[str], str], Callable[[str], str]]] = {
+        "email": (normalize_email, hash_email),
+        "phone": (
+            lambda v: normalize_phone(v, args.region),
+            lambda v: hash_phone(v, args.region),
+        ),
+        "external_id": (normalize_external_id, hash_external_id),
+    }
+    if args.region is not None and args.phone is None:
+        _error(args, "--region only applies to --phone")
+        return EXIT_USAGE
+    field = next(name for name in steps if getattr(args, name) is not None)
+    value: str = getattr(args, field)
+    normalize, digest = steps[field]
+    normalised = "(already a SHA-256 digest: sent as is)" if is_sha256(value.strip()) else None
+    print(f"normalised: {normalised or normalize(value)}")
+    print(f"sha256:     {digest(value)}")
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None, *, prog: str = PROG, browser: Browser | None = None
+) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    :param browser: a Playwright Chromium for ``audit`` to use instead of launching its own.
+    """
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already printed
+        return cast(int, exc.code or 0)
+    args.prog = prog
+    args.browser = browser
+    try:
+        return cast(int, args.run(args))
+    except PixelError as exc:
+        _error(args, str(exc))
+        return EXIT_USAGE
+
+
+# -- flask tiktok-pixel … (registered through the "flask.commands" entry point) -------------------
+
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+@click.group("tiktok-pixel")
+def flask_cli() -> None:
+    """The TikTok pixel: audit pages, print the snippet, hash identifiers."""
+
+
+def _app_snippet_options() -> list[str]:
+    config = current_app.config
+    codes = config.get("TIKTOK_PIXEL_CODE") or ()
+    options = [
+        part for code in ([codes] if isinstance(codes, str) else codes) for part in ("--code", code)
+    ]
+    if config.get("TIKTOK_PIXEL_LDU"):
+        options.append("--ldu")
+    if config.get("TIKTOK_PIXEL_CONSENT", "none") != "none":
+        options += ["--consent", config["TIKTOK_PIXEL_CONSENT"]]
+    return options
+
+
+@flask_cli.command("snippet", context_settings=_PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+@with_appcontext
+def _flask_snippet(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """Print the pixel snippet; the app's TIKTOK_PIXEL_* settings unless --code is given."""
+    given = list(args)
+    if not any(arg == "--code" or arg.startswith("--code=") for arg in given):
+        given = [*_app_snippet_options(), *given]
+    ctx.exit(main(["snippet", *given], prog="flask tiktok-pixel"))
+
+
+@flask_cli.command("audit", context_settings=_PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def _flask_audit(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """Audit pages' pixel in headless Chromium (see --help)."""
+    ctx.exit(main(["audit", *args], prog="flask tiktok-pixel"))
+
+
+@flask_cli.command("hash", context_settings=_PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+@with_appcontext
+def _flask_hash(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """Print an identifier normalised and hashed; phone numbers read with the app's
+    TIKTOK_PIXEL_DEFAULT_REGION unless --region is given."""
+    given = list(args)
+    region = current_app.config.get("TIKTOK_PIXEL_DEFAULT_REGION")
+    if region and "--phone" in given and not any(a.startswith("--region") for a in given):
+        given += ["--region", region]
+    ctx.exit(main(["hash", *given], prog="flask tiktok-pixel"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
