@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from werkzeug.serving import run_simple
+
 from pixel_embed.render import CONSENT_MODES
 
 from .app import create_app
@@ -61,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("  log in as jane@example.com / pixel-demo; Ctrl+C stops it", flush=True)
     if args.host not in LOOPBACK:
         print("  warning: the demo's SECRET_KEY is public: keep it off shared networks", flush=True)
-    app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    # run_simple, not app.run: app.run does nothing when FLASK_RUN_FROM_CLI is set.
+    run_simple(args.host, args.port, app, threaded=True)
 
 
 if __name__ == "__main__":

@@ -281,7 +281,9 @@ def test_hash_refuses_bad_values(
 # -- flask tiktok-pixel ----------------------------------------------------------------------------
 
 
-def test_flask_command_group_uses_the_apps_settings() -> None:
+def test_flask_command_group_uses_the_apps_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # FlaskGroup sets FLASK_RUN_FROM_CLI in os.environ; later subprocesses must not inherit it.
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "false")
     app = Flask(__name__)
     app.config.update(
         TIKTOK_PIXEL_CODE=CODE,
