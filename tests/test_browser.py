@@ -193,12 +193,13 @@ def test_a_strict_csp_with_the_nonce_reports_no_violation(pixel_page: Page) -> N
 def test_the_exact_sequence_and_its_failure_message(pixel_page: Page, base_url: str) -> None:
     pixel_page.goto(f"{base_url}/search?q=mugs")
     expect = expect_pixel(pixel_page, timeout=0.5)
-    expect.to_have_made("page", "identify", ("track", "Search", {"query": "mugs"}))
+    expect.to_have_made("load", "page", "identify", ("track", "Search", {"query": "mugs"}))
+    expect.to_have_made(("load", CODE), "page", "identify", "Search")
     with pytest.raises(AssertionError) as caught:
-        expect.to_have_made("page", ("track", "Search"))
+        expect.to_have_made("load", "page", "Search")
     assert str(caught.value).startswith(
-        "expected exactly these calls after load: ttq.page(), ttq.track('Search') within 0.5 s"
+        "expected exactly these calls: ttq.load(), ttq.page(), ttq.track('Search') within 0.5 s"
     )
     pixel_page.goto(f"{base_url}/thanks")
     expect_pixel(pixel_page).not_to_have_identified()
-    expect_pixel(pixel_page).to_have_made("page")
+    expect_pixel(pixel_page).to_have_made("load", "page")

@@ -51,6 +51,36 @@ def _matches(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
     return all(key in actual and actual[key] == value for key, value in expected.items())
 
 
+#: The methods of TikTok's ttq stub, and ``load``.
+TTQ_METHODS = frozenset(
+    {
+        "load",
+        "page",
+        "track",
+        "identify",
+        "instances",
+        "debug",
+        "on",
+        "off",
+        "once",
+        "ready",
+        "alias",
+        "group",
+        "enableCookie",
+        "disableCookie",
+        "holdConsent",
+        "revokeConsent",
+        "grantConsent",
+    }
+)
+
+
+def _as_step(step: tuple[Any, ...] | str) -> tuple[Any, ...]:
+    if isinstance(step, str):
+        return (step,) if step in TTQ_METHODS else ("track", step)
+    return tuple(step)
+
+
 def _step(step: tuple[Any, ...]) -> str:
     method, *args = step
     return f"ttq.{method}({', '.join(map(repr, args))})"
@@ -150,22 +180,25 @@ class PixelExpectation:
             )
 
     def to_have_made(self, *steps: tuple[Any, ...] | str) -> None:
-        """The page's calls after ``load``, in order, are exactly ``steps``.
+        """The page's calls, ``load`` included, are exactly ``steps``, in order.
 
-        Each step is a method name (``"page"``) or a tuple of the method and the first
-        arguments to compare (``("track", "CompletePayment")``, ``("track", "Search",
-        {"query": "mug"})``); arguments left out are not compared.
+        A step is a ``ttq`` method name (``"load"``, ``"page"``, ``"identify"``,
+        ``"holdConsent"`` …), any other name is the event of a ``track`` (``"AddToCart"``), and
+        a tuple gives the method and the first arguments to compare (``("track", "Search",
+        {"query": "mug"})``); arguments left out are not compared::
+
+            expect_pixel(page).to_have_made("load", "page", "identify", "CompletePayment")
         """
-        wanted = [(step,) if isinstance(step, str) else tuple(step) for step in steps]
+        wanted = [_as_step(step) for step in steps]
 
         def same(calls: list[RecordedCall]) -> bool:
-            made = [(c.method, *c.args) for c in calls if c.method != "load"]
+            made = [(c.method, *c.args) for c in calls]
             return len(made) == len(wanted) and all(
                 call[: len(step)] == step for call, step in zip(made, wanted, strict=True)
             )
 
         shown = ", ".join(_step(step) for step in wanted) or "no calls"
-        self._wait(f"exactly these calls after load: {shown}", same)
+        self._wait(f"exactly these calls: {shown}", same)
 
     def not_to_have_identified(self) -> None:
         """No ``ttq.identify`` call, once the page has loaded."""

@@ -9,10 +9,10 @@ from typing import Any
 from playwright.sync_api import Page
 
 from demo_site import create_app
-from pixel_embed.testing import pixel_calls, serve_app
+from pixel_embed.testing import serve_app
 
 #: Every page of the shop in the default consent mode ("hold") starts with these calls.
-HELD = ["load", "holdConsent", "page"]
+HELD = ("load", "holdConsent", "page")
 
 
 @contextmanager
@@ -20,12 +20,6 @@ def running_shop(**config: Any) -> Iterator[str]:
     """The demo shop with ``config`` on a local server; yields its base URL."""
     with serve_app(create_app({"TESTING": True, **config})) as url:
         yield url
-
-
-def calls_made(page: Page) -> list[str]:
-    """This page's ttq calls once it has loaded: the method, or the event name of a track."""
-    page.wait_for_load_state("load")
-    return [call.event or call.method for call in pixel_calls(page)]
 
 
 def press(page: Page, button: str, lands_on: str) -> None:

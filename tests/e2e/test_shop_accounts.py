@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from pixel_embed.testing import assert_no_raw_pii, expect_pixel, pixel_calls
 
-from .shop import HELD, calls_made, press, running_shop
+from .shop import HELD, press, running_shop
 
 EMAIL = " Ada.Lovelace@Example.COM "
 PHONE = "(213) 373-4253"
@@ -42,7 +42,7 @@ def test_sign_up_fires_complete_registration_once_and_identifies_every_page(
     expect_pixel(page).to_have_identified(
         email=EMAIL, phone_number=PHONE, region="US", external_id=customer
     )
-    assert calls_made(page) == [*HELD, "identify", "CompleteRegistration"]
+    expect_pixel(page).to_have_made(*HELD, "identify", "CompleteRegistration")
 
     assert_no_raw_pii(page)
 
@@ -57,7 +57,7 @@ def test_sign_up_fires_complete_registration_once_and_identifies_every_page(
     expect_pixel(page).not_to_have_tracked("CompleteRegistration")
 
     press(page, "Log out", "**/")
-    assert calls_made(page) == HELD
+    expect_pixel(page).to_have_made(*HELD)
     assert not any(call.method == "identify" for call in pixel_calls(page))
 
 
@@ -68,9 +68,9 @@ def test_log_in_identifies_the_customer(pixel_page: Page, shop: str) -> None:
     page.get_by_label("Password").fill("not her password")
     press(page, "Log in", "**/login")
     expect(page.get_by_role("alert")).to_have_text("That e-mail address and password do not match")
-    assert calls_made(page) == HELD
+    expect_pixel(page).to_have_made(*HELD)
 
     page.get_by_label("Password").fill("pixel-demo")
     press(page, "Log in", "**/account")
     expect_pixel(page).to_have_identified(email="jane@example.com", phone_number="+12133734253")
-    assert calls_made(page) == [*HELD, "identify"]
+    expect_pixel(page).to_have_made(*HELD, "identify")

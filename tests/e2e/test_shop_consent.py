@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from demo_site import DEMO_PIXEL_CODE
 from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for
 
-from .shop import HELD, calls_made, press, running_shop
+from .shop import HELD, press, running_shop
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +41,17 @@ def consent_status(page: Page) -> str:
 def test_hold_accept_grants_consent_and_is_remembered(pixel_page: Page, hold_shop: str) -> None:
     page = pixel_page
     page.goto(hold_shop + "/")
-    assert calls_made(page) == HELD
+    expect_pixel(page).to_have_made(*HELD)
     assert page.evaluate("window.pixelEmbed.consent()") is None
     banner(page, "Accept")
     expect_pixel(page).to_have_called("grantConsent")
     expect(page.get_by_role("dialog", name="Cookie consent")).to_be_hidden()
     assert consent_status(page) == "allowed"
-    assert calls_made(page) == [*HELD, "grantConsent"]
+    expect_pixel(page).to_have_made(*HELD, "grantConsent")
 
     page.goto(hold_shop + "/product/canvas-tote")
     expect(page.get_by_role("dialog", name="Cookie consent")).to_have_count(0)
-    assert calls_made(page) == ["load", "holdConsent", "grantConsent", "page", "ViewContent"]
+    expect_pixel(page).to_have_made("load", "holdConsent", "grantConsent", "page", "ViewContent")
 
 
 def test_hold_decline_revokes_consent_and_is_remembered(pixel_page: Page, hold_shop: str) -> None:
@@ -62,7 +62,7 @@ def test_hold_decline_revokes_consent_and_is_remembered(pixel_page: Page, hold_s
     assert consent_status(page) == "declined"
     page.reload()
     expect(page.get_by_role("dialog", name="Cookie consent")).to_have_count(0)
-    assert calls_made(page) == ["load", "holdConsent", "revokeConsent", "page"]
+    expect_pixel(page).to_have_made("load", "holdConsent", "revokeConsent", "page")
 
 
 def test_hold_consent_can_be_withdrawn_from_the_footer(pixel_page: Page, hold_shop: str) -> None:
@@ -71,7 +71,7 @@ def test_hold_consent_can_be_withdrawn_from_the_footer(pixel_page: Page, hold_sh
     banner(page, "Accept")
     page.get_by_role("button", name="Withdraw consent").click()
     expect_pixel(page).to_have_called("revokeConsent")
-    assert calls_made(page) == [*HELD, "grantConsent", "revokeConsent"]
+    expect_pixel(page).to_have_made(*HELD, "grantConsent", "revokeConsent")
     assert page.evaluate("window.pixelEmbed.consent()") == "denied"
 
 
@@ -92,12 +92,12 @@ def test_strict_requests_nothing_from_tiktok_until_accepted(
     banner(page, "Accept")
     # The SDK loads now, and the calls this page held back fire.
     expect_pixel(page).to_have_tracked("AddToCart", times=1, value=14.5, currency="USD")
-    assert calls_made(page) == ["load", "page", "AddToCart"]
+    expect_pixel(page).to_have_made("load", "page", "AddToCart")
     assert recorder.sdk_loads() == [DEMO_PIXEL_CODE]
 
     page.goto(strict_shop + "/cart")
     expect_pixel(page).to_have_loaded(DEMO_PIXEL_CODE)
-    assert calls_made(page) == ["load", "page"]
+    expect_pixel(page).to_have_made("load", "page")
     assert recorder.sdk_loads() == [DEMO_PIXEL_CODE, DEMO_PIXEL_CODE]
 
 
