@@ -6,6 +6,9 @@ that the checker finds what it should, and finds nothing on the shop as it is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from test_render import OFFICIAL_STUB
 
 from benchmarks import isolation, size
@@ -32,7 +35,7 @@ def test_many_customers_at_once_see_only_their_own_data_and_events() -> None:
     assert len(with_pixel.findings.payment_ids) == with_pixel.findings.purchases
 
 
-def _page(customer: Customer, *events: tuple[str, dict[str, object], str]) -> Response:
+def _page(customer: Customer, *events: tuple[str, Mapping[str, Any], str]) -> Response:
     identity = Identity.from_raw(
         email=customer.email, phone_number=customer.phone, region="US", external_id="u-1"
     )
