@@ -17,15 +17,12 @@ outside address is aborted. Timings are read from the page's navigation entry
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Route, sync_playwright
+from werkzeug.wrappers import Request, Response
 
 from demo_site import create_app
 from pixel_embed.testing import find_chromium, serve_app
@@ -46,67 +43,47 @@ _NAVIGATION = (
 _LOADED = "() => performance.getEntriesByType('navigation')[0].loadEventEnd > 0"
 
 
-class _SdkHandler(BaseHTTPRequestHandler):
-    """``/instant`` answers at once; ``/stalled`` after :data:`STALL_SECONDS`."""
-
-    def do_GET(self) -> None:
-        if self.path.startswith("/stalled"):
-            time.sleep(STALL_SECONDS)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/javascript")
-        self.send_header("Content-Length", str(len(_SDK_BODY)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(_SDK_BODY)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+@Request.application
+def _sdk(request: Request) -> Response:
+    """TikTok's SDK stand-in: ``/instant`` answers at once; ``/stalled`` after
+    :data:`STALL_SECONDS` (each request has a thread of its own)."""
+    if request.path.startswith("/stalled"):
+        time.sleep(STALL_SECONDS)
+    return Response(
+        _SDK_BODY, mimetype="application/javascript", headers={"Cache-Control": "no-store"}
+    )
 
 
-@contextmanager
-def _sdk_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SdkHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="benchmark-sdk", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+class _Outside:
+    """The route for every address but this machine's: TikTok's SDK comes from ``sdk_url``
+    (none: aborted, as everything else is)."""
 
+    def __init__(self, sdk_url: str | None) -> None:
+        self.sdk_url = sdk_url
+        self.sdk_requests: list[str] = []
 
-def _router(sdk_url: str | None) -> Any:
-    """A route for every address but this machine's: TikTok's SDK comes from ``sdk_url``, the
-    rest is aborted."""
-    sdk_requests: list[str] = []
-
-    def route(route: Route) -> None:
+    def __call__(self, route: Route) -> None:
         parts = urlsplit(route.request.url)
-        if is_tiktok_host(parts.hostname or "") and parts.path == SDK_PATH and sdk_url:
-            sdk_requests.append(route.request.url)
+        if is_tiktok_host(parts.hostname or "") and parts.path == SDK_PATH and self.sdk_url:
+            self.sdk_requests.append(route.request.url)
             # continue_(url=...) may not change https to http: fetch it here, then answer.
-            route.fulfill(response=route.fetch(url=sdk_url))
+            route.fulfill(response=route.fetch(url=self.sdk_url))
         else:
             route.abort("blockedbyclient")
-
-    route.sdk_requests = sdk_requests  # type: ignore[attr-defined]
-    return route
 
 
 def _load(browser: Browser, url: str, sdk_url: str | None) -> dict[str, float]:
     """Load ``url`` in a fresh context; its DOMContentLoaded and load times in ms."""
     context = browser.new_context()
     try:
-        router = _router(sdk_url)
-        context.route(_OUTSIDE, router)
+        outside = _Outside(sdk_url)
+        context.route(_OUTSIDE, outside)
         page = context.new_page()
         page.goto(url, wait_until="domcontentloaded")
         page.wait_for_function(_LOADED, timeout=(STALL_SECONDS + 20) * 1000)
         timings: dict[str, float] = page.evaluate(_NAVIGATION)
         if sdk_url is not None and (
-            not router.sdk_requests or page.evaluate("window.__benchmarkSdk") != 1
+            not outside.sdk_requests or page.evaluate("window.__benchmarkSdk") != 1
         ):
             raise RuntimeError(f"the pixel on {url} did not load the SDK once")
         return timings
@@ -119,7 +96,7 @@ def run(*, quick: bool = False) -> dict[str, float]:
     with a stalled one; the ratios are to the page without the pixel."""
     repeats = 2 if quick else 15
     with ExitStack() as stack:
-        sdk = stack.enter_context(_sdk_server())
+        sdk = stack.enter_context(serve_app(_sdk))
         with_pixel = stack.enter_context(serve_app(create_app({"TIKTOK_PIXEL_CONSENT": "none"})))
         without = stack.enter_context(serve_app(create_app({"TIKTOK_PIXEL_ENABLED": False})))
         playwright = stack.enter_context(sync_playwright())
