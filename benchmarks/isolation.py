@@ -1,11 +1,11 @@
 """Isolation under load: many signed-in customers shop at once, and no page shows one customer's
 data to another, loses a deferred event, or fires one twice.
 
-The demo shop runs in its own process on a threaded Werkzeug server on 127.0.0.1 (HTTP/1.1
-keep-alive, a thread per connection), once with the pixel and once with
-``TIKTOK_PIXEL_ENABLED=False``. Each simulated customer is a thread with its own connection and
-cookie jar: it signs up (name, e-mail and phone of its own), then shops in a loop, each round a
-whole journey of POST → redirect → page flows::
+The demo shop runs in its own process (:func:`benchmarks.shop.shop_server`) on a threaded
+Werkzeug server on 127.0.0.1 (HTTP/1.1 keep-alive, a thread per connection), once with the
+pixel and once with ``TIKTOK_PIXEL_ENABLED=False``. Each simulated customer is a thread with its
+own connection and cookie jar: it signs up (name, e-mail and phone of its own), then shops in a
+loop, each round a whole journey of POST → redirect → page flows::
 
     home, product (ViewContent), search (Search), add to cart → cart (AddToCart, deferred),
     checkout (InitiateCheckout), payment method → review (AddPaymentInfo, deferred),
@@ -32,26 +32,21 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from pixel_embed import hash_email, hash_external_id, hash_phone
 
-#: The longest the shop's server process lives, whatever happens to the benchmark.
-SERVER_LIFETIME = 900.0
+from .shop import SERVER_LIFETIME, shop_server
+
 TIMEOUT = 60.0
 PRODUCTS = ("black-tee", "white-tee", "grey-hoodie", "enamel-mug", "stoneware-mug", "canvas-tote")
 _CALL = re.compile(r"^\s*(?:ttq|q)\.(identify|track)\((.*)\);$", re.MULTILINE)
@@ -59,59 +54,6 @@ _SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
 _TOKEN = re.compile(r"bench\d{3}")
 _ORDER = re.compile(r"\bPX-[0-9A-F]{8}\b")
 _CUSTOMER_ID = re.compile(r'data-testid="customer-id">([^<]+)<')
-
-
-# -- the shop's server, in a process of its own ------------------------------------------------
-
-
-def serve_shop(pixel: str) -> None:
-    """The server process: the demo shop (``pixel`` "on" or "off") on a threaded local
-    server; prints its URL, then serves until its standard input closes (the benchmark ended,
-    or died) or :data:`SERVER_LIFETIME` has passed."""
-    from demo_site import create_app
-    from pixel_embed.testing import serve_app
-
-    config = {"TIKTOK_PIXEL_ENABLED": pixel == "on", "DEMO_SEED_CUSTOMER": False}
-    with serve_app(create_app(config)) as url:
-        print(url, flush=True)
-        waiting = threading.Thread(target=sys.stdin.read, daemon=True)
-        waiting.start()
-        waiting.join(SERVER_LIFETIME)
-
-
-@contextmanager
-def shop_server(*, pixel: bool) -> Iterator[str]:
-    """The demo shop (with the pixel or without it) on 127.0.0.1, in a process of its own so
-    the simulated customers do not compete with it for Python's interpreter lock."""
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from benchmarks.isolation import serve_shop; serve_shop(sys.argv[1])",
-            "on" if pixel else "off",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    assert process.stdin is not None
-    assert process.stdout is not None
-    try:
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the shop's server process did not start (it said {url!r})")
-        yield url
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # pragma: no cover - it stops by itself
-            process.kill()
-            process.wait(timeout=5)
-        process.stdout.close()
 
 
 # -- one customer's browser --------------------------------------------------------------------
@@ -465,7 +407,10 @@ def load_test(
 
     :returns: the reports with the pixel (every page checked) and without it.
     """
-    with shop_server(pixel=True) as with_url, shop_server(pixel=False) as without_url:
+    with (
+        shop_server({"TIKTOK_PIXEL_ENABLED": True, "DEMO_SEED_CUSTOMER": False}) as with_url,
+        shop_server({"TIKTOK_PIXEL_ENABLED": False, "DEMO_SEED_CUSTOMER": False}) as without_url,
+    ):
         reports = {}
         shoppers = {}
         for pixel, url in ((True, with_url), (False, without_url)):
