@@ -116,12 +116,17 @@ def table(figures: Figures, quick: bool) -> tuple[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks",
+        description="Run the benchmarks, print one table, write the figures as JSON.",
     )
     parser.add_argument("--only", choices=list(PARTS), help="run this part only")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
-        "--output", type=Path, default=Path(__file__).with_name("results.json"), metavar="PATH"
+        "--output",
+        type=Path,
+        default=Path(__file__).with_name("results.json"),
+        metavar="PATH",
+        help="where to write the figures (default: benchmarks/results.json)",
     )
     args = parser.parse_args(argv)
 
