@@ -1,1 +1,7 @@
-"""Benchmarks: plain scripts, each a ``run() -> dict[str, float]`` and a ``__main__`` block."""
+"""Benchmarks and load tests: ``python -m benchmarks`` (``make bench``) runs them all.
+
+One module per part, each with a ``run(*, quick=False) -> dict[str, float]`` and a
+``__main__`` block: ``size``, ``server``, ``events_api``, ``isolation``, ``pageload``,
+``suite``. ``timing`` holds the side-by-side sampling they share; ``shop`` serves the demo shop
+from a process of its own.
+"""

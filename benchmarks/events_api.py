@@ -48,8 +48,8 @@ def _app(**config: object) -> Flask:
     return app
 
 
-def _timer(app: Flask) -> Callable[[], tuple[float, float]]:
-    """A function timing ``REQUESTS`` requests to ``app``: the mean wall-clock time and the
+def _timer(app: Flask, requests: int = REQUESTS) -> Callable[[], tuple[float, float]]:
+    """A function timing ``requests`` requests to ``app``: the mean wall-clock time and the
     mean CPU time of the requesting thread (which other processes' load hardly skews), in µs.
     """
     client = app.test_client()
@@ -58,11 +58,11 @@ def _timer(app: Flask) -> Callable[[], tuple[float, float]]:
 
     def one_round() -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.thread_time()
-        for _ in range(REQUESTS):
+        for _ in range(requests):
             client.get("/buy?ttclid=E.C.P.bench", headers=headers)
         return (
-            (time.perf_counter() - wall) / REQUESTS * 1e6,
-            (time.thread_time() - cpu) / REQUESTS * 1e6,
+            (time.perf_counter() - wall) / requests * 1e6,
+            (time.thread_time() - cpu) / requests * 1e6,
         )
 
     for _ in range(50):  # warm up (template compilation, the first thread start)
@@ -77,11 +77,13 @@ def _per_call_us(call: Callable[[], object], count: int = 20000) -> float:
     return (time.perf_counter() - start) / count * 1e6
 
 
-def run() -> dict[str, float]:
+def run(*, requests: int = REQUESTS, rounds: int = ROUNDS) -> dict[str, float]:
     """Time the request path with server events off, on, and on with TikTok hung.
 
     The three set-ups take turns, round after round, and each keeps its best round, so load
     from other processes on the machine skews them alike.
+
+    :param requests: requests per set-up and round.
     """
     logging.getLogger("pixel_embed").setLevel(logging.ERROR)
     with FakeEventsApi(access_token=TOKEN) as healthy, FakeEventsApi(access_token=TOKEN) as hung:
@@ -92,13 +94,13 @@ def run() -> dict[str, float]:
             "hung": _app(
                 TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
                 TIKTOK_PIXEL_EVENTS_API_URL=hung.url,
-                TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE=REQUESTS * (ROUNDS + 1),
+                TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE=requests * (rounds + 1),
             ),
         }
-        timers = {name: _timer(app) for name, app in apps.items()}
+        timers = {name: _timer(app, requests) for name, app in apps.items()}
         wall = dict.fromkeys(timers, float("inf"))
         cpu = dict.fromkeys(timers, float("inf"))
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             for name, timer in timers.items():
                 round_wall, round_cpu = timer()
                 wall[name] = min(wall[name], round_wall)
@@ -121,7 +123,7 @@ def run() -> dict[str, float]:
         payload = _per_call_us(lambda: server_event(event, identity, context))
 
     return {
-        "requests_per_round": float(REQUESTS),
+        "requests_per_round": float(requests),
         "off_cpu_us_per_request": cpu["off"],
         "on_cpu_us_per_request": cpu["on"],
         "hung_cpu_us_per_request": cpu["hung"],

@@ -24,8 +24,8 @@ from .render import (
     PixelCall,
     PixelSettings,
     page_calls,
+    render_calls,
     render_disabled,
-    render_pixel,
 )
 from .resources import TEMPLATES_DIR
 from .segment.adapter import SegmentAdapter
@@ -365,10 +365,9 @@ class TikTokPixel:
         state.private = bool(identity) or bool(deferred)
         events = [*deferred, *state.events]
         state.shown = page_calls(config.settings, identity, events)
-        return render_pixel(
+        return render_calls(
             config.settings,
-            identity=identity,
-            events=events,
+            state.shown,
             nonce=self._current_nonce(),
             consent_state=self.consent,
         )
@@ -439,6 +438,7 @@ class TikTokPixel:
             )
         if state.private:
             # One visitor's hashes and purchases must never be served to another from a cache.
-            response.cache_control.public = False
-            response.cache_control.private = True
+            cache_control = response.cache_control  # parsed from the header on each access
+            cache_control.public = False
+            cache_control.private = True
         return response

@@ -253,6 +253,10 @@ class Identity:
 
     def merged(self, other: Identity) -> Identity:
         """This identity with every field that ``other`` sets taken from ``other``."""
+        if not other:
+            return self
+        if not self:
+            return other
         values = {f.name: getattr(other, f.name) or getattr(self, f.name) for f in fields(self)}
         return Identity(**values)
 

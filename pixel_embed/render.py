@@ -7,6 +7,7 @@ page's calls. Every value is written with Jinja's ``|tojson`` (HTML-safe JSON: `
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -161,22 +162,68 @@ def render_pixel(
     :param consent_state: the visitor's recorded choice (from the consent cookie), if any.
     """
     calls = page_calls(settings, identity, events)
+    return render_calls(settings, calls, nonce=nonce, consent_state=consent_state)
+
+
+def render_calls(
+    settings: PixelSettings,
+    calls: Sequence[PixelCall],
+    *,
+    nonce: str | None = None,
+    consent_state: ConsentState | None = None,
+) -> Markup:
+    """The pixel's HTML for a page making ``calls`` (from :func:`page_calls`); see
+    :func:`render_pixel`."""
     target = "\n  q." if len(settings.codes) > 1 else "\n  ttq."
     statements = "".join(f"{target}{call.method}({call.js_args});" for call in calls)
-    return Markup(
-        _template.render(
-            use_existing=settings.use_existing,
-            codes=settings.codes,
-            load_options=settings._load_options,
-            consent=settings.consent,
-            consent_state=consent_state,
-            consent_cookie=settings.consent_cookie,
-            statements=Markup(statements),
-            calls=calls,
-            debug=settings.debug,
-            nonce=nonce,
+    if settings.debug:  # the console lines list the calls: nothing to reuse
+        return Markup(
+            _render_template(settings, consent_state, nonce, Markup(statements), list(calls))
         )
+    head, tail = _frame(settings, consent_state, bool(nonce))
+    if nonce:
+        head = head.replace(_NONCE_SLOT, str(escape(nonce)), 1)
+    return Markup(f"{head}{statements}{tail}")
+
+
+def _render_template(
+    settings: PixelSettings,
+    consent_state: ConsentState | None,
+    nonce: str | None,
+    statements: Markup,
+    calls: list[PixelCall],
+) -> str:
+    return _template.render(
+        use_existing=settings.use_existing,
+        codes=settings.codes,
+        load_options=settings._load_options,
+        consent=settings.consent,
+        consent_state=consent_state,
+        consent_cookie=settings.consent_cookie,
+        statements=statements,
+        calls=calls,
+        debug=settings.debug,
+        nonce=nonce,
     )
+
+
+# Every page of a site shares all of the script but its calls and its nonce: the template is
+# rendered once per settings and consent choice (with these slots, which escaping leaves as
+# they are, for the page's calls and nonce) instead of on every page.
+_CALLS_SLOT = "\x00pixel-embed-calls\x00"
+_NONCE_SLOT = "\x00pixel-embed-nonce\x00"
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(
+    settings: PixelSettings, consent_state: ConsentState | None, has_nonce: bool
+) -> tuple[str, str]:
+    """The script before and after the page's calls (the nonce, if any, still a slot)."""
+    html = _render_template(
+        settings, consent_state, _NONCE_SLOT if has_nonce else None, Markup(_CALLS_SLOT), []
+    )
+    head, tail = html.split(_CALLS_SLOT)
+    return head, tail
 
 
 def render_disabled(reason: str) -> Markup:

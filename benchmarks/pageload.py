@@ -1,0 +1,192 @@
+"""What the pixel costs a page load in Chromium, and whether a slow TikTok ever blocks rendering.
+
+The demo shop's product page (the shop in a process of its own) is loaded three ways, in
+turns, each in a fresh browser context (an empty cache):
+
+- ``without``: the shop with ``TIKTOK_PIXEL_ENABLED=False``;
+- ``instant``: with the pixel, TikTok's SDK answered at once by a context route;
+- ``stalled``: with the pixel, TikTok's SDK host not answering for :data:`STALL_SECONDS`.
+
+Chromium's own resolver sends ``analytics.tiktok.com`` to a port on 127.0.0.1 that accepts the
+connection and then says nothing for :data:`STALL_SECONDS` (Chromium retries once, so the load
+event of such a page comes after about twice that), and resolves no other outside name. The
+stall needs no route, so no request of the page waits on Playwright's dispatcher, and a route
+handler never sleeps. Timings come from the page's navigation entry
+(``performance.getEntriesByType('navigation')[0]``), in milliseconds since navigation start;
+the main thread's script time from Chromium's performance metrics (DevTools protocol).
+Pages with a stalled SDK are closed once DOMContentLoaded is over, but for a few that wait out
+the stall for their load event: so many samples fit in a minute.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import NamedTuple
+
+from playwright.sync_api import Browser, Route, sync_playwright
+
+from pixel_embed.testing import find_chromium
+from pixel_embed.testing.recorder import SDK_PATH
+
+from .shop import shop_server
+from .timing import median, ratio
+
+STALL_SECONDS = 3.0
+PAGE = "/product/black-tee"
+SDK_HOST = "analytics.tiktok.com"
+# Matched by Playwright itself, so the page and its CSS and scripts from 127.0.0.1 are never
+# intercepted (a trip through Python for each would weigh on what is measured).
+_ELSEWHERE = re.compile(r"^(?!http://127\.0\.0\.1[:/]|https://analytics\.tiktok\.com/)")
+_SDK_URL = f"https://{SDK_HOST}{SDK_PATH}*"
+_SDK_BODY = "window.__benchmarkSdk = (window.__benchmarkSdk || 0) + 1;"
+_NAVIGATION = (
+    "() => { const n = performance.getEntriesByType('navigation')[0];"
+    " return {dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd}; }"
+)
+_LOADED = "() => performance.getEntriesByType('navigation')[0].loadEventEnd > 0"
+_DCL_OVER = "() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd > 0"
+_TIMEOUT_MS = (3 * STALL_SECONDS + 20) * 1000
+
+
+class Sample(NamedTuple):
+    """One page load, in ms: DOMContentLoaded, load (when waited for), and the time the page's
+    main thread spent running scripts (Chromium's ``ScriptDuration``) by DOMContentLoaded."""
+
+    dcl: float
+    load: float | None
+    script: float
+
+
+@contextmanager
+def _silent_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections, reads, and answers nothing for
+    :data:`STALL_SECONDS` before closing them."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def hold(connection: socket.socket) -> None:
+        connection.settimeout(STALL_SECONDS)
+        try:
+            while connection.recv(4096):
+                pass
+        except OSError:
+            pass
+        connection.close()
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener was closed: the benchmark is over
+                return
+            held.append(connection)
+            threading.Thread(target=hold, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, name="benchmark-silent-sdk", daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def _answer_sdk(route: Route) -> None:
+    route.fulfill(status=200, content_type="application/javascript", body=_SDK_BODY)
+
+
+def _load(browser: Browser, url: str, sdk: str | None, *, until_load: bool) -> Sample:
+    """Open ``url`` in a fresh context; its DOMContentLoaded time in ms, and with
+    ``until_load`` its load time too (else the page is closed once DOMContentLoaded is over).
+
+    :param sdk: ``"instant"`` answers TikTok's SDK from a route; otherwise its host is silent.
+    """
+    context = browser.new_context()
+    try:
+        context.route(_ELSEWHERE, lambda route: route.abort("blockedbyclient"))
+        if sdk == "instant":
+            context.route(_SDK_URL, _answer_sdk)
+        page = context.new_page()
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
+        devtools = context.new_cdp_session(page)
+        devtools.send("Performance.enable")
+        page.goto(url, wait_until="domcontentloaded")
+        metrics = devtools.send("Performance.getMetrics")["metrics"]
+        script_ms = 1000 * next(m["value"] for m in metrics if m["name"] == "ScriptDuration")
+        page.wait_for_function(_LOADED if until_load else _DCL_OVER, timeout=_TIMEOUT_MS)
+        timings: dict[str, float] = page.evaluate(_NAVIGATION)
+        if sdk is not None and not any(SDK_HOST in address for address in asked):
+            raise RuntimeError(f"the pixel on {url} did not ask for TikTok's SDK")
+        if sdk == "instant" and until_load and page.evaluate("window.__benchmarkSdk") != 1:
+            raise RuntimeError(f"the pixel on {url} did not run TikTok's SDK once")
+        return Sample(timings["dcl"], timings["load"] if until_load else None, script_ms)
+    finally:
+        context.close()
+
+
+def run(*, quick: bool = False) -> dict[str, float]:
+    """Median DOMContentLoaded and load of the page without the pixel, with an instant SDK and
+    with a stalled one; the ratios are to the page without the pixel."""
+    repeats, stalled_loads = (4, 1) if quick else (40, 3)
+    with ExitStack() as stack:
+        silent = stack.enter_context(_silent_port())
+        with_pixel = stack.enter_context(shop_server({"TIKTOK_PIXEL_CONSENT": "none"}))
+        without = stack.enter_context(shop_server({"TIKTOK_PIXEL_ENABLED": False}))
+        playwright = stack.enter_context(sync_playwright())
+        chromium = find_chromium()
+        options = chromium.launch_options()
+        # No outside name resolves, and TikTok's SDK host is the silent port.
+        rules = f"MAP {SDK_HOST} 127.0.0.1:{silent}, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+        options["args"] = [*chromium.args, f"--host-resolver-rules={rules}"]
+        browser = playwright.chromium.launch(**options)  # type: ignore[arg-type]
+        stack.callback(browser.close)
+        variants = {
+            "without": (without + PAGE, None),
+            "instant": (with_pixel + PAGE, "instant"),
+            "stalled": (with_pixel + PAGE, "stalled"),
+        }
+        for url, sdk in variants.values():  # warm up the servers, the browser, the CSS
+            _load(browser, url, sdk, until_load=False)
+        samples: dict[str, list[Sample]] = {name: [] for name in variants}
+        names = list(variants)
+        for turn in range(repeats):
+            shift = turn % len(names)
+            for name in names[shift:] + names[:shift]:
+                # Only a few stalled pages wait out the stall for their load event.
+                until_load = name != "stalled" or turn < stalled_loads
+                samples[name].append(_load(browser, *variants[name], until_load=until_load))
+    dcl = {name: median([s.dcl for s in values]) for name, values in samples.items()}
+    load = {
+        name: median([s.load for s in values if s.load is not None])
+        for name, values in samples.items()
+    }
+    script = {name: median([s.script for s in values]) for name, values in samples.items()}
+    return {
+        "dcl_without_ms": dcl["without"],
+        "dcl_instant_ms": dcl["instant"],
+        "dcl_stalled_ms": dcl["stalled"],
+        "load_without_ms": load["without"],
+        "load_instant_ms": load["instant"],
+        "load_stalled_ms": load["stalled"],
+        "dcl_instant_ratio": ratio(dcl["instant"], dcl["without"]),
+        "dcl_stalled_ratio": ratio(dcl["stalled"], dcl["without"]),
+        "load_instant_ratio": ratio(load["instant"], load["without"]),
+        "load_stalled_ratio": ratio(load["stalled"], load["without"]),
+        # Main-thread time the pixel's inline script takes (Chromium's ScriptDuration, with
+        # the pixel less without): a CPU figure, steadier than the wall-clock ones above.
+        "script_without_ms": script["without"],
+        "script_stalled_ms": script["stalled"],
+        "pixel_script_ms": script["stalled"] - script["without"],
+        "pageload_repeats": repeats,
+        "pageload_stalled_load_samples": stalled_loads,
+    }
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:30} {value:10.1f}")

@@ -1,0 +1,264 @@
+"""What the pixel costs the server: one page three ways, ``tiktok_pixel()`` alone, normalising.
+
+The page is a small product listing (a layout, twelve products, a footer) served by Flask:
+
+- ``none``: no pixel;
+- ``static``: TikTok's official snippet pasted into the layout (what a site does by hand);
+- ``pixel``: ``{{ tiktok_pixel() }}``, after the view identified the visitor (e-mail, phone,
+  customer number) and tracked three events.
+
+Two more pages split the pixel page's extra time: ``{{ tiktok_pixel() }}`` with nothing
+queued, and with the identity only.
+
+Requests go straight through the WSGI app (no socket, no test client), one of each page in
+turn, thousands of times; figures are medians, the ratio is the pixel page's to the static one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, render_template
+from jinja2 import DictLoader
+from werkzeug.test import EnvironBuilder
+
+from pixel_embed import Identity, TikTokPixel, hash_email, hash_phone, matching, validate_event
+from pixel_embed.matching import (
+    hash_external_id,
+    normalize_city,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+    normalize_zip_code,
+    sha256_hex,
+)
+
+from .size import CODE, official_snippet
+from .timing import median, per_call_us, ratio, sample_side_by_side
+
+_LAYOUT = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{{ title }} · Pixel &amp; Co.</title>
+  <link rel="stylesheet" href="/static/shop.css">
+  {% block pixel %}{% endblock %}
+</head>
+<body>
+<header>
+  <a class="logo" href="/">Pixel &amp; Co.</a>
+  <nav>
+  {%- for name in categories %}<a href="/category/{{ name|lower }}">{{ name }}</a>{% endfor -%}
+  </nav>
+</header>
+<main>
+  <h1>{{ title }}</h1>
+  <ul class="products">
+  {%- for product in products %}
+    <li><a href="/product/{{ product.slug }}">{{ product.name }}</a>
+      <span class="price">${{ "%.2f"|format(product.price) }}</span>
+      <form action="/cart/add" method="post"><input type="hidden" name="product"
+        value="{{ product.slug }}"><button type="submit">Add to cart</button></form></li>
+  {%- endfor %}
+  </ul>
+</main>
+<footer><p>A benchmark page. Nothing here is for sale.</p></footer>
+</body>
+</html>
+"""
+_TEMPLATES = {
+    "layout.html": _LAYOUT,
+    "none.html": '{% extends "layout.html" %}',
+    "static.html": '{% extends "layout.html" %}{% block pixel %}'
+    + official_snippet()
+    + "{% endblock %}",
+    "pixel.html": '{% extends "layout.html" %}{% block pixel %}{{ tiktok_pixel() }}{% endblock %}',
+}
+_PRODUCTS = [
+    {"slug": f"product-{n}", "sku": f"PX-{1000 + n}", "name": f"Product {n}", "price": 10.0 + n}
+    for n in range(12)
+]
+_PAGE = {"title": "Apparel", "categories": ["Apparel", "Kitchen", "Accessories"]}
+
+# The visitor, as a signed-in customer's view hands it over (raw: the pixel hashes it).
+EMAIL = " Jane.Doe@Example.com "
+PHONE = "(213) 373-4253"
+EXTERNAL_ID = "u-42"
+#: Phone numbers in the forms people type them, for timing a cold parse.
+PHONES = [
+    ("(213) 373-4253", "US"),
+    ("+44 20 7946 0958", None),
+    ("030 901820", "DE"),
+    ("+33 1 09 75 83 51", None),
+    ("0412 345 678", "AU"),
+]
+
+
+def _track_three(pixel: TikTokPixel) -> None:
+    product = _PRODUCTS[0]
+    contents = [
+        {
+            "content_id": product["sku"],
+            "content_type": "product",
+            "content_name": product["name"],
+            "price": product["price"],
+            "quantity": 1,
+        }
+    ]
+    params = {"contents": contents, "value": product["price"], "currency": "USD"}
+    for event in ("ViewContent", "AddToCart", "InitiateCheckout"):
+        pixel.track(event, params)
+
+
+def _apps() -> tuple[Flask, Flask, TikTokPixel]:
+    """The site without the extension (pages ``none`` and ``static``) and with it."""
+    plain = Flask(__name__)
+    plain.jinja_loader = DictLoader(_TEMPLATES)
+    plain.config.update(SECRET_KEY="bench")  # a session, as on any real site: the same work
+
+    @plain.get("/none")
+    def none() -> str:
+        return render_template("none.html", products=_PRODUCTS, **_PAGE)
+
+    @plain.get("/static")
+    def static_snippet() -> str:
+        return render_template("static.html", products=_PRODUCTS, **_PAGE)
+
+    with_pixel = Flask(__name__)
+    with_pixel.jinja_loader = DictLoader(_TEMPLATES)
+    with_pixel.config.update(
+        SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, TIKTOK_PIXEL_DEFAULT_REGION="US"
+    )
+    pixel = TikTokPixel(with_pixel)
+
+    # The pixel page's cost, step by step: the bare script, then the identity, then the events.
+    @with_pixel.get("/pixel-only")
+    def pixel_only() -> str:
+        return render_template("pixel.html", products=_PRODUCTS, **_PAGE)
+
+    @with_pixel.get("/pixel-identify")
+    def pixel_identify() -> str:
+        pixel.identify(email=EMAIL, phone_number=PHONE, external_id=EXTERNAL_ID)
+        return render_template("pixel.html", products=_PRODUCTS, **_PAGE)
+
+    @with_pixel.get("/pixel")
+    def page() -> str:
+        pixel.identify(email=EMAIL, phone_number=PHONE, external_id=EXTERNAL_ID)
+        _track_three(pixel)
+        return render_template("pixel.html", products=_PRODUCTS, **_PAGE)
+
+    return plain, with_pixel, pixel
+
+
+def _wsgi_get(app: Flask, path: str) -> Callable[[], bytes]:
+    """A function making one GET request straight through ``app``'s WSGI interface."""
+    environ = EnvironBuilder(path=path).get_environ()
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None, /
+    ) -> Callable[[bytes], object]:
+        if not status.startswith("200"):
+            raise RuntimeError(f"GET {path} answered {status}")
+        return lambda data: None
+
+    def get() -> bytes:
+        return b"".join(app.wsgi_app(dict(environ), start_response))
+
+    return get
+
+
+def _render_alone(app: Flask, pixel: TikTokPixel, repeats: int) -> dict[str, list[float]]:
+    """µs per ``identify()``, per ``track()`` (three events) and per ``tiktok_pixel()`` call,
+    each in a fresh request context."""
+    samples: dict[str, list[float]] = {"identify": [], "track3": [], "render": []}
+    for _ in range(repeats):
+        with app.test_request_context("/pixel"):
+            samples["identify"] += per_call_us(
+                lambda: pixel.identify(email=EMAIL, phone_number=PHONE, external_id=EXTERNAL_ID),
+                1,
+            )
+            samples["track3"] += per_call_us(lambda: _track_three(pixel), 1)
+            samples["render"] += per_call_us(pixel.render, 1)
+    return samples
+
+
+def _normalisations(repeats: int) -> dict[str, float]:
+    """Median µs per call of each normalisation (phone parsing cold and warm)."""
+    cold_phones = iter(PHONES * (repeats // len(PHONES) + 1))
+    contents = [{"content_id": "PX-1000", "content_type": "product", "price": 10.0}]
+    calls: dict[str, tuple[Callable[[], object], Callable[[], object] | None]] = {
+        "normalize_email": (lambda: normalize_email(EMAIL), None),
+        "hash_email": (lambda: hash_email(EMAIL), None),
+        "normalize_phone_cold": (
+            lambda: normalize_phone(*next(cold_phones)),
+            matching._parse_phone.cache_clear,
+        ),
+        "normalize_phone_warm": (lambda: normalize_phone(PHONE, "US"), None),
+        "hash_phone_warm": (lambda: hash_phone(PHONE, "US"), None),
+        "hash_external_id": (lambda: hash_external_id(EXTERNAL_ID), None),
+        "normalize_name": (lambda: normalize_name(" Jane-Marie "), None),
+        "normalize_city": (lambda: normalize_city("San Francisco"), None),
+        "normalize_zip_code": (lambda: normalize_zip_code("SW1A 1AA"), None),
+        "sha256_hex": (lambda: sha256_hex("jane.doe@example.com"), None),
+        "identity_from_raw_warm": (
+            lambda: Identity.from_raw(
+                email=EMAIL, phone_number=PHONE, external_id=EXTERNAL_ID, region="US"
+            ),
+            None,
+        ),
+        "validate_event": (
+            lambda: validate_event(
+                "AddToCart", {"contents": contents, "value": 10.0, "currency": "USD"}
+            ),
+            None,
+        ),
+    }
+    normalize_phone(PHONE, "US")  # warm
+    results = {}
+    for name, (call, prepare) in calls.items():
+        results[f"{name}_us"] = median(per_call_us(call, repeats, prepare=prepare))
+    matching._parse_phone.cache_clear()
+    return results
+
+
+def run(*, quick: bool = False) -> dict[str, float]:
+    """Median request times of the three pages, ``tiktok_pixel()`` alone, normalisations."""
+    logging.getLogger("pixel_embed").setLevel(logging.ERROR)
+    repeats = 300 if quick else 3000
+    plain, with_pixel, pixel = _apps()
+    pages = {
+        "none": _wsgi_get(plain, "/none"),
+        "static": _wsgi_get(plain, "/static"),
+        "pixel": _wsgi_get(with_pixel, "/pixel"),
+        "pixel_only": _wsgi_get(with_pixel, "/pixel-only"),
+        "pixel_identify": _wsgi_get(with_pixel, "/pixel-identify"),
+    }
+    if b"ttq.identify(" not in pages["pixel"]() or b"ttq.load(" not in pages["static"]():
+        raise RuntimeError("the benchmark pages do not hold the pixel they should")
+    sample_side_by_side(pages, 50)  # warm up: template compilation, first allocations
+    seconds = sample_side_by_side(pages, repeats)
+    request_us = {name: median(values) * 1e6 for name, values in seconds.items()}
+    alone = _render_alone(with_pixel, pixel, repeats)
+    return {
+        "server_none_us": request_us["none"],
+        "server_static_us": request_us["static"],
+        "server_pixel_us": request_us["pixel"],
+        "server_ratio_vs_static": ratio(request_us["pixel"], request_us["static"]),
+        "server_ratio_vs_none": ratio(request_us["pixel"], request_us["none"]),
+        "server_pixel_added_us": request_us["pixel"] - request_us["static"],
+        # Where the added time goes: the script alone, identify(), then the three track()s.
+        "server_added_script_us": request_us["pixel_only"] - request_us["none"],
+        "server_added_identify_us": request_us["pixel_identify"] - request_us["pixel_only"],
+        "server_added_3_events_us": request_us["pixel"] - request_us["pixel_identify"],
+        "render_us_median": median(alone["render"]),
+        "identify_us_median": median(alone["identify"]),
+        "track3_us_median": median(alone["track3"]),
+        **_normalisations(max(repeats // 2, 200)),
+    }
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:32} {value:10.2f}")
