@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
 
+import demo_site
 from pixel_embed.audit import Step, audit
 from pixel_embed.testing import serve_app
-
-demo_site: Any = pytest.importorskip(
-    "demo_site",
-    reason="demo_site is built on another branch; this test runs once it is merged",
-)
 
 JOURNEY = [
     Step("accept-consent", "#consent-banner [data-consent=grant]"),
