@@ -328,8 +328,11 @@ class TikTokPixel:
     @property
     def consent(self) -> ConsentState | None:
         """The visitor's recorded consent choice (``"granted"``, ``"denied"``), or ``None``."""
-        settings = self._config().settings
-        name = settings.consent_cookie if settings else CONSENT_COOKIE
+        return self._consent(self._config())
+
+    @staticmethod
+    def _consent(config: _AppConfig) -> ConsentState | None:
+        name = config.settings.consent_cookie if config.settings else CONSENT_COOKIE
         value = request.cookies.get(name)
         return cast(ConsentState, value) if value in ("granted", "denied") else None
 
@@ -369,7 +372,7 @@ class TikTokPixel:
             config.settings,
             state.shown,
             nonce=self._current_nonce(),
-            consent_state=self.consent,
+            consent_state=self._consent(config),
         )
 
     def _current_nonce(self) -> str | None:
@@ -379,18 +382,18 @@ class TikTokPixel:
         return cast(str | None, talisman()) if callable(talisman) else None
 
     def _is_internal(self, config: _AppConfig) -> bool:
-        if not config.internal_networks or not request.remote_addr:
+        if not config.internal_networks:
             return False
         try:
-            address = ipaddress.ip_address(request.remote_addr)
+            address = ipaddress.ip_address(request.remote_addr or "")
         except ValueError:
             return False
         return any(address in network for network in config.internal_networks)
 
     # -- deferred events, in the signed session ------------------------------------------------
 
-    def _peek_deferred(self) -> tuple[Identity, list[Event]]:
-        saved = session.get(_SESSION_KEY) if _SESSION_KEY in session else None
+    @staticmethod
+    def _read_deferred(saved: object) -> tuple[Identity, list[Event]]:
         if not isinstance(saved, dict):
             return Identity(), []
         try:
@@ -401,19 +404,22 @@ class TikTokPixel:
             return Identity(), []
         return identity, events
 
+    def _peek_deferred(self) -> tuple[Identity, list[Event]]:
+        return self._read_deferred(session.get(_SESSION_KEY))
+
     def _pop_deferred(self) -> tuple[Identity, list[Event]]:
-        found = self._peek_deferred()
-        if _SESSION_KEY in session:
-            session.pop(_SESSION_KEY)
-        return found
+        # pop() marks the session modified only when the key was there.
+        return self._read_deferred(session.pop(_SESSION_KEY, None))
 
     def _after_request(self, response: Response) -> Response:
         state: _RequestState | None = g.get(_G_KEY)
         if state is None:
             return response
         server_events = ServerEvents.of(current_app)
-        if server_events is not None and not self._is_internal(self._config()):
-            server_events.send(state.server_events, state.identity, self.consent)
+        if server_events is not None:
+            config = self._config()
+            if not self._is_internal(config):
+                server_events.send(state.server_events, state.identity, self._consent(config))
         if state.deferred:
             identity, events = self._peek_deferred()
             events = [*events, *state.deferred]
