@@ -43,8 +43,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class _AppConfig:
-    enabled: bool
-    settings: PixelSettings | None
+    settings: PixelSettings | None  # None while TIKTOK_PIXEL_ENABLED is False
     region: str | None
     strict: bool
     internal_networks: tuple[IPNetwork, ...]
@@ -169,7 +168,7 @@ class TikTokPixel:
         app.jinja_env.globals["_pixel_embed_render"] = self.render
         app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
         app.after_request(self._after_request)
-        ServerEvents.init_app(app, self._configs[app].settings, self._sender)
+        ServerEvents.init_app(app, config.settings, self._sender)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -195,7 +194,6 @@ class TikTokPixel:
                 consent_cookie=app.config["TIKTOK_PIXEL_CONSENT_COOKIE"],
             )
         return _AppConfig(
-            enabled=enabled,
             settings=settings,
             region=region.upper() if region else None,
             strict=_flag(app, "TIKTOK_PIXEL_STRICT"),
@@ -357,13 +355,12 @@ class TikTokPixel:
             return render_disabled("already rendered on this page")
         state.rendered = True
         state.shown = []
+        # Deferred events are used up by the next page, whether it shows the pixel or not.
+        identity, deferred = self._pop_deferred()
         if config.settings is None:
-            self._pop_deferred()
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
         if self._is_internal(config):
-            self._pop_deferred()
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
-        identity, deferred = self._pop_deferred()
         identity = identity.merged(state.identity)
         state.private = bool(identity) or bool(deferred)
         events = [*deferred, *state.events]
