@@ -20,9 +20,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from .browser import BrowserNotFound, find_chromium
 from .pii import pii_in_calls, pii_in_text
-from .recorder import install_recorder, recorder_for
-
-_SCRIPTS = "() => Array.from(document.scripts).filter(s => !s.src).map(s => s.textContent)"
+from .recorder import inline_scripts, install_recorder, recorder_for
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,7 +42,7 @@ def assert_no_raw_pii(page: Page) -> None:
     scripts = dict.fromkeys(recorder.scripts)
     if not page.is_closed():
         # The current document, also when it was loaded before the recorder was installed.
-        scripts.update(dict.fromkeys((page.url, text) for text in page.evaluate(_SCRIPTS)))
+        scripts.update(dict.fromkeys((page.url, text) for text in inline_scripts(page)))
     problems = []
     numbers: dict[str, int] = {}
     for url, text in scripts:

@@ -24,12 +24,12 @@ _RECORDER_JS = (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-
 _READ_CALLS = "() => (window.__pixelEmbedRecorder ? window.__pixelEmbedRecorder.calls : [])"
 # Every document hands its inline scripts to the recorder once parsed, so the PII guard sees
 # every page of a journey, not only the last one.
-_REPORT_SCRIPTS = """
-document.addEventListener("DOMContentLoaded", () => {
+_INLINE_SCRIPTS = "Array.from(document.scripts).filter(s => !s.src).map(s => s.textContent)"
+_REPORT_SCRIPTS = f"""
+document.addEventListener("DOMContentLoaded", () => {{
   if (typeof window.__pixelEmbedScripts !== "function") return;
-  const texts = Array.from(document.scripts).filter(s => !s.src).map(s => s.textContent);
-  window.__pixelEmbedScripts(String(location.href), texts).catch(() => {});
-});
+  window.__pixelEmbedScripts(String(location.href), {_INLINE_SCRIPTS}).catch(() => {{}});
+}});
 """
 
 SdkMode = Literal["serve", "abort"]
@@ -200,6 +200,12 @@ def recorder_for(page: Page) -> PixelRecorder:
             "this page's browser context has no pixel recorder: use the pixel_page fixture "
             "or call install_recorder(context) before opening the page"
         ) from None
+
+
+def inline_scripts(page: Page) -> list[str]:
+    """The text of each inline ``<script>`` of the page's current document."""
+    texts: list[str] = page.evaluate(f"() => {_INLINE_SCRIPTS}")
+    return texts
 
 
 def pixel_calls(page: Page, *, all_pages: bool = False) -> list[RecordedCall]:
