@@ -17,7 +17,7 @@ from .errors import ConfigurationError, InvalidInput
 from .events import Event, validate_event
 from .events_api.delivery import Sender
 from .events_api.hooks import FlaggedEvent, ServerEvents
-from .matching import Identity
+from .matching import Identity, is_region_code
 from .render import (
     CONSENT_COOKIE,
     ConsentState,
@@ -174,9 +174,7 @@ class TikTokPixel:
     def _read_config(app: Flask) -> _AppConfig:
         enabled = _flag(app, "TIKTOK_PIXEL_ENABLED")
         region = app.config["TIKTOK_PIXEL_DEFAULT_REGION"]
-        if region is not None and (
-            not isinstance(region, str) or len(region) != 2 or not region.isalpha()
-        ):
+        if region is not None and not is_region_code(region):
             raise ConfigurationError(
                 f"TIKTOK_PIXEL_DEFAULT_REGION {region!r} is not an ISO 3166 alpha-2 code "
                 "such as 'US'"

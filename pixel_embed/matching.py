@@ -27,6 +27,11 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _REGION = re.compile(r"[A-Za-z]{2}")
 
 
+def is_region_code(value: object) -> bool:
+    """Whether ``value`` has the form of an ISO 3166-1 alpha-2 code (``US``, ``gb``)."""
+    return isinstance(value, str) and _REGION.fullmatch(value) is not None
+
+
 def is_sha256(value: str) -> bool:
     """Whether ``value`` already is a SHA-256 hex digest (64 hexadecimal characters)."""
     return _SHA256_HEX.fullmatch(value) is not None
@@ -69,7 +74,7 @@ def normalize_phone(value: str, region: str | None = None) -> str:
         raise InvalidPhoneNumber(
             "phone_number", value, f"must be a string, not {type(value).__name__}"
         )
-    if region is not None and not _REGION.fullmatch(region):
+    if region is not None and not is_region_code(region):
         raise InvalidPhoneNumber(
             "phone_number", value, f"cannot be read with region {region!r} (not a 2-letter code)"
         )
@@ -144,7 +149,7 @@ def normalize_state(value: str) -> str:
 def normalize_country(value: str) -> str:
     """Lower-case an ISO 3166-1 alpha-2 country code (``US`` → ``us``)."""
     text = _text("country", value)
-    if not _REGION.fullmatch(text):
+    if not is_region_code(text):
         raise InvalidIdentity("country", value, "is not an ISO 3166-1 alpha-2 code such as 'US'")
     return text.lower()
 
@@ -223,7 +228,7 @@ class Identity:
             out and the others are kept.
         :raises InvalidIdentity: a field is invalid and no ``on_error`` was given.
         """
-        if isinstance(country, str) and _REGION.fullmatch(country.strip()):
+        if isinstance(country, str) and is_region_code(country.strip()):
             region = country.strip()
         steps: dict[str, tuple[object, Callable[[str], str]]] = {
             "email": (email, normalize_email),
