@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from pixel_embed import STANDARD_EVENTS, InvalidEvent, validate_event
-from pixel_embed.events import Event, near_miss
+from pixel_embed.events import Event, near_miss, new_event_id
 
 
 def lenient(name: str, params: dict[str, Any]) -> tuple[Event, list[str]]:
@@ -96,6 +97,18 @@ def test_every_event_gets_a_fresh_uuid_event_id() -> None:
     first, second = validate_event("ViewContent"), validate_event("ViewContent")
     assert first.event_id != second.event_id
     assert len(first.event_id) == 36
+
+
+def test_event_ids_are_canonical_random_uuids() -> None:
+    ids = [new_event_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for event_id in ids:
+        parsed = uuid.UUID(event_id)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == event_id  # lower-case, hyphenated: as uuid4() writes it
+    # Every variant digit (8, 9, a, b) and every digit elsewhere turns up: the bits are random.
+    assert {event_id[19] for event_id in ids} == set("89ab")
+    assert {event_id[0] for event_id in ids} == set("0123456789abcdef")
 
 
 def test_none_values_are_left_out() -> None:
