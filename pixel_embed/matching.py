@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from typing import cast
 
 import phonenumbers
 
@@ -159,25 +160,41 @@ def normalize_zip_code(value: str | int) -> str:
     return _squeezed("zip_code", str(value) if isinstance(value, int) else value, _SPACE)
 
 
-def _hash(normalize: Callable[[str], str], value: str) -> str:
+# identify()'s normaliser of each field, taking the value and the region for phone numbers.
+_NORMALIZERS: dict[str, Callable[[str, str | None], str]] = {
+    "email": lambda v, _: normalize_email(v),
+    "phone_number": normalize_phone,
+    "external_id": lambda v, _: normalize_external_id(v),
+    "first_name": lambda v, _: normalize_name(v, "first_name"),
+    "last_name": lambda v, _: normalize_name(v, "last_name"),
+    "city": lambda v, _: normalize_city(v),
+    "state": lambda v, _: normalize_state(v),
+    "country": lambda v, _: normalize_country(v),
+    "zip_code": lambda v, _: normalize_zip_code(v),
+}
+
+
+def _hash(
+    value: str, normalize: Callable[[str, str | None], str], region: str | None = None
+) -> str:
     if isinstance(value, str) and is_sha256(value.strip()):
         return value.strip().lower()
-    return sha256_hex(normalize(value))
+    return sha256_hex(normalize(value, region))
 
 
 def hash_email(value: str) -> str:
     """SHA-256 of the normalised e-mail address (a digest is passed through)."""
-    return _hash(normalize_email, value)
+    return _hash(value, _NORMALIZERS["email"])
 
 
 def hash_phone(value: str, region: str | None = None) -> str:
     """SHA-256 of the E.164 phone number (a digest is passed through)."""
-    return _hash(lambda v: normalize_phone(v, region), value)
+    return _hash(value, normalize_phone, region)
 
 
 def hash_external_id(value: str | int) -> str:
     """SHA-256 of the trimmed external id (a digest is passed through)."""
-    return _hash(normalize_external_id, str(value) if isinstance(value, int) else value)
+    return _hash(str(value) if isinstance(value, int) else value, _NORMALIZERS["external_id"])
 
 
 #: Fields sent as SHA-256 digests.
@@ -230,26 +247,46 @@ class Identity:
         """
         if isinstance(country, str) and is_region_code(country.strip()):
             region = country.strip()
-        steps: dict[str, tuple[object, Callable[[str], str]]] = {
-            "email": (email, normalize_email),
-            "phone_number": (phone_number, lambda v: normalize_phone(v, region)),
-            "external_id": (external_id, normalize_external_id),
-            "first_name": (first_name, lambda v: normalize_name(v, "first_name")),
-            "last_name": (last_name, lambda v: normalize_name(v, "last_name")),
-            "city": (city, normalize_city),
-            "state": (state, normalize_state),
-            "country": (country, normalize_country),
-            "zip_code": (zip_code, normalize_zip_code),
-        }
+        raw_values = (
+            email,
+            phone_number,
+            external_id,
+            first_name,
+            last_name,
+            city,
+            state,
+            country,
+            zip_code,
+        )
+        try:
+            return _remembered_identity(*raw_values, region)
+        except InvalidIdentity:
+            if on_error is None:
+                raise
+        except TypeError:  # a value that cannot be a cache key: normalising names the field
+            pass
+        return cls._normalised(raw_values, region, on_error)
+
+    @classmethod
+    def _normalised(
+        cls,
+        raw_values: tuple[object, ...],
+        region: str | None,
+        on_error: Callable[[InvalidIdentity], None] | None,
+    ) -> Identity:
         values: dict[str, str] = {}
-        for name, (raw, normalize) in steps.items():
+        for name, raw in zip(_NORMALIZERS, raw_values, strict=True):
             if raw is None or raw == "":
                 continue
             text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
             try:
                 if not isinstance(text, str):
                     raise InvalidIdentity(name, raw, f"must be a string, not {type(raw).__name__}")
-                values[name] = normalize(text) if name in CLEAR_FIELDS else _hash(normalize, text)
+                normalize = _NORMALIZERS[name]
+                if name in CLEAR_FIELDS:
+                    values[name] = normalize(text, region)
+                else:
+                    values[name] = _hash(text, normalize, region)
             except InvalidIdentity as exc:
                 if on_error is None:
                     raise
@@ -276,4 +313,17 @@ class Identity:
         return cls(**{k: str(v) for k, v in params.items() if k in known})
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in vars(self).values())
+        return any(vars(self).values())
+
+
+#: The identity of a browser nobody identified (every field ``None``).
+NO_IDENTITY = Identity()
+
+
+# A signed-in visitor is identified on every page with the same values: normalising and hashing
+# them again costs more than the rest of identify(). Valid identities only are kept (an error
+# is raised anew each time); ``typed`` keeps True apart from 1 and "1" apart from 1.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _remembered_identity(*raw_values_and_region: object) -> Identity:
+    *raw_values, region = raw_values_and_region
+    return Identity._normalised(tuple(raw_values), cast(str | None, region), None)

@@ -166,3 +166,35 @@ def test_on_error_drops_only_the_bad_field(caplog: pytest.LogCaptureFixture) -> 
         "phone_number (value withheld) is not a valid number for region US"
     )
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_remembered_identity_is_the_same_as_a_fresh_one() -> None:
+    email, phone = " Jane@Example.com ", "(213) 373-4253"
+    first = Identity.from_raw(email=email, phone_number=phone, region="US")
+    again = Identity.from_raw(email=email, phone_number=phone, region="US")
+    fresh = Identity._normalised(
+        (email, phone, None, None, None, None, None, None, None), "US", None
+    )
+    assert (
+        first
+        == again
+        == fresh
+        == Identity(email=hash_email(email), phone_number=hash_phone(phone, "US"))
+    )
+    # The cache keeps types apart: 1 is an external id, True is a mistake, even after 1.
+    assert Identity.from_raw(external_id=1).external_id == hash_external_id("1")
+    with pytest.raises(InvalidIdentity, match="external_id True must be a string, not bool"):
+        Identity.from_raw(external_id=True)
+
+
+def test_values_that_cannot_be_remembered_still_get_a_named_error() -> None:
+    with pytest.raises(InvalidIdentity, match=r"email \['a@b.co'\] must be a string, not list"):
+        Identity.from_raw(email=["a@b.co"])  # type: ignore[arg-type]
+    errors: list[InvalidIdentity] = []
+    identity = Identity.from_raw(
+        email=["a@b.co"],  # type: ignore[arg-type]
+        external_id="u-1",
+        on_error=errors.append,
+    )
+    assert identity == Identity(external_id=hash_external_id("u-1"))
+    assert [e.field for e in errors] == ["email"]
