@@ -7,13 +7,13 @@ page's calls. Every value is written with Jinja's ``|tojson`` (HTML-safe JSON: `
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
@@ -46,11 +46,20 @@ _encode = json.JSONEncoder(**_JSON).encode
 
 def to_js(value: Any) -> str:
     """``value`` as JSON that is safe inside an HTML ``<script>``: the output of Jinja's
-    ``|tojson`` (``<``, ``>``, ``&`` and ``'`` escaped), built with one shared encoder since
-    this runs for every call on every page."""
+    ``|tojson`` (``<``, ``>``, ``&`` and ``'`` escaped, non-ASCII written as ``\\u`` escapes).
+
+    This runs for every call on every page, so orjson writes it; the json module takes over
+    for what orjson writes differently (non-ASCII text, which it leaves as UTF-8) or refuses
+    (integers beyond 64 bits, keys that are not strings).
+    """
+    try:
+        data = orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is one
+        text = _encode(value)
+    else:
+        text = data.decode("ascii") if data.isascii() else _encode(value)
     return (
-        _encode(value)
-        .replace("<", "\\u003c")
+        text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
         .replace("&", "\\u0026")
         .replace("'", "\\u0027")
@@ -60,9 +69,11 @@ def to_js(value: Any) -> str:
 _template = _env.get_template("pixel_embed/pixel.html")
 
 
-@dataclass(frozen=True)
-class PixelCall:
-    """One call the page makes on ``ttq`` (or on each ``ttq.instance(code)``)."""
+class PixelCall(NamedTuple):
+    """One call the page makes on ``ttq`` (or on each ``ttq.instance(code)``).
+
+    A named tuple rather than a dataclass: a page makes several, and tuples are built fastest.
+    """
 
     method: str
     args: tuple[Any, ...] = ()
@@ -70,7 +81,7 @@ class PixelCall:
     @property
     def js_args(self) -> str:
         """The arguments as HTML-safe JSON, comma-separated, for the call in the script."""
-        return to_js(list(self.args))[1:-1]
+        return to_js(self.args)[1:-1] if self.args else ""
 
     @property
     def as_list(self) -> list[Any]:
@@ -102,6 +113,10 @@ class PixelSettings:
     debug: bool = False
     consent_cookie: str = CONSENT_COOKIE
     _load_options: dict[str, Any] = field(init=False, repr=False, compare=False)
+    # The rendered script around the calls, per consent choice and nonce or not: see _frame.
+    _frames: dict[tuple[ConsentState | None, bool], tuple[str, str]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         codes = (self.codes,) if isinstance(self.codes, str) else tuple(self.codes)
@@ -130,6 +145,7 @@ class PixelSettings:
             )
         object.__setattr__(self, "codes", codes)
         object.__setattr__(self, "_load_options", {"limited_data_use": True} if self.ldu else {})
+        object.__setattr__(self, "_frames", {})
 
 
 def page_calls(
@@ -214,16 +230,20 @@ _CALLS_SLOT = "\x00pixel-embed-calls\x00"
 _NONCE_SLOT = "\x00pixel-embed-nonce\x00"
 
 
-@functools.lru_cache(maxsize=256)
 def _frame(
     settings: PixelSettings, consent_state: ConsentState | None, has_nonce: bool
 ) -> tuple[str, str]:
-    """The script before and after the page's calls (the nonce, if any, still a slot)."""
-    html = _render_template(
-        settings, consent_state, _NONCE_SLOT if has_nonce else None, Markup(_CALLS_SLOT), []
-    )
-    head, tail = html.split(_CALLS_SLOT)
-    return head, tail
+    """The script before and after the page's calls (the nonce, if any, still a slot), kept
+    on the settings: at most six forms, each rendered once."""
+    key = (consent_state, has_nonce)
+    frame = settings._frames.get(key)
+    if frame is None:
+        html = _render_template(
+            settings, consent_state, _NONCE_SLOT if has_nonce else None, Markup(_CALLS_SLOT), []
+        )
+        head, tail = html.split(_CALLS_SLOT)
+        frame = settings._frames[key] = (head, tail)
+    return frame
 
 
 def render_disabled(reason: str) -> Markup:
