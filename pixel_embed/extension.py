@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import time
@@ -10,14 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request, session
+from flask import Blueprint, Flask, Response, current_app, request, session
 from markupsafe import Markup
 
 from .errors import ConfigurationError, InvalidInput
 from .events import Event, validate_event
 from .events_api.delivery import Sender
 from .events_api.hooks import FlaggedEvent, ServerEvents
-from .matching import Identity, is_region_code
+from .matching import NO_IDENTITY, Identity, is_region_code
 from .render import (
     CONSENT_COOKIE,
     ConsentState,
@@ -36,7 +37,7 @@ log = logging.getLogger("pixel_embed")
 #: cookie session holds about 4 KB).
 MAX_DEFERRED = 20
 _SESSION_KEY = "_tiktok_pixel"
-_G_KEY = "_tiktok_pixel"
+_STATE_KEY = "_tiktok_pixel"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -47,11 +48,21 @@ class _AppConfig:
     region: str | None
     strict: bool
     internal_networks: tuple[IPNetwork, ...]
+    server_events: ServerEvents | None = None  # None: no Events API
+
+    def on_error(self, error: InvalidInput) -> None:
+        """What becomes of a bad field: raised in strict mode, else dropped with a warning."""
+        if self.strict:
+            raise error
+        log.warning("TikTok pixel: dropped %s", error.redacted())
 
 
-@dataclass
+@dataclass(slots=True)
 class _RequestState:
-    identity: Identity = field(default_factory=Identity)
+    pixel: TikTokPixel
+    app: Flask
+    config: _AppConfig
+    identity: Identity = NO_IDENTITY
     events: list[Event] = field(default_factory=list)
     deferred: list[Event] = field(default_factory=list)
     server_events: list[FlaggedEvent] = field(default_factory=list)
@@ -162,13 +173,13 @@ class TikTokPixel:
 
         config = self._read_config(app)
         self.segment.init_app(app)
-        self._configs[app] = config
+        server_events = ServerEvents.init_app(app, config.settings, self._sender)
+        self._configs[app] = dataclasses.replace(config, server_events=server_events)
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render
         app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
         app.after_request(self._after_request)
-        ServerEvents.init_app(app, config.settings, self._sender)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -200,8 +211,10 @@ class TikTokPixel:
 
     # -- per-request state -------------------------------------------------------------------
 
-    def _config(self) -> _AppConfig:
-        app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    # Flask's proxies (``g``, ``session``…) cost about a microsecond per attribute; these run on
+    # every track() and page, so each resolves the proxy to its object once.
+
+    def _config(self, app: Flask) -> _AppConfig:
         try:
             return self._configs[app]
         except KeyError:
@@ -211,24 +224,21 @@ class TikTokPixel:
             ) from None
 
     def _state(self, caller: str) -> _RequestState:
-        if not has_request_context():
+        """This request's state, kept on the request object: ``g`` can outlive a request (it
+        belongs to the app context, which a test may hold open around several requests)."""
+        try:
+            current = request._get_current_object()  # type: ignore[attr-defined]
+        except RuntimeError:
             raise RuntimeError(
                 f"pixel.{caller}() needs a request: call it from a view (or a before_request "
                 "function), not at import time or in a background job."
-            )
-        state: _RequestState | None = g.get(_G_KEY)
-        if state is None:
-            state = _RequestState()
-            setattr(g, _G_KEY, state)
+            ) from None
+        state: _RequestState | None = getattr(current, _STATE_KEY, None)
+        if state is None or state.pixel is not self:
+            app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+            state = _RequestState(self, app, self._config(app))
+            setattr(current, _STATE_KEY, state)
         return state
-
-    def _on_error(self, config: _AppConfig) -> Callable[[InvalidInput], None]:
-        def drop(error: InvalidInput) -> None:
-            if config.strict:
-                raise error
-            log.warning("TikTok pixel: dropped %s", error.redacted())
-
-        return drop
 
     # -- the public API for views ------------------------------------------------------------
 
@@ -257,12 +267,12 @@ class TikTokPixel:
         :raises InvalidEvent: in strict mode, or when the event name itself is invalid.
         """
         state = self._state("track")
-        config = self._config()
+        config = state.config
         checked = validate_event(
             event,
-            {**(params or {}), **properties},
+            {**params, **properties} if params and properties else params or properties,
             event_id=event_id,
-            on_error=self._on_error(config),
+            on_error=config.on_error,
         )
         if not defer and state.rendered:
             log.warning(
@@ -271,14 +281,13 @@ class TikTokPixel:
                 checked.name,
             )
             defer = True
-        if defer and not current_app.secret_key:
+        if defer and not state.app.secret_key:
             raise ConfigurationError(
                 "track(..., defer=True) keeps the event in the session until the next page: "
                 "set app.secret_key (SECRET_KEY) to use it"
             )
         (state.deferred if defer else state.events).append(checked)
-        server_events = ServerEvents.of(current_app)
-        if server_events is not None and server_events.wanted(server):
+        if config.server_events is not None and config.server_events.wanted(server):
             state.server_events.append((checked, time.time()))
         return checked.event_id
 
@@ -305,7 +314,7 @@ class TikTokPixel:
         :raises InvalidIdentity: in strict mode, for a field that cannot be normalised.
         """
         request_state = self._state("identify")
-        config = self._config()
+        config = request_state.config
         identity = Identity.from_raw(
             email=email,
             phone_number=phone_number,
@@ -317,14 +326,14 @@ class TikTokPixel:
             country=country,
             zip_code=zip_code,
             region=region or config.region,
-            on_error=self._on_error(config),
+            on_error=config.on_error,
         )
         request_state.identity = request_state.identity.merged(identity)
 
     @property
     def consent(self) -> ConsentState | None:
         """The visitor's recorded consent choice (``"granted"``, ``"denied"``), or ``None``."""
-        return self._consent(self._config())
+        return self._consent(self._state("consent").config)
 
     @staticmethod
     def _consent(config: _AppConfig) -> ConsentState | None:
@@ -335,7 +344,7 @@ class TikTokPixel:
     def page_calls(self) -> list[PixelCall]:
         """The calls this request's page makes (or made), for an inspector or a log."""
         state = self._state("page_calls")
-        settings = self._config().settings
+        settings = state.config.settings
         if state.shown is not None:
             return list(state.shown)
         if settings is None:
@@ -348,32 +357,33 @@ class TikTokPixel:
     def render(self) -> Markup:
         """The pixel's HTML for this page: the ``tiktok_pixel()`` template global."""
         state = self._state("render")
-        config = self._config()
         if state.rendered:
             return render_disabled("already rendered on this page")
         state.rendered = True
         state.shown = []
         # Deferred events are used up by the next page, whether it shows the pixel or not.
         identity, deferred = self._pop_deferred()
-        if config.settings is None:
+        config = state.config
+        settings = config.settings
+        if settings is None:
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
         if self._is_internal(config):
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
         identity = identity.merged(state.identity)
-        state.private = bool(identity) or bool(deferred)
-        events = [*deferred, *state.events]
-        state.shown = page_calls(config.settings, identity, events)
+        state.private = bool(deferred) or bool(identity)
+        state.shown = page_calls(settings, identity, [*deferred, *state.events])
         return render_calls(
-            config.settings,
+            settings,
             state.shown,
-            nonce=self._current_nonce(),
-            consent_state=self._consent(config),
+            nonce=self._current_nonce(state.app),
+            # Only the consent modes' script reads the choice: no cookie parsing otherwise.
+            consent_state=None if settings.consent == "none" else self._consent(config),
         )
 
-    def _current_nonce(self) -> str | None:
+    def _current_nonce(self, app: Flask) -> str | None:
         if self._nonce is not None:
             return self._nonce()
-        talisman = current_app.jinja_env.globals.get("csp_nonce")
+        talisman = app.jinja_env.globals.get("csp_nonce")
         return cast(str | None, talisman()) if callable(talisman) else None
 
     def _is_internal(self, config: _AppConfig) -> bool:
@@ -390,31 +400,38 @@ class TikTokPixel:
     @staticmethod
     def _read_deferred(saved: object) -> tuple[Identity, list[Event]]:
         if not isinstance(saved, dict):
-            return Identity(), []
+            return NO_IDENTITY, []
         try:
             events = [Event.from_dict(item) for item in saved.get("events", [])]
             identity = Identity.from_params(saved.get("identity", {}))
         except (KeyError, TypeError, ValueError):
             log.warning("TikTok pixel: ignored unreadable deferred events in the session")
-            return Identity(), []
+            return NO_IDENTITY, []
         return identity, events
 
     def _peek_deferred(self) -> tuple[Identity, list[Event]]:
         return self._read_deferred(session.get(_SESSION_KEY))
 
     def _pop_deferred(self) -> tuple[Identity, list[Event]]:
-        # pop() marks the session modified only when the key was there.
-        return self._read_deferred(session.pop(_SESSION_KEY, None))
+        current = session._get_current_object()  # type: ignore[attr-defined]
+        # pop() only when the key is there: it marks the session modified (a new cookie), and
+        # a session without a secret key (NullSession) refuses it.
+        if _SESSION_KEY not in current:
+            return NO_IDENTITY, []
+        return self._read_deferred(current.pop(_SESSION_KEY))
 
     def _after_request(self, response: Response) -> Response:
-        state: _RequestState | None = g.get(_G_KEY)
-        if state is None:
+        state: _RequestState | None = getattr(
+            request._get_current_object(),  # type: ignore[attr-defined]
+            _STATE_KEY,
+            None,
+        )
+        if state is None or state.pixel is not self:
             return response
-        server_events = ServerEvents.of(current_app)
-        if server_events is not None:
-            config = self._config()
-            if not self._is_internal(config):
-                server_events.send(state.server_events, state.identity, self._consent(config))
+        config = state.config
+        server_events = config.server_events
+        if server_events is not None and state.server_events and not self._is_internal(config):
+            server_events.send(state.server_events, state.identity, self._consent(config))
         if state.deferred:
             identity, events = self._peek_deferred()
             events = [*events, *state.deferred]
@@ -439,7 +456,10 @@ class TikTokPixel:
             )
         if state.private:
             # One visitor's hashes and purchases must never be served to another from a cache.
-            cache_control = response.cache_control  # parsed from the header on each access
-            cache_control.public = False
-            cache_control.private = True
+            if "Cache-Control" not in response.headers:
+                response.headers["Cache-Control"] = "private"
+            else:  # keep the view's other directives (parsing them costs ~10 us)
+                cache_control = response.cache_control
+                cache_control.public = False
+                cache_control.private = True
         return response

@@ -177,6 +177,24 @@ def test_the_pixel_renders_once_per_page(app: Flask, pixel: TikTokPixel) -> None
     assert "<!-- TikTok Pixel off: already rendered on this page -->" in html
 
 
+def test_requests_inside_one_app_context_do_not_share_a_page(
+    app: Flask, pixel: TikTokPixel
+) -> None:
+    # An app context held open around requests (a common test set-up) keeps one ``g`` for all
+    # of them; each request's queue and "rendered" flag must still be its own.
+    @app.get("/")
+    def home() -> str:
+        pixel.track("Search", query="mug")
+        return page()
+
+    with app.app_context():
+        client = app.test_client()
+        first, second = client.get("/").text, client.get("/").text
+    assert len(tracked(first)) == len(tracked(second)) == 1
+    assert tracked(first)[0][2] != tracked(second)[0][2]
+    assert "already rendered" not in second
+
+
 def test_the_macro_import(app: Flask, pixel: TikTokPixel) -> None:
     app.add_url_rule(
         "/",

@@ -76,8 +76,8 @@ class SegmentAdapter:
     @property
     def mappings(self) -> SegmentMappings:
         """The current app's mappings."""
-        self._pixel._config()  # raises the core's error when the app is not registered
         app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+        self._pixel._config(app)  # raises the core's error when the app is not registered
         return self._mappings[app]
 
     def track(
