@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from conftest import CODE, OTHER_CODE, make_app, page
 from flask import Flask, redirect, render_template_string
+from flask.sessions import SecureCookieSession, SessionInterface
 from flask.testing import FlaskClient
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from pixel_embed import (
     ConfigurationError,
@@ -193,6 +194,42 @@ def test_requests_inside_one_app_context_do_not_share_a_page(
     assert len(tracked(first)) == len(tracked(second)) == 1
     assert tracked(first)[0][2] != tracked(second)[0][2]
     assert "already rendered" not in second
+
+
+def test_a_browser_without_a_session_cookie_gets_a_page_that_does_not_vary_on_it(
+    app: Flask, pixel: TikTokPixel
+) -> None:
+    # Nothing can be deferred for it, so the session is not even looked at.
+    app.add_url_rule("/", view_func=page)
+    assert "Vary" not in app.test_client().get("/").headers
+
+
+def test_another_session_interface_is_always_asked_for_deferred_events() -> None:
+    class OneVisitorServerSessions(SessionInterface):
+        """Sessions kept on the server and found without any cookie."""
+
+        def __init__(self) -> None:
+            self.store: dict[str, Any] = {}
+
+        def open_session(self, app: Flask, request: Request) -> SecureCookieSession:
+            return SecureCookieSession(self.store)
+
+        def save_session(self, app: Flask, session: Any, response: Response) -> None:
+            self.store = dict(session)
+
+    app = make_app()
+    app.session_interface = OneVisitorServerSessions()
+    pixel = TikTokPixel(app)
+
+    @app.post("/buy")
+    def buy() -> Response:
+        pixel.track("CompletePayment", value=5, currency="USD", defer=True)
+        return redirect("/thanks")
+
+    app.add_url_rule("/thanks", view_func=page)
+    client = app.test_client(use_cookies=False)
+    client.post("/buy")
+    assert [name for name, _, _ in tracked(client.get("/thanks").text)] == ["CompletePayment"]
 
 
 def test_the_macro_import(app: Flask, pixel: TikTokPixel) -> None:
