@@ -370,9 +370,13 @@ class TikTokPixel:
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
         if self._is_internal(config):
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
-        identity = identity.merged(state.identity)
+        if deferred or identity is not NO_IDENTITY:
+            identity = identity.merged(state.identity)
+            events = [*deferred, *state.events]
+        else:  # the common case: nothing was saved for this page
+            identity, events = state.identity, state.events
         state.private = bool(deferred) or bool(identity)
-        state.shown = page_calls(settings, identity, [*deferred, *state.events])
+        state.shown = page_calls(settings, identity, events)
         return render_calls(
             settings,
             state.shown,
