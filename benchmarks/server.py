@@ -8,7 +8,11 @@ The page is a small product listing (a layout, twelve products, a footer) served
   customer number) and tracked three events.
 
 Two more pages split the pixel page's extra time: ``{{ tiktok_pixel() }}`` with nothing
-queued, and with the identity only.
+queued, and with the identity only. A last one, ``unchecked``, is the least any pixel could
+cost: TikTok's snippet with the same identify and track calls written straight from digests
+computed beforehand, with the same JSON writer and event ids, and no checks, no hashing, no
+per-request state. What the pixel page costs beyond it is the library's checking and
+bookkeeping.
 
 Requests go straight through the WSGI app (no socket, no test client), one of each page in
 turn, thousands of times; figures are medians, the ratio is the pixel page's to the static one.
@@ -22,9 +26,11 @@ from typing import Any
 
 from flask import Flask, render_template
 from jinja2 import DictLoader
+from markupsafe import Markup
 from werkzeug.test import EnvironBuilder
 
 from pixel_embed import Identity, TikTokPixel, hash_email, hash_phone, matching, validate_event
+from pixel_embed.events import new_event_id
 from pixel_embed.matching import (
     hash_external_id,
     normalize_city,
@@ -34,6 +40,7 @@ from pixel_embed.matching import (
     normalize_zip_code,
     sha256_hex,
 )
+from pixel_embed.render import to_js
 
 from .size import CODE, official_snippet
 from .timing import median, per_call_us, ratio, sample_side_by_side
@@ -75,6 +82,7 @@ _TEMPLATES = {
     + official_snippet()
     + "{% endblock %}",
     "pixel.html": '{% extends "layout.html" %}{% block pixel %}{{ tiktok_pixel() }}{% endblock %}',
+    "unchecked.html": '{% extends "layout.html" %}{% block pixel %}{{ script }}{% endblock %}',
 }
 _PRODUCTS = [
     {"slug": f"product-{n}", "sku": f"PX-{1000 + n}", "name": f"Product {n}", "price": 10.0 + n}
@@ -96,7 +104,11 @@ PHONES = [
 ]
 
 
-def _track_three(pixel: TikTokPixel) -> None:
+_EVENTS = ("ViewContent", "AddToCart", "InitiateCheckout")
+
+
+def _event_params() -> dict[str, Any]:
+    """The parameters of the three events, built afresh as a view would."""
     product = _PRODUCTS[0]
     contents = [
         {
@@ -107,9 +119,35 @@ def _track_three(pixel: TikTokPixel) -> None:
             "quantity": 1,
         }
     ]
-    params = {"contents": contents, "value": product["price"], "currency": "USD"}
-    for event in ("ViewContent", "AddToCart", "InitiateCheckout"):
+    return {"contents": contents, "value": product["price"], "currency": "USD"}
+
+
+def _track_three(pixel: TikTokPixel) -> None:
+    params = _event_params()
+    for event in _EVENTS:
         pixel.track(event, params)
+
+
+def _unchecked_script() -> Callable[[], Markup]:
+    """The pixel page's script written with no checks (see the module's docstring)."""
+    head, tail = official_snippet().rsplit("ttq.page();", 1)
+    identity = to_js(
+        {
+            "email": hash_email(EMAIL),
+            "phone_number": hash_phone(PHONE, "US"),
+            "external_id": hash_external_id(EXTERNAL_ID),
+        }
+    )
+
+    def script() -> Markup:
+        params = _event_params()
+        tracks = "".join(
+            f"\n  ttq.track({to_js([name, params, {'event_id': new_event_id()}])[1:-1]});"
+            for name in _EVENTS
+        )
+        return Markup(f"{head}ttq.page();\n  ttq.identify({identity});{tracks}{tail}")
+
+    return script
 
 
 def _apps() -> tuple[Flask, Flask, TikTokPixel]:
@@ -125,6 +163,14 @@ def _apps() -> tuple[Flask, Flask, TikTokPixel]:
     @plain.get("/static")
     def static_snippet() -> str:
         return render_template("static.html", products=_PRODUCTS, **_PAGE)
+
+    unchecked_script = _unchecked_script()
+
+    @plain.get("/unchecked")
+    def unchecked() -> str:
+        return render_template(
+            "unchecked.html", script=unchecked_script(), products=_PRODUCTS, **_PAGE
+        )
 
     with_pixel = Flask(__name__)
     with_pixel.jinja_loader = DictLoader(_TEMPLATES)
@@ -234,8 +280,13 @@ def run(*, quick: bool = False) -> dict[str, float]:
         "pixel": _wsgi_get(with_pixel, "/pixel"),
         "pixel_only": _wsgi_get(with_pixel, "/pixel-only"),
         "pixel_identify": _wsgi_get(with_pixel, "/pixel-identify"),
+        "unchecked": _wsgi_get(plain, "/unchecked"),
     }
-    if b"ttq.identify(" not in pages["pixel"]() or b"ttq.load(" not in pages["static"]():
+    if (
+        b"ttq.identify(" not in pages["pixel"]()
+        or b"ttq.load(" not in pages["static"]()
+        or pages["unchecked"]().count(b"ttq.track(") != len(_EVENTS)
+    ):
         raise RuntimeError("the benchmark pages do not hold the pixel they should")
     sample_side_by_side(pages, 50)  # warm up: template compilation, first allocations
     seconds = sample_side_by_side(pages, repeats)
@@ -252,6 +303,10 @@ def run(*, quick: bool = False) -> dict[str, float]:
         "server_added_script_us": request_us["pixel_only"] - request_us["none"],
         "server_added_identify_us": request_us["pixel_identify"] - request_us["pixel_only"],
         "server_added_3_events_us": request_us["pixel"] - request_us["pixel_identify"],
+        # The least any pixel could cost (no checks), and the pixel page's cost beyond it.
+        "server_unchecked_us": request_us["unchecked"],
+        "server_unchecked_ratio_vs_static": ratio(request_us["unchecked"], request_us["static"]),
+        "server_checking_us": request_us["pixel"] - request_us["unchecked"],
         "render_us_median": median(alone["render"]),
         "identify_us_median": median(alone["identify"]),
         "track3_us_median": median(alone["track3"]),
