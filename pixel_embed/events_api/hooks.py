@@ -204,12 +204,6 @@ class ServerEvents:
         app.after_request(server._remember_click)
         return server
 
-    @staticmethod
-    def of(app: Flask) -> ServerEvents | None:
-        """The app's server events, or ``None`` when they are off."""
-        server: ServerEvents | None = app.extensions.get(EXTENSION_KEY)
-        return server
-
     def wanted(self, server: bool | None) -> bool:
         """Whether ``track(..., server=server)`` goes to the Events API."""
         return self.all_events if server is None else server
