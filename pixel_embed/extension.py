@@ -174,13 +174,15 @@ class TikTokPixel:
 
         config = self._read_config(app)
         self.segment.init_app(app)
-        server_events = ServerEvents.init_app(app, config.settings, self._sender)
-        self._configs[app] = dataclasses.replace(config, server_events=server_events)
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render
         app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
         app.after_request(self._after_request)
+        # Registered after ours, the Events API's click-id hook runs before it (Flask runs
+        # after-request functions last registered first).
+        server_events = ServerEvents.init_app(app, config.settings, self._sender)
+        self._configs[app] = dataclasses.replace(config, server_events=server_events)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -334,7 +336,8 @@ class TikTokPixel:
     @property
     def consent(self) -> ConsentState | None:
         """The visitor's recorded consent choice (``"granted"``, ``"denied"``), or ``None``."""
-        return self._consent(self._state("consent").config)
+        app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+        return self._consent(self._config(app))
 
     @staticmethod
     def _consent(config: _AppConfig) -> ConsentState | None:
@@ -370,13 +373,9 @@ class TikTokPixel:
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
         if self._is_internal(config):
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
-        if deferred or identity is not NO_IDENTITY:
-            identity = identity.merged(state.identity)
-            events = [*deferred, *state.events]
-        else:  # the common case: nothing was saved for this page
-            identity, events = state.identity, state.events
+        identity = identity.merged(state.identity)
         state.private = bool(deferred) or bool(identity)
-        state.shown = page_calls(settings, identity, events)
+        state.shown = page_calls(settings, identity, [*deferred, *state.events])
         return render_calls(
             settings,
             state.shown,
