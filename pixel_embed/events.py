@@ -200,6 +200,9 @@ def _content_type(field: str, value: object) -> str:
     return str(value)
 
 
+_JSON_SCALARS = frozenset({str, int, bool})
+
+
 def _json_value(field: str, value: object) -> Any:
     if type(value) in _JSON_SCALARS:
         return value
@@ -209,8 +212,6 @@ def _json_value(field: str, value: object) -> Any:
         raise InvalidEvent(field, value, "is not JSON-serialisable") from None
     return value
 
-
-_JSON_SCALARS = frozenset({str, int, bool})
 
 _ITEM_FIELDS: dict[str, Callable[[str, object], Any]] = {
     "content_id": _text,

@@ -275,14 +275,13 @@ class Identity:
         on_error: Callable[[InvalidIdentity], None] | None,
     ) -> Identity:
         values: dict[str, str] = {}
-        for name, raw in zip(_NORMALIZERS, raw_values, strict=True):
+        for (name, normalize), raw in zip(_NORMALIZERS.items(), raw_values, strict=True):
             if raw is None or raw == "":
                 continue
             text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
             try:
                 if not isinstance(text, str):
                     raise InvalidIdentity(name, raw, f"must be a string, not {type(raw).__name__}")
-                normalize = _NORMALIZERS[name]
                 if name in CLEAR_FIELDS:
                     values[name] = normalize(text, region)
                 else:
