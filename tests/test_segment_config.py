@@ -66,12 +66,12 @@ def test_custom_event_from_a_toml_file(tmp_path: Path) -> None:
 
     html = app.test_client().get("/").text
     assert (
-        '  ttq.track("tiktok_custom_event",{"contents":[{"content_id":"s1"}],"currency":"EUR",'
-        '"value":12},{"event_id":"m-1"});'
+        '  ttq.track("tiktok_custom_event",{"contents":[{"content_id":"s1"}],'
+        '"content_type":"product","currency":"EUR","value":12},{"event_id":"m-1"});'
     ) in html.splitlines()
 
 
-@pytest.mark.parametrize(("presets", "count"), [("none", 1), ("latest", 16), ("default", 9)])
+@pytest.mark.parametrize(("presets", "count"), [("none", 1), ("latest", 17), ("default", 9)])
 def test_a_json_file_chooses_its_presets(tmp_path: Path, presets: str, count: int) -> None:
     file = tmp_path / "mappings.json"
     entry = {"name": "Lead", "subscribe": 'event = "Lead Captured"', "mapping": {"event": "Lead"}}

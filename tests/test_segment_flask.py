@@ -268,7 +268,11 @@ def test_custom_mappings_declared_in_python() -> None:
 
     html = app.test_client().get("/").text
     assert tracked(html) == [
-        ["tiktok_custom_event", {"currency": "EUR", "value": 7}, {"event_id": "m-7"}],
+        [
+            "tiktok_custom_event",
+            {"content_type": "product", "currency": "EUR", "value": 7},
+            {"event_id": "m-7"},
+        ],
         ["AddToCart", {"contents": [{"content_id": "p"}]}, {"event_id": "m-8"}],
     ]
     with app.test_request_context():
@@ -328,6 +332,7 @@ def test_additional_fields_render_through_the_core() -> None:
         [
             "ViewContent",
             {
+                "content_type": "product",
                 "make": "Volvo",
                 "year": 2020,
                 "drivetrain": "AWD",

@@ -328,7 +328,13 @@ def view_content(spec_type: str) -> SegmentMappings:
 def test_travel_fields_pass_through() -> None:
     message = {"type": "page", "properties": {**SINGLE, "value": 10, "currency": "USD", **TRAVEL}}
     call = only(view_content("travel_fields").calls(message))
-    assert call.params == {"contents": SINGLE_ITEM, "currency": "USD", "value": 10, **TRAVEL}
+    assert call.params == {
+        "contents": SINGLE_ITEM,
+        "content_type": "product",
+        "currency": "USD",
+        "value": 10,
+        **TRAVEL,
+    }
     # Without the choice, the same properties are not sent (city, country are not params then).
     assert only(PRESETS.calls(message)).params == {
         "contents": SINGLE_ITEM,
@@ -360,6 +366,7 @@ def test_vehicle_fields_pass_through_with_mileage_and_price_range_combined() -> 
     }
     call = only(view_content("vehicle_fields").calls({"type": "page", "properties": vehicle}))
     assert call.params == {
+        "content_type": "product",
         "postal_code": "test_postal_code",
         "make": "test_make",
         "model": "test_model",
@@ -382,7 +389,7 @@ def test_vehicle_fields_pass_through_with_mileage_and_price_range_combined() -> 
 def test_half_a_mileage_or_price_range_is_not_sent() -> None:
     properties = {"mileage_value": 10, "preferred_price_range_min": 1000, "make": "m"}
     call = only(view_content("vehicle_fields").calls({"type": "page", "properties": properties}))
-    assert call.params == {"make": "m"}
+    assert call.params == {"content_type": "product", "make": "m"}
 
 
 # -- custom mappings ---------------------------------------------------------------------------
@@ -416,6 +423,7 @@ def test_the_custom_event_example_of_the_destination_doc() -> None:
         event="tiktok_custom_event",
         params={
             "contents": [{"content_id": "s1"}],
+            "content_type": "product",
             "currency": "EUR",
             "value": 12,
             "order_id": "c-9",
@@ -462,8 +470,12 @@ def test_a_disabled_mapping_takes_nothing() -> None:
 
 def test_latest_presets() -> None:
     latest = SegmentMappings.latest_presets()
-    order = track("Order Completed", {"products": PRODUCTS, "revenue": 3, "currency": "USD"})
+    order = track(
+        "Order Completed",
+        {"products": PRODUCTS, "revenue": 3, "currency": "USD", "description": "d"},
+    )
     assert only(latest.calls(order)).event == "CompletePayment"
+    # No description: the destination's field has had no default since April 2024.
     assert only(latest.calls(order)).params == {
         "contents": ITEMS,
         "content_type": "product",
@@ -472,7 +484,51 @@ def test_latest_presets() -> None:
     }
     assert only(latest.calls(track("Order Placed", {}))).event == "PlaceAnOrder"
     assert only(latest.calls(track("Signed Up", {}))).event == "CompleteRegistration"
-    assert latest.calls({"type": "page", "properties": SINGLE}) == []
+
+
+def test_latest_presets_track_a_pageview_for_each_page_call() -> None:
+    # Segment's "Page View" preset (September 2024) maps the event name and nothing else.
+    page = {
+        "type": "page",
+        "messageId": "m-p",
+        "userId": "u-1",
+        "properties": {**SINGLE, "email": "a@b.co", "currency": "USD", "value": 1},
+    }
+    assert only(SegmentMappings.latest_presets().calls(page)) == MappedCall(
+        mapping="Page View", event="Pageview", event_id="m-p"
+    )
+
+
+def test_custom_mappings_default_content_type_to_product() -> None:
+    # The destination's Content Type field defaults to "product" for any mapping; "" clears it.
+    checkout = SegmentMapping(
+        name="Checkout",
+        subscribe='event = "Checkout Started"',
+        mapping={"event": "InitiateCheckout", "contents": SINGLE_PRODUCT},
+    )
+    cleared = SegmentMapping(
+        name="Checkout, no type",
+        subscribe='event = "Checkout Started"',
+        mapping={"event": "InitiateCheckout", "content_type": ""},
+    )
+    group = SegmentMapping(
+        name="Checkout, groups",
+        subscribe='event = "Checkout Started"',
+        mapping={"event": "InitiateCheckout", "content_type": "product_group"},
+    )
+    message = track("Checkout Started", {"description": "d"})
+    calls = SegmentMappings([checkout, cleared, group]).calls(message)
+    assert [call.params for call in calls] == [
+        {"content_type": "product"},
+        {},
+        {"content_type": "product_group"},
+    ]
+
+
+def test_the_first_presets_keep_their_own_defaults() -> None:
+    # The 2023 presets were saved with a description default and no content_type.
+    call = only(PRESETS.calls(track("Checkout Started", {"description": "d"})))
+    assert call.params == {"description": "d"}
 
 
 # -- subscriptions and paths -------------------------------------------------------------------

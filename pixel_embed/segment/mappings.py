@@ -139,7 +139,9 @@ SINGLE_PRODUCT = {"@arrayPath": ["$.properties", PRODUCT_ITEM]}
 #: ``contents`` of a multi-product event: ``properties.products[]``.
 MULTI_PRODUCT = {"@arrayPath": ["$.properties.products", PRODUCT_ITEM]}
 
-#: Report Web Event's defaults, as the destination has them.
+#: Report Web Event's defaults, as the destination has them since April 2024
+#: (segmentio/action-destinations #1937): ``content_type`` "product" for every mapping, and no
+#: ``description`` default. Every mapping made today, a custom one included, starts from these.
 WEB_EVENT_DEFAULTS: dict[str, Any] = {
     "event_id": path("$.messageId"),
     "email": _either("email"),
@@ -153,9 +155,10 @@ WEB_EVENT_DEFAULTS: dict[str, Any] = {
         "country": _either("address.country"),
         "zip_code": _either("address.postal_code"),
     },
+    "content_type": "product",
     "currency": path("$.properties.currency"),
     "value": first_of("$.properties.value", "$.properties.revenue"),
-    **{name: path(f"$.properties.{name}") for name in PARAM_FIELDS[3:]},
+    **{name: path(f"$.properties.{name}") for name in PARAM_FIELDS[3:] if name != "description"},
     "travel_fields": {name: path(f"$.properties.{name}") for name in TRAVEL_FIELDS},
     "vehicle_fields": {
         name: path(f"$.properties.{'drive_train' if name == 'drivetrain' else name}")
@@ -431,7 +434,7 @@ _PRESET_ROWS: tuple[PresetRow, ...] = (
     ("Add Payment Info", "Payment Info Entered", "AddPaymentInfo", MULTI_PRODUCT),
     ("Place an Order", "Order Completed", "PlaceAnOrder", MULTI_PRODUCT),
 )
-# The destination's newer set; its Report Web Event also defaults content_type to "product".
+# The destination's current set (April 2024; "Page View" since September 2024, #2377).
 _LATEST_ROWS: tuple[PresetRow, ...] = (
     ("Complete Payment", "Order Completed", "CompletePayment", MULTI_PRODUCT),
     ("Contact", "Callback Started", "Contact", None),
@@ -459,8 +462,21 @@ def _presets(rows: Iterable[PresetRow], **fields: Any) -> tuple[SegmentMapping, 
     return (*mappings, identify)
 
 
-_PRESETS = _presets(_PRESET_ROWS)
-_LATEST_PRESETS = _presets(_LATEST_ROWS, content_type="product")
+# The first presets (2023) were saved with that version's field defaults: a description from
+# the properties and no content_type. A preset keeps the defaults it was made with.
+_FIRST_DEFAULTS = {"description": path("$.properties.description"), "content_type": None}
+# "Page View" maps the event name and nothing else: no identity, no parameters; the event id
+# stays messageId, so the page view deduplicates with a server copy.
+PAGE_VIEW = SegmentMapping(
+    name="Page View",
+    subscribe='type = "page"',
+    mapping={
+        **{key: None for key in WEB_EVENT_DEFAULTS if key != "event_id"},
+        "event": "Pageview",
+    },
+)
+_PRESETS = _presets(_PRESET_ROWS, **_FIRST_DEFAULTS)
+_LATEST_PRESETS = (PAGE_VIEW, *_presets(_LATEST_ROWS))
 _PRESET_SETS = {"default": _PRESETS, "latest": _LATEST_PRESETS, "none": ()}
 _ENTRY_KEYS = {"name", "subscribe", "partnerAction", "mapping", "enabled"}
 
@@ -491,15 +507,16 @@ class SegmentMappings:
 
     @classmethod
     def presets(cls, *extra: SegmentMapping) -> SegmentMappings:
-        """The destination's presets (page → ViewContent, ``Order Completed`` → PlaceAnOrder, …)
+        """The destination's first presets (2023: page → ViewContent, ``Order Completed`` →
+        PlaceAnOrder, …, with that version's ``description`` default and no ``content_type``)
         and Identify, followed by ``extra``."""
         return cls((*_PRESETS, *extra))
 
     @classmethod
     def latest_presets(cls, *extra: SegmentMapping) -> SegmentMappings:
-        """The destination's newer presets (``Order Completed`` → CompletePayment, ``Order
-        Placed`` → PlaceAnOrder, ``Signed Up`` → CompleteRegistration, …; no page mapping;
-        ``content_type`` "product"), Identify, then ``extra``."""
+        """The destination's current presets (``page`` → ``Pageview``, ``Order Completed`` →
+        CompletePayment, ``Order Placed`` → PlaceAnOrder, ``Signed Up`` →
+        CompleteRegistration, …), Identify, then ``extra``."""
         return cls((*_LATEST_PRESETS, *extra))
 
     @classmethod
