@@ -160,6 +160,12 @@ def normalize_zip_code(value: str | int) -> str:
     return _squeezed("zip_code", str(value) if isinstance(value, int) else value, _SPACE)
 
 
+def _us_zip_code(value: str, _region: str | None = None) -> str:
+    # TikTok's SDK hashes the first 5 characters of a zip_code identified with country "us"
+    # (ZIP+4 "12345-6789" as "12345"): the browser and the Events API must send that same hash.
+    return normalize_zip_code(value)[:5]
+
+
 # identify()'s normaliser of each field, taking the value and the region for phone numbers.
 _NORMALIZERS: dict[str, Callable[[str, str | None], str]] = {
     "email": lambda v, _: normalize_email(v),
@@ -284,6 +290,8 @@ class Identity:
                     raise InvalidIdentity(name, raw, f"must be a string, not {type(raw).__name__}")
                 if name in CLEAR_FIELDS:
                     values[name] = normalize(text, region)
+                elif name == "zip_code" and values.get("country") == "us":
+                    values[name] = _hash(text, _us_zip_code)
                 else:
                     values[name] = _hash(text, normalize, region)
             except InvalidIdentity as exc:
