@@ -96,8 +96,11 @@ class PixelSettings:
     :param codes: one or more pixel codes; with several, every call goes to each through
         ``ttq.instance(code)``.
     :param ldu: TikTok's Limited Data Use: ``ttq.load(code, {limited_data_use: true})``.
-    :param use_existing: the page already has TikTok's snippet; render only the calls.
-    :param auto_page: call ``ttq.page()`` on every page.
+    :param use_existing: the page already has TikTok's snippet (a tag manager put it there):
+        render no stub, no ``ttq.load`` and no ``ttq.page()`` (that snippet loads the SDK and
+        counts the page view), and send the calls through ``ttq.instance(code)``, so they reach
+        this pixel only, not every pixel the tag manager loaded. As Segment's destination does.
+    :param auto_page: call ``ttq.page()`` on every page (not with ``use_existing``).
     :param consent: ``none``; ``hold`` (the SDK loads, ``ttq.holdConsent()`` until granted);
         ``strict`` (the SDK is not even requested before consent).
     :param debug: also print each call to the browser console.
@@ -153,7 +156,7 @@ def page_calls(
 ) -> list[PixelCall]:
     """The calls a page makes after ``ttq.load``: page, identify, then each track in order."""
     calls: list[PixelCall] = []
-    if settings.auto_page:
+    if settings.auto_page and not settings.use_existing:
         calls.append(PixelCall("page"))
     if identity:
         calls.append(PixelCall("identify", (identity.as_params(),)))
@@ -190,7 +193,7 @@ def render_calls(
 ) -> Markup:
     """The pixel's HTML for a page making ``calls`` (from :func:`page_calls`); see
     :func:`render_pixel`."""
-    target = "\n  q." if len(settings.codes) > 1 else "\n  ttq."
+    target = "\n  q." if len(settings.codes) > 1 or settings.use_existing else "\n  ttq."
     statements = "".join(f"{target}{call.method}({call.js_args});" for call in calls)
     if settings.debug:  # the console lines list the calls: nothing to reuse
         return Markup(

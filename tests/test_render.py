@@ -8,7 +8,7 @@ import re
 import pytest
 
 from pixel_embed import ConfigurationError, Identity, PixelSettings, render_pixel, validate_event
-from pixel_embed.render import render_disabled
+from pixel_embed.render import page_calls, render_disabled
 
 CODE = "CABCDE1234567890ABCD"
 OTHER = "CZYXWV0987654321ZYXW"
@@ -67,14 +67,18 @@ def test_limited_data_use_and_nonce() -> None:
     assert '\n  ttq.load("CABCDE1234567890ABCD",{"limited_data_use":true});' in html
 
 
-def test_use_existing_renders_only_the_calls() -> None:
+def test_use_existing_renders_only_the_calls_to_its_own_instance() -> None:
+    # As Segment's destination: no stub, no load, no page() (the existing snippet counts the
+    # page view), and calls through ttq.instance(code), which reach this pixel only.
     html = render_pixel(
         settings(use_existing=True), events=[validate_event("Search", event_id="e")]
     )
     assert html == (
-        "<script>\n!function (w, d, t) {\n  var ttq=w[t];if(!ttq)return;"
-        '\n  ttq.page();\n  ttq.track("Search",{},{"event_id":"e"});' + END
+        "<script>\n!function (w, d, t) {\n  var ttq=w[t];if(!ttq||!ttq._i)return;"
+        f'\n  ["{CODE}"].forEach(function(p){{var q=ttq.instance(p);'
+        '\n  q.track("Search",{},{"event_id":"e"});\n  });' + END
     )
+    assert page_calls(settings(use_existing=True, auto_page=True)) == []
 
 
 def test_several_pixels_get_every_call_through_their_instance() -> None:
