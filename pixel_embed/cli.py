@@ -18,7 +18,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .errors import PixelError
+from .errors import InvalidPhoneNumber, PixelError
 from .matching import (
     hash_email,
     hash_external_id,
@@ -244,7 +244,14 @@ def _hash(args: argparse.Namespace) -> int:
     value: str = getattr(args, field)
     normalize, digest = steps[field]
     normalised = "(already a SHA-256 digest: sent as is)" if is_sha256(value.strip()) else None
-    print(f"normalised: {normalised or normalize(value)}")
+    try:
+        print(f"normalised: {normalised or normalize(value)}")
+    except InvalidPhoneNumber as exc:
+        if args.region is None and "TIKTOK_PIXEL_DEFAULT_REGION" in exc.problem:
+            # On the command line the region is an option, not a setting.
+            problem = "has no country code; write it as +<country code> or add --region (e.g. US)"
+            raise InvalidPhoneNumber(exc.field, exc.value, problem) from None
+        raise
     print(f"sha256:     {digest(value)}")
     return 0
 

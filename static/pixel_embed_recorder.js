@@ -65,8 +65,9 @@
     return target;
   }
 
+  // The stub keeps ttq.load's options as n||{}: show ttq.load("CODE") as the page wrote it.
   var options = ttq._o && ttq._o[code] ? ttq._o[code] : {};
-  record(code, "load", [code, options]);
+  record(code, "load", Object.keys(options).length ? [code, options] : [code]);
   if (!rec.globalLive) {
     rec.globalLive = true;
     drain(ttq, null);

@@ -57,7 +57,7 @@ def test_the_exact_calls_that_ran(pixel_page: Page, base_url: str) -> None:
     pixel_page.goto(f"{base_url}/search?q=mugs")
     expect_pixel(pixel_page).to_have_tracked("Search", query="mugs")
     assert calls_of(pixel_page) == [
-        (CODE, "load", (CODE, {})),
+        (CODE, "load", (CODE,)),
         (None, "page", ()),
         (
             None,

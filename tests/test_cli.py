@@ -106,7 +106,7 @@ def test_audit_json_follows_the_documented_schema(
                 "event": None,
                 "params": {},
                 "event_id": None,
-                "args": [CODE, {}],
+                "args": [CODE],
             },
             {
                 "number": 2,
@@ -263,7 +263,12 @@ def test_hash_prints_the_normalised_value_and_its_digest(
         (
             ["--phone", "373-4253"],
             "pixel-embed hash: phone_number '373-4253' has no country code; write it as "
-            "+<country code> or set TIKTOK_PIXEL_DEFAULT_REGION\n",
+            "+<country code> or add --region (e.g. US)\n",
+        ),
+        (
+            ["--phone", "(213) 373-4253"],
+            "pixel-embed hash: phone_number '(213) 373-4253' has no country code; write it as "
+            "+<country code> or add --region (e.g. US)\n",
         ),
         (
             ["--email", "a@b.co", "--region", "US"],

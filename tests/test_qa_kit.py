@@ -176,13 +176,13 @@ def test_pii_in_calls() -> None:
 def test_format_calls_is_a_readable_table() -> None:
     table = format_calls(
         [
-            RecordedCall("CABCDE1234567890ABCD", "load", ("CABCDE1234567890ABCD", {})),
+            RecordedCall("CABCDE1234567890ABCD", "load", ("CABCDE1234567890ABCD",)),
             RecordedCall(None, "track", ("Search", {"query": "a\u2028b"}, {"event_id": "e-1"})),
         ]
     )
     assert table.splitlines() == [
         "  #  pixel                 method  event / arguments            event_id",
-        '  1  CABCDE1234567890ABCD  load    ["CABCDE1234567890ABCD",{}]',
+        '  1  CABCDE1234567890ABCD  load    ["CABCDE1234567890ABCD"]',
         '  2  -                     track   Search {"query":"a\\u2028b"}  e-1',
     ]
     assert format_calls([]) == "  (no ttq calls were recorded on this page)"
