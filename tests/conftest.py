@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask, render_template_string
@@ -54,3 +56,15 @@ def client(app: Flask, pixel: TikTokPixel) -> Iterator[FlaskClient]:
 def page(body: str = "") -> str:
     """The layout every test app renders: the pixel in <head>."""
     return render_template_string(LAYOUT, body=Markup(body or "ok"))
+
+
+@pytest.fixture(scope="session")
+def sdk_dir() -> Path:
+    """TikTok's real SDK copy (never committed): $PIXEL_EMBED_SDK_DIR, else ../shared/tiktok-sdk."""
+    found = Path(
+        os.environ.get("PIXEL_EMBED_SDK_DIR")
+        or Path(__file__).resolve().parents[1].parent / "shared" / "tiktok-sdk"
+    )
+    if not (found / "analytics.tiktok.com").is_dir():
+        pytest.skip(f"TikTok's SDK copy is not at {found} (set PIXEL_EMBED_SDK_DIR)")
+    return found

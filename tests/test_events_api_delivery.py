@@ -104,7 +104,7 @@ def test_gives_up_after_max_tries_with_a_clean_error(
     [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "gave up on 1 event(s) for pixel CABCDE1234567890ABCD after 3 tries" in error.message
     assert "HTTP 503" in error.message
-    assert "CompletePayment order-9" in error.message
+    assert "Purchase order-9" in error.message  # the name sent (CompletePayment on the page)
     assert_clean_logs(caplog)
 
 

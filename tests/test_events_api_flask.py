@@ -64,7 +64,7 @@ def test_a_server_event_mirrors_the_browser_event(
     assert request.body["event_source_id"] == CODE
     assert request.body["test_event_code"] == "TEST42"
     identity = Identity.from_raw(email=RAW_EMAIL, phone_number=RAW_PHONE, external_id="u-42")
-    assert event["event"] == "CompletePayment"
+    assert event["event"] == "Purchase"  # the name TikTok's SDK sends for CompletePayment
     assert event["event_id"] == event_id
     assert f'{{"event_id":"{event_id}"}}' in response.text  # the browser's call, same id
     assert event["user"] == {

@@ -1,18 +1,36 @@
 """The Events API request body, built from the same :class:`Event` the browser fires.
 
-Framework-free. The shape follows TikTok's Events API 2.0 web endpoint,
+Framework-free. The shape is TikTok's Events API 2.0 web endpoint,
 ``POST https://business-api.tiktok.com/open_api/v1.3/event/track/`` with the header
-``Access-Token`` (TikTok for Business API reference, portal/docs?id=1771101303285761), as
-Segment's TikTok Conversions destination sends it (segmentio/action-destinations,
-``packages/destination-actions/src/destinations/tiktok-conversions/reportWebEvent/utils.ts``)::
+``Access-Token`` (TikTok for Business API reference, portal/docs?id=1771101303285761)::
 
     {"event_source": "web", "event_source_id": "<pixel code>", "test_event_code": "…",
-     "data": [{"event": "CompletePayment", "event_time": 1700000000, "event_id": "<id>",
+     "data": [{"event": "Purchase", "event_time": 1700000000, "event_id": "<id>",
                "user": {"email": "<sha256>", "phone": "<sha256>", "external_id": "<sha256>",
                         "ttclid": "…", "ttp": "…", "ip": "…", "user_agent": "…"},
                "page": {"url": "…", "referrer": "…"},
                "properties": {"contents": […], "value": 42.5, "currency": "USD", …},
                "limited_data_use": false}]}
+
+What each source sends, and what we take from it:
+
+- TikTok's API reference allows ``email``, ``phone`` and ``external_id`` as one string or a
+  list. We send one string each: the page's ``ttq.identify`` holds one value per field, and the
+  server event carries the very same hashes.
+- Segment's TikTok Conversions destination (segmentio/action-destinations,
+  ``packages/destination-actions/src/destinations/tiktok-conversions/reportWebEvent/utils.ts``)
+  sends those three as lists, always sends ``contents`` (``[]`` when empty) and adds
+  ``"partner_name": "Segment"``, the name TikTok gives an integration partner. We are not
+  Segment, and TikTok has no partner name for us, so we send none.
+- TikTok's own Events API template for Google Tag Manager builds ``contents[0]`` from an event's
+  single-product fields; Segment's and TikTok's WooCommerce payloads only ever use
+  ``contents``. So do we: ``content_id``, ``content_name``, ``content_category``, ``price``,
+  ``quantity`` and ``brand`` tracked at the top level go to the server as ``contents[0]``.
+- ``event`` is the name TikTok's SDK puts on the wire for the page's event (see
+  :data:`WIRE_EVENT_NAMES`): ``CompletePayment`` goes out as ``Purchase``, ``SubmitForm`` as
+  ``Lead``. TikTok deduplicates a pixel event and a server event when they have the identical
+  ``event`` and ``event_id`` ("Event deduplication", ads.tiktok.com/help/article/
+  event-deduplication), and says nowhere that an old name and its new name count as identical.
 
 ``event_id`` is the very string the page passes to ``ttq.track``: TikTok keeps one of the pair.
 It is never turned into a number or given a suffix, or the pair would not be deduplicated.
@@ -27,6 +45,55 @@ from typing import Any
 
 from ..events import Event
 from ..matching import Identity
+
+#: The event names TikTok's SDK sends in place of the name a page tracks (pixel.js 2.2.1, the
+#: table its ``getEventType`` reads; ../shared/tiktok-sdk): every other name goes out unchanged.
+#: TikTok renamed CompletePayment to Purchase and SubmitForm to Lead in May 2025 ("How to adopt
+#: TikTok's updated standard events"); the others are its "reserved events". The server sends
+#: the same name as the browser's beacon, so the pair is deduplicated for certain.
+WIRE_EVENT_NAMES: Mapping[str, str] = {
+    "CompletePayment": "Purchase",
+    "SubmitForm": "Lead",
+    "ViewForm": "ViewContent",
+    "ViewConsultationPage": "ViewContent",
+    "ViewDownloadPage": "ViewContent",
+    "Checkout": "PlaceAnOrder",
+    "Registration": "CompleteRegistration",
+    "AddBilling": "AddPaymentInfo",
+    "StartCheckout": "InitiateCheckout",
+    "ClickInDownloadPage": "ClickButton",
+    "ClickInConsultationPage": "ClickButton",
+    "ClickForm": "ClickButton",
+    "ClickToDownload": "Download",
+    "Consult": "Contact",
+    "ConsultByPhone": "Contact",
+}
+#: Fields of one product that a page may track at the top level (``ttq.track("ViewContent",
+#: {"content_id": …})``); the Events API reads them from ``contents``.
+SINGLE_PRODUCT_FIELDS = (
+    "content_id",
+    "content_name",
+    "content_category",
+    "price",
+    "quantity",
+    "brand",
+)
+
+
+def wire_event_name(name: str) -> str:
+    """The name TikTok's SDK sends for an event a page tracks as ``name``."""
+    return WIRE_EVENT_NAMES.get(name, name)
+
+
+def server_properties(params: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's parameters as the Events API reads them: a single product tracked at the top
+    level (with a ``content_id``, and no ``contents``) becomes ``contents[0]``."""
+    properties = dict(params)
+    if "contents" not in properties and "content_id" in properties:
+        item = {key: properties.pop(key) for key in SINGLE_PRODUCT_FIELDS if key in properties}
+        properties["contents"] = [item]
+    return properties
+
 
 #: ``Identity`` fields and their names in the Events API ``user`` object (only the phone differs).
 _USER_FIELDS = {
@@ -92,7 +159,7 @@ def server_event(
         )
     )
     data: dict[str, Any] = {
-        "event": event.name,
+        "event": wire_event_name(event.name),
         "event_time": int(time.time() if event_time is None else event_time),
         "event_id": event.event_id,
         "user": user,
@@ -100,7 +167,7 @@ def server_event(
     page = _present({"url": context.url, "referrer": context.referrer})
     if page:
         data["page"] = page
-    data["properties"] = dict(event.params)
+    data["properties"] = server_properties(event.params)
     data["limited_data_use"] = limited_data_use
     return data
 
