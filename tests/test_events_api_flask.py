@@ -193,7 +193,8 @@ def test_the_landing_click_id_is_kept_for_a_week(
 
     cookie = landing.headers["Set-Cookie"]
     assert cookie.startswith("ttclid=E.C.P.landing;")
-    for part in ("Max-Age=604800", "HttpOnly", "SameSite=Lax", "Path=/"):
+    # 30 days, as TikTok's GTM template and WooCommerce plugin keep it (docs/events-api.md).
+    for part in ("Max-Age=2592000", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert part in cookie
     assert "Secure" not in cookie
     [event] = sent_after(app, fake)

@@ -1,8 +1,14 @@
 """Keep the TikTok click id (``ttclid``) an ad click lands with, for later server events.
 
 TikTok appends ``?ttclid=…`` to the landing URL of an ad click. The conversion usually comes
-pages later, so the id is kept in a first-party cookie for 7 days (TikTok's click attribution
-window) and sent with every server event of that browser. Nothing is made up when there is none.
+pages (or days) later, so the id is kept in a first-party cookie and sent with every server
+event of that browser. Nothing is made up when there is none.
+
+The cookie lasts 30 days, as in TikTok's own integrations (its Events API template for Google
+Tag Manager and its WooCommerce plugin). TikTok's default click-through attribution window is
+7 days, but an advertiser can set it to 14 or 28: a 7-day cookie would drop the click id of
+conversions TikTok still attributes. The cookie holds only the id TikTok put in the URL, is
+HttpOnly, and is not set where consent forbids the pixel.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from werkzeug.wrappers import Request, Response
 
 #: The first-party cookie holding the click id.
 TTCLID_COOKIE = "ttclid"
-#: How long the click id is kept, in seconds (7 days).
-TTCLID_MAX_AGE = 7 * 24 * 3600
+#: How long the click id is kept, in seconds (30 days, as TikTok's own integrations keep it).
+TTCLID_MAX_AGE = 30 * 24 * 3600
 # Click ids are URL-safe tokens; anything else (markup, a value 2 KB long) is not one.
 _TTCLID = re.compile(r"[A-Za-z0-9._~+/=-]{1,500}")
 
@@ -35,7 +41,7 @@ def request_ttclid(request: Request) -> str | None:
 
 
 def remember_ttclid(request: Request, response: Response) -> None:
-    """Store a landing URL's click id in the ``ttclid`` cookie (7 days, HttpOnly, Lax, and
+    """Store a landing URL's click id in the ``ttclid`` cookie (30 days, HttpOnly, Lax, and
     Secure over HTTPS). Requests without one leave the cookie as it is."""
     ttclid = landing_ttclid(request.args)
     if ttclid is None or request.cookies.get(TTCLID_COOKIE) == ttclid:
