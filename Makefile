@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: test lint demo bench chromium clean
+.PHONY: test lint demo bench chromium clean docs docs-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,19 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint chromium
+test: lint docs-check chromium
 	$(BIN)/pytest
+
+# The documentation site (Sphinx + MyST Markdown) in docs/_build/html. make test builds it with
+# warnings as errors; tests/test_docs.py runs every ```python example of its pages.
+SPHINX := $(BIN)/sphinx-build -q -b html docs docs/_build/html
+
+docs: $(BIN)/.installed
+	$(SPHINX)
+	@echo "docs/_build/html/index.html"
+
+docs-check: $(BIN)/.installed
+	$(SPHINX) -E -W --keep-going  # -E: read every page again, so no warning hides in a cache
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m demo_site --host $(HOST) --port $(PORT)
@@ -37,4 +48,4 @@ bench: $(BIN)/.installed chromium
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build

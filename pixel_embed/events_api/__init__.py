@@ -13,13 +13,16 @@ from .delivery import deliver as deliver
 from .hooks import ServerEvents as ServerEvents
 from .hooks import client_from_config as client_from_config
 from .hooks import consent_allows as consent_allows
+from .payload import WIRE_EVENT_NAMES as WIRE_EVENT_NAMES
 from .payload import RequestContext as RequestContext
 from .payload import request_body as request_body
 from .payload import server_event as server_event
+from .payload import wire_event_name as wire_event_name
 
 __all__ = [
     "EVENTS_API_URL",
     "TTCLID_COOKIE",
+    "WIRE_EVENT_NAMES",
     "BackgroundSender",
     "DeliveryError",
     "EventsApiClient",
@@ -33,4 +36,5 @@ __all__ = [
     "request_body",
     "request_ttclid",
     "server_event",
+    "wire_event_name",
 ]

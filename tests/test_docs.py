@@ -1,0 +1,55 @@
+"""Every ```python example of the documentation runs, so no page can drift from the code.
+
+Each page (docs/*.md and README.md) runs its ```python blocks in order, in one namespace, in
+a temporary working directory. ```py blocks are shown highlighted but not run: they need a live
+site, a browser or a worker. The Sphinx build itself (warnings as errors) is `make docs-check`,
+part of `make test`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+# A fence opens with ``` (or more backticks) and a language, and closes with the same fence.
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`\n]*)\n", re.MULTILINE)
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """The ```python blocks of a Markdown page: (line number, code), in order."""
+    blocks = []
+    position = 0
+    while (start := _FENCE.search(text, position)) is not None:
+        closing = re.compile(rf"^[ \t]*{start['fence']}[ \t]*$", re.MULTILINE)
+        end = closing.search(text, start.end())
+        if end is None:
+            raise AssertionError(f"unclosed code fence at line {text.count(chr(10), 0, start.start()) + 1}")
+        if start["info"].strip().split(" ")[0] == "python":
+            indent = len(start["indent"])
+            body = text[start.end() : end.start()]
+            code = "\n".join(line[indent:] for line in body.splitlines())
+            blocks.append((text.count("\n", 0, start.end()) + 1, code))
+        position = end.end()
+    return blocks
+
+
+def test_python_blocks_are_found_and_others_are_not() -> None:
+    page = "a\n```python\nx = 1\n```\n```py\nnot run\n```\n````md\n```python\nno\n```\n````\n"
+    assert python_blocks(page) == [(3, "x = 1")]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_the_examples_of_each_page_run(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    for line, code in python_blocks(page.read_text(encoding="utf-8")):
+        try:
+            exec(compile(code, f"{page.name}:{line}", "exec"), namespace)  # noqa: S102
+        except Exception as exc:  # the page and line, then the error as it came
+            raise AssertionError(f"{page.name}, the block at line {line}: {exc!r}") from exc
