@@ -33,7 +33,7 @@ myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
 # ```py blocks are examples that need a live site, a browser or a worker: shown highlighted,
 # not run by tests/test_docs.py (which runs the ```python ones).
-highlight_language = "python"
+highlight_language = "default"  # Python, without a warning for a "…" in an example
 
 # autodoc: members in source order, type hints in the description, no private members.
 autodoc_member_order = "bysource"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 # A fence opens with ``` (or more backticks) and a language, and closes with the same fence.
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`\n]*)\n", re.MULTILINE)
 
@@ -27,7 +27,9 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
         closing = re.compile(rf"^[ \t]*{start['fence']}[ \t]*$", re.MULTILINE)
         end = closing.search(text, start.end())
         if end is None:
-            raise AssertionError(f"unclosed code fence at line {text.count(chr(10), 0, start.start()) + 1}")
+            raise AssertionError(
+                f"unclosed code fence at line {text.count(chr(10), 0, start.start()) + 1}"
+            )
         if start["info"].strip().split(" ")[0] == "python":
             indent = len(start["indent"])
             body = text[start.end() : end.start()]
@@ -50,6 +52,6 @@ def test_the_examples_of_each_page_run(
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     for line, code in python_blocks(page.read_text(encoding="utf-8")):
         try:
-            exec(compile(code, f"{page.name}:{line}", "exec"), namespace)  # noqa: S102
+            exec(compile(code, f"{page.name}:{line}", "exec"), namespace)
         except Exception as exc:  # the page and line, then the error as it came
             raise AssertionError(f"{page.name}, the block at line {line}: {exc!r}") from exc

@@ -225,8 +225,10 @@ class PixelExpectation:
 
 
 def expect_pixel(page: Page, *, timeout: float = DEFAULT_TIMEOUT) -> PixelExpectation:
-    """Assertions on ``page``'s pixel calls, in the style of Playwright's ``expect``::
+    """Assertions on ``page``'s pixel calls, in the style of Playwright's ``expect``:
 
-    expect_pixel(page).to_have_tracked("CompletePayment", value=42.5, currency="USD")
+    ::
+
+        expect_pixel(page).to_have_tracked("CompletePayment", value=42.5, currency="USD")
     """
     return PixelExpectation(page, timeout)
