@@ -45,7 +45,5 @@ def test_calls_go_to_this_pixel_only_and_the_page_view_is_counted_once(
         (CODE, "identify", None),
         (CODE, "track", "Search"),
     ]
-    assert [c for c in calls if c[1] == "load"] == [
-        (CODE, "load", None),
-        (OTHER_CODE, "load", None),
-    ]
+    # The two SDK loads finish in either order.
+    assert sorted(c[0] or "" for c in calls if c[1] == "load") == sorted([CODE, OTHER_CODE])
