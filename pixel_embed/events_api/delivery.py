@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from .client import DeliveryError, EventsApiClient
 
 log = logging.getLogger("pixel_embed.events_api")
@@ -27,6 +29,9 @@ log = logging.getLogger("pixel_embed.events_api")
 BATCH_SIZE = 50
 #: Events waiting at most; beyond it new events are dropped (and counted) rather than queued.
 QUEUE_SIZE = 1000
+#: Bytes of events (as JSON) waiting at most, whatever their count: a hung endpoint must not
+#: grow the process without bound.
+QUEUE_BYTES = 8 * 1024 * 1024
 #: Seconds :meth:`BackgroundSender.close` waits for the queue to drain at shutdown.
 CLOSE_TIMEOUT = 5.0
 
@@ -126,8 +131,8 @@ def deliver(
         return True
 
 
-# The queue's items: an event for a pixel, or ``None``, the worker's signal to stop.
-_Item = tuple[str, Mapping[str, Any]] | None
+# The queue's items: an event for a pixel and its size, or ``None``, the signal to stop.
+_Item = tuple[str, Mapping[str, Any], int] | None
 
 
 class BackgroundSender:
@@ -140,6 +145,7 @@ class BackgroundSender:
     :param client: the Events API client (endpoint, token, timeout).
     :param policy: retries and back-off.
     :param queue_size: events waiting at most; more are dropped with a warning.
+    :param queue_bytes: bytes of events (as JSON) waiting at most; more are dropped too.
     :param batch_size: events at most per request.
     :param close_timeout: seconds to drain the queue at shutdown.
     :ivar sent: events TikTok accepted.
@@ -153,18 +159,21 @@ class BackgroundSender:
         *,
         policy: RetryPolicy = RetryPolicy(),
         queue_size: int = QUEUE_SIZE,
+        queue_bytes: int = QUEUE_BYTES,
         batch_size: int = BATCH_SIZE,
         close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         self.client = client
         self.policy = policy
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self.batch_size = batch_size
         self.close_timeout = close_timeout
         self.sent = self.failed = self.dropped = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
+        self._pending_bytes = 0
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -173,16 +182,22 @@ class BackgroundSender:
 
     def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
         """Queue one event; returns at once. Dropped (and counted) when the queue is full."""
+        size = len(orjson.dumps(data))
         with self._lock:
             if self._pid != os.getpid():
                 self._after_fork()
-            if self._closing.is_set() or self._pending >= self.queue_size:
+            if (
+                self._closing.is_set()
+                or self._pending >= self.queue_size
+                or self._pending_bytes + size > self.queue_bytes
+            ):
                 self.dropped += 1
                 dropped = self.dropped
                 reason = "the sender is closed" if self._closing.is_set() else "the queue is full"
             else:
                 self._pending += 1
-                self._queue.put((pixel_code, data))
+                self._pending_bytes += size
+                self._queue.put((pixel_code, data, size))
                 if self._thread is None:
                     self._start()
                 return
@@ -239,7 +254,7 @@ class BackgroundSender:
         # parent still delivers what it had queued).
         self._pid = os.getpid()
         self._queue = queue.SimpleQueue()
-        self._pending = 0
+        self._pending = self._pending_bytes = 0
         self._thread = None
 
     def _wait(self, seconds: float) -> bool:
@@ -259,15 +274,17 @@ class BackgroundSender:
             while len(batch) < self.batch_size and not work.empty():
                 batch.append(work.get())
             by_pixel: dict[str, list[Mapping[str, Any]]] = {}
+            sizes: dict[str, int] = {}
             for item in batch:
                 if item is None:
                     stop = True
                 else:
                     by_pixel.setdefault(item[0], []).append(item[1])
+                    sizes[item[0]] = sizes.get(item[0], 0) + item[2]
             for pixel_code, events in by_pixel.items():
-                self._deliver(pixel_code, events)
+                self._deliver(pixel_code, events, sizes[pixel_code])
 
-    def _deliver(self, pixel_code: str, events: list[Mapping[str, Any]]) -> None:
+    def _deliver(self, pixel_code: str, events: list[Mapping[str, Any]], size: int) -> None:
         try:
             ok = deliver(self.client, pixel_code, events, self.policy, wait=self._wait)
         except Exception as exc:  # never let one bad batch kill the worker
@@ -278,11 +295,12 @@ class BackgroundSender:
                 pixel_code,
             )
             ok = False
-        self._done(sent=len(events) if ok else 0, failed=0 if ok else len(events))
+        self._done(sent=len(events) if ok else 0, failed=0 if ok else len(events), size=size)
 
-    def _done(self, *, sent: int = 0, failed: int = 0) -> None:
+    def _done(self, *, sent: int = 0, failed: int = 0, size: int = 0) -> None:
         with self._idle:
             self.sent += sent
             self.failed += failed
             self._pending -= sent + failed
+            self._pending_bytes -= size
             self._idle.notify_all()

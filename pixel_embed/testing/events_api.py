@@ -16,6 +16,7 @@ that breaks it is answered like TikTok does (HTTP 200, a non-zero ``code``) and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -44,6 +45,9 @@ class Answer:
     :param hang: hold the request until :meth:`FakeEventsApi.release` (then answer ``status``).
     :param code: TikTok's JSON ``code`` (0 is success).
     :param message: TikTok's JSON ``message``.
+    :param location: a ``Location`` header (with a 3xx status: a redirect).
+    :param raw: bytes written as the whole answer instead (a broken server), then the
+        connection is closed.
     """
 
     status: int = 200
@@ -51,6 +55,13 @@ class Answer:
     hang: bool = False
     code: int = 0
     message: str = "OK"
+    location: str | None = None
+    raw: bytes | None = None
+
+    @property
+    def accepts(self) -> bool:
+        """Whether TikTok would have taken the events of a request answered so."""
+        return self.raw is None and 200 <= self.status < 300 and self.code == 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,8 @@ class ReceivedRequest:
     headers: dict[str, str]
     body: Any
     at: float = field(default_factory=time.monotonic)
+    #: The client's port: requests on one kept-alive connection share it.
+    client_port: int = 0
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -118,12 +131,14 @@ class FakeEventsApi:
     :param access_token: the token requests must carry.
     :ivar requests: every request received, in order (hung ones included).
     :ivar problems: every contract violation seen.
+    :ivar accepted: the events of every request answered with success, in order.
     """
 
     def __init__(self, access_token: str) -> None:
         self.access_token = access_token
         self.requests: list[ReceivedRequest] = []
         self.problems: list[str] = []
+        self.accepted: list[dict[str, Any]] = []
         self._answers: list[Answer] = []
         self._lock = threading.Condition()
         self._release = threading.Event()
@@ -168,6 +183,13 @@ class FakeEventsApi:
         """
         return self._wait_for("request", lambda: list(self.requests), count, timeout)
 
+    def wait_for_accepted(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The events accepted (answered with success), once there are ``count``.
+
+        :raises AssertionError: fewer were accepted within ``timeout`` seconds.
+        """
+        return self._wait_for("accepted event", lambda: list(self.accepted), count, timeout)
+
     def wait_for_events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The events received, once there are ``count``.
 
@@ -201,14 +223,16 @@ class FakeEventsApi:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def _receive(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+    def _receive(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes, port: int = 0
+    ) -> Answer:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
         problems = contract_problems(method, path, headers, body, self.access_token)
         with self._lock:
-            self.requests.append(ReceivedRequest(method, path, headers, body))
+            self.requests.append(ReceivedRequest(method, path, headers, body, client_port=port))
             self.problems.extend(problems)
             answer = self._answers.pop(0) if self._answers else Answer()
             self._lock.notify_all()
@@ -217,22 +241,37 @@ class FakeEventsApi:
         if answer.hang:
             self._hanging.set()
             self._release.wait(_MAX_HANG)
+        if answer.accepts and isinstance(body, dict):
+            with self._lock:
+                self.accepted.extend(body["data"])
+                self._lock.notify_all()
         return answer
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as TikTok's servers
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                answer = fake._receive(self.command, self.path, headers, raw)
+                answer = fake._receive(
+                    self.command, self.path, headers, raw, self.client_address[1]
+                )
+                if answer.raw is not None:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.wfile.write(answer.raw)
+                    return
                 text = json.dumps({"code": answer.code, "message": answer.message}).encode()
                 try:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(text)))
+                    if answer.location is not None:
+                        self.send_header("Location", answer.location)
                     if answer.retry_after is not None:
                         self.send_header("Retry-After", str(answer.retry_after))
                     self.end_headers()
