@@ -74,7 +74,20 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-def _describe(data: Sequence[Mapping[str, Any]]) -> str:
+#: Retries for a durable queue (the outbox, Celery, RQ): an event waits there safely, so it is
+#: tried until it is too old for TikTok (see :data:`.outbox.MAX_AGE`), at most every 10 minutes.
+DURABLE_RETRIES = RetryPolicy(max_tries=1000, backoff=1.0, max_delay=600.0)
+
+
+def next_try(policy: RetryPolicy, attempt: int, error: DeliveryError) -> float | None:
+    """Seconds to wait before trying again after failed attempt number ``attempt``, or
+    ``None`` to give up: the one rule every sender follows."""
+    if error.retryable and attempt < policy.max_tries:
+        return policy.delay(attempt, error.retry_after)
+    return None
+
+
+def describe(data: Sequence[Mapping[str, Any]]) -> str:
     # Event names and ids identify the batch in a log; nothing about the visitor does.
     shown = ", ".join(f"{item.get('event')} {item.get('event_id')}" for item in data[:5])
     return shown + (f" and {len(data) - 5} more" if len(data) > 5 else "")
@@ -102,8 +115,8 @@ def deliver(
         try:
             client.post(pixel_code, data)
         except DeliveryError as exc:
-            if exc.retryable and attempt < policy.max_tries:
-                seconds = policy.delay(attempt, exc.retry_after)
+            seconds = next_try(policy, attempt, exc)
+            if seconds is not None:
                 log.warning(
                     "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s "
                     "(try %d of %d)",
@@ -125,7 +138,7 @@ def deliver(
                 attempt,
                 "y" if attempt == 1 else "ies",
                 exc.problem,
-                _describe(data),
+                describe(data),
             )
             return False
         return True
@@ -304,3 +317,69 @@ class BackgroundSender:
             self._pending -= sent + failed
             self._pending_bytes -= size
             self._idle.notify_all()
+
+
+def deliver_once(
+    client: EventsApiClient,
+    pixel_code: str,
+    data: Sequence[Mapping[str, Any]],
+    attempt: int,
+    policy: RetryPolicy = DURABLE_RETRIES,
+    *,
+    max_age: float,
+    now: float | None = None,
+) -> tuple[list[Mapping[str, Any]], float] | None:
+    """One attempt of a task-queue job (Celery, RQ): the same rules as the outbox.
+
+    Events older than ``max_age`` seconds are given up on, as is the batch after the last
+    try; both are logged with the reason (event names and ids only).
+
+    :returns: the events to try again and the seconds to wait first, or ``None`` when nothing
+        is left to do.
+    """
+    now = time.time() if now is None else now
+    fresh = [item for item in data if now - float(item.get("event_time") or now) <= max_age]
+    if len(fresh) < len(data):
+        stale = [item for item in data if item not in fresh]
+        log.error(
+            "TikTok Events API: gave up on %d event(s) for pixel %s: too old: TikTok gets "
+            "events at most %g h old (events: %s)",
+            len(stale),
+            pixel_code,
+            max_age / 3600,
+            describe(stale),
+        )
+    if not fresh:
+        return None
+    try:
+        client.post(pixel_code, fresh)
+    except DeliveryError as exc:
+        delay = next_try(policy, attempt, exc)
+        if delay is not None:
+            log.warning(
+                "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
+                exc.problem,
+                len(fresh),
+                pixel_code,
+                delay,
+                attempt + 1,
+            )
+            return fresh, delay
+        log.error(
+            "TikTok Events API: gave up on %d event(s) for pixel %s after %d tr%s: %s (events: %s)",
+            len(fresh),
+            pixel_code,
+            attempt,
+            "y" if attempt == 1 else "ies",
+            exc.problem,
+            describe(fresh),
+        )
+    return None
+
+
+def by_pixel(items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Events grouped by pixel code, as plain JSON-ready dicts (one job per pixel)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for pixel_code, data in items:
+        grouped.setdefault(pixel_code, []).append(dict(data))
+    return grouped
