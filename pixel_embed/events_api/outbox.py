@@ -224,7 +224,9 @@ class Outbox:
             with self._write() as connection:
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
-                    connection.executescript(_SCHEMA.replace("\n", " ").replace(";", ";\n"))
+                    # One statement at a time: executescript() would commit first.
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        connection.execute(statement)
                     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(

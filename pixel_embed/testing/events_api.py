@@ -162,6 +162,11 @@ class FakeEventsApi:
         with self._lock:
             self._answers.extend(answers)
 
+    def clear_answers(self) -> None:
+        """Forget the answers not given yet: later requests get HTTP 200, code 0."""
+        with self._lock:
+            self._answers.clear()
+
     def release(self) -> None:
         """Let hung requests (and later ones asked to hang) be answered."""
         self._release.set()
