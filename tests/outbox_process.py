@@ -78,9 +78,9 @@ def main(mode: str, path: str, url: str, count: int, prefix: str, lease: float =
     if isinstance(sender, OutboxSender):
         sender.lease = lease
         sender.poll_interval = 0.05
-    client = app.test_client()
+    browser = app.test_client()
     for number in range(count):
-        assert client.get(f"/buy/{prefix}-{number}").status_code == 200
+        assert browser.get(f"/buy/{prefix}-{number}").status_code == 200
     print("ready", flush=True)
     if mode == "memory":
         time.sleep(60)
