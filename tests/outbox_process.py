@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import time
 
-from flask import Flask
+from flask import Flask, render_template_string
 
 from pixel_embed import TikTokPixel
 from pixel_embed.events_api import EventsApiClient
@@ -45,7 +45,7 @@ def shop(queue: str, url: str) -> Flask:
     @app.get("/buy/<order>")
     def buy(order: str) -> str:
         pixel.track("CompletePayment", value=1, currency="EUR", event_id=order, server=True)
-        return "ok"
+        return render_template_string("{{ tiktok_pixel() }}")
 
     return app
 
@@ -78,6 +78,7 @@ def main(mode: str, path: str, url: str, count: int, prefix: str, lease: float =
     if isinstance(sender, OutboxSender):
         sender.lease = lease
         sender.poll_interval = 0.05
+        sender.start()  # a restarted process delivers what an earlier one left
     browser = app.test_client()
     for number in range(count):
         assert browser.get(f"/buy/{prefix}-{number}").status_code == 200

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from .client import DeliveryError, EventsApiClient
+from .outbox import DeliveryStats
 
 log = logging.getLogger("pixel_embed.events_api")
 
@@ -221,6 +222,17 @@ class BackgroundSender:
                 pixel_code,
                 reason,
                 dropped,
+            )
+
+    def stats(self) -> DeliveryStats:
+        """This process's counters (nothing of the memory queue outlives it)."""
+        with self._lock:
+            return DeliveryStats(
+                waiting=self._pending,
+                delivered=self.sent,
+                dead=self.failed,
+                dropped=self.dropped,
+                waiting_bytes=self._pending_bytes,
             )
 
     def flush(self, timeout: float | None = None) -> bool:

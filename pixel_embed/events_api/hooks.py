@@ -253,6 +253,11 @@ class ServerEvents:
                 )
 
     def _remember_click(self, response: Response) -> Response:
+        # The outbox delivers from every process that serves requests, events left by an
+        # earlier run included, and not from a `flask` command.
+        start = getattr(self.sender, "start", None)
+        if start is not None:
+            start()
         # A click id is marketing data: no cookie for it where the pixel may not fire.
         consent_state = current_app.extensions["tiktok_pixel"].consent
         if consent_allows(self.consent, consent_state):

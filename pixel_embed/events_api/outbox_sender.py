@@ -36,7 +36,7 @@ class OutboxSender:
     :param lease: seconds a claim lasts; longer than a request can take (by default twice
         the client's timeout, plus 30 s).
     :param close_timeout: seconds :meth:`close` keeps delivering at shutdown.
-    :param start: start the delivery thread now (also started by the first event).
+    :param start: start the delivery thread now (else the first event, or :meth:`start`).
     """
 
     def __init__(
@@ -101,6 +101,8 @@ class OutboxSender:
 
     def start(self) -> None:
         """Start the delivery thread of this process, if it is not running."""
+        if self._thread is not None and self._pid == os.getpid():
+            return  # the common case, once per request: no lock
         with self._lock:
             if self._pid != os.getpid():  # threads do not survive fork()
                 self._pid, self._thread = os.getpid(), None

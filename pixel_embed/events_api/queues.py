@@ -32,7 +32,7 @@ from .delivery import (
     RetryPolicy,
     Sender,
 )
-from .outbox import MAX_AGE, MAX_BYTES, MAX_EVENTS, Outbox
+from .outbox import MAX_AGE, MAX_BYTES, MAX_EVENTS, DeliveryStats, Outbox
 
 #: The queue when ``TIKTOK_PIXEL_EVENTS_QUEUE`` is not set (see docs/events-api-delivery.md).
 DEFAULT_QUEUE = "memory"
@@ -128,8 +128,15 @@ def sender_factory(
 
         def sqlite() -> Sender:
             exit_cleanly_on_sigterm()
+            # Started by the first request this process serves (hooks.py), not here: a
+            # `flask tiktok-pixel events` command must not deliver.
             return OutboxSender(
-                outbox, client, policy=durable, max_age=max_age, close_timeout=close_timeout
+                outbox,
+                client,
+                policy=durable,
+                max_age=max_age,
+                close_timeout=close_timeout,
+                start=False,
             )
 
         return sqlite
@@ -153,6 +160,16 @@ def sender_factory(
             )
         return lambda: RqSender(rq_queue)
     raise ConfigurationError(f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} must be one of {_KINDS}")
+
+
+def delivery_stats(app: Flask) -> DeliveryStats | None:
+    """The app's server-event counters, for monitoring (``None`` when server events are off
+    or go through a task queue, whose own tools count its jobs)."""
+    from .hooks import EXTENSION_KEY
+
+    server = app.extensions.get(EXTENSION_KEY)
+    stats = getattr(server.sender, "stats", None) if server is not None else None
+    return stats() if stats is not None else None
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
