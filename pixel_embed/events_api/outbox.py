@@ -48,12 +48,18 @@ MAX_AGE = 48 * 3600.0
 BUSY_TIMEOUT = 5.0
 
 _SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO meta (key, value) VALUES
-    ('events', 0), ('bytes', 0), ('delivered', 0), ('dead', 0), ('dropped', 0),
-    ('retried', 0);
+CREATE TABLE totals (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    events INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    delivered INTEGER NOT NULL,
+    dead INTEGER NOT NULL,
+    dropped INTEGER NOT NULL,
+    retried INTEGER NOT NULL
+);
+INSERT INTO totals VALUES (1, 0, 0, 0, 0, 0, 0);
 CREATE TABLE events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     pixel_code TEXT NOT NULL,
     event_id TEXT NOT NULL,
     event TEXT NOT NULL,
@@ -81,6 +87,7 @@ CREATE TABLE dead (
     reason TEXT NOT NULL
 );
 """
+_COUNTERS = frozenset({"events", "bytes", "delivered", "dead", "dropped", "retried"})
 _IN_IDS = " WHERE id IN (SELECT value FROM json_each(?))"
 _EVENT_COLUMNS = "id, pixel_code, event_id, event, event_time, body, size, created, tries"
 
@@ -262,7 +269,7 @@ class Outbox:
             name, event_id, event_time = _event_fields(data)
             rows.append((pixel_code, event_id, name, event_time, body, len(body), now, now))
         with self._write() as connection:
-            count, size = self._totals(connection)
+            count, size = connection.execute("SELECT events, bytes FROM totals").fetchone()
             room = self.max_events - count
             kept = []
             for row in rows:
@@ -279,7 +286,8 @@ class Outbox:
                 self._count(connection, events=len(kept), bytes=sum(row[5] for row in kept))
             dropped = len(rows) - len(kept)
             if dropped:
-                total = self._count(connection, dropped=dropped)
+                self._count(connection, dropped=dropped)
+                total = connection.execute("SELECT dropped FROM totals").fetchone()[0]
         if dropped:
             log.warning(
                 "TikTok Events API: the outbox is full (%d events or %d bytes at most): "
@@ -293,20 +301,13 @@ class Outbox:
         return len(kept)
 
     @staticmethod
-    def _totals(connection: sqlite3.Connection) -> tuple[int, int]:
-        values = dict(
-            connection.execute("SELECT key, value FROM meta WHERE key IN ('events', 'bytes')")
+    def _count(connection: sqlite3.Connection, **changes: int) -> None:
+        # One statement for every counter: the totals row is written once per transaction.
+        assert set(changes) <= _COUNTERS
+        connection.execute(
+            "UPDATE totals SET " + ", ".join(f"{name} = {name} + ?" for name in changes),
+            tuple(changes.values()),
         )
-        return values["events"], values["bytes"]
-
-    @staticmethod
-    def _count(connection: sqlite3.Connection, **changes: int) -> int:
-        value = 0
-        for key, change in changes.items():
-            value = connection.execute(
-                "UPDATE meta SET value = value + ? WHERE key = ? RETURNING value", (change, key)
-            ).fetchone()[0]
-        return value
 
     def claim(self, owner: str, limit: int, lease: float) -> list[Claimed]:
         """Claim up to ``limit`` due events, oldest first, for ``lease`` seconds."""
@@ -329,8 +330,12 @@ class Outbox:
                 (owner, _ids(events)),
             ).fetchall()
             # Rows another process took after this lease ran out are its to count.
-            self._count(connection, delivered=len(sizes))
-            self._count(connection, events=-len(sizes), bytes=-sum(size for (size,) in sizes))
+            self._count(
+                connection,
+                delivered=len(sizes),
+                events=-len(sizes),
+                bytes=-sum(size for (size,) in sizes),
+            )
 
     def retry_later(self, owner: str, events: Sequence[Claimed], problem: str, due: float) -> None:
         """Put events back, to be tried again from ``due`` (Unix seconds)."""
@@ -357,8 +362,9 @@ class Outbox:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, now, reason) for row in rows],
             )
-            self._count(connection, dead=len(rows))
-            self._count(connection, events=-len(rows), bytes=-sum(row[6] for row in rows))
+            self._count(
+                connection, dead=len(rows), events=-len(rows), bytes=-sum(row[6] for row in rows)
+            )
             excess = connection.execute("SELECT count(*) FROM dead").fetchone()[0] - self.max_dead
             if excess > 0:
                 connection.execute(
@@ -382,7 +388,10 @@ class Outbox:
         """Counts by state, from the file (every process's work)."""
         connection = self._connect()
         now = self.clock()
-        meta = dict(connection.execute("SELECT key, value FROM meta"))
+        row = connection.execute(
+            "SELECT events, bytes, delivered, dropped, retried FROM totals"
+        ).fetchone()
+        meta = dict(zip(("events", "bytes", "delivered", "dropped", "retried"), row, strict=True))
         in_delivery, oldest = connection.execute(
             "SELECT count(*) FILTER (WHERE owner != '' AND due > ?), min(created) FROM events",
             (now,),
@@ -434,8 +443,9 @@ class Outbox:
                 "created, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, now) for row in rows],
             )
-            self._count(connection, events=len(rows), bytes=sum(row[5] for row in rows))
-            self._count(connection, dead=-len(rows))
+            self._count(
+                connection, events=len(rows), bytes=sum(row[5] for row in rows), dead=-len(rows)
+            )
         return len(rows)
 
     def purge_dead(self, older_than: float | None = None) -> int:
