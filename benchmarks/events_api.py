@@ -40,7 +40,9 @@ _LAYOUT = "<!doctype html><html><head>{{ tiktok_pixel() }}</head><body>ok</body>
 
 def _app(**config: object) -> Flask:
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, **config)
+    app.config.update(
+        SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, TIKTOK_PIXEL_EVENTS_QUEUE="memory", **config
+    )
     pixel = TikTokPixel(app)
 
     @app.get("/buy")

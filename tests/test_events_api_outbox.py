@@ -372,3 +372,33 @@ def test_closing_leaves_what_is_not_due_in_the_file(
         sender.close(timeout=2)
     assert "1 event(s) wait in the outbox" in caplog.text
     assert sender.stats().waiting == 1
+
+
+def test_the_default_queue_is_the_outbox_in_the_instance_folder(
+    fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    app = events_app(fake, TIKTOK_PIXEL_EVENTS_QUEUE=None)
+    app.instance_path = str(tmp_path / "instance")
+    TikTokPixel(app)
+    with closing_sender(app):
+        sender = app.extensions[EXTENSION_KEY].sender
+        assert isinstance(sender, OutboxSender)
+        assert sender.outbox.path == str(tmp_path / "instance" / "tiktok-pixel-events.sqlite3")
+
+
+def test_the_default_falls_back_to_memory_where_it_cannot_write(
+    fake: FakeEventsApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    app = events_app(fake, TIKTOK_PIXEL_EVENTS_QUEUE=None)
+    app.instance_path = str(tmp_path / "a-file" / "instance")
+    TikTokPixel(app)
+    with closing_sender(app):
+        assert type(app.extensions[EXTENSION_KEY].sender).__name__ == "BackgroundSender"
+    assert "server events wait in memory instead" in caplog.text
+
+    chosen = events_app(
+        fake, TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{tmp_path}/a-file/instance/o.sqlite3"
+    )
+    with pytest.raises(ConfigurationError, match="cannot open the outbox"):
+        TikTokPixel(chosen)

@@ -205,6 +205,9 @@ class Outbox:
             # WAL: readers never block the writer; NORMAL: a commit survives a killed process
             # (not a power cut) without an fsync per request.
             connection.execute("PRAGMA synchronous = NORMAL")
+            # No checkpoint (with its fsync) inside a request: the delivery thread runs them
+            # (checkpoint()).
+            connection.execute("PRAGMA wal_autocheckpoint = 0")
             local.connection, local.pid = connection, os.getpid()
         return connection
 
@@ -378,6 +381,10 @@ class Outbox:
                 excess,
                 self.max_dead,
             )
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file, without blocking writers (PASSIVE)."""
+        self._connect().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def next_due(self) -> float | None:
         """When the next event is due (Unix seconds), or ``None`` when none waits."""

@@ -20,6 +20,8 @@ log = logging.getLogger("pixel_embed.events_api")
 
 #: Seconds between looks for events other processes wrote (this process's wake it at once).
 POLL_INTERVAL = 1.0
+#: Seconds between checkpoints of the write-ahead log (requests never run one).
+CHECKPOINT_INTERVAL = 1.0
 
 
 class OutboxSender:
@@ -185,11 +187,15 @@ class OutboxSender:
             )
 
     def _run(self) -> None:
+        checkpointed = time.monotonic()
         while True:
             closing = self._closing.is_set()
             if closing and time.monotonic() >= self._deadline:
                 return
             try:
+                if time.monotonic() - checkpointed >= CHECKPOINT_INTERVAL:
+                    self.outbox.checkpoint()
+                    checkpointed = time.monotonic()
                 if self.deliver_due():
                     continue
                 if closing:
