@@ -7,7 +7,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pickle
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from events_api_support import TOKEN, assert_clean_logs, fake_api
@@ -87,6 +90,26 @@ def test_a_broken_answer_is_a_retryable_delivery_error(
         assert deliver(client, CODE, [purchase("again")], FAST)  # the retry gets through
     assert [event["event_id"] for event in fake.accepted] == ["again"]
     assert_clean_logs(caplog)
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed: no certificate to test with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subprocess.run(
+        [openssl, *request, "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    with FakeEventsApi(access_token=TOKEN, tls=(str(cert), str(key))) as fake:
+        client = EventsApiClient(access_token=TOKEN, url=fake.url, timeout=5.0)
+        with pytest.raises(DeliveryError) as caught:
+            client.post(CODE, [purchase()])
+        assert caught.value.problem == "the TLS certificate check failed"
+        assert not caught.value.retryable
+        assert fake.requests == []  # nothing, the token least of all, went to it
 
 
 def test_a_refused_connection_is_retryable() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -129,12 +130,13 @@ class FakeEventsApi:
     """A threaded HTTP server on 127.0.0.1 that plays TikTok's Events API.
 
     :param access_token: the token requests must carry.
+    :param tls: a certificate file and its key file: serve HTTPS with them.
     :ivar requests: every request received, in order (hung ones included).
     :ivar problems: every contract violation seen.
     :ivar accepted: the events of every request answered with success, in order.
     """
 
-    def __init__(self, access_token: str) -> None:
+    def __init__(self, access_token: str, *, tls: tuple[str, str] | None = None) -> None:
         self.access_token = access_token
         self.requests: list[ReceivedRequest] = []
         self.problems: list[str] = []
@@ -145,6 +147,12 @@ class FakeEventsApi:
         self._hanging = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -155,7 +163,7 @@ class FakeEventsApi:
     @property
     def url(self) -> str:
         """The endpoint's URL, for ``TIKTOK_PIXEL_EVENTS_API_URL``."""
-        return f"http://127.0.0.1:{self._server.server_port}{EVENTS_API_PATH}"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_port}{EVENTS_API_PATH}"
 
     def answer(self, *answers: Answer) -> None:
         """Answer the next requests so, in order; later ones get HTTP 200, code 0."""
