@@ -1,9 +1,11 @@
 """Getting server events to TikTok without ever holding up a page.
 
-:class:`Sender` is what the Flask extension hands each event to. The default,
-:class:`BackgroundSender`, keeps a bounded in-process queue drained by one daemon thread that
-batches, retries and gives up politely. A site that runs a task queue can send through it
-instead: any object with ``send`` and ``close`` will do (see the README for Celery and RQ).
+:class:`Sender` is what the Flask extension hands each event to (``TIKTOK_PIXEL_EVENTS_QUEUE``
+chooses it, :mod:`.queues`). :class:`BackgroundSender`, the ``"memory"`` queue, keeps a bounded
+in-process queue drained by one daemon thread that batches, retries and gives up politely; the
+durable outbox is :mod:`.outbox_sender`, the task queues :mod:`.celery` and :mod:`.rq`. Any
+object with ``send`` and ``close`` will do; one with ``send_many`` gets a request's events at
+once. The retry rules every sender follows are :class:`RetryPolicy` and :func:`next_try`.
 """
 
 from __future__ import annotations
@@ -88,6 +90,21 @@ def next_try(policy: RetryPolicy, attempt: int, error: DeliveryError) -> float |
     return None
 
 
+def tries(count: int) -> str:
+    """``"1 try"``, ``"3 tries"``."""
+    return f"{count} tr{'y' if count == 1 else 'ies'}"
+
+
+def _gave_up(pixel_code: str, data: Sequence[Mapping[str, Any]], why: str) -> None:
+    log.error(
+        "TikTok Events API: gave up on %d event(s) for pixel %s %s (events: %s)",
+        len(data),
+        pixel_code,
+        why,
+        describe(data),
+    )
+
+
 def describe(data: Sequence[Mapping[str, Any]]) -> str:
     # Event names and ids identify the batch in a log; nothing about the visitor does.
     shown = ", ".join(f"{item.get('event')} {item.get('event_id')}" for item in data[:5])
@@ -131,16 +148,7 @@ def deliver(
                 if wait(seconds) is not False:
                     continue
                 exc = DeliveryError(f"{exc.problem}, and no time left to retry", retryable=False)
-            log.error(
-                "TikTok Events API: gave up on %d event(s) for pixel %s after %d tr%s: %s "
-                "(events: %s)",
-                len(data),
-                pixel_code,
-                attempt,
-                "y" if attempt == 1 else "ies",
-                exc.problem,
-                describe(data),
-            )
+            _gave_up(pixel_code, data, f"after {tries(attempt)}: {exc.problem}")
             return False
         return True
 
@@ -353,13 +361,8 @@ def deliver_once(
     fresh = [item for item in data if now - float(item.get("event_time") or now) <= max_age]
     if len(fresh) < len(data):
         stale = [item for item in data if item not in fresh]
-        log.error(
-            "TikTok Events API: gave up on %d event(s) for pixel %s: too old: TikTok gets "
-            "events at most %g h old (events: %s)",
-            len(stale),
-            pixel_code,
-            max_age / 3600,
-            describe(stale),
+        _gave_up(
+            pixel_code, stale, f"as too old: TikTok gets events at most {max_age / 3600:g} h old"
         )
     if not fresh:
         return None
@@ -377,15 +380,7 @@ def deliver_once(
                 attempt + 1,
             )
             return fresh, delay
-        log.error(
-            "TikTok Events API: gave up on %d event(s) for pixel %s after %d tr%s: %s (events: %s)",
-            len(fresh),
-            pixel_code,
-            attempt,
-            "y" if attempt == 1 else "ies",
-            exc.problem,
-            describe(fresh),
-        )
+        _gave_up(pixel_code, fresh, f"after {tries(attempt)}: {exc.problem}")
     return None
 
 

@@ -58,35 +58,16 @@ CREATE TABLE totals (
     retried INTEGER NOT NULL
 );
 INSERT INTO totals VALUES (1, 0, 0, 0, 0, 0, 0);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    pixel_code TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    event_time INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    size INTEGER NOT NULL,
-    created REAL NOT NULL,
-    tries INTEGER NOT NULL DEFAULT 0,
-    due REAL NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    problem TEXT NOT NULL DEFAULT ''
-);
+CREATE TABLE events ({event}, due REAL NOT NULL, owner TEXT NOT NULL DEFAULT '',
+    problem TEXT NOT NULL DEFAULT '');
 CREATE INDEX events_due ON events (due);
-CREATE TABLE dead (
-    id INTEGER PRIMARY KEY,
-    pixel_code TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    event_time INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    size INTEGER NOT NULL,
-    created REAL NOT NULL,
-    tries INTEGER NOT NULL,
-    failed REAL NOT NULL,
-    reason TEXT NOT NULL
-);
-"""
+CREATE TABLE dead ({event}, failed REAL NOT NULL, reason TEXT NOT NULL);
+""".format(
+    # The columns an event keeps, waiting or dead.
+    event="id INTEGER PRIMARY KEY, pixel_code TEXT NOT NULL, event_id TEXT NOT NULL, "
+    "event TEXT NOT NULL, event_time INTEGER NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, "
+    "created REAL NOT NULL, tries INTEGER NOT NULL DEFAULT 0"
+)
 _COUNTERS = frozenset({"events", "bytes", "delivered", "dead", "dropped", "retried"})
 _IN_IDS = " WHERE id IN (SELECT value FROM json_each(?))"
 _EVENT_COLUMNS = "id, pixel_code, event_id, event, event_time, body, size, created, tries"

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .client import DeliveryError, EventsApiClient
-from .delivery import BATCH_SIZE, CLOSE_TIMEOUT, DURABLE_RETRIES, RetryPolicy, next_try
+from .delivery import BATCH_SIZE, CLOSE_TIMEOUT, DURABLE_RETRIES, RetryPolicy, next_try, tries
 from .outbox import MAX_AGE, Claimed, DeliveryStats, Outbox, new_owner
 
 log = logging.getLogger("pixel_embed.events_api")
@@ -163,8 +163,7 @@ class OutboxSender:
             else:
                 later.setdefault(delay, []).append(event)
         if given_up:
-            tries = max(event.tries for event in given_up)
-            reason = f"{error.problem} (gave up after {tries} tr{'y' if tries == 1 else 'ies'})"
+            reason = f"{error.problem} (gave up after {tries(max(e.tries for e in given_up))})"
             self.outbox.bury(self.owner, given_up, reason)
             log.error(
                 "TikTok Events API: %d event(s) for pixel %s moved to the dead letters: %s",
