@@ -44,6 +44,8 @@ MAX_DEAD = 10_000
 #: Events API pages state no limit that we could find; other ad platforms refuse events older
 #: than 7 days, so two days is a conservative default.
 MAX_AGE = 48 * 3600.0
+#: The oldest SQLite the outbox runs on (UPDATE … RETURNING, 2021).
+MIN_SQLITE = (3, 35)
 #: Seconds SQLite waits for another process's write before a write fails.
 BUSY_TIMEOUT = 5.0
 
@@ -204,6 +206,12 @@ class Outbox:
         connection.execute("COMMIT")
 
     def _create(self) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_EVENTS_QUEUE: the outbox needs SQLite "
+                f"{'.'.join(map(str, MIN_SQLITE))} or later (RETURNING); this Python has "
+                f"{sqlite3.sqlite_version}: use 'memory' or a task queue"
+            )
         folder = os.path.dirname(os.path.abspath(self.path))
         try:
             os.makedirs(folder, exist_ok=True)
