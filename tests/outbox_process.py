@@ -4,12 +4,13 @@ delivers them to a fake Events API, so tests can run several at once and kill on
     python tests/outbox_process.py shop OUTBOX URL COUNT PREFIX [LEASE]
     python tests/outbox_process.py bulk OUTBOX URL COUNT PREFIX
     python tests/outbox_process.py memory - URL COUNT PREFIX
+    python tests/outbox_process.py serve OUTBOX URL COUNT PREFIX
 
 ``shop`` makes COUNT requests to an app whose queue is the outbox, prints ``ready``, then
 delivers until the outbox is empty. ``bulk`` writes COUNT events straight to the outbox, three
 per transaction (a request's worth), then delivers until the outbox is empty. ``memory``
 makes COUNT requests with the memory queue, prints ``ready`` and sleeps: a test then stops it
-with a signal.
+with a signal; ``serve`` does the same with the outbox (shutdown time: 1 s).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ CODE = "CABCDE1234567890ABCD"
 TOKEN = "tt-secret-0123456789abcdef"
 
 
-def shop(queue: str, url: str) -> Flask:
+def shop(queue: str, url: str, shutdown: float = 5.0) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY="test",
@@ -39,6 +40,7 @@ def shop(queue: str, url: str) -> Flask:
         TIKTOK_PIXEL_EVENTS_API_BACKOFF=0.01,
         TIKTOK_PIXEL_EVENTS_API_TIMEOUT=20.0,
         TIKTOK_PIXEL_EVENTS_QUEUE=queue,
+        TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT=shutdown,
     )
     pixel = TikTokPixel(app)
 
@@ -73,7 +75,11 @@ def main(mode: str, path: str, url: str, count: int, prefix: str, lease: float =
         assert sender.flush(timeout=120), "the outbox did not empty"
         sender.close(timeout=5)
         return
-    app = shop("memory" if mode == "memory" else f"sqlite:///{path}", url)
+    app = shop(
+        "memory" if mode == "memory" else f"sqlite:///{path}",
+        url,
+        1.0 if mode == "serve" else 5.0,
+    )
     sender = app.extensions[EXTENSION_KEY].sender
     if isinstance(sender, OutboxSender):
         sender.lease = lease
@@ -83,7 +89,7 @@ def main(mode: str, path: str, url: str, count: int, prefix: str, lease: float =
     for number in range(count):
         assert browser.get(f"/buy/{prefix}-{number}").status_code == 200
     print("ready", flush=True)
-    if mode == "memory":
+    if mode in ("memory", "serve"):
         time.sleep(60)
         return
     assert isinstance(sender, OutboxSender)

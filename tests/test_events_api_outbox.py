@@ -359,6 +359,32 @@ def test_a_stop_signal_delivers_what_the_memory_queue_holds(
     assert sorted(e["event_id"] for e in fake.accepted) == sorted(f"order-{n}" for n in range(30))
 
 
+def test_sigterm_with_a_hung_endpoint_stops_in_time_and_keeps_the_events(
+    fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "events.sqlite3")
+    fake.answer(Answer(503, hang=True))
+    process = run("serve", path, fake.url, "10", "order", "1.0")
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        assert fake.wait_until_hanging(timeout=30)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)  # the 1 s shutdown time, not the 20 s request time-out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signal.SIGTERM
+    fake.release()
+    assert Outbox(path).stats().waiting == 10  # left in the file for the next start
+
+    finish(run("shop", path, fake.url, "0", "unused", "1.0"))
+    assert Counter(e["event_id"] for e in fake.accepted) == Counter(
+        {f"order-{n}": 1 for n in range(10)}
+    )
+
+
 def test_closing_leaves_what_is_not_due_in_the_file(
     fake: FakeEventsApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
