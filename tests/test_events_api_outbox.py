@@ -9,19 +9,22 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from events_api_support import TOKEN, assert_clean_logs, closing_sender, events_app, shop
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from outbox_process import CODE, event
 
 from pixel_embed import TikTokPixel
 from pixel_embed.errors import ConfigurationError
 from pixel_embed.events_api import EventsApiClient
 from pixel_embed.events_api.hooks import EXTENSION_KEY
-from pixel_embed.events_api.outbox import MAX_AGE, SCHEMA_VERSION, Outbox
+from pixel_embed.events_api.outbox import MAX_AGE, SCHEMA_VERSION, Claimed, Outbox
 from pixel_embed.events_api.outbox_sender import OutboxSender
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
@@ -428,3 +431,55 @@ def test_the_default_falls_back_to_memory_where_it_cannot_write(
     )
     with pytest.raises(ConfigurationError, match="cannot open the outbox"):
         TikTokPixel(chosen)
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(0, 4)),
+        st.tuples(st.just("claim"), st.sampled_from("ab"), st.integers(1, 5)),
+        st.tuples(st.just("deliver"), st.sampled_from("ab")),
+        st.tuples(st.just("retry_later"), st.sampled_from("ab")),
+        st.tuples(st.just("bury"), st.sampled_from("ab")),
+        st.tuples(st.just("wait"), st.integers(0, 100)),
+        st.tuples(st.just("retry_dead"), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS)
+def test_every_event_is_in_exactly_one_place_whatever_happens(
+    tmp_path: Path, operations: list[tuple[object, ...]]
+) -> None:
+    clock = Clock()
+    outbox = Outbox(str(tmp_path / f"{uuid.uuid4().hex}.sqlite3"), clock=clock)
+    claimed: dict[str, list[Claimed]] = {"a": [], "b": []}
+    added = 0
+    for operation in operations:
+        kind, *args = operation
+        if kind == "add":
+            count = int(str(args[0]))
+            added += outbox.add([(CODE, timed_event(f"e{added + n}", clock)) for n in range(count)])
+        elif kind == "claim":
+            claimed[str(args[0])] = outbox.claim(str(args[0]), int(str(args[1])), lease=30)
+        elif kind == "deliver":
+            outbox.delivered(str(args[0]), claimed.pop(str(args[0]), []))
+        elif kind == "retry_later":
+            outbox.retry_later(str(args[0]), claimed.pop(str(args[0]), []), "HTTP 503", clock.now)
+        elif kind == "bury":
+            outbox.bury(str(args[0]), claimed.pop(str(args[0]), []), "HTTP 400")
+        elif kind == "wait":
+            clock.now += int(str(args[0]))
+        else:
+            outbox.retry_dead()
+        stats = outbox.stats()
+        connection = sqlite3.connect(outbox.path)
+        count, size = connection.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM events"
+        ).fetchone()
+        connection.close()
+        assert (stats.waiting, stats.waiting_bytes) == (count, size)
+        assert stats.waiting + stats.dead + stats.delivered == added
