@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: test lint demo bench chromium clean docs docs-check
+.PHONY: test lint demo bench chromium redis clean docs docs-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,21 @@ chromium: $(BIN)/.installed
 	  fi; }
 	@$(BIN)/python -m pixel_embed.testing.browser
 
+# Debian's redis-server for the Celery/RQ tests (they start it on a free local port themselves).
+redis:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "No redis-server found: installing Debian's redis-server with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  fi; }
+	@command -v redis-server >/dev/null || echo "redis-server is missing: the Celery/RQ tests will be skipped"
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint docs-check chromium
+test: lint docs-check chromium redis
 	$(BIN)/pytest
 
 # The documentation site (Sphinx + MyST Markdown) in docs/_build/html. make test builds it with

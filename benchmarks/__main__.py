@@ -76,6 +76,10 @@ TARGETS: dict[str, Target] = {
     "load_requests": Target(">= 10000", _fixed(10_000), at_most=False, full_run_only=True),
     "suite_seconds": Target("<= 60 s", _fixed(60.0)),
     "suite_failed": Target("0", _fixed(0)),
+    "events_api_outbox_added_cpu_p50_us": Target("<= 200 us", _fixed(200.0)),
+    "events_api_outbox_delivery_events_per_s_batch_50": Target(
+        ">= 2000", _fixed(2000.0), at_most=False
+    ),
 }
 
 

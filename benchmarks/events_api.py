@@ -11,13 +11,23 @@ queueing one server event on its own. Nothing leaves 127.0.0.1. Run it with
 from __future__ import annotations
 
 import logging
+import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask, render_template_string
 
 from pixel_embed import Identity, TikTokPixel, validate_event
-from pixel_embed.events_api import BackgroundSender, EventsApiClient, RequestContext, server_event
+from pixel_embed.events_api import (
+    BackgroundSender,
+    EventsApiClient,
+    Outbox,
+    OutboxSender,
+    RequestContext,
+    server_event,
+)
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
@@ -30,7 +40,9 @@ _LAYOUT = "<!doctype html><html><head>{{ tiktok_pixel() }}</head><body>ok</body>
 
 def _app(**config: object) -> Flask:
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, **config)
+    app.config.update(
+        SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, TIKTOK_PIXEL_EVENTS_QUEUE="memory", **config
+    )
     pixel = TikTokPixel(app)
 
     @app.get("/buy")
@@ -123,6 +135,8 @@ def run(*, requests: int = REQUESTS, rounds: int = ROUNDS) -> dict[str, float]:
         payload = _per_call_us(lambda: server_event(event, identity, context))
 
     return {
+        **queue_costs(requests=requests, rounds=rounds),
+        **delivery_throughput(20_000 if requests >= REQUESTS else 3_000),
         "requests_per_round": float(requests),
         "off_cpu_us_per_request": cpu["off"],
         "on_cpu_us_per_request": cpu["on"],
@@ -138,6 +152,93 @@ def run(*, requests: int = REQUESTS, rounds: int = ROUNDS) -> dict[str, float]:
         "on_events_delivered": float(on_sender.sent),
         "hung_endpoint_requests_during_run": float(hung_requests),
     }
+
+
+def _three_events_app(**config: object) -> Flask:
+    """A view that identifies the visitor and tracks three server events, as the issue asks."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, **config)
+    pixel = TikTokPixel(app)
+
+    @app.get("/checkout")
+    def checkout() -> str:
+        pixel.identify(email="jane@example.com", phone_number="+12133734253", external_id="u-42")
+        pixel.track("AddToCart", content_id="sku-1", value=42.5, currency="USD", server=True)
+        pixel.track("InitiateCheckout", value=42.5, currency="USD", server=True)
+        pixel.track("CompletePayment", value=42.5, currency="USD", server=True)
+        return render_template_string(_LAYOUT)
+
+    return app
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def queue_costs(*, requests: int = REQUESTS, rounds: int = ROUNDS) -> dict[str, float]:
+    """Per-request cost with the memory queue and with the SQLite outbox, side by side (the
+    set-ups take turns, so load on the machine skews them alike), in µs: CPU time of the
+    request thread (what the request itself spends, which other processes' load hardly
+    skews) and wall-clock time (which also waits for the CPU and the disk)."""
+    with FakeEventsApi(access_token=TOKEN) as fake, tempfile.TemporaryDirectory() as folder:
+        common = {"TIKTOK_PIXEL_ACCESS_TOKEN": TOKEN, "TIKTOK_PIXEL_EVENTS_API_URL": fake.url}
+        apps = {
+            "memory": _three_events_app(TIKTOK_PIXEL_EVENTS_QUEUE="memory", **common),
+            "sqlite": _three_events_app(
+                TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{folder}/events.sqlite3", **common
+            ),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in apps}
+        cpu: dict[str, list[float]] = {name: [] for name in apps}
+        clients = {name: app.test_client() for name, app in apps.items()}
+        for client in clients.values():
+            for _ in range(50):
+                client.get("/checkout", headers={"User-Agent": "benchmark/1.0"})
+        for _ in range(rounds):
+            for name, client in clients.items():
+                for _ in range(requests):
+                    start, start_cpu = time.perf_counter(), time.thread_time()
+                    client.get("/checkout", headers={"User-Agent": "benchmark/1.0"})
+                    cpu[name].append((time.thread_time() - start_cpu) * 1e6)
+                    samples[name].append((time.perf_counter() - start) * 1e6)
+        for app in apps.values():
+            app.extensions[EXTENSION_KEY].sender.close(timeout=30)
+    figures = {}
+    for kind, measured in (("cpu", cpu), ("wall", samples)):
+        for name, values in measured.items():
+            figures[f"{name}_{kind}_p50_us_per_request"] = statistics.median(values)
+            figures[f"{name}_{kind}_p99_us_per_request"] = _percentile(values, 0.99)
+        for at in ("p50", "p99"):
+            figures[f"outbox_added_{kind}_{at}_us"] = (
+                figures[f"sqlite_{kind}_{at}_us_per_request"]
+                - figures[f"memory_{kind}_{at}_us_per_request"]
+            )
+    return figures
+
+
+def delivery_throughput(events: int = 20_000) -> dict[str, float]:
+    """Events per second one process delivers from the outbox to the local fake, batched."""
+    event = validate_event("CompletePayment", {"value": 42.5, "currency": "USD"})
+    identity = Identity.from_raw(email="jane@example.com", phone_number="+12133734253")
+    context = RequestContext(ip="127.0.0.1", user_agent="benchmark/1.0", url="http://x/")
+    figures = {}
+    with FakeEventsApi(access_token=TOKEN) as fake, tempfile.TemporaryDirectory() as folder:
+        client = EventsApiClient(access_token=TOKEN, url=fake.url)
+        for batch_size in (50, 500):
+            outbox = Outbox(str(Path(folder) / f"throughput-{batch_size}.sqlite3"))
+            for start in range(0, events, 3):
+                outbox.add(
+                    [(CODE, server_event(event, identity, context))] * min(3, events - start)
+                )
+            sender = OutboxSender(outbox, client, batch_size=batch_size, start=False)
+            begin = time.perf_counter()
+            while sender.deliver_due():
+                pass
+            seconds = time.perf_counter() - begin
+            assert outbox.stats().delivered == events
+            figures[f"outbox_delivery_events_per_s_batch_{batch_size}"] = events / seconds
+    return figures
 
 
 if __name__ == "__main__":

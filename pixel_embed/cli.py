@@ -334,5 +334,14 @@ def _flask_hash(ctx: click.Context, args: tuple[str, ...]) -> None:
     ctx.exit(main(["hash", *given], prog="flask tiktok-pixel"))
 
 
+def _events_cli() -> click.Group:
+    from .events_api.commands import events_cli
+
+    return events_cli
+
+
+flask_cli.add_command(_events_cli())
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

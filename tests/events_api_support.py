@@ -50,6 +50,8 @@ def events_app(fake: FakeEventsApi, **config: object) -> Flask:
         "TIKTOK_PIXEL_EVENTS_API_URL": fake.url,
         "TIKTOK_PIXEL_EVENTS_API_BACKOFF": 0.01,
         "TIKTOK_PIXEL_EVENTS_API_TIMEOUT": 5.0,
+        # These tests look at the memory queue; the outbox has its own (test_events_api_outbox).
+        "TIKTOK_PIXEL_EVENTS_QUEUE": "memory",
     }
     settings.update(config)
     return make_app(**settings)

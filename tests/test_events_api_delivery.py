@@ -19,6 +19,7 @@ from pixel_embed.events_api import (
     deliver,
     server_event,
 )
+from pixel_embed.events_api.delivery import deliver_once
 from pixel_embed.testing.events_api import EVENTS_API_PATH, Answer, FakeEventsApi
 
 CODE = "CABCDE1234567890ABCD"
@@ -235,3 +236,24 @@ def test_close_does_not_wait_out_a_long_back_off(
 def test_the_token_stays_out_of_the_client_repr(client: EventsApiClient) -> None:
     assert TOKEN not in repr(client)
     assert TOKEN not in str(client)
+
+
+def test_a_task_queue_attempt_follows_the_outbox_rules(
+    fake: FakeEventsApi, client: EventsApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = {**purchase("old"), "event_time": 1_000}
+    fake.answer(Answer(503, retry_after=7))
+
+    again = deliver_once(client, CODE, [old, purchase("new")], 1, max_age=3600)
+
+    assert again is not None
+    events, delay = again
+    assert [event["event_id"] for event in events] == ["new"]  # the old one is given up on
+    assert delay == 7
+    assert "gave up on 1 event(s) for pixel CABCDE1234567890ABCD as too old" in caplog.text
+    fake.answer(Answer(400))
+    assert deliver_once(client, CODE, events, 2, max_age=3600) is None
+    assert "after 2 tries: HTTP 400" in caplog.text
+    assert deliver_once(client, CODE, events, 3, max_age=3600) is None
+    assert [event["event_id"] for event in fake.accepted] == ["new"]
+    assert_clean_logs(caplog)

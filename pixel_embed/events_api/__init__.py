@@ -6,6 +6,7 @@ from .clickid import request_ttclid as request_ttclid
 from .client import EVENTS_API_URL as EVENTS_API_URL
 from .client import DeliveryError as DeliveryError
 from .client import EventsApiClient as EventsApiClient
+from .delivery import DURABLE_RETRIES as DURABLE_RETRIES
 from .delivery import BackgroundSender as BackgroundSender
 from .delivery import RetryPolicy as RetryPolicy
 from .delivery import Sender as Sender
@@ -13,19 +14,27 @@ from .delivery import deliver as deliver
 from .hooks import ServerEvents as ServerEvents
 from .hooks import client_from_config as client_from_config
 from .hooks import consent_allows as consent_allows
+from .outbox import DeliveryStats as DeliveryStats
+from .outbox import Outbox as Outbox
+from .outbox_sender import OutboxSender as OutboxSender
 from .payload import WIRE_EVENT_NAMES as WIRE_EVENT_NAMES
 from .payload import RequestContext as RequestContext
 from .payload import request_body as request_body
 from .payload import server_event as server_event
 from .payload import wire_event_name as wire_event_name
+from .queues import delivery_stats as delivery_stats
 
 __all__ = [
+    "DURABLE_RETRIES",
     "EVENTS_API_URL",
     "TTCLID_COOKIE",
     "WIRE_EVENT_NAMES",
     "BackgroundSender",
     "DeliveryError",
+    "DeliveryStats",
     "EventsApiClient",
+    "Outbox",
+    "OutboxSender",
     "RequestContext",
     "RetryPolicy",
     "Sender",
@@ -33,6 +42,7 @@ __all__ = [
     "client_from_config",
     "consent_allows",
     "deliver",
+    "delivery_stats",
     "request_body",
     "request_ttclid",
     "server_event",

@@ -1,23 +1,31 @@
-"""One synchronous Events API request, with the standard library's ``urllib``.
+"""One Events API request, over a pooled, TLS-verified urllib3 connection.
 
-No new dependency: one JSON POST per batch needs no connection pool, and the background
-worker sends one request at a time.
+urllib3 keeps connections open between batches (a new TLS handshake per batch costs TikTok's
+round trip twice over), verifies certificates against the system's store, and lets us turn
+redirects off. Retries are ours (:mod:`.delivery`, :mod:`.outbox`): they must survive a
+restart, which urllib3's in-process ``Retry`` cannot.
 
 The access token only ever goes into the ``Access-Token`` header: it is never part of an
-exception, a log line or a ``repr``.
+exception, a log line, a ``repr``, :func:`dataclasses.asdict` or a pickle.
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
+import http.client
+import os
 import re
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import InitVar, dataclass
+from typing import Any, ClassVar, NoReturn
+
+import orjson
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import NewConnectionError, SSLError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from ..errors import PixelError
 from .payload import request_body
@@ -26,6 +34,8 @@ from .payload import request_body
 EVENTS_API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 #: Seconds to wait for TikTok's answer before the attempt counts as failed (and is retried).
 DEFAULT_TIMEOUT = 5.0
+#: Bytes of TikTok's answer read at most (it is a short JSON object).
+MAX_ANSWER_BYTES = 64 * 1024
 
 # TikTok's Business API answers HTTP 200 with a JSON "code" (0 is success). 40100 is its rate
 # limit ("you've hit the rate limit for this API", in TikTok Business API error tables such as
@@ -55,6 +65,14 @@ class DeliveryError(PixelError):
         self.retry_after = retry_after
         super().__init__(f"TikTok Events API request failed: {problem}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Task queues pickle exceptions; keyword-only arguments need saying how.
+        return (_delivery_error, (self.problem, self.retryable, self.retry_after))
+
+
+def _delivery_error(problem: str, retryable: bool, retry_after: float | None) -> DeliveryError:
+    return DeliveryError(problem, retryable=retryable, retry_after=retry_after)
+
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
@@ -70,69 +88,146 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _scrub(text: str, secret: str) -> str:
-    """A server message fit for a log: no token, no address, at most 200 characters."""
-    text = text.replace(secret, "[access token]") if secret else text
+def scrub(text: str, secret: str) -> str:
+    """A server message fit for a log: no token (in any letter case), no address, no e-mail,
+    no control character, at most 200 characters."""
+    if secret:
+        text = re.sub(re.escape(secret), "[access token]", text, flags=re.IGNORECASE)
     text = _EMAIL.sub("[e-mail]", _IP_ADDRESS.sub("[address]", text))
-    return text[:200]
+    return "".join(c if c.isprintable() else " " for c in text[:200])
+
+
+def _transport_problem(exc: BaseException, timeout: float) -> DeliveryError:
+    """A transport failure, by kind only: an exception's text may quote the URL or the answer."""
+    # urllib3 makes NewConnectionError a kind of ConnectTimeoutError, for old callers' sake.
+    if isinstance(exc, Urllib3Timeout | TimeoutError) and not isinstance(exc, NewConnectionError):
+        return DeliveryError(f"timed out after {timeout:g} s", retryable=True)
+    if isinstance(exc, SSLError):
+        # A certificate that does not verify will not verify on the next try either.
+        return DeliveryError("the TLS certificate check failed", retryable=False)
+    cause: BaseException = exc
+    while cause.__context__ is not None and isinstance(cause, Urllib3Error):
+        cause = cause.__context__
+    if isinstance(cause, http.client.HTTPException):
+        return DeliveryError(f"a broken answer ({type(cause).__name__})", retryable=True)
+    return DeliveryError(f"could not connect ({type(cause).__name__})", retryable=True)
 
 
 @dataclass(frozen=True)
 class EventsApiClient:
-    """Sends batches of events to the Events API, one synchronous request each.
+    """Sends batches of events to the Events API, over a connection pool kept per process.
 
-    :param access_token: the Events API access token from TikTok Events Manager.
+    Redirects are never followed (a 3xx is a :class:`DeliveryError`: the token must not
+    travel to another address), certificates are verified, and every transport failure is a
+    :class:`DeliveryError`.
+
+    :param access_token: the Events API access token from TikTok Events Manager. Kept out of
+        the ``repr``, :func:`dataclasses.asdict` and pickles (a pickled client would carry it:
+        build the client where it runs, e.g. with :func:`~.hooks.client_from_config`).
     :param url: the endpoint (a local fake in tests).
     :param test_event_code: the Events Manager "Test events" code, while testing.
     :param timeout: seconds to wait for an answer.
     """
 
-    access_token: str = field(repr=False)
+    access_token: InitVar[str]
     url: str = EVENTS_API_URL
     test_event_code: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    # Set per instance in __post_init__, but not dataclass fields: asdict() must not see them.
+    _token: ClassVar[str]
+    _pools: ClassVar[dict[int, urllib3.PoolManager]]
+    _lock: ClassVar[threading.Lock]
+
+    def __post_init__(self, access_token: str) -> None:
+        object.__setattr__(self, "_token", access_token)
+        object.__setattr__(self, "_pools", {})
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            "an EventsApiClient is not pickled: it holds the access token; build it where it "
+            "runs (pixel_embed.events_api.client_from_config)"
+        )
+
+    def _pool(self) -> urllib3.PoolManager:
+        # One pool per process: connections must not be shared with a forked parent.
+        pid = os.getpid()
+        pool = self._pools.get(pid)
+        if pool is None:
+            with self._lock:
+                self._pools.clear()
+                pool = self._pools[pid] = urllib3.PoolManager(
+                    num_pools=4, maxsize=4, cert_reqs="CERT_REQUIRED", retries=False
+                )
+        return pool
+
+    def encode(self, pixel_code: str, data: Sequence[Mapping[str, Any]]) -> bytes:
+        """The request body for ``data`` (entries of :func:`.payload.server_event`)."""
+        body = request_body(pixel_code, data, test_event_code=self.test_event_code)
+        return orjson.dumps(body)
+
+    def encode_encoded(self, pixel_code: str, events: Sequence[bytes]) -> bytes:
+        """The request body for events already encoded as JSON (as the outbox keeps them)."""
+        envelope = orjson.dumps(request_body(pixel_code, [], test_event_code=self.test_event_code))
+        assert envelope.endswith(b'"data":[]}')  # request_body puts the data last
+        return envelope[:-2] + b",".join(events) + b"]}"
 
     def post(self, pixel_code: str, data: Sequence[Mapping[str, Any]]) -> None:
         """Send events (entries of ``data``, see :func:`.payload.server_event`) for one pixel.
 
         :raises DeliveryError: TikTok refused the batch or could not be reached.
         """
-        body = request_body(pixel_code, data, test_event_code=self.test_event_code)
-        request = urllib.request.Request(
-            self.url,
-            data=json.dumps(body, separators=(",", ":")).encode("utf-8"),
-            headers={"Access-Token": self.access_token, "Content-Type": "application/json"},
-            method="POST",
-        )
+        self.post_body(self.encode(pixel_code, data))
+
+    def post_body(self, body: bytes) -> None:
+        """Send a request body made by :meth:`encode`.
+
+        :raises DeliveryError: TikTok refused the batch or could not be reached.
+        """
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                answer = response.read()
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            exc.close()
+            response = self._pool().request(
+                "POST",
+                self.url,
+                body=body,
+                headers={"Access-Token": self._token, "Content-Type": "application/json"},
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                redirect=False,
+                retries=False,
+                preload_content=False,
+            )
+            try:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                answer = response.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+            except BaseException:
+                response.close()
+                raise
+            if len(answer) > MAX_ANSWER_BYTES:
+                response.close()  # not worth reading on: no connection to reuse
+            else:
+                response.release_conn()
+        except (Urllib3Error, http.client.HTTPException, OSError) as exc:
+            raise _transport_problem(exc, self.timeout) from None
+        if 300 <= status < 400:
+            # Following it would send the token wherever the answer points.
+            raise DeliveryError(f"HTTP {status} redirect, not followed", retryable=False)
+        if status >= 300 or status < 200:
             raise DeliveryError(
                 f"HTTP {status}",
                 retryable=status == 429 or status >= 500,
-                retry_after=parse_retry_after(exc.headers.get("Retry-After")),
-            ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, TimeoutError):
-                problem = f"timed out after {self.timeout:g} s"
-            else:
-                problem = f"could not connect ({type(reason).__name__})"
-            raise DeliveryError(problem, retryable=True) from None
+                retry_after=parse_retry_after(retry_after),
+            )
         self._check(answer)
 
     def _check(self, answer: bytes) -> None:
         try:
-            result = json.loads(answer or b"{}")
-        except ValueError:
+            result = orjson.loads(answer or b"{}")
+        except orjson.JSONDecodeError:
             return  # a 2xx without JSON: nothing says it failed
         code = result.get("code", 0) if isinstance(result, dict) else 0
         if not isinstance(code, int) or code == 0:
             return
-        message = _scrub(str(result.get("message", "")), self.access_token)
+        message = scrub(str(result.get("message", "")), self._token)
         raise DeliveryError(
             f"TikTok code {code}: {message}",
             retryable=code in _RETRYABLE_CODES or code >= 50000,

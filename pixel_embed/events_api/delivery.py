@@ -1,9 +1,11 @@
 """Getting server events to TikTok without ever holding up a page.
 
-:class:`Sender` is what the Flask extension hands each event to. The default,
-:class:`BackgroundSender`, keeps a bounded in-process queue drained by one daemon thread that
-batches, retries and gives up politely. A site that runs a task queue can send through it
-instead: any object with ``send`` and ``close`` will do (see the README for Celery and RQ).
+:class:`Sender` is what the Flask extension hands each event to (``TIKTOK_PIXEL_EVENTS_QUEUE``
+chooses it, :mod:`.queues`). :class:`BackgroundSender`, the ``"memory"`` queue, keeps a bounded
+in-process queue drained by one daemon thread that batches, retries and gives up politely; the
+durable outbox is :mod:`.outbox_sender`, the task queues :mod:`.celery` and :mod:`.rq`. Any
+object with ``send`` and ``close`` will do; one with ``send_many`` gets a request's events at
+once. The retry rules every sender follows are :class:`RetryPolicy` and :func:`next_try`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from .client import DeliveryError, EventsApiClient
+from .outbox import DeliveryStats
 
 log = logging.getLogger("pixel_embed.events_api")
 
@@ -27,6 +32,9 @@ log = logging.getLogger("pixel_embed.events_api")
 BATCH_SIZE = 50
 #: Events waiting at most; beyond it new events are dropped (and counted) rather than queued.
 QUEUE_SIZE = 1000
+#: Bytes of events (as JSON) waiting at most, whatever their count: a hung endpoint must not
+#: grow the process without bound.
+QUEUE_BYTES = 8 * 1024 * 1024
 #: Seconds :meth:`BackgroundSender.close` waits for the queue to drain at shutdown.
 CLOSE_TIMEOUT = 5.0
 
@@ -69,7 +77,35 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-def _describe(data: Sequence[Mapping[str, Any]]) -> str:
+#: Retries for a durable queue (the outbox, Celery, RQ): an event waits there safely, so it is
+#: tried until it is too old for TikTok (see :data:`.outbox.MAX_AGE`), at most every 10 minutes.
+DURABLE_RETRIES = RetryPolicy(max_tries=1000, backoff=1.0, max_delay=600.0)
+
+
+def next_try(policy: RetryPolicy, attempt: int, error: DeliveryError) -> float | None:
+    """Seconds to wait before trying again after failed attempt number ``attempt``, or
+    ``None`` to give up: the one rule every sender follows."""
+    if error.retryable and attempt < policy.max_tries:
+        return policy.delay(attempt, error.retry_after)
+    return None
+
+
+def tries(count: int) -> str:
+    """``"1 try"``, ``"3 tries"``."""
+    return f"{count} tr{'y' if count == 1 else 'ies'}"
+
+
+def _gave_up(pixel_code: str, data: Sequence[Mapping[str, Any]], why: str) -> None:
+    log.error(
+        "TikTok Events API: gave up on %d event(s) for pixel %s %s (events: %s)",
+        len(data),
+        pixel_code,
+        why,
+        describe(data),
+    )
+
+
+def describe(data: Sequence[Mapping[str, Any]]) -> str:
     # Event names and ids identify the batch in a log; nothing about the visitor does.
     shown = ", ".join(f"{item.get('event')} {item.get('event_id')}" for item in data[:5])
     return shown + (f" and {len(data) - 5} more" if len(data) > 5 else "")
@@ -97,8 +133,8 @@ def deliver(
         try:
             client.post(pixel_code, data)
         except DeliveryError as exc:
-            if exc.retryable and attempt < policy.max_tries:
-                seconds = policy.delay(attempt, exc.retry_after)
+            seconds = next_try(policy, attempt, exc)
+            if seconds is not None:
                 log.warning(
                     "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s "
                     "(try %d of %d)",
@@ -112,22 +148,13 @@ def deliver(
                 if wait(seconds) is not False:
                     continue
                 exc = DeliveryError(f"{exc.problem}, and no time left to retry", retryable=False)
-            log.error(
-                "TikTok Events API: gave up on %d event(s) for pixel %s after %d tr%s: %s "
-                "(events: %s)",
-                len(data),
-                pixel_code,
-                attempt,
-                "y" if attempt == 1 else "ies",
-                exc.problem,
-                _describe(data),
-            )
+            _gave_up(pixel_code, data, f"after {tries(attempt)}: {exc.problem}")
             return False
         return True
 
 
-# The queue's items: an event for a pixel, or ``None``, the worker's signal to stop.
-_Item = tuple[str, Mapping[str, Any]] | None
+# The queue's items: an event for a pixel and its size, or ``None``, the signal to stop.
+_Item = tuple[str, Mapping[str, Any], int] | None
 
 
 class BackgroundSender:
@@ -140,6 +167,7 @@ class BackgroundSender:
     :param client: the Events API client (endpoint, token, timeout).
     :param policy: retries and back-off.
     :param queue_size: events waiting at most; more are dropped with a warning.
+    :param queue_bytes: bytes of events (as JSON) waiting at most; more are dropped too.
     :param batch_size: events at most per request.
     :param close_timeout: seconds to drain the queue at shutdown.
     :ivar sent: events TikTok accepted.
@@ -153,18 +181,21 @@ class BackgroundSender:
         *,
         policy: RetryPolicy = RetryPolicy(),
         queue_size: int = QUEUE_SIZE,
+        queue_bytes: int = QUEUE_BYTES,
         batch_size: int = BATCH_SIZE,
         close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         self.client = client
         self.policy = policy
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self.batch_size = batch_size
         self.close_timeout = close_timeout
         self.sent = self.failed = self.dropped = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
+        self._pending_bytes = 0
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -173,16 +204,22 @@ class BackgroundSender:
 
     def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
         """Queue one event; returns at once. Dropped (and counted) when the queue is full."""
+        size = len(orjson.dumps(data))
         with self._lock:
             if self._pid != os.getpid():
                 self._after_fork()
-            if self._closing.is_set() or self._pending >= self.queue_size:
+            if (
+                self._closing.is_set()
+                or self._pending >= self.queue_size
+                or self._pending_bytes + size > self.queue_bytes
+            ):
                 self.dropped += 1
                 dropped = self.dropped
                 reason = "the sender is closed" if self._closing.is_set() else "the queue is full"
             else:
                 self._pending += 1
-                self._queue.put((pixel_code, data))
+                self._pending_bytes += size
+                self._queue.put((pixel_code, data, size))
                 if self._thread is None:
                     self._start()
                 return
@@ -193,6 +230,17 @@ class BackgroundSender:
                 pixel_code,
                 reason,
                 dropped,
+            )
+
+    def stats(self) -> DeliveryStats:
+        """This process's counters (nothing of the memory queue outlives it)."""
+        with self._lock:
+            return DeliveryStats(
+                waiting=self._pending,
+                delivered=self.sent,
+                dead=self.failed,
+                dropped=self.dropped,
+                waiting_bytes=self._pending_bytes,
             )
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -239,7 +287,7 @@ class BackgroundSender:
         # parent still delivers what it had queued).
         self._pid = os.getpid()
         self._queue = queue.SimpleQueue()
-        self._pending = 0
+        self._pending = self._pending_bytes = 0
         self._thread = None
 
     def _wait(self, seconds: float) -> bool:
@@ -259,15 +307,17 @@ class BackgroundSender:
             while len(batch) < self.batch_size and not work.empty():
                 batch.append(work.get())
             by_pixel: dict[str, list[Mapping[str, Any]]] = {}
+            sizes: dict[str, int] = {}
             for item in batch:
                 if item is None:
                     stop = True
                 else:
                     by_pixel.setdefault(item[0], []).append(item[1])
+                    sizes[item[0]] = sizes.get(item[0], 0) + item[2]
             for pixel_code, events in by_pixel.items():
-                self._deliver(pixel_code, events)
+                self._deliver(pixel_code, events, sizes[pixel_code])
 
-    def _deliver(self, pixel_code: str, events: list[Mapping[str, Any]]) -> None:
+    def _deliver(self, pixel_code: str, events: list[Mapping[str, Any]], size: int) -> None:
         try:
             ok = deliver(self.client, pixel_code, events, self.policy, wait=self._wait)
         except Exception as exc:  # never let one bad batch kill the worker
@@ -278,11 +328,65 @@ class BackgroundSender:
                 pixel_code,
             )
             ok = False
-        self._done(sent=len(events) if ok else 0, failed=0 if ok else len(events))
+        self._done(sent=len(events) if ok else 0, failed=0 if ok else len(events), size=size)
 
-    def _done(self, *, sent: int = 0, failed: int = 0) -> None:
+    def _done(self, *, sent: int = 0, failed: int = 0, size: int = 0) -> None:
         with self._idle:
             self.sent += sent
             self.failed += failed
             self._pending -= sent + failed
+            self._pending_bytes -= size
             self._idle.notify_all()
+
+
+def deliver_once(
+    client: EventsApiClient,
+    pixel_code: str,
+    data: Sequence[Mapping[str, Any]],
+    attempt: int,
+    policy: RetryPolicy = DURABLE_RETRIES,
+    *,
+    max_age: float,
+    now: float | None = None,
+) -> tuple[list[Mapping[str, Any]], float] | None:
+    """One attempt of a task-queue job (Celery, RQ): the same rules as the outbox.
+
+    Events older than ``max_age`` seconds are given up on, as is the batch after the last
+    try; both are logged with the reason (event names and ids only).
+
+    :returns: the events to try again and the seconds to wait first, or ``None`` when nothing
+        is left to do.
+    """
+    now = time.time() if now is None else now
+    fresh = [item for item in data if now - float(item.get("event_time") or now) <= max_age]
+    if len(fresh) < len(data):
+        stale = [item for item in data if item not in fresh]
+        _gave_up(
+            pixel_code, stale, f"as too old: TikTok gets events at most {max_age / 3600:g} h old"
+        )
+    if not fresh:
+        return None
+    try:
+        client.post(pixel_code, fresh)
+    except DeliveryError as exc:
+        delay = next_try(policy, attempt, exc)
+        if delay is not None:
+            log.warning(
+                "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
+                exc.problem,
+                len(fresh),
+                pixel_code,
+                delay,
+                attempt + 1,
+            )
+            return fresh, delay
+        _gave_up(pixel_code, fresh, f"after {tries(attempt)}: {exc.problem}")
+    return None
+
+
+def by_pixel(items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Events grouped by pixel code, as plain JSON-ready dicts (one job per pixel)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for pixel_code, data in items:
+        grouped.setdefault(pixel_code, []).append(dict(data))
+    return grouped

@@ -24,8 +24,10 @@ from ..matching import Identity
 from ..render import ConsentMode, ConsentState, PixelSettings
 from .clickid import remember_ttclid, request_ttclid
 from .client import DEFAULT_TIMEOUT, EVENTS_API_URL, EventsApiClient
-from .delivery import QUEUE_SIZE, BackgroundSender, RetryPolicy, Sender
+from .delivery import RetryPolicy, Sender
 from .payload import RequestContext, server_event
+from .queues import sender_factory
+from .queues import set_defaults as set_queue_defaults
 
 log = logging.getLogger("pixel_embed.events_api")
 
@@ -103,27 +105,24 @@ def _client(app: Flask) -> EventsApiClient:
     return EventsApiClient(access_token=token, url=url, test_event_code=code, timeout=timeout)
 
 
-def _background_sender(app: Flask, client: EventsApiClient) -> BackgroundSender:
-    def whole(v: object) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+def _sender_factory(app: Flask, client: EventsApiClient) -> Callable[[], Sender]:
+    def whole_or_none(v: object) -> bool:
+        return v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
 
-    return BackgroundSender(
-        client,
-        policy=RetryPolicy(
-            max_tries=_setting(
-                app, "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", whole, "must be a whole number >= 1"
-            ),
-            backoff=_setting(
-                app,
-                "TIKTOK_PIXEL_EVENTS_API_BACKOFF",
-                lambda v: _is_number(v) and v >= 0,
-                "must be a number of seconds, 0 or more",
-            ),
-        ),
-        queue_size=_setting(
-            app, "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", whole, "must be a whole number >= 1"
-        ),
+    max_tries = _setting(
+        app, "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", whole_or_none, "must be a whole number >= 1"
     )
+    backoff = _setting(
+        app,
+        "TIKTOK_PIXEL_EVENTS_API_BACKOFF",
+        lambda v: _is_number(v) and v >= 0,
+        "must be a number of seconds, 0 or more",
+    )
+    queue_size = _setting(
+        app, "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", whole_or_none, "must be a whole number >= 1"
+    )
+    policy = RetryPolicy(max_tries=max_tries or 0, backoff=backoff)
+    return sender_factory(app, client, policy, queue_size)
 
 
 def client_from_config(app: Flask) -> EventsApiClient:
@@ -148,12 +147,15 @@ def _set_defaults(app: Flask) -> None:
     app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_URL", EVENTS_API_URL)
     #: Seconds to wait for TikTok's answer.
     app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_TIMEOUT", DEFAULT_TIMEOUT)
-    #: Attempts per batch, the first included, before giving up with a logged error.
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", RetryPolicy.max_tries)
+    #: Attempts per batch, the first included, before giving up with a logged error (None:
+    #: 5 for the memory queue; until too old, every 10 minutes at most, for durable queues).
+    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", None)
     #: The first retry's wait in seconds; it doubles each time (with jitter, at most 60 s).
     app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_BACKOFF", RetryPolicy.backoff)
-    #: Events waiting for delivery at most; more are dropped with a warning.
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", QUEUE_SIZE)
+    #: Events waiting for delivery at most; more are dropped with a warning (None: 1,000 in
+    #: memory, 100,000 in the outbox).
+    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", None)
+    set_queue_defaults(app)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ class ServerEvents:
         """Read and check the server-event settings; ``None`` when server events are off
         (no access token, or the pixel disabled).
 
-        :param sender: delivers the events; a :class:`BackgroundSender` by default.
+        :param sender: delivers the events; by default the one ``TIKTOK_PIXEL_EVENTS_QUEUE``
+            names (a :class:`BackgroundSender` for ``"memory"``).
         :raises ConfigurationError: a setting is invalid (the token's value is never shown).
         """
         _set_defaults(app)
@@ -190,12 +193,12 @@ class ServerEvents:
         if app.config["TIKTOK_PIXEL_ACCESS_TOKEN"] is None:
             return None
         client = _client(app)
-        default = _background_sender(app, client)
+        default = _sender_factory(app, client)
         if settings is None:
             return None
         server = cls(
             codes=settings.codes,
-            sender=sender if sender is not None else default,
+            sender=sender if sender is not None else default(),
             all_events=all_events,
             ldu=settings.ldu,
             consent=settings.consent,
@@ -228,20 +231,33 @@ class ServerEvents:
             ttp=request.cookies.get(TTP_COOKIE),
             ttclid=request_ttclid(request),
         )
-        for event, at in events:
-            data = server_event(event, identity, context, event_time=at, limited_data_use=self.ldu)
-            for code in self.codes:
-                try:
-                    self.sender.send(code, data)
-                except Exception as exc:  # a broken task queue must not break the page
-                    log.error(
-                        "TikTok Events API: the sender failed to take %s %s: %s",
-                        event.name,
-                        event.event_id,
-                        type(exc).__name__,
-                    )
+        items = [
+            (code, server_event(event, identity, context, event_time=at, limited_data_use=self.ldu))
+            for event, at in events
+            for code in self.codes
+        ]
+        # A sender that can take them all at once does (the outbox: one transaction).
+        send_many = getattr(self.sender, "send_many", None)
+        batches = [items] if send_many is not None else [[item] for item in items]
+        for batch in batches:
+            try:
+                if send_many is not None:
+                    send_many(batch)
+                else:
+                    self.sender.send(*batch[0])
+            except Exception as exc:  # a broken task queue must not break the page
+                log.error(
+                    "TikTok Events API: the sender failed to take %s: %s",
+                    ", ".join(f"{data.get('event')} {data.get('event_id')}" for _, data in batch),
+                    type(exc).__name__,
+                )
 
     def _remember_click(self, response: Response) -> Response:
+        # The outbox delivers from every process that serves requests, events left by an
+        # earlier run included, and not from a `flask` command.
+        start = getattr(self.sender, "start", None)
+        if start is not None:
+            start()
         # A click id is marketing data: no cookie for it where the pixel may not fire.
         consent_state = current_app.extensions["tiktok_pixel"].consent
         if consent_allows(self.consent, consent_state):

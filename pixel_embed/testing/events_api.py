@@ -16,7 +16,9 @@ that breaks it is answered like TikTok does (HTTP 200, a non-zero ``code``) and 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +46,9 @@ class Answer:
     :param hang: hold the request until :meth:`FakeEventsApi.release` (then answer ``status``).
     :param code: TikTok's JSON ``code`` (0 is success).
     :param message: TikTok's JSON ``message``.
+    :param location: a ``Location`` header (with a 3xx status: a redirect).
+    :param raw: bytes written as the whole answer instead (a broken server), then the
+        connection is closed.
     """
 
     status: int = 200
@@ -51,6 +56,13 @@ class Answer:
     hang: bool = False
     code: int = 0
     message: str = "OK"
+    location: str | None = None
+    raw: bytes | None = None
+
+    @property
+    def accepts(self) -> bool:
+        """Whether TikTok would have taken the events of a request answered so."""
+        return self.raw is None and 200 <= self.status < 300 and self.code == 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,8 @@ class ReceivedRequest:
     headers: dict[str, str]
     body: Any
     at: float = field(default_factory=time.monotonic)
+    #: The client's port: requests on one kept-alive connection share it.
+    client_port: int = 0
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -116,20 +130,29 @@ class FakeEventsApi:
     """A threaded HTTP server on 127.0.0.1 that plays TikTok's Events API.
 
     :param access_token: the token requests must carry.
+    :param tls: a certificate file and its key file: serve HTTPS with them.
     :ivar requests: every request received, in order (hung ones included).
     :ivar problems: every contract violation seen.
+    :ivar accepted: the events of every request answered with success, in order.
     """
 
-    def __init__(self, access_token: str) -> None:
+    def __init__(self, access_token: str, *, tls: tuple[str, str] | None = None) -> None:
         self.access_token = access_token
         self.requests: list[ReceivedRequest] = []
         self.problems: list[str] = []
+        self.accepted: list[dict[str, Any]] = []
         self._answers: list[Answer] = []
         self._lock = threading.Condition()
         self._release = threading.Event()
         self._hanging = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -140,12 +163,17 @@ class FakeEventsApi:
     @property
     def url(self) -> str:
         """The endpoint's URL, for ``TIKTOK_PIXEL_EVENTS_API_URL``."""
-        return f"http://127.0.0.1:{self._server.server_port}{EVENTS_API_PATH}"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_port}{EVENTS_API_PATH}"
 
     def answer(self, *answers: Answer) -> None:
         """Answer the next requests so, in order; later ones get HTTP 200, code 0."""
         with self._lock:
             self._answers.extend(answers)
+
+    def clear_answers(self) -> None:
+        """Forget the answers not given yet: later requests get HTTP 200, code 0."""
+        with self._lock:
+            self._answers.clear()
 
     def release(self) -> None:
         """Let hung requests (and later ones asked to hang) be answered."""
@@ -167,6 +195,13 @@ class FakeEventsApi:
         :raises AssertionError: fewer arrived within ``timeout`` seconds.
         """
         return self._wait_for("request", lambda: list(self.requests), count, timeout)
+
+    def wait_for_accepted(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The events accepted (answered with success), once there are ``count``.
+
+        :raises AssertionError: fewer were accepted within ``timeout`` seconds.
+        """
+        return self._wait_for("accepted event", lambda: list(self.accepted), count, timeout)
 
     def wait_for_events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The events received, once there are ``count``.
@@ -201,14 +236,16 @@ class FakeEventsApi:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def _receive(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+    def _receive(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes, port: int = 0
+    ) -> Answer:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
         problems = contract_problems(method, path, headers, body, self.access_token)
         with self._lock:
-            self.requests.append(ReceivedRequest(method, path, headers, body))
+            self.requests.append(ReceivedRequest(method, path, headers, body, client_port=port))
             self.problems.extend(problems)
             answer = self._answers.pop(0) if self._answers else Answer()
             self._lock.notify_all()
@@ -217,22 +254,40 @@ class FakeEventsApi:
         if answer.hang:
             self._hanging.set()
             self._release.wait(_MAX_HANG)
+        if answer.accepts and isinstance(body, dict):
+            with self._lock:
+                self.accepted.extend(body["data"])
+                self._lock.notify_all()
         return answer
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as TikTok's servers
+            # Headers and body go out in two writes: without this, Nagle's algorithm holds the
+            # body until the client's delayed ACK, 40 ms per request on a kept-alive connection.
+            disable_nagle_algorithm = True
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                answer = fake._receive(self.command, self.path, headers, raw)
+                answer = fake._receive(
+                    self.command, self.path, headers, raw, self.client_address[1]
+                )
+                if answer.raw is not None:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.wfile.write(answer.raw)
+                    return
                 text = json.dumps({"code": answer.code, "message": answer.message}).encode()
                 try:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(text)))
+                    if answer.location is not None:
+                        self.send_header("Location", answer.location)
                     if answer.retry_after is not None:
                         self.send_header("Retry-After", str(answer.retry_after))
                     self.end_headers()

@@ -1,0 +1,132 @@
+"""``flask tiktok-pixel events …``: look at and repair server-event delivery.
+
+- ``status``: counts by state, the oldest waiting event, dead letters with their reasons
+  (``--json`` for monitoring);
+- ``retry``: put dead letters back in the outbox (all, or ``--id``);
+- ``purge``: delete dead letters (all, or ``--older-than`` hours) and give the file's space
+  back; delivered events are deleted as they are delivered;
+- ``rq-worker``: an RQ worker inside the app, for ``TIKTOK_PIXEL_EVENTS_QUEUE = "rq"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .delivery import BackgroundSender, Sender
+from .hooks import EXTENSION_KEY
+from .outbox import Outbox
+from .outbox_sender import OutboxSender
+
+
+def _sender() -> Sender:
+    server = current_app.extensions.get(EXTENSION_KEY)
+    if server is None:
+        raise click.ClickException(
+            "server events are off: set TIKTOK_PIXEL_ACCESS_TOKEN and TIKTOK_PIXEL_CODE"
+        )
+    sender: Sender = server.sender
+    return sender
+
+
+def _outbox() -> Outbox:
+    sender = _sender()
+    if not isinstance(sender, OutboxSender):
+        raise click.ClickException(
+            f"TIKTOK_PIXEL_EVENTS_QUEUE is {current_app.config['TIKTOK_PIXEL_EVENTS_QUEUE']!r}: "
+            "only the sqlite outbox keeps dead letters"
+        )
+    return sender.outbox
+
+
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@click.group("events")
+def events_cli() -> None:
+    """Server-event delivery: status, retry dead letters, purge."""
+
+
+@events_cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the counters as one JSON object.")
+@click.option("--dead", "dead_shown", default=10, show_default=True, help="Dead letters shown.")
+@with_appcontext
+def status(as_json: bool, dead_shown: int) -> None:
+    """Counts by state, the oldest waiting event, dead letters and why."""
+    sender = _sender()
+    queue = current_app.config["TIKTOK_PIXEL_EVENTS_QUEUE"]
+    if not isinstance(sender, OutboxSender | BackgroundSender):
+        raise click.ClickException(
+            f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: the task queue's own tools show its jobs "
+            "(celery inspect, rq info)"
+        )
+    stats = sender.stats()
+    outbox = sender.outbox if isinstance(sender, OutboxSender) else None
+    reasons = outbox.reasons() if outbox else []
+    if as_json:
+        report = {"queue": queue, **dataclasses.asdict(stats), "dead_reasons": dict(reasons)}
+        click.echo(json.dumps(report, sort_keys=True))
+        return
+    click.echo(f"queue: {queue}")
+    if outbox is None:
+        click.echo("(the memory queue keeps nothing across processes: this process's counters)")
+    else:
+        click.echo(f"file: {outbox.path} (schema version {outbox.schema_version})")
+    oldest = "-" if stats.oldest_waiting is None else f"{stats.oldest_waiting:.0f} s ago"
+    click.echo(
+        f"waiting: {stats.waiting} ({stats.in_delivery} in delivery, {stats.waiting_bytes} "
+        f"bytes), oldest written {oldest}"
+    )
+    click.echo(f"delivered: {stats.delivered}")
+    click.echo(f"retried attempts: {stats.retried}")
+    click.echo(f"dropped (queue full): {stats.dropped}")
+    click.echo(f"dead letters: {stats.dead}")
+    for reason, count in reasons:
+        click.echo(f"  {count} x {reason}")
+    if outbox is not None and dead_shown > 0:
+        for dead in outbox.dead_letters(dead_shown):
+            click.echo(
+                f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
+                f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
+            )
+
+
+@events_cli.command("retry")
+@click.option("--id", "ids", type=int, multiple=True, help="A dead letter's number (repeatable).")
+@with_appcontext
+def retry(ids: tuple[int, ...]) -> None:
+    """Put dead letters back in the outbox, due now (all unless --id is given)."""
+    count = _outbox().retry_dead(list(ids) if ids else None)
+    click.echo(f"{count} dead letter(s) put back in the outbox")
+
+
+@events_cli.command("purge")
+@click.option(
+    "--older-than", type=float, default=None, help="Only dead letters older than these hours."
+)
+@click.confirmation_option(prompt="Delete the dead letters for good?")
+@with_appcontext
+def purge(older_than: float | None) -> None:
+    """Delete dead letters and give the file's space back (delivered events are deleted as
+    they are delivered)."""
+    count = _outbox().purge_dead(None if older_than is None else older_than * 3600)
+    click.echo(f"{count} dead letter(s) deleted")
+
+
+@events_cli.command("rq-worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
+def rq_worker(burst: bool) -> None:
+    """Run an RQ worker (with its scheduler, for retries) inside the app."""
+    from .rq import RqSender, run_worker
+
+    sender = _sender()
+    if not isinstance(sender, RqSender):
+        raise click.ClickException("TIKTOK_PIXEL_EVENTS_QUEUE is not 'rq'")
+    run_worker(current_app._get_current_object(), sender.queue, burst=burst)  # type: ignore[attr-defined]

@@ -1,0 +1,253 @@
+"""Delivering from the durable outbox: one thread per process, leases, retries that survive a
+restart, dead letters with a reason. See :mod:`.outbox` for the file itself."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .client import DeliveryError, EventsApiClient
+from .delivery import BATCH_SIZE, CLOSE_TIMEOUT, DURABLE_RETRIES, RetryPolicy, next_try, tries
+from .outbox import MAX_AGE, Claimed, DeliveryStats, Outbox, new_owner
+
+log = logging.getLogger("pixel_embed.events_api")
+
+#: Seconds between looks for events other processes wrote (this process's wake it at once).
+POLL_INTERVAL = 1.0
+#: Seconds between checkpoints of the write-ahead log (requests never run one).
+CHECKPOINT_INTERVAL = 1.0
+
+
+class OutboxSender:
+    """Writes events to an :class:`Outbox` and delivers what is due from a daemon thread.
+
+    Every process that uses the same file delivers from it; each event goes to one process at
+    a time (a lease), and again only if that process dies or its lease runs out.
+
+    :param outbox: the outbox file.
+    :param client: the Events API client.
+    :param policy: retries and back-off (tried until too old, by default).
+    :param batch_size: events at most per request.
+    :param max_age: seconds after an event happened when it is dead-lettered, not sent.
+    :param lease: seconds a claim lasts; longer than a request can take (by default twice
+        the client's timeout, plus 30 s).
+    :param close_timeout: seconds :meth:`close` keeps delivering at shutdown.
+    :param start: start the delivery thread now (else the first event, or :meth:`start`).
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: EventsApiClient,
+        *,
+        policy: RetryPolicy = DURABLE_RETRIES,
+        batch_size: int = BATCH_SIZE,
+        max_age: float = MAX_AGE,
+        lease: float | None = None,
+        poll_interval: float = POLL_INTERVAL,
+        close_timeout: float = CLOSE_TIMEOUT,
+        start: bool = True,
+    ) -> None:
+        self.outbox = outbox
+        self.client = client
+        self.policy = policy
+        self.batch_size = batch_size
+        self.max_age = max_age
+        self.lease = 2 * client.timeout + 30.0 if lease is None else lease
+        self.poll_interval = poll_interval
+        self.close_timeout = close_timeout
+        #: Events lost because the file could not be written (logged each time).
+        self.lost = 0
+        self.owner = new_owner()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._deadline = float("inf")
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        if start:
+            self.start()
+
+    def __repr__(self) -> str:
+        return f"OutboxSender({self.outbox.path!r})"
+
+    def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
+        """Write one event to the outbox; returns once it is on disk."""
+        self.send_many([(pixel_code, data)])
+
+    def send_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Write a request's events in one transaction; returns once they are on disk.
+
+        A file that cannot be written loses the events with a logged error (never an
+        exception into the request).
+        """
+        try:
+            self.outbox.add(items)
+        except sqlite3.Error as exc:
+            self.lost += len(items)
+            log.error(
+                "TikTok Events API: could not write %d event(s) to the outbox %s (%s): lost",
+                len(items),
+                self.outbox.path,
+                type(exc).__name__,
+            )
+            return
+        self.start()
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the delivery thread of this process, if it is not running."""
+        if self._thread is not None and self._pid == os.getpid():
+            return  # the common case, once per request: no lock
+        with self._lock:
+            if self._pid != os.getpid():  # threads do not survive fork()
+                self._pid, self._thread = os.getpid(), None
+                self.owner = new_owner()
+            if self._thread is not None or self._closing.is_set():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="pixel-embed-outbox", daemon=True
+            )
+            self._thread.start()
+        atexit.register(self.close)
+
+    def deliver_due(self) -> int:
+        """Claim one batch of due events and deliver it; synchronous.
+
+        :returns: how many events were claimed (0: none was due).
+        """
+        claimed = self.outbox.claim(self.owner, self.batch_size, self.lease)
+        if not claimed:
+            return 0
+        now = self.outbox.clock()
+        fresh = [event for event in claimed if now - event.event_time <= self.max_age]
+        if len(fresh) < len(claimed):
+            self.outbox.bury(
+                self.owner,
+                [event for event in claimed if event not in fresh],
+                f"too old: TikTok gets events at most {self.max_age / 3600:g} h old",
+            )
+        by_pixel: dict[str, list[Claimed]] = {}
+        for event in fresh:
+            by_pixel.setdefault(event.pixel_code, []).append(event)
+        for pixel_code, events in by_pixel.items():
+            self._post(pixel_code, events)
+        return len(claimed)
+
+    def _post(self, pixel_code: str, events: list[Claimed]) -> None:
+        try:
+            self.client.post_body(
+                self.client.encode_encoded(pixel_code, [event.body for event in events])
+            )
+        except DeliveryError as exc:
+            self._failed(pixel_code, events, exc)
+        except Exception as exc:  # never let one bad batch stop delivery
+            self._failed(pixel_code, events, DeliveryError(type(exc).__name__, retryable=True))
+        else:
+            self.outbox.delivered(self.owner, events)
+
+    def _failed(self, pixel_code: str, events: list[Claimed], error: DeliveryError) -> None:
+        now = self.outbox.clock()
+        later: dict[float, list[Claimed]] = {}
+        given_up = []
+        for event in events:
+            delay = next_try(self.policy, event.tries, error)
+            if delay is None:
+                given_up.append(event)
+            else:
+                later.setdefault(delay, []).append(event)
+        if given_up:
+            reason = f"{error.problem} (gave up after {tries(max(e.tries for e in given_up))})"
+            self.outbox.bury(self.owner, given_up, reason)
+            log.error(
+                "TikTok Events API: %d event(s) for pixel %s moved to the dead letters: %s",
+                len(given_up),
+                pixel_code,
+                reason,
+            )
+        # One back-off for the batch: they failed together and are retried together.
+        if later:
+            delay = max(later)
+            retried = [event for group in later.values() for event in group]
+            self.outbox.retry_later(self.owner, retried, error.problem, now + delay)
+            log.warning(
+                "TikTok Events API: %s; %d event(s) for pixel %s stay in the outbox, "
+                "retried in %.2f s",
+                error.problem,
+                len(retried),
+                pixel_code,
+                delay,
+            )
+
+    def _run(self) -> None:
+        checkpointed = time.monotonic()
+        while True:
+            closing = self._closing.is_set()
+            if closing and time.monotonic() >= self._deadline:
+                return
+            try:
+                if time.monotonic() - checkpointed >= CHECKPOINT_INTERVAL:
+                    self.outbox.checkpoint()
+                    checkpointed = time.monotonic()
+                if self.deliver_due():
+                    continue
+                if closing:
+                    return  # nothing due: what waits for later stays in the file
+                next_due = self.outbox.next_due()
+            except sqlite3.Error as exc:
+                log.error("TikTok Events API: the outbox failed: %s", type(exc).__name__)
+                next_due = None
+            wait = self.poll_interval
+            if next_due is not None:
+                wait = min(wait, max(0.0, next_due - self.outbox.clock()))
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until no event waits in the outbox (delivered or dead-lettered).
+
+        :returns: whether that happened within ``timeout`` seconds.
+        """
+        end = time.monotonic() + (3600.0 if timeout is None else timeout)
+        while self.outbox.stats().waiting:
+            if time.monotonic() >= end:
+                return False
+            self._wake.set()
+            time.sleep(0.01)
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is due, for at most ``timeout`` seconds (``close_timeout`` by default),
+        then stop. What is left stays in the outbox for the next start. Registered with
+        :mod:`atexit`."""
+        timeout = self.close_timeout if timeout is None else timeout
+        with self._lock:
+            if self._closing.is_set():
+                return
+            self._deadline = time.monotonic() + timeout
+            self._closing.set()
+            thread = self._thread if self._pid == os.getpid() else None
+        atexit.unregister(self.close)
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+        try:
+            left = self.outbox.stats().waiting
+        except sqlite3.Error:
+            return
+        if left:
+            log.info(
+                "TikTok Events API: %d event(s) wait in the outbox %s for the next start",
+                left,
+                self.outbox.path,
+            )
+
+    def stats(self) -> DeliveryStats:
+        """Counts by state across every process that shares the outbox."""
+        return self.outbox.stats()

@@ -1,0 +1,109 @@
+"""Server events through RQ: ``TIKTOK_PIXEL_EVENTS_QUEUE = "rq"``.
+
+The web app enqueues one job per request and pixel (:class:`RqSender`); a worker runs
+:func:`deliver_job` with the retry rules of the outbox: back-off and ``Retry-After`` as a job
+scheduled for later (run the worker with its scheduler), events too old for TikTok given up on
+with a logged reason. Jobs keep no result (``result_ttl=0``: the job and its arguments are
+deleted once done) and never fail with the data in a traceback.
+
+Web app::
+
+    app.config.update(TIKTOK_PIXEL_EVENTS_QUEUE="rq", TIKTOK_PIXEL_RQ_QUEUE=Queue(connection=r))
+
+Worker, inside the app (it builds the Events API client from the app's settings)::
+
+    flask --app shop tiktok-pixel events rq-worker
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Worker, get_current_job
+
+from .client import EventsApiClient
+from .delivery import DURABLE_RETRIES, by_pixel, deliver_once
+from .outbox import MAX_AGE
+
+#: Seconds a job may run: one request, with the client's time-out, and some slack.
+JOB_TIMEOUT = 120
+#: Seconds a job that failed anyway (a worker bug, not TikTok) is kept for inspection.
+FAILURE_TTL = 3600
+_CLIENTS: dict[int, EventsApiClient] = {}
+
+
+class RqSender:
+    """Enqueues server events as RQ jobs; never waits for TikTok.
+
+    :param queue: the RQ queue (its Redis connection included).
+    """
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    def __repr__(self) -> str:
+        return f"RqSender({self.queue.name!r})"
+
+    def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
+        """Enqueue one event."""
+        self.send_many([(pixel_code, data)])
+
+    def send_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Enqueue a request's events, one job per pixel."""
+        for pixel_code, data in by_pixel(items).items():
+            _enqueue(self.queue, pixel_code, data, 1)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Nothing waits in this process: Redis holds the jobs."""
+
+
+def _enqueue(
+    queue: Queue, pixel_code: str, data: list[dict[str, Any]], attempt: int, delay: float = 0
+) -> None:
+    options: dict[str, Any] = {
+        "args": (pixel_code, data, attempt),
+        "result_ttl": 0,
+        "failure_ttl": FAILURE_TTL,
+        "job_timeout": JOB_TIMEOUT,
+        "description": f"TikTok Events API: {len(data)} event(s) for pixel {pixel_code}",
+    }
+    if delay > 0:
+        queue.enqueue_in(timedelta(seconds=delay), deliver_job, **options)
+    else:
+        queue.enqueue(deliver_job, **options)
+
+
+def _client() -> EventsApiClient:
+    if not has_app_context():
+        raise RuntimeError(
+            "pixel_embed's RQ job needs the Flask app: run the worker with "
+            "`flask tiktok-pixel events rq-worker`"
+        )
+    from .hooks import client_from_config
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    client = _CLIENTS.get(id(app))
+    if client is None:
+        client = _CLIENTS[id(app)] = client_from_config(app)
+    return client
+
+
+def deliver_job(pixel_code: str, data: list[dict[str, Any]], attempt: int = 1) -> None:
+    """The job: one attempt; a retry is a new job scheduled for later."""
+    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+    max_age = app.config.get("TIKTOK_PIXEL_EVENTS_MAX_AGE") or MAX_AGE if app else MAX_AGE
+    again = deliver_once(_client(), pixel_code, data, attempt, DURABLE_RETRIES, max_age=max_age)
+    job = get_current_job()
+    if again is not None and job is not None:
+        events, delay = again
+        queue = Queue(job.origin, connection=job.connection)
+        _enqueue(queue, pixel_code, [dict(event) for event in events], attempt + 1, delay)
+
+
+def run_worker(app: Flask, queue: Queue, *, burst: bool = False) -> None:
+    """Run an RQ worker (with its scheduler, for retries) inside ``app``'s context."""
+    with app.app_context():
+        Worker([queue], connection=queue.connection).work(with_scheduler=True, burst=burst)
