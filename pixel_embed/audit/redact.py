@@ -36,6 +36,7 @@ _OTHERS = f"\\x7f-\\x9f\\u2028\\u2029{_BIDI}\\ud800-\\udfff"
 _UNSAFE = re.compile(f"[\\x00-\\x1f{_OTHERS}]")
 # The same, but keeping line feeds: the final pass over a whole report, whose lines are ours.
 _UNSAFE_BUT_NEWLINE = re.compile(f"[\\x00-\\x09\\x0b-\\x1f{_OTHERS}]")
+_UNSAFE_IN_JSON = re.compile(f"[{_OTHERS}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -54,9 +55,11 @@ def escape_report(text: str) -> str:
 
 
 def json_safe(text: str) -> str:
-    """A JSON document with every character a terminal could act on written as a ``\\u``
-    escape. Outside strings JSON holds none, so the document stays valid and means the same."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    """The text of a JSON document (from :func:`json.dumps`) with every character a terminal
+    could act on written as a ``\\u`` escape. They can only be inside strings, where the escape
+    means the same character: the document stays valid and parses to the same values."""
+    # json.dumps escapes C0 controls itself; the line feeds left are the document's own.
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def mask_email(address: str) -> str:
