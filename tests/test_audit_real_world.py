@@ -16,6 +16,7 @@ import pytest
 from conftest import CODE, OTHER_CODE
 from flask import Flask
 from playwright.sync_api import Browser
+from test_audit_findings import codes, only
 
 from pixel_embed import PixelSettings, hash_email, render_pixel
 from pixel_embed.audit import AuditResult, Step, audit, runner
@@ -249,14 +250,6 @@ def audited(pixel_browser: Browser, base_url: str) -> dict[str, AuditResult]:
             return result
 
     return Lazy()
-
-
-def codes(result: AuditResult, severity: str | None = None) -> set[str]:
-    return {f.code for f in result.findings if severity is None or f.severity == severity}
-
-
-def only(result: AuditResult, code: str) -> list[tuple[int | None, str]]:
-    return [(f.call, f.message) for f in result.findings if f.code == code]
 
 
 def tracked(result: AuditResult) -> list[str | None]:

@@ -7,10 +7,11 @@ gathers the evidence, and tests can build it by hand.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -212,7 +213,12 @@ class PageFacts:
 
     def pixel_ids(self) -> list[str]:
         """Every pixel id the page used: in ``ttq.load`` calls and SDK requests, in order."""
-        ids = [str(call.args[0]) for call in self.calls if call.method == "load" and call.args]
+        ids = [
+            arg if isinstance(arg, str) else json.dumps(arg)  # null: an unset template variable
+            for call in self.calls
+            if call.method == "load"
+            for arg in call.args[:1]
+        ]
         ids += [code for code in self.sdk_codes if code not in ids]
         return ids
 
@@ -562,8 +568,12 @@ def _error_origin(page: PageFacts | None, error: ScriptError) -> tuple[str, str 
     and what of the pixel that script holds."""
     scripts = dict(page.external_scripts) if page is not None else {}
     src = error.script_src or (error.source if error.source in scripts else None)
+    if src is None and is_tiktok_host(urlsplit(error.source).hostname or ""):
+        src = error.source
     if src is not None:
         where = f"{src}, line {error.line}" if error.line else src
+        if is_tiktok_host(urlsplit(src).hostname or ""):
+            return where, "TikTok's SDK"
         return where, _pixel_part(scripts.get(src, ""))
     if page is not None:
         index = None
@@ -595,7 +605,7 @@ def pixel_js_errors(evidence: Evidence) -> Iterator[Finding]:
             message = f"JavaScript error from the pixel in {where}: {error.message}"
         else:
             continue
-        yield Finding("pixel-js-error", "error", mask_text(message), url=url)
+        yield Finding("pixel-js-error", "error", message, url=url)
 
 
 def sdk_never_requested(evidence: Evidence) -> Iterator[Finding]:
@@ -903,6 +913,8 @@ RULES: tuple[Rule, ...] = (
 
 
 def find_problems(evidence: Evidence, rules: Sequence[Rule] = RULES) -> list[Finding]:
-    """Every finding of ``rules`` on ``evidence``: errors first, then warnings, then remarks."""
-    findings = [finding for rule in rules for finding in rule(evidence)]
+    """Every finding of ``rules`` on ``evidence``: errors first, then warnings, then remarks;
+    e-mail addresses and phone numbers quoted in a message are masked."""
+    # A message quotes the page (values, error messages): personal data in it is masked.
+    findings = [replace(f, message=mask_text(f.message)) for rule in rules for f in rule(evidence)]
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))

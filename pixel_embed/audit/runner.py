@@ -172,8 +172,13 @@ class _Journey:
         kind = response.request.resource_type
         if kind == "script" and not is_tiktok_host(urlsplit(response.url).hostname or ""):
             self.scripts.setdefault(response.url, response)
-        elif kind == "document" and response.frame == self.page.main_frame:
-            self.documents[response.url.split("#", 1)[0]] = response
+        elif kind == "document":
+            try:
+                main = response.frame == self.page.main_frame
+            except PlaywrightError:  # a service worker's request has no frame
+                return
+            if main:
+                self.documents[response.url.split("#", 1)[0]] = response
 
     def settle(self) -> None:
         """Let the current document finish loading, then listen until it is quiet."""
