@@ -20,6 +20,7 @@ from test_audit_findings import codes, only
 
 from pixel_embed import PixelSettings, hash_email, render_pixel
 from pixel_embed.audit import AuditResult, Step, audit, runner
+from pixel_embed.cli import main
 
 DIGEST = hash_email("jane@example.com")
 ORDER = {
@@ -348,11 +349,28 @@ def test_the_audit_waits_for_late_events(audited: dict[str, AuditResult]) -> Non
 
 
 def test_wait_listens_longer_for_what_the_audit_cannot_foresee(
-    pixel_browser: Browser, base_url: str
+    pixel_browser: Browser, base_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"{base_url}/p/interval"
     assert "Lead" not in tracked(audit(pixel_browser, url))
-    assert "Lead" in tracked(audit(pixel_browser, url, wait=2))
+    assert main(["audit", "--wait", "2", url], browser=pixel_browser) == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if "lead-1" in line]
+    assert row.split()[1:] == ["-", "track", "Lead", "{}", "lead-1"]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "must be more than 0 seconds"),
+        ("soon", "is not a number of seconds"),
+        ("601", "must be at most 600 seconds"),
+    ],
+)
+def test_wait_takes_a_sensible_number_of_seconds(
+    value: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "http://127.0.0.1/", "--wait", value]) == 2
+    assert f"--wait {value!r} {problem}" in capsys.readouterr().err
 
 
 def test_a_page_that_is_never_quiet_is_audited_within_the_bound(
