@@ -16,7 +16,15 @@ from typing import Any
 from ..testing.expect import format_calls
 from ..testing.recorder import RecordedCall
 from .findings import SEVERITIES, Evidence, Finding
-from .redact import escape_controls, escape_report, json_safe, mask_data, mask_text, safe_text
+from .redact import (
+    escape_controls,
+    escape_report,
+    json_safe,
+    mask_data,
+    mask_identity_value,
+    mask_text,
+    safe_text,
+)
 from .runner import AuditResult
 
 SCHEMA = "pixel-embed-audit/1"
@@ -54,11 +62,21 @@ def format_finding(finding: Finding) -> str:
     return f"{finding.severity:<8} {finding.code:<23} {where:<8} {safe_text(finding.message)}"
 
 
+def _masked_args(call: RecordedCall) -> list[Any]:
+    """The call's arguments with personal data masked; a string passed to ``identify`` (a user
+    id, as in ``identify('42', {...})``) is an identity too."""
+    args = list(call.args)
+    if call.method == "identify":
+        args = [mask_identity_value("external_id", a) if isinstance(a, str) else a for a in args]
+    masked: list[Any] = mask_data(args)
+    return masked
+
+
 def printable(call: RecordedCall) -> RecordedCall:
     """``call`` as the call table may show it: personal data masked, and control characters
     escaped in what the table prints as it is (pixel, method, event name, event_id); the
     table writes the other arguments as ASCII-only JSON."""
-    args = mask_data(list(call.args))
+    args = _masked_args(call)
     if call.method == "track" and args and isinstance(args[0], str):
         args[0] = escape_controls(args[0])
     if call.event_id is not None and isinstance(args[2], dict):
@@ -110,7 +128,7 @@ def _calls_json(evidence: Evidence) -> list[dict[str, Any]]:
             "event": call.event,
             "params": mask_data(call.params) if call.method in ("track", "identify") else {},
             "event_id": _masked(call.event_id),
-            "args": mask_data(list(call.args)),
+            "args": _masked_args(call),
         }
         for page, number, call in evidence.numbered()
     ]
