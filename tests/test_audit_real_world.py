@@ -118,6 +118,13 @@ AJAX_CART = (
     + track("AddToCart", {"value": 12.5, "currency": "USD"}, "cart-7")
     + "\n    });\n});"
 )
+# A product page whose "Buy now" link tracks for every ad network, then goes to the cart.
+CLICK_THEN_LEAVE = (
+    "document.getElementById('buy').addEventListener('click', function () {\n"
+    "  fbq('track', 'AddToCart');\n  "
+    + track("AddToCart", {"value": 12.5, "currency": "USD"}, "cart-8")
+    + "\n});"
+)
 MULTILINE_PII = """var checkout = {
   step: "shipping",
   total: 1049.9,
@@ -133,6 +140,12 @@ PAGES: dict[str, str] = {
     "file-broken": '<script src="/static/tiktok-broken.js"></script>',
     "file-good": '<script src="/static/tiktok.js"></script>',
     "consent-strict": str(render_pixel(PixelSettings((CODE,), consent="strict"))),
+    "click-then-leave": NEW_BASE
+    + '<a id="buy" href="/p/paid">Buy now</a>'
+    + script(CLICK_THEN_LEAVE),
+    "click-guarded": NEW_BASE
+    + '<a id="buy" href="/p/paid">Buy now</a>'
+    + script(CLICK_THEN_LEAVE.replace("fbq(", "window.fbq && fbq(")),
     # 2. Events that come late.
     "late": NEW_BASE + script(LATE),
     "interval": NEW_BASE + script(INTERVAL),
@@ -207,7 +220,11 @@ FILES = {
     "tiktok-broken.js": base_code("ttq.load({{ pixel_id }});\n  ttq.page();"),
     "tiktok.js": base_code(),
 }
-STEPS: dict[str, list[Step]] = {"ajax-cart": [Step("click", "#add")]}
+STEPS: dict[str, list[Step]] = {
+    "ajax-cart": [Step("click", "#add")],
+    "click-then-leave": [Step("click", "#buy")],
+    "click-guarded": [Step("click", "#buy")],
+}
 
 
 def pages_app() -> Flask:
@@ -263,6 +280,7 @@ CASES = [
     ("pixel-js-error", "error", "escaped-ids", "good-ids"),
     ("pixel-js-error", "error", "fbq-first", "fbq-guarded"),
     ("pixel-js-error", "error", "file-broken", "file-good"),
+    ("pixel-js-error", "error", "click-then-leave", "click-guarded"),
     ("sdk-never-requested", "error", "escaped-ids", "good-ids"),
     ("sdk-never-requested", "error", "file-broken", "file-good"),
     ("sdk-never-requested", "error", "escaped-ids", "consent-strict"),

@@ -168,6 +168,10 @@ class _Journey:
     documents: dict[str, Response] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
+    def on_error(self, document: str, index: int, error: dict[str, Any]) -> None:
+        """The probe's report of an uncaught error, sent as it happens."""
+        self.errors[(str(document), int(index))] = error
+
     def on_response(self, response: Response) -> None:
         kind = response.request.resource_type
         if kind == "script" and not is_tiktok_host(urlsplit(response.url).hostname or ""):
@@ -349,14 +353,10 @@ def gather_evidence(
     try:
         recorder = install_recorder(context, allow_hosts=[host, *allow_hosts])
         context.route(_old_sdk, _answer_old_sdk)
-        errors: dict[tuple[str, int], dict[str, Any]] = {}
-        context.expose_function(
-            "__pixelEmbedAuditError",
-            lambda document, index, error: errors.__setitem__((str(document), int(index)), error),
-        )
         context.add_init_script(_PROBE_JS)
         page = context.new_page()
-        journey = _Journey(page, recorder, timeout * 1000, wait * 1000, errors=errors)
+        journey = _Journey(page, recorder, timeout * 1000, wait * 1000)
+        context.expose_function("__pixelEmbedAuditError", journey.on_error)
         page.on("response", journey.on_response)
         try:
             response = page.goto(url, wait_until="load", timeout=timeout * 1000)
