@@ -360,6 +360,15 @@ def test_a_pixel_that_never_runs_is_an_error_that_says_why(
     assert broken.count("error") == 2
 
 
+def test_a_pixel_that_never_runs_fails_the_ci_gate(
+    pixel_browser: Browser, base_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", f"{base_url}/p/escaped-ids"], browser=pixel_browser) == 1
+    out = capsys.readouterr().out
+    assert "(no ttq calls were recorded on this page)" in out
+    assert out.endswith("1 URL: 2 errors, 0 warnings, 0 info\n")
+
+
 def test_the_audit_waits_for_late_events(audited: dict[str, AuditResult]) -> None:
     assert "CompletePayment" in tracked(audited["late"])
     # A click that fetches, then tracks when the shop's backend answers 1.2 s later.
