@@ -70,14 +70,18 @@
     }
   }
   w.addEventListener("error", function (e) {
-    if (e && typeof e.message === "string") keep(e.message, e.filename, e.lineno, e.colno);
+    try {
+      if (e && typeof e.message === "string") keep(e.message, e.filename, e.lineno, e.colno);
+    } catch (err) { /* a hostile error object: never break the page */ }
   });
   w.addEventListener("unhandledrejection", function (e) {
-    var reason = e && e.reason;
-    var text = reason && reason.stack ? String(reason.stack) : String(reason);
-    var where = /(https?:\/\/[^\s)]+?):(\d+):(\d+)/.exec(text);
-    keep(reason && reason.message ? String(reason.name || "Error") + ": " + reason.message : text,
-      where ? where[1] : "", where ? +where[2] : 0, where ? +where[3] : 0);
+    try {
+      var reason = e && e.reason;
+      var text = reason && reason.stack ? String(reason.stack) : String(reason);
+      var where = /(https?:\/\/[^\s)]+?):(\d+):(\d+)/.exec(text);
+      keep(reason && reason.message ? String(reason.name || "Error") + ": " + reason.message : text,
+        where ? where[1] : "", where ? +where[2] : 0, where ? +where[3] : 0);
+    } catch (err) { /* a hostile rejection reason: never break the page */ }
   });
 
   // -- what keeps the page busy ---------------------------------------------------------------
