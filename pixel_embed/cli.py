@@ -8,7 +8,6 @@ command line (or a value on it) is wrong.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -88,15 +87,20 @@ class _StepAction(argparse.Action):
         namespace.steps = steps
 
 
-def _positive(value: str) -> float:
+def _positive(value: str, option: str = "--timeout") -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--timeout {value!r} is not a number of seconds"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{option} {value!r} is not a number of seconds") from None
     if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"--timeout {value!r} must be more than 0 seconds")
+        raise argparse.ArgumentTypeError(f"{option} {value!r} must be more than 0 seconds")
+    return seconds
+
+
+def _wait(value: str) -> float:
+    seconds = _positive(value, "--wait")
+    if seconds > 600:
+        raise argparse.ArgumentTypeError(f"--wait {value!r} must be at most 600 seconds")
     return seconds
 
 
@@ -145,6 +149,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default=15.0,
         help="seconds to wait for a page or a step's element (default 15)",
     )
+    audit.add_argument(
+        "--wait",
+        metavar="S",
+        type=_wait,
+        default=0.0,
+        help="listen at least S seconds after load and after each step, for calls made later "
+        "than the audit can foresee (it always waits until the page is quiet, up to 10 s)",
+    )
     audit.set_defaults(steps=[], run=_audit)
 
     snippet = commands.add_parser(
@@ -188,7 +200,8 @@ def _error(args: argparse.Namespace, message: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     try:
-        from .audit.report import exit_status, format_report, report_json
+        from .audit.redact import safe_text
+        from .audit.report import exit_status, format_json, format_report
         from .audit.runner import AuditResult, audit, launch_browser
     except ImportError as exc:
         _error(args, f"{NEEDS_PLAYWRIGHT} ({exc})")
@@ -203,20 +216,26 @@ def _audit(args: argparse.Namespace) -> int:
     try:
         with nullcontext(given) if given is not None else launch_browser() as browser:
             for number, url in enumerate(urls, 1):
-                print(f"[{number}/{len(urls)}] auditing {url} …", file=sys.stderr, flush=True)
+                where = safe_text(url)
+                print(f"[{number}/{len(urls)}] auditing {where} …", file=sys.stderr, flush=True)
                 result = audit(
-                    browser, url, args.steps, timeout=args.timeout, allow_hosts=args.allow_host
+                    browser,
+                    url,
+                    args.steps,
+                    timeout=args.timeout,
+                    allow_hosts=args.allow_host,
+                    wait=args.wait,
                 )
                 if result.failure is not None:
-                    _error(args, result.failure)
+                    _error(args, safe_text(result.failure))
                 results.append(result)
     except (BrowserNotFound, PlaywrightError) as exc:
         reason = str(exc).splitlines()[0]
-        _error(args, reason)
+        _error(args, safe_text(reason))
         done = {result.url for result in results}
         results += [AuditResult(url, failure=reason) for url in urls if url not in done]
     if args.json:
-        print(json.dumps(report_json(results), indent=2, ensure_ascii=False))
+        print(format_json(results))
     else:
         print(format_report(results))
     return exit_status(results)

@@ -42,7 +42,8 @@ def test_the_demo_journey_has_no_error(pixel_browser: Browser, shop_url: str) ->
         "CompletePayment",
     ):
         assert event in tracked, tracked
-    errors = [finding for finding in result.findings if finding.severity == "error"]
-    assert errors == [], errors
+    # The demo is right: no error, and no warning either (the rules stay precise).
+    problems = [finding for finding in result.findings if finding.severity != "info"]
+    assert problems == [], problems
     [consent] = [f.message for f in result.findings if f.code == "consent-mode"]
     assert consent.startswith("consent mode: the SDK loads, ttq.holdConsent() holds events")

@@ -3,6 +3,7 @@
 from .findings import Evidence as Evidence
 from .findings import Finding as Finding
 from .findings import PageFacts as PageFacts
+from .findings import ScriptError as ScriptError
 from .findings import find_problems as find_problems
 from .runner import AuditFailed as AuditFailed
 from .runner import AuditResult as AuditResult
@@ -17,6 +18,7 @@ __all__ = [
     "Evidence",
     "Finding",
     "PageFacts",
+    "ScriptError",
     "Step",
     "audit",
     "find_problems",

@@ -2,15 +2,29 @@
 
 The JSON document is versioned by its ``"schema"`` key; a change that could break a reader
 gets a new version. See the README ("Auditing a page from the command line") for its fields.
+
+Everything that comes from the audited pages is untrusted: in both outputs personal data is
+masked, and in the text output every control character is escaped (see :mod:`.redact`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from ..testing.expect import format_calls
+from ..testing.recorder import RecordedCall
 from .findings import SEVERITIES, Evidence, Finding
+from .redact import (
+    escape_controls,
+    escape_report,
+    json_safe,
+    mask_data,
+    mask_identity_value,
+    mask_text,
+    safe_text,
+)
 from .runner import AuditResult
 
 SCHEMA = "pixel-embed-audit/1"
@@ -43,23 +57,47 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def format_finding(finding: Finding) -> str:
-    """One line: severity, code, the call it is about, and the message."""
+    """One line: severity, code, the call it is about, and the message (masked, escaped)."""
     where = f"call {finding.call}" if finding.call is not None else ""
-    return f"{finding.severity:<8} {finding.code:<23} {where:<8} {finding.message}"
+    return f"{finding.severity:<8} {finding.code:<23} {where:<8} {safe_text(finding.message)}"
+
+
+def _masked_args(call: RecordedCall) -> list[Any]:
+    """The call's arguments with personal data masked; a string passed to ``identify`` (a user
+    id, as in ``identify('42', {...})``) is an identity too."""
+    args = list(call.args)
+    if call.method == "identify":
+        args = [mask_identity_value("external_id", a) if isinstance(a, str) else a for a in args]
+    masked: list[Any] = mask_data(args)
+    return masked
+
+
+def printable(call: RecordedCall) -> RecordedCall:
+    """``call`` as the call table may show it: personal data masked, and control characters
+    escaped in what the table prints as it is (pixel, method, event name, event_id); the
+    table writes the other arguments as ASCII-only JSON."""
+    args = _masked_args(call)
+    if call.method == "track" and args and isinstance(args[0], str):
+        args[0] = escape_controls(args[0])
+    if call.event_id is not None and isinstance(args[2], dict):
+        args[2] = {**args[2], "event_id": safe_text(call.event_id)}
+    pixel = escape_controls(call.pixel) if call.pixel is not None else None
+    return RecordedCall(pixel, escape_controls(call.method), tuple(args), call.url, call.document)
 
 
 def format_result(result: AuditResult) -> str:
     """The calls of every page of one audit as tables, then its findings."""
     if result.failure is not None or result.evidence is None:
-        return f"{result.url}\n  could not be audited: {result.failure}"
+        return f"{safe_text(result.url)}\n  could not be audited: {safe_text(str(result.failure))}"
     evidence = result.evidence
     lines = [
-        f"{result.url}  ({_plural(len(evidence.pages), 'page')}, "
+        f"{safe_text(result.url)}  ({_plural(len(evidence.pages), 'page')}, "
         f"{_plural(len(evidence.calls), 'call')})"
     ]
     for page in evidence.pages:
-        lines.append(f"  page {page.url}")
-        lines.append(_indent(format_calls(page.calls, start=page.first_call), "  "))
+        calls = [printable(call) for call in page.calls]
+        lines.append(f"  page {safe_text(page.url)}")
+        lines.append(_indent(format_calls(calls, start=page.first_call), "  "))
     lines.append(f"  findings: {_counts([result])}")
     lines.extend(f"    {format_finding(finding)}" for finding in result.findings)
     return "\n".join(lines)
@@ -73,20 +111,24 @@ def format_report(results: Sequence[AuditResult]) -> str:
     if failed:
         total += f"; {failed} could not be audited"
     parts.append(total)
-    return "\n\n".join(parts)
+    return escape_report("\n\n".join(parts))
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_text(text) if text is not None else None
 
 
 def _calls_json(evidence: Evidence) -> list[dict[str, Any]]:
     return [
         {
             "number": number,
-            "url": page.url,
+            "url": mask_text(page.url),
             "pixel": call.pixel,
             "method": call.method,
             "event": call.event,
-            "params": call.params if call.method in ("track", "identify") else {},
-            "event_id": call.event_id,
-            "args": list(call.args),
+            "params": mask_data(call.params) if call.method in ("track", "identify") else {},
+            "event_id": _masked(call.event_id),
+            "args": _masked_args(call),
         }
         for page, number, call in evidence.numbered()
     ]
@@ -98,12 +140,12 @@ def result_json(result: AuditResult) -> dict[str, Any]:
     pages = evidence.pages if evidence else ()
     consent_click = evidence.consent_click if evidence else False
     return {
-        "url": result.url,
+        "url": mask_text(result.url),
         "audited": result.failure is None,
-        "reason": result.failure,
+        "reason": _masked(result.failure),
         "pages": [
             {
-                "url": page.url,
+                "url": mask_text(page.url),
                 "first_call": page.first_call,
                 "calls": len(page.calls),
                 "stubs": page.stubs,
@@ -113,7 +155,14 @@ def result_json(result: AuditResult) -> dict[str, Any]:
             for page in pages
         ],
         "calls": _calls_json(evidence) if evidence else [],
-        "findings": [finding.to_dict() for finding in result.findings],
+        "findings": [
+            {
+                **finding.to_dict(),
+                "message": mask_text(finding.message),
+                "url": _masked(finding.url),
+            }
+            for finding in result.findings
+        ],
         "counts": {severity: result.count(severity) for severity in SEVERITIES},
     }
 
@@ -130,3 +179,10 @@ def report_json(results: Sequence[AuditResult]) -> dict[str, Any]:
         },
         "results": [result_json(result) for result in results],
     }
+
+
+def format_json(results: Sequence[AuditResult]) -> str:
+    """:func:`report_json` as the text the command prints: UTF-8 kept readable, but every
+    character a terminal could act on (controls, bidi overrides) written as a ``\\u`` escape;
+    the document parses to the same values."""
+    return json_safe(json.dumps(report_json(results), indent=2, ensure_ascii=False))

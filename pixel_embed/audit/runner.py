@@ -15,24 +15,33 @@ from math import inf
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Response, Route, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ..errors import PixelError
 from ..resources import STATIC_DIR
 from ..testing.browser import find_chromium
-from ..testing.recorder import PixelRecorder, RecordedCall, install_recorder
-from .findings import CspViolation, Evidence, Finding, PageFacts, find_problems
+from ..testing.recorder import PixelRecorder, RecordedCall, install_recorder, is_tiktok_host
+from .findings import CspViolation, Evidence, Finding, PageFacts, ScriptError, find_problems
 
 #: Seconds to wait for a page, a step or an element, unless the caller says otherwise.
 DEFAULT_TIMEOUT = 15.0
-# After a page has loaded, how long its SDK scripts get to run, and late calls to arrive.
-_SDK_WAIT_MS = 3000
-_LATE_CALLS_MS = 150
+#: After a page has loaded and after each step, the audit listens until the page is quiet: no
+#: new ttq call for QUIET_SECONDS, no timer due, no request or script pending; at most
+#: QUIET_BOUND seconds (a page that polls forever is audited as it stands then).
+QUIET_SECONDS = 0.5
+QUIET_BOUND = 10.0
+# The page's HTML and script files are read for line numbers and for base code in a file, up to
+# this size each.
+_MAX_SOURCE_BYTES = 2_000_000
 _PROBE_JS = (STATIC_DIR / "pixel_embed_audit.js").read_text(encoding="utf-8")
+_RECORDER_JS = (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
 _FACTS = "() => window.__pixelEmbedAudit ? window.__pixelEmbedAudit.facts() : null"
-_SETTLED = "() => !window.__pixelEmbedAudit || window.__pixelEmbedAudit.settled()"
+_LISTEN = "() => window.__pixelEmbedAudit && window.__pixelEmbedAudit.listen()"
+_QUIET = "ms => !window.__pixelEmbedAudit || window.__pixelEmbedAudit.quiet(ms)"
+# TikTok's old SDK loader (before events.js): answered by the recorder too, so its calls count.
+_OLD_SDK_PATH = "/i18n/pixel/sdk.js"
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z_]+)")
 _NET_REASONS = {
     "ERR_CONNECTION_REFUSED": "connection refused",
@@ -106,6 +115,42 @@ def _reason(url: str, error: PlaywrightError) -> str:
     return f"cannot open {url}: {_NET_REASONS.get(code, code)} ({code})"
 
 
+def _old_sdk(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.path == _OLD_SDK_PATH and is_tiktok_host(parts.hostname or "")
+
+
+def _answer_old_sdk(route: Route) -> None:
+    route.fulfill(
+        status=200,
+        content_type="application/javascript; charset=utf-8",
+        body=_RECORDER_JS,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _read(response: Response | None) -> str:
+    """The body of a response as text, or ``""`` when the browser no longer has it."""
+    if response is None:
+        return ""
+    try:
+        body = response.body()
+    except PlaywrightError:
+        return ""
+    return body[:_MAX_SOURCE_BYTES].decode("utf-8", "replace")
+
+
+def _script_error(error: dict[str, Any]) -> ScriptError:
+    return ScriptError(
+        message=str(error.get("message", "")),
+        source=str(error.get("source", "")),
+        line=int(error.get("line") or 0),
+        column=int(error.get("column") or 0),
+        script_src=error.get("script_src"),
+        script_text=error.get("script_text"),
+    )
+
+
 @dataclass
 class _Journey:
     """What one audit run has seen so far, document by document."""
@@ -113,19 +158,46 @@ class _Journey:
     page: Page
     recorder: PixelRecorder
     timeout_ms: float
+    wait_ms: float = 0
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     consent_at: tuple[str, int] | None = None
+    # Uncaught errors as the probe reported them: (document, index) -> error.
+    errors: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    # The responses of the page's own scripts (by URL) and documents (by URL, no fragment).
+    scripts: dict[str, Response] = field(default_factory=dict)
+    documents: dict[str, Response] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def on_error(self, document: str, index: int, error: dict[str, Any]) -> None:
+        """The probe's report of an uncaught error, sent as it happens."""
+        self.errors[(str(document), int(index))] = error
+
+    def on_response(self, response: Response) -> None:
+        kind = response.request.resource_type
+        if kind == "script" and not is_tiktok_host(urlsplit(response.url).hostname or ""):
+            self.scripts.setdefault(response.url, response)
+        elif kind == "document":
+            try:
+                main = response.frame == self.page.main_frame
+            except PlaywrightError:  # a service worker's request has no frame
+                return
+            if main:
+                self.documents[response.url.split("#", 1)[0]] = response
 
     def settle(self) -> None:
-        """Let the current document finish loading and its SDK scripts run."""
+        """Let the current document finish loading, then listen until it is quiet."""
         try:
             self.page.wait_for_load_state("load", timeout=self.timeout_ms)
-            self.page.wait_for_function(_SETTLED, timeout=_SDK_WAIT_MS)
+            if self.wait_ms:
+                self.page.wait_for_timeout(self.wait_ms)
+            self.page.evaluate(_LISTEN)
+            self.page.wait_for_function(
+                _QUIET, arg=QUIET_SECONDS * 1000, polling=100, timeout=QUIET_BOUND * 1000
+            )
         except PlaywrightTimeout:
             pass  # A page that never settles is audited as it stands.
         except PlaywrightError:
             return  # Navigating again: the next snapshot sees the new document.
-        self.page.wait_for_timeout(_LATE_CALLS_MS)
 
     def snapshot(self) -> dict[str, Any] | None:
         for _ in range(3):
@@ -135,15 +207,22 @@ class _Journey:
                 self.settle()
                 continue
             if facts is not None:
+                self._read_sources(facts)
                 self.facts[facts["document"]] = facts
             return facts
         return None
 
+    def _read_sources(self, facts: dict[str, Any]) -> None:
+        """Read the document's HTML and its script files while the browser still has them."""
+        for url in facts.get("external_scripts", ()):
+            if url not in self.sources:
+                self.sources[url] = _read(self.scripts.get(url))
+        facts["html"] = _read(self.documents.get(str(facts["url"]).split("#", 1)[0])) or None
+
     def step(self, step: Step) -> None:
-        if step.action == "accept-consent":
-            facts = self.snapshot()
-            if facts is not None:
-                self.consent_at = (facts["document"], int(facts["calls"]))
+        facts = self.snapshot()
+        if step.action == "accept-consent" and facts is not None:
+            self.consent_at = (facts["document"], int(facts["calls"]))
         try:
             if step.action == "fill":
                 self.page.fill(step.selector, step.text, timeout=self.timeout_ms)
@@ -172,6 +251,13 @@ class _Journey:
             if all(received[doc] >= n for doc, n in counted.items()):
                 return
             self.page.wait_for_timeout(50)
+
+    def _errors_of(self, document: str | None, seen: list[dict[str, Any]]) -> list[ScriptError]:
+        """A document's errors: those it still held at its last snapshot, and those it
+        reported on the way (a page that navigated away right after its error)."""
+        reported = {index: e for (doc, index), e in self.errors.items() if doc == document}
+        reported.update(enumerate(seen))
+        return [_script_error(e) for _, e in sorted(reported.items())]
 
     def evidence(self, url: str) -> Evidence:
         by_document: dict[str | None, list[RecordedCall]] = {}
@@ -216,13 +302,24 @@ class _Journey:
                     has_ttq=bool(facts.get("has_ttq", True)),
                     consent_api=bool(facts.get("consent_api", False)),
                     consented_from=consented_from,
+                    external_scripts=tuple(
+                        (src, self.sources.get(src, ""))
+                        for src in facts.get("external_scripts", [])
+                    ),
+                    errors=tuple(self._errors_of(facts.get("document"), facts.get("errors", []))),
+                    html=facts.get("html"),
                 )
             )
             number += len(calls)
+        looked_at = {facts["document"] for facts in self.facts.values()}
         return Evidence(
             url=url,
             pages=tuple(pages),
-            errors=tuple(self.recorder.errors),
+            errors=tuple(
+                (str(e.get("url") or url), _script_error(e))
+                for (doc, _), e in self.errors.items()
+                if doc not in looked_at
+            ),
             blocked=tuple(self.recorder.blocked),
             consent_click=self.consent_at is not None,
         )
@@ -235,12 +332,18 @@ def gather_evidence(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
+    wait: float = 0.0,
 ) -> Evidence:
     """Open ``url`` in a fresh context of ``browser``, perform ``steps``, and return what the
     pixel did on every page the visit went through.
 
+    After the page has loaded and after each step, the audit listens until the page is quiet
+    (see :data:`QUIET_SECONDS` and :data:`QUIET_BOUND`).
+
     :param timeout: seconds for the page to load and for each step's element to appear.
     :param allow_hosts: outside hosts besides the URL's own to load (a CDN, say).
+    :param wait: seconds to listen at least, after load and after each step, before waiting
+        for quiet: for calls made from something the audit cannot see (a long timer, a socket).
     :raises AuditFailed: the page could not be audited; the message says why.
     """
     host = urlsplit(url).hostname
@@ -249,9 +352,12 @@ def gather_evidence(
     context = browser.new_context()
     try:
         recorder = install_recorder(context, allow_hosts=[host, *allow_hosts])
+        context.route(_old_sdk, _answer_old_sdk)
         context.add_init_script(_PROBE_JS)
         page = context.new_page()
-        journey = _Journey(page, recorder, timeout * 1000)
+        journey = _Journey(page, recorder, timeout * 1000, wait * 1000)
+        context.expose_function("__pixelEmbedAuditError", journey.on_error)
+        page.on("response", journey.on_response)
         try:
             response = page.goto(url, wait_until="load", timeout=timeout * 1000)
         except PlaywrightTimeout:
@@ -279,11 +385,14 @@ def audit(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
+    wait: float = 0.0,
 ) -> AuditResult:
     """Audit one URL (see :func:`gather_evidence`); a page that cannot be audited gives a
     result with its ``failure`` instead of raising."""
     try:
-        evidence = gather_evidence(browser, url, steps, timeout=timeout, allow_hosts=allow_hosts)
+        evidence = gather_evidence(
+            browser, url, steps, timeout=timeout, allow_hosts=allow_hosts, wait=wait
+        )
     except AuditFailed as exc:
         return AuditResult(url, failure=str(exc))
     return AuditResult(url, evidence, tuple(find_problems(evidence)))

@@ -10,8 +10,11 @@ from ..matching import HASHED_FIELDS, is_sha256
 from .recorder import RecordedCall
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# E.164 (+12133734253) or a North-American style (213) 373-4253.
-_PHONE = re.compile(r"(?<![\w+])\+[1-9]\d{7,14}\b|\(\d{3}\)\s?\d{3}-\d{4}")
+# E.164 (+12133734253) or a North-American style (213) 373-4253, 415-555-0100, 415.555.0100.
+_PHONE = re.compile(
+    r"(?<![\w+])\+[1-9]\d{7,14}\b|\(\d{3}\)\s?\d{3}-\d{4}"
+    r"|(?<![\w.+-])[2-9]\d\d([-.])[2-9]\d\d\1\d{4}(?![\w-]|[.,]\d)"
+)
 _PII_KEYS = frozenset({*HASHED_FIELDS, "phone", "sha256_email", "sha256_phone_number"})
 
 
@@ -41,7 +44,12 @@ def pii_in_calls(calls: Iterable[RecordedCall]) -> list[str]:
         where = f"call {number} ttq.{call.method}"
         for path, text in _strings(list(call.args), "args"):
             key = path.rsplit(".", 1)[-1].split("[", 1)[0]
-            if key in _PII_KEYS and key not in ("city", "state", "country") and not is_sha256(text):
+            if (
+                key in _PII_KEYS
+                and key not in ("city", "state", "country")
+                and text.strip()  # an empty field is not personal data
+                and not is_sha256(text)
+            ):
                 found.append(f"{where} {path}: {text!r} is not a SHA-256 digest")
             else:
                 found += pii_in_text(text, f"{where} {path}")
