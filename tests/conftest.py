@@ -63,3 +63,12 @@ def sdk_dir() -> Path:
     from sdk_support import real_sdk_dir
 
     return real_sdk_dir()
+
+
+@pytest.fixture
+def pixel_sdk_dir() -> Path | None:
+    """Real-SDK mode's copy for this project: ``PIXEL_EMBED_SDK_DIR``, else CI's
+    ``../shared/tiktok-sdk`` (the plugin skips real-SDK tests when neither exists)."""
+    from sdk_support import project_sdk_dir
+
+    return project_sdk_dir()

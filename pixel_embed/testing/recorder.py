@@ -33,7 +33,24 @@ _OBSERVER_JS = (STATIC_DIR / "pixel_embed_observer.js").read_text(encoding="utf-
 TIKTOK_DOMAINS = ("tiktok.com", "tiktokw.us")
 #: What a beacon gets back: TikTok's answer to an accepted event.
 BEACON_ANSWER = '{"code":0,"message":"OK","data":{}}'
-_READ_CALLS = "() => (window.__pixelEmbedRecorder ? window.__pixelEmbedRecorder.calls : [])"
+# The recorded calls; where nothing recorded them (the SDK aborted, or not requested yet), the
+# calls TikTok's stub holds in its queues, in the recorder's order: each load, the calls on
+# ttq, then those on each ttq.instance(code).
+_READ_CALLS = """() => {
+  if (window.__pixelEmbedRecorder) return window.__pixelEmbedRecorder.calls;
+  const ttq = window[window.TiktokAnalyticsObject || "ttq"];
+  if (!Array.isArray(ttq)) return [];
+  const plain = (value) => {
+    try { return JSON.parse(JSON.stringify(value)); } catch (e) { return null; }
+  };
+  const queued = (queue, pixel) => Array.from(queue || [])
+    .filter((entry) => Array.isArray(entry) && typeof entry[0] === "string")
+    .map((entry) => ({pixel, method: entry[0], args: plain(entry.slice(1)) || []}));
+  const codes = Object.keys(ttq._i || {});
+  const loads = codes.map((code) => ({pixel: code, method: "load",
+    args: [code, plain((ttq._o || {})[code]) || {}]}));
+  return [...loads, ...queued(ttq, null), ...codes.flatMap((code) => queued(ttq._i[code], code))];
+}"""
 # Every document hands its inline scripts to the recorder once parsed, so the PII guard sees
 # every page of a journey, not only the last one.
 _INLINE_SCRIPTS = "Array.from(document.scripts).filter(s => !s.src).map(s => s.textContent)"
@@ -110,7 +127,8 @@ class PixelRecorder:
         in order.
     :ivar history: every recorded call of every page of the context, in order.
     :ivar sdk_requests: the URLs of every request made to a TikTok host.
-    :ivar blocked: the URLs of requests to other outside addresses, which were aborted.
+    :ivar blocked: the URLs of requests that were aborted: other outside addresses, and in
+        ``"abort"`` mode TikTok's.
     :ivar errors: uncaught JavaScript errors of the context's pages.
     :ivar scripts: ``(url, text)`` of each inline script of each document the context loaded.
     :ivar allowed_hosts: outside hosts (and their subdomains) that load as usual, e.g. the site
@@ -146,6 +164,7 @@ class PixelRecorder:
         elif is_tiktok_host(host):
             self.sdk_requests.append(url)
             if self.sdk == "abort":
+                self.blocked.append(url)
                 route.abort("blockedbyclient")
             elif self.sdk == "real":
                 self._answer_real(route, host, parts.path, parts.query)
@@ -218,13 +237,14 @@ _recorders: weakref.WeakKeyDictionary[BrowserContext, PixelRecorder] = weakref.W
 def install_recorder(
     context: BrowserContext,
     *,
-    sdk: SdkMode = "serve",
+    sdk: SdkMode | None = None,
     allow_hosts: Iterable[str] = (),
     sdk_dir: str | os.PathLike[str] | None = None,
 ) -> PixelRecorder:
     """Route ``context`` through a :class:`PixelRecorder` (once; later calls return it).
 
-    :param sdk: what answers TikTok's SDK URL (see :data:`SdkMode`).
+    :param sdk: what answers TikTok's SDK URL (see :data:`SdkMode`); ``None``: ``"serve"`` for
+        a new recorder, the mode it has for an existing one.
     :param allow_hosts: outside hosts (with their subdomains) to load as usual rather than abort;
         TikTok's hosts are always answered by the recorder.
     :param sdk_dir: for ``sdk="real"``, the local copy of TikTok's SDK (default:
@@ -234,13 +254,15 @@ def install_recorder(
     real_dir = require_sdk_dir(sdk_dir) if sdk == "real" else None
     existing = _recorders.get(context)
     if existing is not None:
-        if sdk == "real" and existing.sdk != "real" and not existing.observing:
+        if sdk == "real" and not existing.observing:
             _observe(context, existing)
-        existing.sdk = sdk
+        existing.sdk = sdk or existing.sdk
         existing.sdk_dir = real_dir or existing.sdk_dir
         existing.allowed_hosts |= frozenset(allow_hosts)
         return existing
-    recorder = PixelRecorder(sdk=sdk, allowed_hosts=frozenset(allow_hosts), sdk_dir=real_dir)
+    recorder = PixelRecorder(
+        sdk=sdk or "serve", allowed_hosts=frozenset(allow_hosts), sdk_dir=real_dir
+    )
     context.expose_function("__pixelEmbedReport", recorder._report)
     context.expose_function("__pixelEmbedScripts", recorder._report_scripts)
     context.add_init_script(_REPORT_SCRIPTS)
@@ -283,6 +305,10 @@ def inline_scripts(page: Page) -> list[str]:
 
 def pixel_calls(page: Page, *, all_pages: bool = False) -> list[RecordedCall]:
     """The calls the page's current document made on ``ttq``, in order.
+
+    With the SDK aborted (``recorder.sdk = "abort"``), or not requested yet, these are the
+    calls TikTok's stub holds in its queue: each ``load``, then the calls on ``ttq``, then
+    those on each ``ttq.instance(code)``.
 
     :param all_pages: every call of every page the context opened, across navigations.
     """
