@@ -15,7 +15,7 @@ from math import inf
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -235,18 +235,21 @@ def gather_evidence(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
+    context: BrowserContext | None = None,
 ) -> Evidence:
     """Open ``url`` in a fresh context of ``browser``, perform ``steps``, and return what the
     pixel did on every page the visit went through.
 
     :param timeout: seconds for the page to load and for each step's element to appear.
     :param allow_hosts: outside hosts besides the URL's own to load (a CDN, say).
+    :param context: a fresh context to use instead (one whose recorder serves TikTok's real
+        SDK, say); it is closed afterwards.
     :raises AuditFailed: the page could not be audited; the message says why.
     """
     host = urlsplit(url).hostname
     if urlsplit(url).scheme not in ("http", "https") or not host:
         raise AuditFailed(f"{url!r} is not an http(s) URL")
-    context = browser.new_context()
+    context = context or browser.new_context()
     try:
         recorder = install_recorder(context, allow_hosts=[host, *allow_hosts])
         context.add_init_script(_PROBE_JS)

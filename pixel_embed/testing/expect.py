@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from playwright.sync_api import Page
 
 from ..matching import CLEAR_FIELDS, Identity
-from .recorder import RecordedCall, pixel_calls, wire_events
+from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
 from .wire import WireEvent, format_wire, wire_name
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
@@ -416,8 +416,12 @@ class PixelExpectation:
         return named
 
     def _wire_table(self, beacons: list[WireEvent]) -> str:
-        if not beacons and all(c.method != "load" for c in pixel_calls(self._page)):
-            return "TikTok received nothing (is the context in real-SDK mode?)"
+        mode = recorder_for(self._page).sdk
+        if mode != "real":
+            return (
+                f"TikTok's SDK does not run here (SDK mode {mode!r}): "
+                'use @pytest.mark.pixel_sdk("real") or install_recorder(context, sdk="real")'
+            )
         return f"TikTok received:\n{format_wire(beacons)}"
 
     def to_have_sent(
