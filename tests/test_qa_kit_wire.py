@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CODE, OTHER_CODE, page
@@ -33,7 +34,7 @@ from pixel_embed.testing.sdk import (
 )
 from pixel_embed.testing.wire import WIRE_NAMES, format_wire, wire_name
 
-PAID = {"value": 42.5, "currency": "USD"}
+PAID: dict[str, Any] = {"value": 42.5, "currency": "USD"}
 
 
 def raw_page(script: str, *, codes: tuple[str, ...] = (CODE,), ldu: bool = False) -> str:
