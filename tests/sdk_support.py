@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pixel_embed.render import PixelSettings, render_pixel
 from pixel_embed.testing.sdk import ENV_VAR, find_sdk_dir
 
 #: CI's copy, beside the clone (as ``/work/shared`` sits beside each worktree).
@@ -24,3 +25,13 @@ def real_sdk_dir() -> Path:
     if found is None:
         pytest.skip(f"TikTok's SDK copy not found: set {ENV_VAR} or provide {SHARED_SDK_DIR}")
     return found
+
+
+def raw_page(script: str, *, codes: tuple[str, ...], ldu: bool = False) -> str:
+    """A page with TikTok's stub and ``script`` written by hand, as a site without the
+    extension would have them (raw values and all)."""
+    stub = render_pixel(PixelSettings(codes=codes, ldu=ldu))
+    return (
+        f"<!doctype html><html><head><title>t</title>{stub}<script>{script}</script></head>"
+        "<body>ok</body></html>"
+    )

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sdk_support
 from conftest import CODE, OTHER_CODE, page
 from flask import Flask
-from markupsafe import Markup
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from pixel_embed import TikTokPixel
 from pixel_embed.matching import hash_email
-from pixel_embed.render import PixelSettings, render_pixel
 from pixel_embed.testing import (
     WireEvent,
     expect_pixel,
@@ -38,10 +37,7 @@ PAID: dict[str, Any] = {"value": 42.5, "currency": "USD"}
 
 
 def raw_page(script: str, *, codes: tuple[str, ...] = (CODE,), ldu: bool = False) -> str:
-    """A page with TikTok's stub and ``script`` written by hand, as a site without the
-    extension would (raw values and all)."""
-    stub = render_pixel(PixelSettings(codes=codes, ldu=ldu))
-    return page(Markup(f"{stub}<script>{script}</script>"))
+    return sdk_support.raw_page(script, codes=codes, ldu=ldu)
 
 
 def wire_shop() -> Flask:

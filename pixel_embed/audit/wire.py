@@ -21,6 +21,7 @@ from .findings import Finding, find_problems
 from .runner import DEFAULT_TIMEOUT, AuditFailed, AuditResult, Step, gather_evidence
 
 _FIELD_NAMES = {"email": "e-mail", "phone_number": "phone number"}
+_FIELD_CODES = {"email": "email", "phone_number": "phone"}
 # TikTok's labels of raw values its SDK collected by itself from the page's forms.
 _AUTO_LABELS = {"raw_auto_email": "an e-mail address", "raw_auto_phone": "a phone number"}
 
@@ -76,7 +77,7 @@ def wire_findings(
         if grade == "plain":
             found.append(
                 Finding(
-                    f"wire-plain-{name.replace('_', '-')}",
+                    f"wire-plain-{_FIELD_CODES.get(name, name)}",
                     "error",
                     f"TikTok received a plain {field} ({where}): its SDK hashed it in the "
                     "browser; hash it on the server (pixel.identify does)",
@@ -86,7 +87,7 @@ def wire_findings(
         elif grade == "invalid":
             found.append(
                 Finding(
-                    f"wire-invalid-{name.replace('_', '-')}",
+                    f"wire-invalid-{_FIELD_CODES.get(name, name)}",
                     "warning",
                     f"TikTok flagged the {field} as invalid ({where}): it cannot be matched",
                     url=url,
@@ -171,6 +172,10 @@ def audit_with_sdk(
     return WireAudit(result, beacons, on_wire)
 
 
+def _numbers(numbers: Sequence[int]) -> str:
+    return ", ".join(f"#{number}" for number in numbers)
+
+
 def _labels(event: WireEvent) -> str:
     return " ".join(
         f"{name}={label}" for name, label in event.signal_labels.items() if label != "missing"
@@ -184,10 +189,14 @@ def format_wire_audit(audited: WireAudit) -> str:
         return ""
     lines = ["  what TikTok would receive (its real SDK, answered locally):"]
     lines.append("\n".join("  " + line for line in format_wire(audited.beacons).splitlines()))
+    by_labels: dict[str, list[int]] = {}
     for number, event in enumerate(audited.events, 1):
         labels = _labels(event)
         if labels:
-            lines.append(f"    #{number} TikTok's labels: {labels}")
+            by_labels.setdefault(labels, []).append(number)
+    for labels, numbers in by_labels.items():
+        which = "every beacon" if len(numbers) == len(audited.events) else _numbers(numbers)
+        lines.append(f"    TikTok's labels ({which}): {labels}")
     return "\n".join(lines)
 
 
