@@ -12,6 +12,7 @@
  *  - Once the SDK takes over, it defines ttq.page/track/identify/... as getters; the getters
  *    are wrapped as they are defined, so the function handed out records, then calls the SDK's.
  *    ttq.instance(code) hands out a view of the SDK's instance that records its method calls.
+ *    Calls the SDK makes on ttq itself (its automatic advanced matching) are not recorded.
  *
  * Recorded calls: window.__pixelEmbedRecorder.calls; each also goes to the Playwright binding
  * window.__pixelEmbedReport when the page has it.
@@ -81,7 +82,7 @@
         var value = target[key];
         if (typeof value !== "function" || METHODS.indexOf(key) === -1) return value;
         return function () {
-          record(pixel, key, arguments);
+          if (!fromSdk()) record(pixel, key, arguments);
           var result = value.apply(target, arguments);
           return result === target ? proxy : result;
         };
@@ -90,6 +91,16 @@
     views.set(instance, proxy);
     return proxy;
   }
+
+  // Whether the caller of the recording function is TikTok's SDK itself (its automatic
+  // advanced matching calls ttq.identify with what it read from the page's forms): those are
+  // not the page's calls, and what they send shows on the wire.
+  function fromSdk() {
+    var stack = String(new Error().stack || "").split("\n");
+    // [0] "Error", [1] fromSdk, [2] the recording function, [3] its caller.
+    return SDK_FRAME.test(stack[3] || "");
+  }
+  var SDK_FRAME = /https?:\/\/analytics\.tiktok\.com\//;
 
   var define = Object.defineProperty;
   function observedDefine(target, key, descriptor) {
@@ -108,7 +119,7 @@
           };
         }
         return function () {
-          record(null, key, arguments);
+          if (!fromSdk()) record(null, key, arguments);
           return fn.apply(this, arguments);
         };
       };

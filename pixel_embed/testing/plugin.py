@@ -29,7 +29,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from .browser import BrowserNotFound, find_chromium
-from .pii import pii_in_calls, pii_in_text
+from .pii import pii_in_beacons, pii_in_calls, pii_in_text
 from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from .sdk import ENV_VAR, find_sdk_dir
 
@@ -65,8 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def assert_no_raw_pii(page: Page) -> None:
     """Fail when a raw e-mail address or phone number is in an inline script of any document
-    the page's context loaded, or in any call recorded there (values that must be SHA-256
-    digests are checked too)."""
+    the page's context loaded, in any call recorded there, or (real-SDK mode) in any beacon
+    TikTok's SDK sent (values that must be SHA-256 digests are checked too)."""
     recorder = recorder_for(page)
     scripts = dict.fromkeys(recorder.scripts)
     if not page.is_closed():
@@ -78,6 +78,7 @@ def assert_no_raw_pii(page: Page) -> None:
         numbers[url] = numbers.get(url, 0) + 1
         problems += pii_in_text(text, f"{url} inline script {numbers[url]}")
     problems += pii_in_calls(recorder.history)
+    problems += pii_in_beacons(recorder.beacons)
     if problems:
         raise AssertionError("raw personal data reached the page:\n  " + "\n  ".join(problems))
 
