@@ -59,18 +59,25 @@ def format_calls(calls: Sequence[RecordedCall], *, start: int = 1) -> str:
     )
 
 
-def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _same_number(actual: Any, expected: Any) -> bool:
+    # A page holds JavaScript numbers (doubles): a float on either side compares as the double
+    # nearest the other (Decimal("34.76") is the 34.76 the browser has); else exactly.
     try:
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:  # nan, inf
-        return None
+        if isinstance(actual, float) or isinstance(expected, float):
+            return float(actual) == float(expected)
+        return Decimal(actual) == Decimal(expected)
+    except (InvalidOperation, OverflowError, ValueError):
+        return False
 
 
 def same_value(actual: Any, expected: Any) -> bool:
-    """Whether ``actual`` matches ``expected``: numbers by value, a dict when the keys of
-    ``expected`` match, a list item by item (as many items), anything else by ``==``."""
+    """Whether ``actual`` matches ``expected``: numbers by value (``Decimal("34.76")`` matches
+    the float ``34.76``), a dict when the keys of ``expected`` match, a list item by item (as
+    many items), anything else by ``==``."""
     if isinstance(expected, Mapping):
         return isinstance(actual, Mapping) and all(
             key in actual and same_value(actual[key], value) for key, value in expected.items()
@@ -81,9 +88,10 @@ def same_value(actual: Any, expected: Any) -> bool:
             and len(actual) == len(expected)
             and all(same_value(a, e) for a, e in zip(actual, expected, strict=True))
         )
-    number, actual_number = _number(expected), _number(actual)
-    if number is not None and actual_number is not None:
-        return number == actual_number
+    if _is_number(expected) and _is_number(actual):
+        return _same_number(actual, expected)
+    if isinstance(actual, bool) != isinstance(expected, bool):
+        return False  # True is not 1: a flag is not a number
     return bool(actual == expected)
 
 
