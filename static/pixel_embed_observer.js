@@ -14,36 +14,16 @@
  *    ttq.instance(code) hands out a view of the SDK's instance that records its method calls.
  *    Calls the SDK makes on ttq itself (its automatic advanced matching) are not recorded.
  *
- * Recorded calls: window.__pixelEmbedRecorder.calls; each also goes to the Playwright binding
- * window.__pixelEmbedReport when the page has it.
+ * Recorded calls (served after pixel_embed_calls.js): window.__pixelEmbedRecorder.calls.
  */
 (function (w) {
   "use strict";
   var METHODS = ["page", "track", "identify", "instances", "debug", "on", "off", "once", "ready",
     "alias", "group", "enableCookie", "disableCookie", "holdConsent", "revokeConsent", "grantConsent"];
-  var rec = w.__pixelEmbedRecorder = w.__pixelEmbedRecorder ||
-    { calls: [], loaded: [], document: String(Math.random()).slice(2) };
+  var rec = w.__pixelEmbedRecorder;
+  if (!rec) return;
+  var record = rec.record;
   var watched = [];
-
-  function plain(value) {
-    try {
-      var text = JSON.stringify(value);
-      return text === undefined ? null : JSON.parse(text);
-    } catch (e) {
-      return String(value);
-    }
-  }
-
-  function record(pixel, method, args) {
-    var call = { pixel: pixel, method: method, args: plain(Array.prototype.slice.call(args)) };
-    rec.calls.push(call);
-    if (typeof w.__pixelEmbedReport === "function") {
-      try {
-        w.__pixelEmbedReport({ pixel: pixel, method: method, args: call.args,
-          url: String(w.location.href), document: rec.document });
-      } catch (e) { /* the binding is gone when the page closes */ }
-    }
-  }
 
   function isCall(entry) {
     return entry && entry.length && METHODS.indexOf(entry[0]) !== -1;

@@ -6,18 +6,17 @@ mirror: no test reaches the internet.
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import CODE, page
+from conftest import CODE, make_app, page
 from flask import Flask
 from playwright.sync_api import Browser
 from sdk_support import raw_page
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.shared_data import SharedDataMiddleware
 
 from pixel_embed import TikTokPixel
 from pixel_embed.cli import main
@@ -25,26 +24,13 @@ from pixel_embed.testing import serve_app
 from pixel_embed.testing.sdk import MANIFEST, sdk_info
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def mirror() -> Iterator[str]:
     """A static server on 127.0.0.1 serving the SDK copy by URL path, as a mirror would."""
     from sdk_support import real_sdk_dir
 
-    handler = functools.partial(_Quiet, directory=str(real_sdk_dir()))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    with serve_app(SharedDataMiddleware(NotFound(), {"/": str(real_sdk_dir())})) as url:
+        yield url
 
 
 def test_pull_downloads_the_loader_and_the_bundles_it_names(
@@ -135,8 +121,7 @@ def test_pull_names_the_url_it_could_not_get(
 
 
 def audited_site() -> Flask:
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="s", TIKTOK_PIXEL_CODE=CODE)
+    app = make_app()
     pixel = TikTokPixel(app)
 
     @app.get("/good")

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CODE, page
+from conftest import make_app, page
 from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 from playwright.sync_api import Page
+from test_qa_kit import APP
 
 from pixel_embed import TikTokPixel
 from pixel_embed.matching import hash_email
@@ -32,8 +33,7 @@ CONTENTS = [
 
 
 def shop() -> Flask:
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="s", TIKTOK_PIXEL_CODE=CODE)
+    app = make_app()
     pixel = TikTokPixel(app)
 
     @app.get("/")
@@ -168,20 +168,6 @@ def test_the_pii_guard_reads_the_beacons() -> None:
 
 # -- the plugin's SDK mode: marker, option, skip -------------------------------------------------
 
-APP = """
-from flask import Flask
-from pixel_embed import TikTokPixel
-
-app = Flask(__name__)
-app.config.update(SECRET_KEY="s", TIKTOK_PIXEL_CODE="CABCDE1234567890ABCD")
-pixel = TikTokPixel(app)
-
-@app.get("/")
-def home():
-    pixel.track("CompletePayment", value=42.5, currency="USD")
-    return "<html><head>" + pixel.render() + "</head></html>"
-"""
-
 TESTS = """
 import pytest
 from pixel_embed.testing import expect_pixel, recorder_for, serve_app
@@ -213,7 +199,7 @@ def test_aborted(pixel_page, url):
 def test_the_marker_and_the_option_choose_the_sdk(
     pytester: pytest.Pytester, sdk_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makepyfile(shop=APP, test_shop=TESTS)
+    pytester.makepyfile(shop=APP, test_shop=TESTS)  # the shop of test_qa_kit
     options = ["-p", "no:cacheprovider", "-p", "no:playwright", "-s"]
     monkeypatch.setenv("PIXEL_EMBED_SDK_DIR", str(sdk_dir))
     result = pytester.runpytest_subprocess(*options, "--pixel-sdk=real")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sdk_support
-from conftest import CODE, OTHER_CODE, page
+from conftest import CODE, OTHER_CODE, make_app, page
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page
 
@@ -41,8 +41,7 @@ def raw_page(script: str, *, codes: tuple[str, ...] = (CODE,), ldu: bool = False
 
 
 def wire_shop() -> Flask:
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="s", TIKTOK_PIXEL_CODE=CODE)
+    app = make_app()
     pixel = TikTokPixel(app)
 
     @app.get("/")

@@ -21,6 +21,7 @@ from .sdk import SdkNotFound as SdkNotFound
 from .sdk import find_sdk_dir as find_sdk_dir
 from .server import serve_app as serve_app
 from .wire import WireEvent as WireEvent
+from .wire import format_wire as format_wire
 
 __all__ = [
     "BrowserNotFound",
@@ -35,6 +36,7 @@ __all__ = [
     "find_chromium",
     "find_sdk_dir",
     "format_calls",
+    "format_wire",
     "install_recorder",
     "pixel_calls",
     "recorder_for",

@@ -27,8 +27,9 @@ from .wire import WireEvent
 #: TikTok's SDK path; the stub asks for ``https://analytics.tiktok.com/i18n/pixel/events.js``.
 SDK_PATH = "/i18n/pixel/events.js"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-_RECORDER_JS = (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
-_OBSERVER_JS = (STATIC_DIR / "pixel_embed_observer.js").read_text(encoding="utf-8")
+_CALLS_JS = (STATIC_DIR / "pixel_embed_calls.js").read_text(encoding="utf-8")
+_RECORDER_JS = _CALLS_JS + (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
+_OBSERVER_JS = _CALLS_JS + (STATIC_DIR / "pixel_embed_observer.js").read_text(encoding="utf-8")
 #: TikTok's hosts: the pixel's (``tiktok.com``) and the IPv6 enrichment host's.
 TIKTOK_DOMAINS = ("tiktok.com", "tiktokw.us")
 #: What a beacon gets back: TikTok's answer to an accepted event.

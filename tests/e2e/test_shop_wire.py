@@ -4,8 +4,6 @@ no copy of TikTok's SDK (``PIXEL_EMBED_SDK_DIR``, else ``../shared/tiktok-sdk``)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -14,29 +12,17 @@ from pixel_embed.matching import hash_email, hash_phone
 from pixel_embed.testing import expect_pixel, recorder_for, wire_events
 
 from .shop import press, running_shop
+from .test_shop_accounts import PHONE, sign_up
+from .test_shop_consent import banner, hold_shop, strict_shop
+
+# The consent journeys' shops, in real-SDK mode here.
+__all__ = ["hold_shop", "strict_shop"]
 
 pytestmark = pytest.mark.pixel_sdk("real")
 
 EMAIL = " Grace.Hopper@Example.COM "
-PHONE = "(213) 373-4253"
 OTHER_CODE = "CZYXWV0987654321ZYXW"
 MUG = {"content_id": "PX-2001", "quantity": 2, "price": 14.5}
-
-
-@pytest.fixture(scope="module")
-def hold_shop() -> Iterator[str]:
-    with running_shop(TIKTOK_PIXEL_CONSENT="hold") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def strict_shop() -> Iterator[str]:
-    with running_shop(TIKTOK_PIXEL_CONSENT="strict") as url:
-        yield url
-
-
-def banner(page: Page, button: str) -> None:
-    page.get_by_role("dialog", name="Cookie consent").get_by_role("button", name=button).click()
 
 
 def add_two_mugs(page: Page, shop: str) -> None:
@@ -51,12 +37,7 @@ def test_one_purchase_with_the_servers_event_id_and_hashed_identity(
     page = pixel_page
     page.goto(hold_shop + "/")
     banner(page, "Accept")
-    page.goto(hold_shop + "/signup")
-    page.get_by_label("Name").fill("Grace")
-    page.get_by_label("E-mail address").fill(EMAIL)
-    page.get_by_label("Phone (optional)").fill(PHONE)
-    page.get_by_label("Password").fill("correct horse")
-    press(page, "Sign up", "**/account")
+    sign_up(page, hold_shop, EMAIL)
     customer = page.get_by_test_id("customer-id").inner_text()
 
     add_two_mugs(page, hold_shop)
