@@ -15,6 +15,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from pixel_embed import TikTokPixel
+from pixel_embed.audit.wire import wire_findings
 from pixel_embed.matching import hash_email
 from pixel_embed.testing import (
     WireEvent,
@@ -82,6 +83,16 @@ def wire_shop() -> Flask:
             f"ttq.instance('{OTHER_CODE}').track('Search', {{query: 'only-other'}});",
             codes=(CODE, OTHER_CODE),
         )
+
+    @app.route("/form", methods=["GET", "POST"])
+    def form() -> str:
+        # A sign-up form: TikTok's automatic advanced matching reads it when it is submitted.
+        fields = (
+            '<form method="post"><input type="email" name="email" value="ada@example.com">'
+            '<input type="tel" name="phone" value="+12133734253">'
+            '<button type="submit">Sign up</button></form>'
+        )
+        return raw_page("", codes=(CODE,)).replace("<body>ok", "<body>" + fields)
 
     return app
 
@@ -244,6 +255,32 @@ def test_limited_data_use_and_each_pixel_on_the_wire(pixel_page: Page, base_url:
     expect_pixel(pixel_page).to_have_sent("Pageview", pixel=OTHER_CODE)
     searches = [b for b in wire_events(pixel_page) if b.event == "Search"]
     assert [b.pixel for b in searches] == [OTHER_CODE]
+
+
+@pytest.mark.pixel_sdk("real")
+def test_what_the_sdk_collects_by_itself_shows_on_the_wire_not_as_a_page_call(
+    pixel_page: Page, base_url: str
+) -> None:
+    pixel_page.goto(base_url + "/form")
+    with pixel_page.expect_navigation():
+        pixel_page.get_by_role("button", name="Sign up").click()
+    [enriched, *_] = sent(pixel_page, "EnrichAM")
+    assert enriched.user["auto_email"] == hash_email("ada@example.com")
+    assert enriched.signal_labels["raw_auto_email"] == "valid"
+    # TikTok's SDK called ttq.identify itself: not a call of the page.
+    calls = recorder_for(pixel_page).history
+    assert [c.method for c in calls if c.method == "identify"] == []
+    findings = wire_findings(wire_events(pixel_page), tracked=["Search"])
+    assert [(f.code, f.severity) for f in findings] == [
+        ("wire-auto-collected", "warning"),
+        ("wire-auto-collected", "warning"),
+        ("wire-not-sent", "warning"),
+    ]
+    assert findings[0].message.startswith(
+        "TikTok's SDK collected an e-mail address from the page by itself (beacon"
+    )
+    assert findings[1].message.startswith("TikTok's SDK collected a phone number from the page")
+    assert findings[2].message.startswith("ttq.track('Search') never reached TikTok")
 
 
 # -- the rename table ------------------------------------------------------------------------
