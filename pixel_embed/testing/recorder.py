@@ -34,11 +34,12 @@ _OBSERVER_JS = _CALLS_JS + (STATIC_DIR / "pixel_embed_observer.js").read_text(en
 TIKTOK_DOMAINS = ("tiktok.com", "tiktokw.us")
 #: What a beacon gets back: TikTok's answer to an accepted event.
 BEACON_ANSWER = '{"code":0,"message":"OK","data":{}}'
-# The recorded calls; where nothing recorded them (the SDK aborted, or not requested yet), the
+# The recorded calls; where nothing recorded them (no SDK arrived: aborted, or not yet), the
 # calls TikTok's stub holds in its queues, in the recorder's order: each load, the calls on
 # ttq, then those on each ttq.instance(code).
 _READ_CALLS = """() => {
-  if (window.__pixelEmbedRecorder) return window.__pixelEmbedRecorder.calls;
+  const rec = window.__pixelEmbedRecorder;
+  if (rec && rec.loaded.length) return rec.calls;
   const ttq = window[window.TiktokAnalyticsObject || "ttq"];
   if (!Array.isArray(ttq)) return [];
   const plain = (value) => {
