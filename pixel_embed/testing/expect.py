@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from playwright.sync_api import Page
 
-from ..matching import CLEAR_FIELDS, Identity
+from ..matching import CLEAR_FIELDS, Identity, is_region_code, is_sha256
 from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
 from .wire import WireEvent, format_wire, wire_name
 
@@ -179,20 +179,26 @@ def _describe(method: str, expected: Mapping[str, Any], first: str | None = None
 
 
 def _expected_identity(fields: Mapping[str, Any], region: str | None) -> dict[str, tuple[str, str]]:
-    """For each raw value given: ``(its normalised form, the value expected on the page)``."""
-    from ..matching import _NORMALIZERS  # the one definition of each field's normalisation
+    """For each raw value given: ``(its normalised form, the value expected on the page)``.
+
+    :raises InvalidIdentity: a raw value cannot be normalised (it names the field).
+    """
+    # The one definition of each field's normalisation (identify's own table).
+    from ..matching import _NORMALIZERS
 
     expected = Identity.from_raw(region=region, **fields).as_params()
-    if isinstance(fields.get("country"), str) and len(fields["country"].strip()) == 2:
-        region = fields["country"].strip()
+    country = fields.get("country")
+    if isinstance(country, str) and is_region_code(country.strip()):
+        region = country.strip()  # as Identity.from_raw reads a phone number
     shown = {}
     for name, value in expected.items():
-        raw = fields[name]
-        try:
-            normalised = _NORMALIZERS[name](str(raw), region)
-        except Exception:  # a digest given as is
-            normalised = str(raw)
-        shown[name] = (value if name in CLEAR_FIELDS else normalised, value)
+        raw = str(fields[name])
+        if name in CLEAR_FIELDS:
+            shown[name] = (value, value)
+        elif is_sha256(raw.strip()):
+            shown[name] = (raw.strip().lower(), value)  # a digest goes out as it is
+        else:
+            shown[name] = (_NORMALIZERS[name](raw, region), value)
     return shown
 
 
