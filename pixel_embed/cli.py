@@ -8,6 +8,8 @@ command line (or a value on it) is wrong.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -141,6 +143,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="also load requests to HOST and its subdomains (a CDN, a tag manager); the URL's "
         "own host always loads",
     )
+    audit.add_argument(
+        "--sdk",
+        metavar="DIR",
+        help="run TikTok's own SDK from this copy (see `sdk pull`) and report, per event, what "
+        "TikTok would receive and its own diagnostics; nothing is sent",
+    )
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
     audit.add_argument(
         "--timeout",
@@ -177,6 +185,42 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     snippet.set_defaults(run=_snippet)
 
+    sdk = commands.add_parser(
+        "sdk",
+        help="get a local copy of TikTok's pixel SDK, or say what a copy holds",
+        description="A local copy of TikTok's browser SDK, laid out by URL path, for the QA "
+        "kit's real-SDK mode (PIXEL_EMBED_SDK_DIR) and `audit --sdk`.",
+    )
+    sdk_commands = sdk.add_subparsers(dest="sdk_command", required=True, metavar="SUBCOMMAND")
+    pull = sdk_commands.add_parser(
+        "pull",
+        help="download the SDK: the loader, the bundle it picks, the files that bundle names",
+        description="Download TikTok's current pixel SDK into DIR (needs the internet, or "
+        "--mirror).",
+    )
+    pull.add_argument("dir", metavar="DIR")
+    pull.add_argument(
+        "--pixel",
+        metavar="CODE",
+        default=os.environ.get("TIKTOK_PIXEL_CODE"),
+        help="the pixel code to ask the loader for (default: $TIKTOK_PIXEL_CODE)",
+    )
+    pull.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="fetch https://HOST/PATH from URL/HOST/PATH instead (an internal mirror)",
+    )
+    pull.add_argument(
+        "--timeout", metavar="S", type=_positive, default=30.0, help="seconds per download"
+    )
+    pull.set_defaults(run=_sdk_pull)
+    info = sdk_commands.add_parser(
+        "info", help="say which SDK version a copy holds", description="Describe an SDK copy."
+    )
+    info.add_argument("dir", metavar="DIR")
+    info.add_argument("--json", action="store_true", help="print it as JSON")
+    info.set_defaults(run=_sdk_info)
+
     hashing = commands.add_parser(
         "hash",
         help="print an identifier normalised and SHA-256 hashed, as the server sends it",
@@ -200,32 +244,38 @@ def _error(args: argparse.Namespace, message: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     try:
-        from .audit.redact import safe_text
-        from .audit.report import exit_status, format_json, format_report
+        from .audit.redact import json_safe, safe_text
+        from .audit.report import exit_status, format_report, report_json
         from .audit.runner import AuditResult, audit, launch_browser
+        from .audit.wire import WireAudit, audit_with_sdk
     except ImportError as exc:
         _error(args, f"{NEEDS_PLAYWRIGHT} ({exc})")
         return EXIT_USAGE
     from playwright.sync_api import Error as PlaywrightError
 
     from .testing.browser import BrowserNotFound
+    from .testing.sdk import require_sdk_dir
 
+    sdk_dir = require_sdk_dir(args.sdk) if args.sdk is not None else None
     urls: list[str] = args.urls
     results: list[AuditResult] = []
+    on_wire: dict[int, WireAudit] = {}
     given = args.browser
     try:
         with nullcontext(given) if given is not None else launch_browser() as browser:
             for number, url in enumerate(urls, 1):
                 where = safe_text(url)
                 print(f"[{number}/{len(urls)}] auditing {where} …", file=sys.stderr, flush=True)
-                result = audit(
-                    browser,
-                    url,
-                    args.steps,
-                    timeout=args.timeout,
-                    allow_hosts=args.allow_host,
-                    wait=args.wait,
-                )
+                options: dict[str, Any] = {
+                    "timeout": args.timeout,
+                    "allow_hosts": args.allow_host,
+                    "wait": args.wait,
+                }
+                if sdk_dir is None:
+                    result = audit(browser, url, args.steps, **options)
+                else:
+                    audited = audit_with_sdk(browser, url, args.steps, sdk_dir=sdk_dir, **options)
+                    result = on_wire.setdefault(len(results), audited).result
                 if result.failure is not None:
                     _error(args, safe_text(result.failure))
                 results.append(result)
@@ -235,10 +285,60 @@ def _audit(args: argparse.Namespace) -> int:
         done = {result.url for result in results}
         results += [AuditResult(url, failure=reason) for url in urls if url not in done]
     if args.json:
-        print(format_json(results))
+        document = _with_wire(report_json(results), on_wire)
+        print(json_safe(json.dumps(document, indent=2, ensure_ascii=False)))
     else:
-        print(format_report(results))
+        print(_wire_report(format_report(results), results, on_wire))
     return exit_status(results)
+
+
+def _with_wire(document: dict[str, Any], on_wire: dict[int, Any]) -> dict[str, Any]:
+    """The audit's JSON with each URL's ``wire`` entry (``audit --sdk``)."""
+    from .audit.redact import escape_data, mask_data
+    from .audit.wire import wire_json
+
+    for index, audited in on_wire.items():
+        document["results"][index]["wire"] = escape_data(mask_data(wire_json(audited)))
+    return document
+
+
+def _wire_report(text: str, results: Sequence[Any], on_wire: dict[int, Any]) -> str:
+    """The audit's text with what TikTok would receive after each URL's call tables."""
+    from .audit.redact import safe_text
+    from .audit.report import format_result
+    from .audit.wire import format_wire_audit
+
+    for index, audited in on_wire.items():
+        block = format_result(results[index])
+        wire = safe_text(format_wire_audit(audited))
+        if wire and "\n  findings:" in block:
+            head, _, tail = block.partition("\n  findings:")
+            text = text.replace(block, f"{head}\n{wire}\n  findings:{tail}", 1)
+        elif wire:
+            text = text.replace(block, f"{block}\n{wire}", 1)
+    return text
+
+
+def _sdk_pull(args: argparse.Namespace) -> int:
+    from .testing.sdk import pull_sdk
+
+    if not args.pixel:
+        _error(args, "give the pixel code to pull the SDK for: --pixel CODE")
+        return EXIT_USAGE
+    info = pull_sdk(args.dir, args.pixel, mirror=args.mirror, timeout=args.timeout)
+    print(info.describe())
+    if info.missing:
+        _error(args, f"the copy lacks {', '.join(info.missing)}")
+        return 1
+    return 0
+
+
+def _sdk_info(args: argparse.Namespace) -> int:
+    from .testing.sdk import sdk_info
+
+    info = sdk_info(args.dir)
+    print(json.dumps(info.as_dict(), indent=2) if args.json else info.describe())
+    return 1 if info.missing else 0
 
 
 def _snippet(args: argparse.Namespace) -> int:

@@ -5,9 +5,9 @@
  * stub's queues (ttq itself and ttq._i[code]), records every call in order with its arguments,
  * then answers later calls on ttq and on ttq.instance(code) live. It makes no network request.
  *
- * Recorded calls: window.__pixelEmbedRecorder.calls, each {pixel, method, args}; pixel is the
- * code for a call through ttq.instance(code) (and for "load"), null for a call on ttq itself.
- * When the page has window.__pixelEmbedReport (a Playwright binding), each call goes there too.
+ * Recorded calls (served after pixel_embed_calls.js): window.__pixelEmbedRecorder.calls, each
+ * {pixel, method, args}; pixel is the code for a call through ttq.instance(code) (and for
+ * "load"), null for a call on ttq itself.
  */
 (function (w, d) {
   "use strict";
@@ -19,29 +19,11 @@
   var code = match ? decodeURIComponent(match[1]) : null;
   var methods = ttq.methods || [];
   var rec = w.__pixelEmbedRecorder;
-  if (!rec) {
-    rec = w.__pixelEmbedRecorder = { calls: [], loaded: [], document: String(Math.random()).slice(2) };
-  }
-  if (code === null || rec.loaded.indexOf(code) !== -1) return;
+  if (!rec || code === null || rec.loaded.indexOf(code) !== -1) return;
   rec.loaded.push(code);
 
-  function plain(value) {
-    try {
-      var text = JSON.stringify(value);
-      return text === undefined ? null : JSON.parse(text);
-    } catch (e) {
-      return String(value);
-    }
-  }
-
   function record(pixel, method, args) {
-    var call = { pixel: pixel, method: method, args: plain(Array.prototype.slice.call(args)) };
-    rec.calls.push(call);
-    if (typeof w.__pixelEmbedReport === "function") {
-      try {
-        w.__pixelEmbedReport({ pixel: pixel, method: method, args: call.args, url: String(w.location.href), document: rec.document });
-      } catch (e) { /* the binding is gone when the page closes */ }
-    }
+    rec.record(pixel, method, args);
     if (method === "ready") {
       for (var i = 0; i < args.length; i++) if (typeof args[i] === "function") setTimeout(args[i], 0);
     }

@@ -58,13 +58,18 @@ def page(body: str = "") -> str:
     return render_template_string(LAYOUT, body=Markup(body or "ok"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def sdk_dir() -> Path:
-    """TikTok's real SDK copy (never committed): $PIXEL_EMBED_SDK_DIR, else ../shared/tiktok-sdk."""
-    found = Path(
-        os.environ.get("PIXEL_EMBED_SDK_DIR")
-        or Path(__file__).resolve().parents[1].parent / "shared" / "tiktok-sdk"
-    )
-    if not (found / "analytics.tiktok.com").is_dir():
-        pytest.skip(f"TikTok's SDK copy is not at {found} (set PIXEL_EMBED_SDK_DIR)")
-    return found
+    """TikTok's SDK copy (``PIXEL_EMBED_SDK_DIR``, else ``../shared/tiktok-sdk``), or skip."""
+    from sdk_support import real_sdk_dir
+
+    return real_sdk_dir()
+
+
+@pytest.fixture
+def pixel_sdk_dir() -> Path | None:
+    """Real-SDK mode's copy for this project: ``PIXEL_EMBED_SDK_DIR``, else CI's
+    ``../shared/tiktok-sdk`` (the plugin skips real-SDK tests when neither exists)."""
+    from sdk_support import project_sdk_dir
+
+    return project_sdk_dir()

@@ -15,7 +15,7 @@ from math import inf
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, Response, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Response, Route, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -333,6 +333,7 @@ def gather_evidence(
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
     wait: float = 0.0,
+    context: BrowserContext | None = None,
 ) -> Evidence:
     """Open ``url`` in a fresh context of ``browser``, perform ``steps``, and return what the
     pixel did on every page the visit went through.
@@ -344,12 +345,14 @@ def gather_evidence(
     :param allow_hosts: outside hosts besides the URL's own to load (a CDN, say).
     :param wait: seconds to listen at least, after load and after each step, before waiting
         for quiet: for calls made from something the audit cannot see (a long timer, a socket).
+    :param context: a fresh context to use instead (one whose recorder serves TikTok's real
+        SDK, say); it is closed afterwards.
     :raises AuditFailed: the page could not be audited; the message says why.
     """
     host = urlsplit(url).hostname
     if urlsplit(url).scheme not in ("http", "https") or not host:
         raise AuditFailed(f"{url!r} is not an http(s) URL")
-    context = browser.new_context()
+    context = context or browser.new_context()
     try:
         recorder = install_recorder(context, allow_hosts=[host, *allow_hosts])
         context.route(_old_sdk, _answer_old_sdk)

@@ -1,23 +1,35 @@
-"""One-line assertions on the calls a page made on ``ttq``, waiting briefly for late ones."""
+"""One-line assertions on the calls a page made on ``ttq`` and on what TikTok received, waiting
+briefly for late ones.
+
+Parameters match by value and as subsets: numbers compare by value (``Decimal("34.76")``
+matches ``34.76``), a dict matches when the keys given match (also inside lists, such as the
+items of ``contents``), and a list matches item by item, with as many items as given.
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from playwright.sync_api import Page
 
-from ..matching import Identity
-from .recorder import RecordedCall, pixel_calls
+from ..matching import CLEAR_FIELDS, Identity, is_region_code, is_sha256
+from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
+from .wire import WireEvent, format_wire, wire_name
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
 DEFAULT_TIMEOUT = 5.0
+#: How long the wire must stay quiet before a count or an absence is judged, in seconds.
+QUIET = 0.5
+T = TypeVar("T")
 
 
 def _short(value: Any, width: int = 70) -> str:
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -47,8 +59,82 @@ def format_calls(calls: Sequence[RecordedCall], *, start: int = 1) -> str:
     )
 
 
-def _matches(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
-    return all(key in actual and actual[key] == value for key, value in expected.items())
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _same_number(actual: Any, expected: Any) -> bool:
+    # A page holds JavaScript numbers (doubles): a float on either side compares as the double
+    # nearest the other (Decimal("34.76") is the 34.76 the browser has); else exactly.
+    try:
+        if isinstance(actual, float) or isinstance(expected, float):
+            return float(actual) == float(expected)
+        return Decimal(actual) == Decimal(expected)
+    except (InvalidOperation, OverflowError, ValueError):
+        return False
+
+
+def same_value(actual: Any, expected: Any) -> bool:
+    """Whether ``actual`` matches ``expected``: numbers by value (``Decimal("34.76")`` matches
+    the float ``34.76``), a dict when the keys of ``expected`` match, a list item by item (as
+    many items), anything else by ``==``."""
+    if isinstance(expected, Mapping):
+        return isinstance(actual, Mapping) and all(
+            key in actual and same_value(actual[key], value) for key, value in expected.items()
+        )
+    if isinstance(expected, list | tuple):
+        return (
+            isinstance(actual, list | tuple)
+            and len(actual) == len(expected)
+            and all(same_value(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    if _is_number(expected) and _is_number(actual):
+        return _same_number(actual, expected)
+    if isinstance(actual, bool) != isinstance(expected, bool):
+        return False  # True is not 1: a flag is not a number
+    return bool(actual == expected)
+
+
+def _matches(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
+    return same_value(actual, expected)
+
+
+def _plain(value: Any) -> Any:
+    # Decimals as numbers, so the diff compares like with like.
+    return json.loads(
+        json.dumps(value, default=lambda v: float(v) if isinstance(v, Decimal) else str(v))
+    )
+
+
+def diff(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> str:
+    """Expected versus actual, in full: each given key that differs, then a line diff of the
+    two values as indented JSON."""
+    lines = []
+    for key, value in expected.items():
+        if key not in actual:
+            lines.append(f"  {key}: expected {_short(_plain(value), 10**6)}, missing")
+        elif not same_value(actual[key], value):
+            lines.append(
+                f"  {key}: expected {_short(_plain(value), 10**6)}, "
+                f"got {_short(_plain(actual[key]), 10**6)}"
+            )
+    shown = {key: actual[key] for key in expected if key in actual}
+    left = json.dumps(_plain(dict(expected)), indent=2, sort_keys=True).splitlines()
+    right = json.dumps(_plain(shown), indent=2, sort_keys=True).splitlines()
+    lines += [
+        "  " + line.rstrip()
+        for line in difflib.unified_diff(left, right, "expected", "actual", lineterm="", n=2)
+    ]
+    return "\n".join(lines)
+
+
+def _closest(
+    candidates: Sequence[Mapping[str, Any]], expected: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    def score(actual: Mapping[str, Any]) -> int:
+        return sum(1 for k, v in expected.items() if k in actual and same_value(actual[k], v))
+
+    return max(candidates, key=score, default=None)
 
 
 #: The methods of TikTok's ttq stub, and ``load``.
@@ -86,37 +172,111 @@ def _step(step: tuple[Any, ...]) -> str:
     return f"ttq.{method}({', '.join(map(repr, args))})"
 
 
-def _describe(method: str, expected: dict[str, Any], first: str | None = None) -> str:
+def _describe(method: str, expected: Mapping[str, Any], first: str | None = None) -> str:
     args = [repr(first)] if first is not None else []
     args += [f"{key}={value!r}" for key, value in expected.items()]
-    return f"ttq.{method}({', '.join(args)})"
+    return f"{method}({', '.join(args)})"
+
+
+def _expected_identity(fields: Mapping[str, Any], region: str | None) -> dict[str, tuple[str, str]]:
+    """For each raw value given: ``(its normalised form, the value expected on the page)``.
+
+    :raises InvalidIdentity: a raw value cannot be normalised (it names the field).
+    """
+    # The one definition of each field's normalisation (identify's own table).
+    from ..matching import _NORMALIZERS
+
+    expected = Identity.from_raw(region=region, **fields).as_params()
+    country = fields.get("country")
+    if isinstance(country, str) and is_region_code(country.strip()):
+        region = country.strip()  # as Identity.from_raw reads a phone number
+    shown = {}
+    for name, value in expected.items():
+        raw = str(fields[name])
+        if name in CLEAR_FIELDS:
+            shown[name] = (value, value)
+        elif is_sha256(raw.strip()):
+            shown[name] = (raw.strip().lower(), value)  # a digest goes out as it is
+        else:
+            shown[name] = (_NORMALIZERS[name](raw, region), value)
+    return shown
+
+
+def identity_diff(
+    fields: Mapping[str, Any], expected: Mapping[str, tuple[str, str]], actual: Mapping[str, Any]
+) -> str:
+    """One line per identity field that differs: the field, the raw value given, the normalised
+    value the expected hash came from, the expected and the actual value."""
+    lines = []
+    for name, (normalised, value) in expected.items():
+        got = actual.get(name)
+        if got == value:
+            continue
+        source = f"{fields[name]!r}"
+        if normalised != str(fields[name]) and name not in CLEAR_FIELDS:
+            source += f" (normalised {normalised!r})"
+        what = "its value" if name in CLEAR_FIELDS else "sha256"
+        lines.append(
+            f"  {name}: expected {what} of {source} = {value}, "
+            f"got {got if got is not None else 'nothing'}"
+        )
+    return "\n".join(lines)
 
 
 class PixelExpectation:
-    """Assertions on one page's pixel calls; made by :func:`expect_pixel`."""
+    """Assertions on one page's pixel calls and on what TikTok received; made by
+    :func:`expect_pixel`."""
 
     def __init__(self, page: Page, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._page = page
         self._timeout = timeout
 
-    def _wait(self, what: str, found: Callable[[list[RecordedCall]], bool]) -> list[RecordedCall]:
+    def _poll(
+        self,
+        what: str,
+        read: Callable[[], list[T]],
+        found: Callable[[list[T]], bool],
+        explain: Callable[[list[T]], str],
+    ) -> list[T]:
         deadline = time.monotonic() + self._timeout
         while True:
-            calls = pixel_calls(self._page)
-            if found(calls):
-                return calls
+            items = read()
+            if found(items):
+                return items
             if time.monotonic() >= deadline:
                 raise AssertionError(
                     f"expected {what} within {self._timeout:g} s on {self._page.url}; "
-                    f"the page made these calls:\n{format_calls(calls)}"
+                    + explain(items)
                 )
             self._page.wait_for_timeout(50)
+
+    def _wait(self, what: str, found: Callable[[list[RecordedCall]], bool]) -> list[RecordedCall]:
+        return self._poll(
+            what,
+            lambda: pixel_calls(self._page),
+            found,
+            lambda calls: f"the page made these calls:\n{format_calls(calls)}",
+        )
 
     def _settled(self) -> list[RecordedCall]:
         # A negative assertion is only worth something once the page (and the SDK request it
         # started before its load event) has loaded.
         self._page.wait_for_load_state("load", timeout=self._timeout * 1000)
         return pixel_calls(self._page)
+
+    def _quiet_wire(self) -> list[WireEvent]:
+        # Judge a count or an absence once the page has loaded and no beacon came for QUIET s.
+        self._page.wait_for_load_state("load", timeout=self._timeout * 1000)
+        deadline = time.monotonic() + self._timeout
+        seen, since = len(wire_events(self._page)), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < QUIET:
+            self._page.wait_for_timeout(50)
+            count = len(wire_events(self._page))
+            if count != seen:
+                seen, since = count, time.monotonic()
+        return wire_events(self._page)
+
+    # -- ttq calls on the page -------------------------------------------------------------
 
     def to_have_loaded(self, code: str) -> None:
         """The SDK was loaded for pixel ``code``."""
@@ -130,14 +290,16 @@ class PixelExpectation:
         self._wait(
             f"ttq.{method}({', '.join(map(repr, args))})",
             lambda calls: any(
-                c.method == method and (not args or list(c.args) == list(args)) for c in calls
+                c.method == method and (not args or same_value(list(c.args), list(args)))
+                for c in calls
             ),
         )
 
     def to_have_tracked(
         self, event: str, *, times: int | None = None, pixel: str | None = None, **params: Any
     ) -> None:
-        """``ttq.track(event, …)`` was called with at least the given parameters.
+        """``ttq.track(event, …)`` was called with at least the given parameters (matched by
+        value and as subsets, see the module's docstring).
 
         :param times: exactly this many matching calls (``times=1``: fired once).
         :param pixel: only calls through ``ttq.instance(pixel)``.
@@ -145,23 +307,37 @@ class PixelExpectation:
         """
         event_id = params.pop("event_id", None)
 
+        def named(calls: list[RecordedCall]) -> list[RecordedCall]:
+            return [c for c in calls if c.event == event and (pixel is None or c.pixel == pixel)]
+
         def matching(calls: list[RecordedCall]) -> list[RecordedCall]:
             return [
                 c
-                for c in calls
-                if c.event == event
-                and (pixel is None or c.pixel == pixel)
-                and (event_id is None or c.event_id == event_id)
-                and _matches(c.params, params)
+                for c in named(calls)
+                if (event_id is None or c.event_id == event_id) and _matches(c.params, params)
             ]
 
-        described = _describe("track", params, event)
+        def explain(calls: list[RecordedCall]) -> str:
+            text = f"the page made these calls:\n{format_calls(calls)}"
+            closest = _closest([c.params for c in named(calls)], params)
+            if closest is not None and params:
+                text += f"\nthe closest ttq.track({event!r}) differs:\n{diff(params, closest)}"
+            return text
+
+        described = "ttq." + _describe("track", params, event)
         if event_id is not None:
             described += f" with event_id {event_id!r}"
         if times is None:
-            self._wait(described, lambda calls: bool(matching(calls)))
+            self._poll(
+                described, lambda: pixel_calls(self._page), lambda c: bool(matching(c)), explain
+            )
             return
-        calls = self._wait(f"{described} {times} time(s)", lambda c: len(matching(c)) >= times)
+        self._poll(
+            f"{described} {times} time(s)",
+            lambda: pixel_calls(self._page),
+            lambda c: len(matching(c)) >= times,
+            explain,
+        )
         calls = self._settled()
         if len(matching(calls)) != times:
             raise AssertionError(
@@ -175,7 +351,7 @@ class PixelExpectation:
         hits = [c for c in calls if c.event == event and _matches(c.params, params)]
         if hits:
             raise AssertionError(
-                f"expected no {_describe('track', params, event)} on {self._page.url}, "
+                f"expected no ttq.{_describe('track', params, event)} on {self._page.url}, "
                 f"got {len(hits)}; the page made these calls:\n{format_calls(calls)}"
             )
 
@@ -194,7 +370,8 @@ class PixelExpectation:
         def same(calls: list[RecordedCall]) -> bool:
             made = [(c.method, *c.args) for c in calls]
             return len(made) == len(wanted) and all(
-                call[: len(step)] == step for call, step in zip(made, wanted, strict=True)
+                same_value(list(call[: len(step)]), list(step))
+                for call, step in zip(made, wanted, strict=True)
             )
 
         shown = ", ".join(_step(step) for step in wanted) or "no calls"
@@ -215,12 +392,154 @@ class PixelExpectation:
 
         :param region: for a phone number given without its country code.
         """
-        expected = Identity.from_raw(region=region, **fields).as_params()
-        self._wait(
-            _describe("identify", fields) + " (as hashes)",
-            lambda calls: any(
-                c.method == "identify" and _matches(c.params, expected) for c in calls
-            ),
+        expected = _expected_identity(fields, region)
+        values = {name: value for name, (_, value) in expected.items()}
+
+        def explain(calls: list[RecordedCall]) -> str:
+            text = f"the page made these calls:\n{format_calls(calls)}"
+            identifies = [c.params for c in calls if c.method == "identify"]
+            if identifies:
+                text += "\nthe last ttq.identify differs:\n" + identity_diff(
+                    fields, expected, identifies[-1]
+                )
+            return text
+
+        self._poll(
+            "ttq." + _describe("identify", fields) + " (as hashes)",
+            lambda: pixel_calls(self._page),
+            lambda calls: any(c.method == "identify" and _matches(c.params, values) for c in calls),
+            explain,
+        )
+
+    # -- what TikTok received (real-SDK mode) ------------------------------------------------
+
+    def _sent(
+        self, event: str | None, pixel: str | None
+    ) -> Callable[[list[WireEvent]], list[WireEvent]]:
+        names = None if event is None else {event, wire_name(event)}
+
+        def named(beacons: list[WireEvent]) -> list[WireEvent]:
+            return [
+                b
+                for b in beacons
+                if b.is_event
+                and (names is None or b.event in names)
+                and (pixel is None or b.pixel == pixel)
+            ]
+
+        return named
+
+    def _wire_table(self, beacons: list[WireEvent]) -> str:
+        mode = recorder_for(self._page).sdk
+        if mode != "real":
+            return (
+                f"TikTok's SDK does not run here (SDK mode {mode!r}): "
+                'use @pytest.mark.pixel_sdk("real") or install_recorder(context, sdk="real")'
+            )
+        return f"TikTok received:\n{format_wire(beacons)}"
+
+    def to_have_sent(
+        self, event: str, *, times: int | None = None, pixel: str | None = None, **properties: Any
+    ) -> None:
+        """TikTok's SDK sent ``event`` with at least the given properties (real-SDK mode).
+
+        ``event`` is the name the page uses or the name on the wire: ``"CompletePayment"``
+        finds the ``"Purchase"`` beacon (see :data:`~pixel_embed.testing.wire.WIRE_NAMES`).
+        Every beacon of the page's browser context counts, across page loads.
+
+        :param times: exactly this many matching beacons, once the wire is quiet.
+        :param pixel: only beacons sent for this pixel code.
+        :param properties: properties that must match (by value, as subsets); ``event_id``
+            matches the beacon's ``event_id``.
+        """
+        event_id = properties.pop("event_id", None)
+        named = self._sent(event, pixel)
+
+        def matching(beacons: list[WireEvent]) -> list[WireEvent]:
+            return [
+                b
+                for b in named(beacons)
+                if (event_id is None or b.event_id == event_id)
+                and _matches(b.properties, properties)
+            ]
+
+        def explain(beacons: list[WireEvent]) -> str:
+            text = self._wire_table(beacons)
+            closest = _closest([b.properties for b in named(beacons)], properties)
+            if closest is not None and properties:
+                text += f"\nthe closest {wire_name(event)!r} beacon differs:\n"
+                text += diff(properties, closest)
+            return text
+
+        described = _describe("sent", properties, event)
+        if wire_name(event) != event:
+            described += f" (on the wire: {wire_name(event)!r})"
+        if event_id is not None:
+            described += f" with event_id {event_id!r}"
+        if pixel is not None:
+            described += f" for pixel {pixel}"
+        self._poll(
+            described if times is None else f"{described} {times} time(s)",
+            lambda: wire_events(self._page),
+            lambda beacons: len(matching(beacons)) >= (times or 1),
+            explain,
+        )
+        if times is not None:
+            beacons = self._quiet_wire()
+            if len(matching(beacons)) != times:
+                raise AssertionError(
+                    f"expected {described} {times} time(s), got {len(matching(beacons))}; "
+                    + explain(beacons)
+                )
+
+    def not_to_have_sent(self, event: str | None = None, **properties: Any) -> None:
+        """TikTok's SDK sent no ``event`` beacon with the given properties (with no ``event``:
+        no event beacon at all), once the page has loaded and the wire has been quiet for
+        :data:`QUIET` seconds."""
+        beacons = self._quiet_wire()
+        hits = [b for b in self._sent(event, None)(beacons) if _matches(b.properties, properties)]
+        if hits:
+            what = (
+                "no event beacon" if event is None else "no " + _describe("sent", properties, event)
+            )
+            raise AssertionError(f"expected {what}, got {len(hits)}; " + self._wire_table(beacons))
+
+    def to_have_sent_user(
+        self, *, region: str | None = None, pixel: str | None = None, **fields: Any
+    ) -> None:
+        """An event beacon carried the hashes of these raw values in ``context.user``
+        (normalised as the server does), and TikTok graded none of them plain or invalid.
+
+        :param region: for a phone number given without its country code.
+        :param pixel: only beacons sent for this pixel code.
+        """
+        expected = _expected_identity(fields, region)
+        values = {name: value for name, (_, value) in expected.items()}
+        named = self._sent(None, pixel)
+
+        def good(beacon: WireEvent) -> bool:
+            grades = beacon.identity
+            return _matches(beacon.user, values) and all(
+                grades.get(name, "hashed") == "hashed" for name in values
+            )
+
+        def explain(beacons: list[WireEvent]) -> str:
+            text = self._wire_table(beacons)
+            sent = named(beacons)
+            if sent:
+                last = sent[-1]
+                text += f"\nthe last event beacon ({last.event}) differs:\n"
+                text += identity_diff(fields, expected, last.user) or ""
+                bad = {n: g for n, g in last.identity.items() if n in values and g != "hashed"}
+                if bad:
+                    text += "\n  TikTok graded " + ", ".join(f"{n} {g}" for n, g in bad.items())
+            return text
+
+        self._poll(
+            _describe("sent user", fields) + " (as hashes)",
+            lambda: wire_events(self._page),
+            lambda beacons: any(good(b) for b in named(beacons)),
+            explain,
         )
 
 

@@ -1,4 +1,5 @@
-"""Find raw personal data where only SHA-256 digests belong: in the page's scripts and calls."""
+"""Find raw personal data where only SHA-256 digests belong: in the page's scripts and calls,
+and in what TikTok's real SDK sent."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from ..matching import HASHED_FIELDS, is_sha256
 from .recorder import RecordedCall
+from .wire import WireEvent
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # E.164 (+12133734253) or a North-American style (213) 373-4253, 415-555-0100, 415.555.0100.
@@ -53,4 +55,22 @@ def pii_in_calls(calls: Iterable[RecordedCall]) -> list[str]:
                 found.append(f"{where} {path}: {text!r} is not a SHA-256 digest")
             else:
                 found += pii_in_text(text, f"{where} {path}")
+    return found
+
+
+#: The identity fields of a beacon's ``context.user`` that must be digests.
+_WIRE_DIGESTS = ("email", "phone_number", "auto_email", "auto_phone_number")
+
+
+def pii_in_beacons(beacons: Iterable[WireEvent]) -> list[str]:
+    """Raw personal data in what TikTok's SDK sent: identity values in ``context.user`` that are
+    not digests, and any e-mail- or phone-looking string in a beacon's body."""
+    found = []
+    for number, beacon in enumerate(beacons, 1):
+        where = f"beacon {number} ({beacon.event or '?'} to {beacon.endpoint})"
+        for key in _WIRE_DIGESTS:
+            value = beacon.user.get(key)
+            if isinstance(value, str) and value and not is_sha256(value):
+                found.append(f"{where} context.user.{key}: {value!r} is not a SHA-256 digest")
+        found += pii_in_text(beacon.text, where)
     return found

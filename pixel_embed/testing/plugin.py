@@ -9,23 +9,52 @@ Fixtures:
     outside address. With pytest-playwright installed it is that plugin's ``page``. At teardown it
     fails the test when raw PII appears in the page's scripts or recorded calls (opt out with
     ``@pytest.mark.pixel_allow_raw_pii``).
+``pixel_sdk_dir``
+    The local copy of TikTok's SDK for real-SDK mode: ``PIXEL_EMBED_SDK_DIR``, else ``None``.
+    Override it in a ``conftest.py`` to point at another copy.
+
+What answers TikTok's SDK URL is chosen per test with ``@pytest.mark.pixel_sdk("real")``
+(``"serve"``, the recorder, is the default; ``"abort"`` plays an ad blocker), or for the whole
+run with ``--pixel-sdk=real``; the marker wins. A real-SDK test is skipped, with the reason,
+when there is no SDK copy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import cast, get_args
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from .browser import BrowserNotFound, find_chromium
-from .pii import pii_in_calls, pii_in_text
-from .recorder import inline_scripts, install_recorder, recorder_for
+from .pii import pii_in_beacons, pii_in_calls, pii_in_text
+from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
+from .sdk import ENV_VAR, find_sdk_dir
+
+SDK_MODES: tuple[str, ...] = get_args(SdkMode)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pixel_embed", "pixel_embed QA kit")
+    group.addoption(
+        "--pixel-sdk",
+        choices=SDK_MODES,
+        default=None,
+        help="what answers TikTok's SDK URL on pixel_page: serve (the recorder, default), "
+        f"real (TikTok's own SDK from {ENV_VAR}) or abort (an ad blocker)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "pixel_allow_raw_pii: do not fail the test for raw PII on its pixel_page"
+    )
+    config.addinivalue_line(
+        "markers",
+        "pixel_sdk(mode): what answers TikTok's SDK URL on pixel_page: "
+        "'serve' (the recorder), 'real' (TikTok's own SDK) or 'abort'",
     )
     if config.pluginmanager.hasplugin("playwright"):
         # Registered after every entry-point plugin, so its fixture wraps pytest-playwright's.
@@ -36,8 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def assert_no_raw_pii(page: Page) -> None:
     """Fail when a raw e-mail address or phone number is in an inline script of any document
-    the page's context loaded, or in any call recorded there (values that must be SHA-256
-    digests are checked too)."""
+    the page's context loaded, in any call recorded there, or (real-SDK mode) in any beacon
+    TikTok's SDK sent (values that must be SHA-256 digests are checked too)."""
     recorder = recorder_for(page)
     scripts = dict.fromkeys(recorder.scripts)
     if not page.is_closed():
@@ -49,6 +78,7 @@ def assert_no_raw_pii(page: Page) -> None:
         numbers[url] = numbers.get(url, 0) + 1
         problems += pii_in_text(text, f"{url} inline script {numbers[url]}")
     problems += pii_in_calls(recorder.history)
+    problems += pii_in_beacons(recorder.beacons)
     if problems:
         raise AssertionError("raw personal data reached the page:\n  " + "\n  ".join(problems))
 
@@ -67,17 +97,57 @@ def pixel_browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
+def pixel_sdk_dir() -> Path | None:
+    """The local copy of TikTok's SDK that real-SDK mode serves (``PIXEL_EMBED_SDK_DIR``)."""
+    return find_sdk_dir()
+
+
+def pixel_sdk_mode(request: pytest.FixtureRequest) -> SdkMode:
+    """The SDK mode of the requesting test: its ``pixel_sdk`` marker, else ``--pixel-sdk``,
+    else ``"serve"``.
+
+    :raises pytest.UsageError: the marker names no mode.
+    """
+    marker = request.node.get_closest_marker("pixel_sdk")
+    if marker is not None:
+        mode = marker.args[0] if marker.args else marker.kwargs.get("mode")
+        if mode not in SDK_MODES:
+            raise pytest.UsageError(
+                f"@pytest.mark.pixel_sdk({mode!r}) on {request.node.nodeid}: "
+                f"the mode is one of {', '.join(SDK_MODES)}"
+            )
+        return cast(SdkMode, mode)
+    option = request.config.getoption("--pixel-sdk", default=None)
+    return cast(SdkMode, option or "serve")
+
+
+def _install(request: pytest.FixtureRequest, context: BrowserContext) -> None:
+    mode = pixel_sdk_mode(request)
+    if mode != "real":
+        install_recorder(context, sdk=mode)
+        return
+    sdk_dir: Path | None = request.getfixturevalue("pixel_sdk_dir")
+    if sdk_dir is None:
+        pytest.skip(f"real-SDK mode needs a copy of TikTok's SDK: set {ENV_VAR}")
+    install_recorder(context, sdk="real", sdk_dir=sdk_dir)
+
+
+@pytest.fixture
 def pixel_page(request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A page with the pixel recorder installed on its context."""
+    """A page with the pixel recorder installed on its context (in the test's SDK mode)."""
     if request.config.pluginmanager.hasplugin("playwright"):
         page: Page = request.getfixturevalue("page")
-        install_recorder(page.context)
+        _install(request, page.context)
         yield page
         _check_pii(request, page)
         return
     browser: Browser = request.getfixturevalue("pixel_browser")
     context = browser.new_context()
-    install_recorder(context)
+    try:
+        _install(request, context)
+    except BaseException:
+        context.close()
+        raise
     page = context.new_page()
     try:
         yield page
