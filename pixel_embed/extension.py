@@ -396,7 +396,7 @@ class TikTokPixel:
             consent_state=None if settings.consent == "none" else self._consent(config),
         )
         if config.partial is not None:
-            html = Markup(html + config.partial.script_tag(nonce))
+            html += config.partial.script_tag(nonce)
         return html
 
     def render_calls(self) -> Markup:

@@ -159,7 +159,7 @@ class PartialPages:
         _partial_state(request._get_current_object()).page = True  # type: ignore[attr-defined]
         return Markup(f"<!-- TikTok Pixel: this response's calls are in its {HEADER} header -->")
 
-    def script_tag(self, nonce: str | None) -> str:
+    def script_tag(self, nonce: str | None) -> Markup:
         """The client script's tag, put after the pixel's inline script on every full page."""
         from flask import url_for
 
@@ -174,7 +174,7 @@ class PartialPages:
             attributes.append(f'data-pixels="{escape(to_js(list(settings.codes)))}"')
         if settings.debug:
             attributes.append('data-debug="true"')
-        return f"\n<script {' '.join(attributes)}></script>"
+        return Markup(f"\n<script {' '.join(attributes)}></script>")
 
     def deliver(self, pixel: TikTokPixel, state: _RequestState, response: Response) -> None:
         """Put the calls of a partial request in :data:`HEADER` (an ``after_request`` step).
