@@ -150,7 +150,7 @@ def test_hx_boost_fires_each_pages_events_once_without_a_second_page_view(
 
 
 def test_a_blocked_sdk_breaks_nothing(pixel_page: Page, shop: tuple[str, list[str]]) -> None:
-    url, ids = shop
+    url, _ = shop
     recorder = recorder_for(pixel_page)
     recorder.sdk = "abort"
     try:
