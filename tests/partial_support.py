@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import make_app
-from flask import Flask, g, jsonify, render_template_string, request, send_file
+from flask import Flask, g, jsonify, redirect, render_template_string, request, send_file
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel
@@ -25,6 +25,7 @@ LAYOUT = """<!doctype html><html><head><title>{{ title }}</title>{{ tiktok_pixel
 <button id="fail" hx-post="/fail" hx-target="#out" hx-boost="false">fail</button>
 <button id="fragment" hx-get="/fragment" hx-target="#out" hx-boost="false">fragment</button>
 <button id="fetch">fetch</button>
+<form method="post" action="/pay"><button id="pay">pay</button></form>
 <output id="out"></output><output id="side"></output><output id="fetched"></output>
 <script nonce="{{ nonce() }}">
 document.getElementById("fetch").addEventListener("click", function () {
@@ -106,6 +107,12 @@ def partial_shop(**config: Any) -> Flask:
     def fragment() -> str:
         event_id = add()
         return render_template_string("fragment {{ id }}{{ tiktok_pixel_calls() }}", id=event_id)
+
+    @app.post("/pay")
+    def pay() -> Response:
+        # A boosted form post: deferred, then the redirect htmx follows in the background.
+        ids.append(pixel.track("CompletePayment", value=5, currency="USD", defer=True))
+        return redirect("/a")
 
     @app.post("/api/add")
     def api_add() -> Response:

@@ -149,6 +149,23 @@ def test_hx_boost_fires_each_pages_events_once_without_a_second_page_view(
     assert recorder_for(page).sdk_loads() == [CODE]
 
 
+def test_a_boosted_form_post_fires_its_deferred_event_on_the_page_it_lands_on(
+    pixel_page: Page, shop: tuple[str, list[str]]
+) -> None:
+    url, ids = shop
+    page = pixel_page
+    page.goto(url + "/")
+    before = len(ids)
+    page.click("#pay")
+    expect(page).to_have_title("a")
+    last_id(ids, page, before + 2)
+    paid, viewed = ids[before : before + 2]
+    expect_pixel(page).to_have_tracked("ViewContent", times=1, event_id=viewed)
+    expect_pixel(page).to_have_tracked("CompletePayment", times=1, event_id=paid)
+    assert methods(page) == ["load", "page", "identify", "track", "track"]
+    assert page.url == url + "/a"
+
+
 def test_a_blocked_sdk_breaks_nothing(pixel_page: Page, shop: tuple[str, list[str]]) -> None:
     url, _ = shop
     recorder = recorder_for(pixel_page)
@@ -259,3 +276,16 @@ def test_hold_consent_passes_calls_to_the_sdk_which_holds_them(
     assert methods(page) == ["load", "holdConsent", "page", "identify", "track"]
     page.evaluate("() => window.pixelEmbed.grantConsent()")
     expect_pixel(page).to_have_called("grantConsent")
+
+
+def test_a_count_after_an_in_page_action_waits_for_late_calls(
+    pixel_page: Page, shop: tuple[str, list[str]]
+) -> None:
+    url, _ = shop
+    page = pixel_page
+    page.goto(url + "/")
+    expect_pixel(page).to_have_made("load", "page", "identify")
+    page.evaluate("() => { ttq.track('Late'); setTimeout(() => ttq.track('Late'), 250); }")
+    with pytest.raises(AssertionError, match="1 time"):
+        expect_pixel(page).to_have_tracked("Late", times=1)
+    assert [c.event for c in pixel_calls(page)][-2:] == ["Late", "Late"]

@@ -14,6 +14,9 @@ from .recorder import RecordedCall, pixel_calls
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
 DEFAULT_TIMEOUT = 5.0
+#: How long the page's calls must stay unchanged before a count or an absence is judged, in
+#: seconds: calls made after an in-page action (an htmx or fetch() response) come late.
+QUIET = 0.5
 
 
 def _short(value: Any, width: int = 70) -> str:
@@ -114,9 +117,17 @@ class PixelExpectation:
 
     def _settled(self) -> list[RecordedCall]:
         # A negative assertion is only worth something once the page (and the SDK request it
-        # started before its load event) has loaded.
+        # started before its load event) has loaded, and no call came for QUIET seconds (a
+        # click's htmx or fetch() response makes its calls after the load event).
         self._page.wait_for_load_state("load", timeout=self._timeout * 1000)
-        return pixel_calls(self._page)
+        deadline = time.monotonic() + self._timeout
+        calls, since = pixel_calls(self._page), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < QUIET:
+            self._page.wait_for_timeout(50)
+            latest = pixel_calls(self._page)
+            if len(latest) != len(calls):
+                calls, since = latest, time.monotonic()
+        return calls
 
     def to_have_loaded(self, code: str) -> None:
         """The SDK was loaded for pixel ``code``."""
