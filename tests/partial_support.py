@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from conftest import make_app
-from flask import Flask, g, jsonify, redirect, render_template_string, request, send_file
+from flask import Flask, g, jsonify, redirect, render_template_string, send_file
+from playwright.sync_api import Page
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel
+from pixel_embed.testing import serve_app
 
 HTMX = Path(__file__).resolve().parent.parent / "demo_site" / "static" / "htmx.min.js"
 
@@ -121,14 +125,19 @@ def partial_shop(**config: Any) -> Flask:
     return app
 
 
-def recorded_ids(app: Flask) -> list[str]:
-    ids: list[str] = app.extensions["ids"]
-    return ids
+@contextmanager
+def running_partial_shop(**config: Any) -> Iterator[tuple[str, list[str]]]:
+    """The test shop on a local server: its base URL, and the event ids its views got."""
+    app = partial_shop(**config)
+    with serve_app(app) as url:
+        yield url, app.extensions["ids"]
 
 
-def header_of(response: Any) -> str | None:
-    value: str | None = response.headers.get("PixelEmbed-Calls")
-    return value
-
-
-__all__ = ["partial_shop", "recorded_ids", "request"]
+def last_id(ids: list[str], page: Page | None = None, count: int = 1) -> str:
+    """The id the last view got, once the server has handled ``count`` of them (or any)."""
+    for _ in range(100):
+        if len(ids) >= count:
+            break
+        if page is not None:
+            page.wait_for_timeout(20)
+    return ids[-1]

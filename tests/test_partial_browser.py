@@ -8,29 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import CODE
-from partial_support import partial_shop
+from partial_support import last_id, running_partial_shop
 from playwright.sync_api import Page, expect
 
-from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for, serve_app
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for
 
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[tuple[str, list[str]]]:
-    app = partial_shop()
-    with serve_app(app) as url:
-        yield url, app.extensions["ids"]
-
-
-def last_id(ids: list[str], page: Page | None = None, count: int = 1) -> str:
-    """The id the last view got, once the server has handled ``count`` requests (or any)."""
-    for _ in range(100):
-        if len(ids) >= count:
-            break
-        if page is not None:
-            page.wait_for_timeout(20)
-    return ids[-1]
+    with running_partial_shop() as running:
+        yield running
 
 
 def methods(page: Page) -> list[str]:
@@ -188,9 +175,8 @@ def test_a_blocked_sdk_breaks_nothing(pixel_page: Page, shop: tuple[str, list[st
 
 @pytest.fixture(scope="module")
 def strict_csp_shop() -> Iterator[tuple[str, list[str]]]:
-    app = partial_shop(STRICT_CSP=True)
-    with serve_app(app) as url:
-        yield url, app.extensions["ids"]
+    with running_partial_shop(STRICT_CSP=True) as running:
+        yield running
 
 
 def test_strict_csp_every_mechanism_without_a_violation(
@@ -214,16 +200,14 @@ def test_strict_csp_every_mechanism_without_a_violation(
 
 @pytest.fixture(scope="module")
 def strict_shop() -> Iterator[tuple[str, list[str]]]:
-    app = partial_shop(TIKTOK_PIXEL_CONSENT="strict")
-    with serve_app(app) as url:
-        yield url, app.extensions["ids"]
+    with running_partial_shop(TIKTOK_PIXEL_CONSENT="strict") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def hold_shop() -> Iterator[tuple[str, list[str]]]:
-    app = partial_shop(TIKTOK_PIXEL_CONSENT="hold")
-    with serve_app(app) as url:
-        yield url, app.extensions["ids"]
+    with running_partial_shop(TIKTOK_PIXEL_CONSENT="hold") as running:
+        yield running
 
 
 def test_strict_consent_holds_partial_calls_until_granted(

@@ -11,20 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from partial_support import partial_shop
+from partial_support import last_id, running_partial_shop
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from pixel_embed.matching import hash_email
-from pixel_embed.testing import WireEvent, install_recorder, serve_app, wire_events
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+from pixel_embed.testing import WireEvent, install_recorder, wire_events
 
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[tuple[str, list[str]]]:
-    app = partial_shop()
-    with serve_app(app) as url:
-        yield url, app.extensions["ids"]
+    with running_partial_shop() as running:
+        yield running
 
 
 @pytest.fixture
@@ -46,14 +43,6 @@ def beacons(tab: Page, event: str, count: int = 1) -> list[WireEvent]:
     return [b for b in wire_events(tab) if b.event == event]
 
 
-def new_id(tab: Page, ids: list[str], before: int) -> str:
-    for _ in range(100):
-        if len(ids) > before:
-            break
-        tab.wait_for_timeout(20)
-    return ids[-1]
-
-
 @pytest.mark.parametrize("button", ["#add", "#add-none", "#fetch"])
 def test_add_to_cart_goes_out_exactly_once_with_the_views_event_id(
     tab: Page, shop: tuple[str, list[str]], button: str
@@ -63,7 +52,7 @@ def test_add_to_cart_goes_out_exactly_once_with_the_views_event_id(
     beacons(tab, "Pageview")
     before = len(ids)
     tab.click(button)
-    event_id = new_id(tab, ids, before)
+    event_id = last_id(ids, tab, before + 1)
     sent = beacons(tab, "AddToCart")
     assert len(sent) == 1
     assert sent[0].event_id == event_id
@@ -80,7 +69,7 @@ def test_hx_boost_sends_each_pages_events_and_one_pageview_per_url(
     beacons(tab, "Pageview")
     tab.click("#to-a")
     expect(tab).to_have_title("a")
-    a_id = new_id(tab, ids, 0)
+    a_id = last_id(ids, tab)
     views = beacons(tab, "ViewContent")
     tab.click("#to-b")
     expect(tab).to_have_title("b")
