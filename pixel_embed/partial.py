@@ -33,9 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from flask import Blueprint, Flask, Request, Response, request
+from flask import Blueprint, Flask, Request, Response, request, url_for
 from markupsafe import Markup, escape
 
+from .errors import ConfigurationError
 from .events import Event
 from .matching import NO_IDENTITY, Identity
 from .render import PixelCall, PixelSettings, page_calls, render_disabled, to_js
@@ -113,17 +114,21 @@ def encode_calls(calls: Sequence[PixelCall]) -> str:
     return "[" + ",".join(to_js(call.as_list) for call in calls) + "]"
 
 
-def split_to_fit(calls: Sequence[PixelCall], limit: int) -> tuple[list[PixelCall], int]:
-    """The leading calls whose JSON fits in ``limit`` bytes, and how many did not fit.
+def encode_to_fit(calls: Sequence[PixelCall], limit: int) -> tuple[str, int]:
+    """The JSON of the leading calls that fit in ``limit`` bytes (see :func:`encode_calls`),
+    and how many calls did not fit.
 
     Calls keep their order: once one does not fit, neither do those after it.
     """
+    parts: list[str] = []
     size = 2  # the brackets
-    for index, call in enumerate(calls):
-        size += len(to_js(call.as_list)) + (1 if index else 0)
+    for call in calls:
+        part = to_js(call.as_list)
+        size += len(part) + (1 if parts else 0)
         if size > limit:
-            return list(calls[:index]), len(calls) - index
-    return list(calls), 0
+            break
+        parts.append(part)
+    return "[" + ",".join(parts) + "]", len(calls) - len(parts)
 
 
 class PartialPages:
@@ -138,8 +143,6 @@ class PartialPages:
         """Serve the client script and return the partial support, when the setting asks."""
         value = app.config["TIKTOK_PIXEL_PARTIAL"]
         if not isinstance(value, bool):
-            from .errors import ConfigurationError
-
             raise ConfigurationError(f"TIKTOK_PIXEL_PARTIAL must be True or False, not {value!r}")
         if not value or settings is None:
             return None
@@ -161,8 +164,6 @@ class PartialPages:
 
     def script_tag(self, nonce: str | None) -> Markup:
         """The client script's tag, put after the pixel's inline script on every full page."""
-        from flask import url_for
-
         src = url_for("pixel_embed_partial.script", v=_SCRIPT_VERSION)
         settings = self._settings
         attributes = [f'src="{escape(src)}"', "defer"]
@@ -194,21 +195,24 @@ class PartialPages:
         config = state.config
         if config.settings is None or pixel._is_internal(config) or not _readable(response):
             return
+        if not (state.events or state.deferred or partial.page):
+            return  # nothing of its own: the session (and what it keeps) is left alone
         # Events deferred by earlier requests wait for a response the client script reads by
-        # itself: any htmx response, but not any fetch() (a widget's polling could take them).
+        # itself: htmx's, but not any fetch() (a widget's polling could take them).
         identity, older = pixel._pop_deferred(state.app) if kind == "htmx" else (NO_IDENTITY, [])
         events = [*older, *state.deferred, *state.events]
         identity = identity.merged(state.identity)
         if not events and not (partial.page and identity):
             return
         calls = partial_calls(config.settings, identity, events)
-        sent, left = split_to_fit(calls, MAX_HEADER_BYTES)
+        value, left = encode_to_fit(calls, MAX_HEADER_BYTES)
+        left = min(left, len(events))  # the identity comes first, and always fits
         state.events = []
         state.deferred = events[len(events) - left :] if left else []
         if left:
             log.warning(
                 "TikTok pixel: %d event(s) did not fit in the %s header (%d bytes at most) of "
-                "%s; they fire on the next full page",
+                "%r; they fire on the next full page",
                 left,
                 HEADER,
                 MAX_HEADER_BYTES,
@@ -220,8 +224,8 @@ class PartialPages:
                 )
                 state.deferred = []
         state.rendered = True
-        if sent:
-            response.headers[HEADER] = encode_calls(sent)
+        if left < len(calls):
+            response.headers[HEADER] = value
             state.private = True
 
 

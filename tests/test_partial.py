@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from werkzeug.wrappers import Response
 
 from pixel_embed import ConfigurationError, TikTokPixel, hash_email
-from pixel_embed.partial import HEADER, MAX_HEADER_BYTES, SCRIPT_NAME, encode_calls, split_to_fit
+from pixel_embed.partial import HEADER, MAX_HEADER_BYTES, SCRIPT_NAME, encode_calls, encode_to_fit
 from pixel_embed.render import PixelCall
 
 HTMX = {"HX-Request": "true"}
@@ -63,6 +63,10 @@ def shop(**config: Any) -> tuple[Flask, TikTokPixel]:
     def fragment() -> str:
         pixel.track("AddToCart", description="</script><b>", event_id="frag-1")
         return render_template_string("<p>x</p>{{ tiktok_pixel_calls() }}")
+
+    @app.get("/ping")
+    def ping() -> str:
+        return "pong"
 
     @app.post("/big")
     def big() -> str:
@@ -143,6 +147,8 @@ def test_deferred_events_wait_for_an_htmx_response_not_for_any_fetch(app: Flask)
     client = app.test_client()
     client.post("/later")  # a plain form post: deferred to the next page
     assert "sub-1" not in client.post("/api/add", headers=FETCH).headers[HEADER]
+    # An htmx request that tracked nothing leaves them where they are.
+    assert HEADER not in client.get("/ping", headers=HTMX).headers
     delivered = client.post("/add", headers=HTMX)
     tracked = [call[1][2]["event_id"] for call in calls_in(delivered) if call[0] == "track"]
     assert tracked[:1] == ["sub-1"]
@@ -267,14 +273,14 @@ def test_the_setting_must_be_a_boolean() -> None:
         shop(TIKTOK_PIXEL_PARTIAL="yes")
 
 
-def test_split_to_fit_keeps_the_order_and_counts_the_rest() -> None:
+def test_encode_to_fit_keeps_the_order_and_counts_the_rest() -> None:
     calls = [PixelCall("track", ("E", {"n": n}, {"event_id": str(n)})) for n in range(5)]
     each = len(encode_calls(calls[:1])) - 2
-    kept, left = split_to_fit(calls, 2 + each * 3 + 2)
-    assert kept == calls[:3]
+    value, left = encode_to_fit(calls, 2 + each * 3 + 2)
+    assert value == encode_calls(calls[:3])
     assert left == 2
-    assert split_to_fit(calls, 10_000) == (calls, 0)
-    assert len(encode_calls(kept)) <= 2 + each * 3 + 2
+    assert encode_to_fit(calls, 10_000) == (encode_calls(calls), 0)
+    assert encode_to_fit(calls, 10) == ("[]", 5)
 
 
 @settings(max_examples=60, deadline=None)
