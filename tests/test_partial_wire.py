@@ -94,3 +94,24 @@ def test_hx_boost_sends_each_pages_events_and_one_pageview_per_url(
     ]
     # Back and forward come from htmx's history cache: the events are not sent again.
     assert len(beacons(tab, "ViewContent")) == 2
+
+
+@pytest.mark.parametrize("mode", ["hold", "strict"])
+def test_consent_nothing_goes_out_before_the_choice_then_once(
+    pixel_browser: Browser, sdk_dir: Path, mode: str
+) -> None:
+    context = pixel_browser.new_context()
+    install_recorder(context, sdk="real", sdk_dir=sdk_dir)
+    try:
+        with running_partial_shop(TIKTOK_PIXEL_CONSENT=mode) as (url, ids):
+            tab = context.new_page()
+            tab.goto(url + "/")
+            tab.click("#add-none")
+            event_id = last_id(ids, tab, 1)
+            tab.wait_for_timeout(1000)
+            assert [b.event for b in wire_events(tab) if b.is_event] == []
+            tab.evaluate("() => window.pixelEmbed.grantConsent()")
+            sent = beacons(tab, "AddToCart")
+            assert [b.event_id for b in sent] == [event_id]
+    finally:
+        context.close()
