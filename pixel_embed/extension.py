@@ -187,7 +187,7 @@ class TikTokPixel:
         # after-request functions last registered first).
         server_events = ServerEvents.init_app(app, config.settings, self._sender)
         partial = PartialPages.init_app(app, config.settings)
-        app.jinja_env.globals["tiktok_pixel_calls"] = self.render_calls
+        app.jinja_env.globals["tiktok_pixel_calls"] = self.fragment
         self._configs[app] = dataclasses.replace(
             config, server_events=server_events, partial=partial
         )
@@ -399,7 +399,7 @@ class TikTokPixel:
             html += config.partial.script_tag(nonce)
         return html
 
-    def render_calls(self) -> Markup:
+    def fragment(self) -> Markup:
         """This request's pending calls, for HTML inserted into a page that has the pixel: the
         ``tiktok_pixel_calls()`` template global (see :func:`pixel_embed.partial.render_fragment`).
         """
