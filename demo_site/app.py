@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     "TIKTOK_PIXEL_DEBUG": False,
     #: Send ``Content-Security-Policy: script-src 'nonce-…' 'strict-dynamic'; …``.
     "DEMO_STRICT_CSP": False,
+    #: Pages that do not reload: add to cart and wishlist through htmx, the newsletter through
+    #: fetch(), hx-boost on category and product links. Off: classic form posts and redirects
+    #: (what the shop also does for a browser without JavaScript).
+    "DEMO_HTMX": True,
+    #: Calls of htmx and fetch() responses travel with them (pixel_embed.partial).
+    "TIKTOK_PIXEL_PARTIAL": True,
     #: Create the customer jane@example.com (password "pixel-demo") to try logging in.
     "DEMO_SEED_CUSTOMER": True,
 }
@@ -67,7 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env()
     app.config.update(config or {})
-    for key in ("DEMO_STRICT_CSP", "DEMO_SEED_CUSTOMER"):
+    for key in ("DEMO_STRICT_CSP", "DEMO_SEED_CUSTOMER", "DEMO_HTMX"):
         if not isinstance(app.config[key], bool):
             raise ConfigurationError(f"{key} must be True or False, not {app.config[key]!r}")
 

@@ -17,6 +17,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -114,6 +115,15 @@ def _product(slug: str) -> Product:
     return product
 
 
+def _answer(message: str, target: str, *, error: bool = False) -> BaseResponse | str:
+    """A form post's answer: for htmx, the message in place (the pixel's calls of the request,
+    deferred ones included, travel with it); otherwise flash it and redirect to ``target``."""
+    if request.headers.get("HX-Request") == "true":
+        return render_template("shop/_status.html", message=message, error=error)
+    flash(message, "error" if error else "message")
+    return redirect(target)
+
+
 def _back(default: str) -> str:
     """The form's ``next`` when it is a path on this site (never another site), else default."""
     target = request.form.get("next", "")
@@ -159,21 +169,18 @@ def search() -> str:
 
 
 @bp.post("/cart/add")
-def cart_add() -> BaseResponse:
+def cart_add() -> BaseResponse | str:
     item = _product(request.form.get("product", ""))
     back = url_for(".product", slug=item.slug)
     if not item.in_stock:
-        flash(f"{item.name} is out of stock.", "error")
-        return redirect(back)
+        return _answer(f"{item.name} is out of stock.", back, error=True)
     try:
         quantity = forms.quantity(request.form)
     except FormError as error:
-        flash(error.problem, "error")
-        return redirect(back)
+        return _answer(error.problem, back, error=True)
     add_to_cart(item, quantity)
     pixel.track("AddToCart", pixel_params([Line(item, quantity)]), defer=True)
-    flash(f"Added {quantity} x {item.name} to your cart.")
-    return redirect(url_for(".cart"))
+    return _answer(f"Added {quantity} x {item.name} to your cart.", url_for(".cart"))
 
 
 @bp.post("/cart/remove")
@@ -211,13 +218,12 @@ def cart() -> str:
 
 
 @bp.post("/wishlist/add")
-def wishlist_add() -> BaseResponse:
+def wishlist_add() -> BaseResponse | str:
     item = _product(request.form.get("product", ""))
     saved = [slug for slug in session.get(_WISHLIST, []) if slug != item.slug]
     session[_WISHLIST] = [*saved, item.slug][-50:]
     pixel.track("AddToWishlist", pixel_params([Line(item, 1)]), defer=True)
-    flash(f"Saved {item.name} to your wishlist.")
-    return redirect(url_for(".product", slug=item.slug))
+    return _answer(f"Saved {item.name} to your wishlist.", url_for(".product", slug=item.slug))
 
 
 @bp.get("/wishlist")
@@ -410,16 +416,24 @@ def contact() -> BaseResponse | str | tuple[str, int]:
 
 
 @bp.post("/newsletter")
-def newsletter() -> BaseResponse:
+def newsletter() -> BaseResponse | tuple[BaseResponse, int]:
+    """The footer's form: posted by fetch() (static/newsletter.js, JSON answer; its
+    ``pixelEmbed.fromResponse`` fires Subscribe), or as a plain form that redirects back."""
+    wants_json = request.accept_mimetypes.best == "application/json"
     back = _back(url_for(".home"))
     try:
         email = forms.email(request.form)
     except FormError as error:
+        if wants_json:
+            return jsonify(ok=False, message=error.problem), 400
         flash(error.problem, "error")
         return redirect(back)
     current_app.extensions["demo_shop"].subscribers.add(email)
     pixel.track("Subscribe", description="Newsletter", defer=True)
-    flash("You are subscribed to our newsletter.")
+    message = "You are subscribed to our newsletter."
+    if wants_json:
+        return jsonify(ok=True, message=message)
+    flash(message)
     return redirect(back)
 
 

@@ -20,6 +20,7 @@ from .events import Event, validate_event
 from .events_api.delivery import Sender
 from .events_api.hooks import FlaggedEvent, ServerEvents
 from .matching import NO_IDENTITY, Identity, is_region_code
+from .partial import PartialPages, render_fragment
 from .render import (
     CONSENT_COOKIE,
     ConsentState,
@@ -50,6 +51,7 @@ class _AppConfig:
     strict: bool
     internal_networks: tuple[IPNetwork, ...]
     server_events: ServerEvents | None = None  # None: no Events API
+    partial: PartialPages | None = None  # None: TIKTOK_PIXEL_PARTIAL is off
 
     def on_error(self, error: InvalidInput) -> None:
         """What becomes of a bad field: raised in strict mode, else dropped with a warning."""
@@ -171,6 +173,8 @@ class TikTokPixel:
         #: Segment mappings for ``pixel.segment``: None (the destination's presets), the path of
         #: a .toml or .json file, or a ``pixel_embed.segment.SegmentMappings``.
         app.config.setdefault("TIKTOK_PIXEL_MAPPINGS", None)
+        #: Send the calls of htmx and fetch() responses with them (see pixel_embed.partial).
+        app.config.setdefault("TIKTOK_PIXEL_PARTIAL", False)
 
         config = self._read_config(app)
         self.segment.init_app(app)
@@ -182,7 +186,11 @@ class TikTokPixel:
         # Registered after ours, the Events API's click-id hook runs before it (Flask runs
         # after-request functions last registered first).
         server_events = ServerEvents.init_app(app, config.settings, self._sender)
-        self._configs[app] = dataclasses.replace(config, server_events=server_events)
+        partial = PartialPages.init_app(app, config.settings)
+        app.jinja_env.globals["tiktok_pixel_calls"] = self.fragment
+        self._configs[app] = dataclasses.replace(
+            config, server_events=server_events, partial=partial
+        )
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -363,6 +371,9 @@ class TikTokPixel:
         state = self._state("render")
         if state.rendered:
             return render_disabled("already rendered on this page")
+        partial = state.config.partial
+        if partial is not None and partial.wants(request):
+            return partial.placeholder()
         state.rendered = True
         state.shown = []
         # Deferred events are used up by the next page, whether it shows the pixel or not.
@@ -376,13 +387,23 @@ class TikTokPixel:
         identity = identity.merged(state.identity)
         state.private = bool(deferred) or bool(identity)
         state.shown = page_calls(settings, identity, [*deferred, *state.events])
-        return render_calls(
+        nonce = self._current_nonce(state.app)
+        html = render_calls(
             settings,
             state.shown,
-            nonce=self._current_nonce(state.app),
+            nonce=nonce,
             # Only the consent modes' script reads the choice: no cookie parsing otherwise.
             consent_state=None if settings.consent == "none" else self._consent(config),
         )
+        if config.partial is not None:
+            html += config.partial.script_tag(nonce)
+        return html
+
+    def fragment(self) -> Markup:
+        """This request's pending calls, for HTML inserted into a page that has the pixel: the
+        ``tiktok_pixel_calls()`` template global (see :func:`pixel_embed.partial.render_fragment`).
+        """
+        return render_fragment(self)
 
     def _current_nonce(self, app: Flask) -> str | None:
         if self._nonce is not None:
@@ -440,6 +461,8 @@ class TikTokPixel:
         if state is None or state.pixel is not self:
             return response
         config = state.config
+        if config.partial is not None:
+            config.partial.deliver(self, state, response)
         server_events = config.server_events
         if server_events is not None and state.server_events and not self._is_internal(config):
             server_events.send(state.server_events, state.identity, self._consent(config))

@@ -15,6 +15,8 @@ JOURNEY = [
     Step("accept-consent", "#consent-banner [data-consent=grant]"),
     Step("click", ".product-card:not(:has(.badge)) a"),
     Step("click", "form.buy button"),
+    # With htmx (DEMO_HTMX) adding to the cart stays on the product page: go to the cart.
+    Step("click", "[data-testid=cart-link]"),
     Step("click", "a.button.primary"),
     Step("click", "form.stacked button"),
     Step("click", "form[action$='/checkout/place'] button"),

@@ -23,7 +23,8 @@ from .wire import WireEvent, format_wire, wire_name
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
 DEFAULT_TIMEOUT = 5.0
-#: How long the wire must stay quiet before a count or an absence is judged, in seconds.
+#: How long the page's calls (or the wire) must stay unchanged before a count or an absence is
+#: judged, in seconds: calls made after an in-page action (an htmx or fetch() response) come late.
 QUIET = 0.5
 T = TypeVar("T")
 
@@ -258,23 +259,25 @@ class PixelExpectation:
             lambda calls: f"the page made these calls:\n{format_calls(calls)}",
         )
 
-    def _settled(self) -> list[RecordedCall]:
-        # A negative assertion is only worth something once the page (and the SDK request it
-        # started before its load event) has loaded.
-        self._page.wait_for_load_state("load", timeout=self._timeout * 1000)
-        return pixel_calls(self._page)
-
-    def _quiet_wire(self) -> list[WireEvent]:
-        # Judge a count or an absence once the page has loaded and no beacon came for QUIET s.
+    def _until_quiet(self, read: Callable[[], list[T]]) -> list[T]:
+        # Judge a count or an absence once the page (and the SDK request it started before its
+        # load event) has loaded and nothing new came for QUIET seconds: a click's htmx or
+        # fetch() response makes its calls after the load event.
         self._page.wait_for_load_state("load", timeout=self._timeout * 1000)
         deadline = time.monotonic() + self._timeout
-        seen, since = len(wire_events(self._page)), time.monotonic()
+        seen, since = read(), time.monotonic()
         while time.monotonic() < deadline and time.monotonic() - since < QUIET:
             self._page.wait_for_timeout(50)
-            count = len(wire_events(self._page))
-            if count != seen:
-                seen, since = count, time.monotonic()
-        return wire_events(self._page)
+            latest = read()
+            if len(latest) != len(seen):
+                seen, since = latest, time.monotonic()
+        return read()
+
+    def _settled(self) -> list[RecordedCall]:
+        return self._until_quiet(lambda: pixel_calls(self._page))
+
+    def _quiet_wire(self) -> list[WireEvent]:
+        return self._until_quiet(lambda: wire_events(self._page))
 
     # -- ttq calls on the page -------------------------------------------------------------
 

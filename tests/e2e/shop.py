@@ -17,8 +17,11 @@ HELD = ("load", "holdConsent", "page")
 
 @contextmanager
 def running_shop(**config: Any) -> Iterator[str]:
-    """The demo shop with ``config`` on a local server; yields its base URL."""
-    with serve_app(create_app({"TESTING": True, **config})) as url:
+    """The demo shop with ``config`` on a local server; yields its base URL.
+
+    Classic form posts and redirects unless ``DEMO_HTMX=True`` (test_shop_partial.py).
+    """
+    with serve_app(create_app({"TESTING": True, "DEMO_HTMX": False, **config})) as url:
         yield url
 
 

@@ -1,0 +1,185 @@
+/* pixel_embed's client for responses that do not reload the page (htmx, fetch(), fragments).
+ *
+ * tiktok_pixel() includes it (with the CSP nonce) when TIKTOK_PIXEL_PARTIAL is on. The server
+ * sends the identify/track calls of such a response, already validated and hashed, as a JSON
+ * array of [method, [arguments...]]:
+ *   - in the PixelEmbed-Calls response header: read on every htmx response (after its swap and
+ *     history update, also with hx-swap="none" and on errors), and by
+ *     pixelEmbed.fromResponse(response) for the site's own fetch() or XMLHttpRequest;
+ *   - in <script type="application/json" data-pixel-embed-calls> from tiktok_pixel_calls():
+ *     run once when it is in the page (and removed), however it got there.
+ * Each track runs once per event_id. With consent "strict", calls wait for
+ * pixelEmbed.grantConsent() and are dropped by revokeConsent(); with "hold", TikTok's SDK holds
+ * them. Without TikTok's SDK (blocked) the ttq stub queues them; nothing here ever throws.
+ * Events on document: pixelEmbed:calls {calls, source} after calls ran, pixelEmbed:held
+ * {calls} when they wait for consent.
+ */
+(function (w, d) {
+  "use strict";
+  var HEADER = "PixelEmbed-Calls";
+  var SELECTOR = "script[data-pixel-embed-calls]";
+  var METHODS = { identify: 1, track: 1 };
+  var pe = (w.pixelEmbed = w.pixelEmbed || {});
+  if (typeof pe.fromResponse === "function") return; // included twice: the first one serves
+
+  var script = d.currentScript;
+  function attr(name) {
+    return script ? script.getAttribute(name) : null;
+  }
+  var consentMode = attr("data-consent") || "none";
+  var debug = attr("data-debug") === "true";
+  var pixels = null;
+  try {
+    pixels = JSON.parse(attr("data-pixels") || "null");
+  } catch (e) {
+    pixels = null;
+  }
+  var seen = {};
+  var held = [];
+  var handled = typeof WeakSet === "function" ? new WeakSet() : null;
+
+  function emit(name, detail) {
+    try {
+      d.dispatchEvent(new CustomEvent(name, { detail: detail }));
+    } catch (e) { /* an old browser without CustomEvent */ }
+  }
+
+  function apply(target, call) {
+    var method = target && target[call[0]];
+    if (typeof method === "function") method.apply(target, call[1]);
+  }
+
+  function run(calls, source) {
+    var ttq = w[w.TiktokAnalyticsObject || "ttq"];
+    if (!ttq) return;
+    var done = [];
+    for (var i = 0; i < calls.length; i++) {
+      var call = calls[i];
+      if (!(call instanceof Array) || !METHODS[call[0]] || !(call[1] instanceof Array)) continue;
+      var options = call[0] === "track" ? call[1][2] : null;
+      var id = options && options.event_id;
+      if (id) {
+        if (seen[id]) continue;
+        seen[id] = 1;
+      }
+      try {
+        if (pixels instanceof Array) {
+          for (var j = 0; j < pixels.length; j++) apply(ttq.instance(pixels[j]), call);
+        } else {
+          apply(ttq, call);
+        }
+      } catch (e) { /* TikTok's SDK failing must not break the page */ }
+      done.push(call);
+      if (debug && w.console) w.console.info.apply(w.console, ["[pixel_embed] ttq." + call[0]].concat(call[1]));
+    }
+    if (done.length) emit("pixelEmbed:calls", { calls: done, source: source });
+  }
+
+  function consent() {
+    try {
+      return typeof pe.consent === "function" ? pe.consent() : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function accept(text, source) {
+    if (!text) return;
+    var calls;
+    try {
+      calls = JSON.parse(text);
+    } catch (e) {
+      return;
+    }
+    if (!(calls instanceof Array) || !calls.length) return;
+    if (consentMode === "strict") {
+      var choice = consent();
+      if (choice === "denied") return;
+      if (choice !== "granted") {
+        held.push([calls, source]);
+        emit("pixelEmbed:held", { calls: calls });
+        return;
+      }
+    }
+    run(calls, source);
+  }
+
+  function readHeader(response, source) {
+    if (!response || typeof response !== "object") return;
+    if (handled) {
+      if (handled.has(response)) return;
+      handled.add(response);
+    }
+    var text = null;
+    if (response.headers && typeof response.headers.get === "function") {
+      text = response.headers.get(HEADER); // a fetch() Response
+    } else if (typeof response.getResponseHeader === "function") {
+      text = response.getResponseHeader(HEADER); // an XMLHttpRequest
+    }
+    accept(text, source);
+  }
+
+  /* fetch(url).then(pixelEmbed.fromResponse).then(...): runs the response's calls, returns it. */
+  pe.fromResponse = function (response) {
+    try {
+      readHeader(response, "fetch");
+    } catch (e) { /* never break the site's promise chain */ }
+    return response;
+  };
+
+  function onHtmx(event) {
+    try {
+      readHeader(event.detail && event.detail.xhr, "htmx");
+    } catch (e) { /* never break htmx */ }
+  }
+  d.addEventListener("htmx:afterRequest", onHtmx);
+  d.addEventListener("htmx:historyCacheMissLoad", onHtmx);
+
+  function scan(root) {
+    if (!root || root.nodeType !== 1) return;
+    var found = root.matches && root.matches(SELECTOR) ? [root] : [];
+    var inner = root.querySelectorAll ? root.querySelectorAll(SELECTOR) : [];
+    for (var i = 0; i < inner.length; i++) found.push(inner[i]);
+    for (var k = 0; k < found.length; k++) {
+      var element = found[k];
+      if (element.type !== "application/json") continue;
+      var text = element.textContent;
+      // Out of the page before it runs: a history snapshot taken later cannot bring it back.
+      if (element.parentNode) element.parentNode.removeChild(element);
+      accept(text, "fragment");
+    }
+  }
+  try {
+    scan(d.documentElement);
+    if (typeof MutationObserver === "function") {
+      new MutationObserver(function (records) {
+        try {
+          for (var i = 0; i < records.length; i++) {
+            var added = records[i].addedNodes;
+            for (var j = 0; j < added.length; j++) scan(added[j]);
+          }
+        } catch (e) { /* never break the page */ }
+      }).observe(d.documentElement, { childList: true, subtree: true });
+    }
+  } catch (e) { /* never break the page */ }
+
+  function after(name, then) {
+    var original = pe[name];
+    if (typeof original !== "function") return;
+    pe[name] = function () {
+      var result = original.apply(this, arguments);
+      try {
+        then();
+      } catch (e) { /* never break the consent banner */ }
+      return result;
+    };
+  }
+  after("grantConsent", function () {
+    var waiting = held;
+    held = [];
+    for (var i = 0; i < waiting.length; i++) run(waiting[i][0], waiting[i][1]);
+  });
+  after("revokeConsent", function () {
+    held = [];
+  });
+})(window, document);

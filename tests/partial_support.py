@@ -1,0 +1,143 @@
+"""A small htmx + fetch() shop for the partial-page tests: every mechanism on one page."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from conftest import make_app
+from flask import Flask, g, jsonify, redirect, render_template_string, send_file
+from playwright.sync_api import Page
+from werkzeug.wrappers import Response
+
+from pixel_embed import TikTokPixel
+from pixel_embed.testing import serve_app
+
+HTMX = Path(__file__).resolve().parent.parent / "demo_site" / "static" / "htmx.min.js"
+
+LAYOUT = """<!doctype html><html><head><title>{{ title }}</title>{{ tiktok_pixel() }}
+<script src="/htmx.min.js" nonce="{{ nonce() }}"></script></head>
+<body hx-boost="true"><nav><a id="to-a" href="/a">A</a> <a id="to-b" href="/b">B</a>
+<a id="to-home" href="/">home</a></nav>
+<h1>{{ title }}</h1>
+<button id="add" hx-post="/add" hx-target="#out" hx-boost="false">add</button>
+<button id="add-none" hx-post="/add" hx-swap="none" hx-boost="false">add quietly</button>
+<button id="oob" hx-post="/oob" hx-target="#out" hx-boost="false">oob</button>
+<button id="fail" hx-post="/fail" hx-target="#out" hx-boost="false">fail</button>
+<button id="fragment" hx-get="/fragment" hx-target="#out" hx-boost="false">fragment</button>
+<button id="fetch">fetch</button>
+<form method="post" action="/pay"><button id="pay">pay</button></form>
+<output id="out"></output><output id="side"></output><output id="fetched"></output>
+<script nonce="{{ nonce() }}">
+document.getElementById("fetch").addEventListener("click", function () {
+  fetch("/api/add", {method: "POST"}).then(pixelEmbed.fromResponse)
+    .then(function (r) { return r.json(); })
+    .then(function (data) { document.getElementById("fetched").textContent = data.event_id; });
+});
+window.addEventListener("securitypolicyviolation", function (e) {
+  (window.violations = window.violations || []).push(e.violatedDirective);
+});
+</script>
+</body></html>"""
+
+
+def nonce() -> str:
+    if "nonce" not in g:
+        g.nonce = secrets.token_urlsafe(12)
+    value: str = g.nonce
+    return value
+
+
+def partial_shop(**config: Any) -> Flask:
+    """The test shop; ``app.extensions["ids"]`` lists the event ids its views got."""
+    app = make_app(TIKTOK_PIXEL_PARTIAL=True, **config)
+    pixel = TikTokPixel(app, nonce=nonce)
+    ids: list[str] = []
+    app.extensions["ids"] = ids
+    app.jinja_env.globals["nonce"] = nonce
+
+    def page(title: str) -> str:
+        return render_template_string(LAYOUT, title=title)
+
+    def add() -> str:
+        event_id = pixel.track("AddToCart", content_id="mug", value=12.5, currency="USD")
+        ids.append(event_id)
+        return event_id
+
+    @app.after_request
+    def policy(response: Response) -> Response:
+        if app.config.get("STRICT_CSP"):
+            response.headers["Content-Security-Policy"] = (
+                f"script-src 'nonce-{nonce()}' 'strict-dynamic'; object-src 'none'"
+            )
+        return response
+
+    @app.get("/htmx.min.js")
+    def htmx() -> Response:
+        return send_file(HTMX, mimetype="text/javascript")
+
+    @app.get("/")
+    def home() -> str:
+        pixel.identify(email="jane@example.com")
+        return page("home")
+
+    @app.get("/<name>")
+    def other(name: str) -> str | tuple[str, int]:
+        if name not in ("a", "b"):
+            return "no such page", 404
+        if name == "b":
+            pixel.identify(external_id="b-visitor")
+        ids.append(pixel.track("ViewContent", content_id=name))
+        return page(name)
+
+    @app.post("/add")
+    def add_htmx() -> str:
+        return f"added {add()}"
+
+    @app.post("/oob")
+    def add_oob() -> str:
+        event_id = add()
+        return f'main {event_id}<output id="side" hx-swap-oob="true">side {event_id}</output>'
+
+    @app.post("/fail")
+    def fail() -> tuple[str, int]:
+        ids.append(pixel.track("ClickButton", description="failed"))
+        return "that did not work", 422
+
+    @app.get("/fragment")
+    def fragment() -> str:
+        event_id = add()
+        return render_template_string("fragment {{ id }}{{ tiktok_pixel_calls() }}", id=event_id)
+
+    @app.post("/pay")
+    def pay() -> Response:
+        # A boosted form post: deferred, then the redirect htmx follows in the background.
+        ids.append(pixel.track("CompletePayment", value=5, currency="USD", defer=True))
+        return redirect("/a")
+
+    @app.post("/api/add")
+    def api_add() -> Response:
+        return jsonify(event_id=add())
+
+    return app
+
+
+@contextmanager
+def running_partial_shop(**config: Any) -> Iterator[tuple[str, list[str]]]:
+    """The test shop on a local server: its base URL, and the event ids its views got."""
+    app = partial_shop(**config)
+    with serve_app(app) as url:
+        yield url, app.extensions["ids"]
+
+
+def last_id(ids: list[str], page: Page | None = None, count: int = 1) -> str:
+    """The id the last view got, once the server has handled ``count`` of them (or any)."""
+    for _ in range(100):
+        if len(ids) >= count:
+            break
+        if page is not None:
+            page.wait_for_timeout(20)
+    return ids[-1]
