@@ -6,6 +6,23 @@ so a traceback is never needed to find the mistake.
 
 from __future__ import annotations
 
+#: The longest a value is quoted in an error message: a 500 kB value is not repeated whole.
+MAX_QUOTED = 80
+
+
+def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
+    """``repr(value)`` for a message or a log line: never raises (an object whose ``__repr__``
+    fails is described by its type), at most ``limit`` characters (then ``…``), and with
+    control characters escaped, so request-derived text cannot forge a log line or move a
+    terminal's cursor."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile or broken __repr__, a too-long int, a too-deep list
+        return f"<{type(value).__name__} object (repr failed)>"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
 
 class PixelError(Exception):
     """Base class of every error raised by pixel_embed."""
@@ -33,7 +50,7 @@ class InvalidInput(PixelError, ValueError):
         self.value = value
         self.problem = problem
         self.sensitive = sensitive
-        super().__init__(f"{field} {value!r} {problem}")
+        super().__init__(f"{field} {safe_repr(value)} {problem}")
 
     def redacted(self) -> str:
         """The message without the value when it is personal data, for logs."""
@@ -44,6 +61,33 @@ class InvalidInput(PixelError, ValueError):
 
 class InvalidEvent(InvalidInput):
     """An event name or one of its parameters is invalid."""
+
+
+class PersonalDataInText(InvalidEvent):
+    """A free-text parameter holds something that looks like an e-mail address or a phone
+    number (see :mod:`pixel_embed.screening`).
+
+    The message never repeats the value (``.value`` holds it): in lenient mode the text is
+    sent as ``.masked``, each match replaced by a marker; in strict mode this is raised.
+
+    :param masked: the text with each e-mail address and phone number replaced by a marker.
+    """
+
+    def __init__(self, field: str, value: object, problem: str, masked: str = "") -> None:
+        super().__init__(field, value, problem, sensitive=True)
+        self.masked = masked
+        self.args = (self.redacted(),)
+
+    def __str__(self) -> str:
+        return self.redacted()
+
+
+class StreamingError(PixelError, RuntimeError):
+    """``tiktok_pixel()`` was called while a streamed response was being sent.
+
+    The response's headers and session cookie are gone by then: the page could neither be
+    marked ``Cache-Control: private`` nor its deferred events be taken out of the session.
+    """
 
 
 class InvalidIdentity(InvalidInput):
