@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import logging
 import time
 import weakref
@@ -15,7 +16,14 @@ from flask import Blueprint, Flask, Response, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
-from .errors import ConfigurationError, InvalidInput
+from .errors import (
+    ConfigurationError,
+    InvalidEvent,
+    InvalidInput,
+    PersonalDataInText,
+    StreamingError,
+    safe_repr,
+)
 from .events import Event, validate_event
 from .events_api.delivery import Sender
 from .events_api.hooks import FlaggedEvent, ServerEvents
@@ -37,8 +45,18 @@ log = logging.getLogger("pixel_embed")
 #: Deferred events kept for the next page at most; the oldest beyond it are dropped (a signed
 #: cookie session holds about 4 KB).
 MAX_DEFERRED = 20
+#: The most bytes of JSON the deferred identity and events take in the session; the oldest
+#: events beyond it are dropped with a warning. Flask's signed cookie adds about a third
+#: (base64, signature), leaving the site's own session data room below browsers' 4 KB.
+MAX_DEFERRED_BYTES = 2000
 _SESSION_KEY = "_tiktok_pixel"
 _STATE_KEY = "_tiktok_pixel"
+# Set on the request once the after-request hook ran: a later render is a streamed page's.
+_RESPONDED_KEY = "_tiktok_pixel_responded"
+#: Headers that tell a CDN how to cache regardless of ``Cache-Control`` (RFC 9213; Fastly's,
+#: Akamai's and Varnish's ``Surrogate-Control``; Cloudflare's own): on a personal page, each
+#: one present is replaced by ``no-store``.
+CDN_CACHE_HEADERS = ("CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -52,10 +70,12 @@ class _AppConfig:
     server_events: ServerEvents | None = None  # None: no Events API
 
     def on_error(self, error: InvalidInput) -> None:
-        """What becomes of a bad field: raised in strict mode, else dropped with a warning."""
+        """What becomes of a bad field: raised in strict mode, else dropped (or, for personal
+        data in free text, masked) with a warning that withholds personal data."""
         if self.strict:
             raise error
-        log.warning("TikTok pixel: dropped %s", error.redacted())
+        verb = "masked" if isinstance(error, PersonalDataInText) else "dropped"
+        log.warning("TikTok pixel: %s %s", verb, error.redacted())
 
 
 @dataclass(slots=True)
@@ -64,6 +84,8 @@ class _RequestState:
     app: Flask
     config: _AppConfig
     identity: Identity = NO_IDENTITY
+    # identify(..., defer=True): the identity goes to the next page whatever this one does.
+    defer_identity: bool = False
     events: list[Event] = field(default_factory=list)
     deferred: list[Event] = field(default_factory=list)
     server_events: list[FlaggedEvent] = field(default_factory=list)
@@ -178,7 +200,9 @@ class TikTokPixel:
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render
         app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
-        app.after_request(self._after_request)
+        # First in the app's list, so it runs last (Flask runs them last registered first): an
+        # app's own hook that marks pages public cannot undo Cache-Control: private.
+        app.after_request_funcs.setdefault(None, []).insert(0, self._after_request)
         # Registered after ours, the Events API's click-id hook runs before it (Flask runs
         # after-request functions last registered first).
         server_events = ServerEvents.init_app(app, config.settings, self._sender)
@@ -266,17 +290,24 @@ class TikTokPixel:
         :param server: also send it to the Events API, with the same event id, at the end of
             this request (``None``: as ``TIKTOK_PIXEL_SERVER_EVENTS`` says). Needs
             ``TIKTOK_PIXEL_ACCESS_TOKEN``; the consent gate applies.
-        :returns: the event id.
-        :raises InvalidEvent: in strict mode, or when the event name itself is invalid.
+        :returns: the event id; an empty string when lenient mode dropped the event (its
+            name is invalid).
+        :raises InvalidEvent: in strict mode, for a bad event name or parameter.
         """
         state = self._state("track")
         config = state.config
-        checked = validate_event(
-            event,
-            {**params, **properties} if params and properties else params or properties,
-            event_id=event_id,
-            on_error=config.on_error,
-        )
+        try:
+            checked = validate_event(
+                event,
+                {**params, **properties} if params and properties else params or properties,
+                event_id=event_id,
+                on_error=config.on_error,
+            )
+        except InvalidEvent as exc:
+            if config.strict or exc.field != "event":
+                raise
+            log.warning("TikTok pixel: dropped an event: %s", exc.redacted())
+            return ""
         if not defer and state.rendered:
             log.warning(
                 "TikTok pixel: %s was tracked after the pixel was rendered on this page; "
@@ -307,13 +338,18 @@ class TikTokPixel:
         country: str | None = None,
         zip_code: str | int | None = None,
         region: str | None = None,
+        defer: bool = False,
     ) -> None:
         """Identify this browser for advanced matching; the values are hashed here.
 
-        Fields already set on this request are kept unless given again.
+        Fields already set on this request are kept unless given again. A request that renders
+        no pixel and answers with a redirect (a login form's POST) carries the identity to the
+        next page in the session, as deferred events are carried.
 
         :param region: for phone numbers without a country code; defaults to ``country``, then
             ``TIKTOK_PIXEL_DEFAULT_REGION``.
+        :param defer: carry the identity to the next page in any case: for a request that
+            answers with something else than a page or a redirect (a login through ``fetch``).
         :raises InvalidIdentity: in strict mode, for a field that cannot be normalised.
         """
         request_state = self._state("identify")
@@ -332,6 +368,13 @@ class TikTokPixel:
             on_error=config.on_error,
         )
         request_state.identity = request_state.identity.merged(identity)
+        if defer:
+            if not request_state.app.secret_key:
+                raise ConfigurationError(
+                    "identify(..., defer=True) keeps the identity in the session until the next "
+                    "page: set app.secret_key (SECRET_KEY) to use it"
+                )
+            request_state.defer_identity = True
 
     @property
     def consent(self) -> ConsentState | None:
@@ -359,10 +402,24 @@ class TikTokPixel:
     # -- rendering -----------------------------------------------------------------------------
 
     def render(self) -> Markup:
-        """The pixel's HTML for this page: the ``tiktok_pixel()`` template global."""
+        """The pixel's HTML for this page: the ``tiktok_pixel()`` template global.
+
+        A streamed page (``stream_template``) must call it in the view, before streaming, and
+        pass the HTML to the template: once the response has started, the page can no longer
+        be marked private nor its deferred events taken out of the session.
+
+        :raises StreamingError: the response's headers are already sent.
+        """
         state = self._state("render")
         if state.rendered:
             return render_disabled("already rendered on this page")
+        if getattr(request._get_current_object(), _RESPONDED_KEY, False):  # type: ignore[attr-defined]
+            raise StreamingError(
+                "tiktok_pixel() was called while a streamed response was being sent: its "
+                "headers and session cookie are gone, so the page could be cached with the "
+                "visitor's data and deferred events would fire again. Call pixel.render() in "
+                "the view before stream_template(...) and pass the HTML to the template."
+            )
         state.rendered = True
         state.shown = []
         # Deferred events are used up by the next page, whether it shows the pixel or not.
@@ -432,45 +489,70 @@ class TikTokPixel:
         return self._read_deferred(current.pop(_SESSION_KEY))
 
     def _after_request(self, response: Response) -> Response:
-        state: _RequestState | None = getattr(
-            request._get_current_object(),  # type: ignore[attr-defined]
-            _STATE_KEY,
-            None,
-        )
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        setattr(current, _RESPONDED_KEY, True)
+        state: _RequestState | None = getattr(current, _STATE_KEY, None)
         if state is None or state.pixel is not self:
             return response
         config = state.config
         server_events = config.server_events
         if server_events is not None and state.server_events and not self._is_internal(config):
             server_events.send(state.server_events, state.identity, self._consent(config))
-        if state.deferred:
-            identity, events = self._peek_deferred()
-            events = [*events, *state.deferred]
-            if len(events) > MAX_DEFERRED:
-                log.warning(
-                    "TikTok pixel: %d deferred events waiting; dropped the oldest %d",
-                    len(events),
-                    len(events) - MAX_DEFERRED,
-                )
-                events = events[-MAX_DEFERRED:]
-            session[_SESSION_KEY] = {
-                "identity": identity.merged(state.identity).as_params(),
-                "events": [event.to_dict() for event in events],
-            }
+        carry_identity = bool(state.identity) and (
+            state.defer_identity or (not state.rendered and 300 <= response.status_code < 400)
+        )
+        if state.deferred or carry_identity:
+            self._save_deferred(state)
+        elif state.identity and not state.rendered and response.mimetype == "text/html":
+            log.warning(
+                "TikTok pixel: the identity set on %s was never rendered: put "
+                "{{ tiktok_pixel() }} in the page's template, or identify(..., defer=True)",
+                safe_repr(request.path, 200),
+            )
         if state.events and not state.rendered:
             log.warning(
                 "TikTok pixel: %d event(s) queued on %s were never rendered: put "
                 "{{ tiktok_pixel() }} in the page's template, or track(..., defer=True) "
                 "before a redirect",
                 len(state.events),
-                request.path,
+                safe_repr(request.path, 200),
             )
         if state.private:
-            # One visitor's hashes and purchases must never be served to another from a cache.
-            if "Cache-Control" not in response.headers:
-                response.headers["Cache-Control"] = "private"
-            else:  # keep the view's other directives (parsing them costs ~10 us)
-                cache_control = response.cache_control
-                cache_control.public = False
-                cache_control.private = True
+            _make_private(response)
         return response
+
+    def _save_deferred(self, state: _RequestState) -> None:
+        """Keep this request's deferred events (and identity) for the next page, within
+        :data:`MAX_DEFERRED` events and :data:`MAX_DEFERRED_BYTES` bytes: the oldest go first."""
+        identity, events = self._peek_deferred()
+        identity = identity.merged(state.identity)
+        saved = [event.to_dict() for event in [*events, *state.deferred][-MAX_DEFERRED:]]
+        dropped = len(events) + len(state.deferred) - len(saved)
+        data = {"identity": identity.as_params(), "events": saved}
+        while saved and len(json.dumps(data, separators=(",", ":"))) > MAX_DEFERRED_BYTES:
+            saved.pop(0)
+            dropped += 1
+        if dropped:
+            log.warning(
+                "TikTok pixel: too many deferred events for the session (at most %d, %d "
+                "bytes); dropped the oldest %d",
+                MAX_DEFERRED,
+                MAX_DEFERRED_BYTES,
+                dropped,
+            )
+        session[_SESSION_KEY] = data
+
+
+def _make_private(response: Response) -> None:
+    """Keep ``response`` out of shared caches: one visitor's hashes and purchases must never be
+    served to another."""
+    if "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private"
+    else:  # keep the view's other directives (parsing them costs ~10 us)
+        cache_control = response.cache_control
+        cache_control.public = False
+        cache_control.private = True
+        cache_control.s_maxage = None
+    for name in CDN_CACHE_HEADERS:
+        if name in response.headers:
+            response.headers[name] = "no-store"

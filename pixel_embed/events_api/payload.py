@@ -27,6 +27,7 @@ from typing import Any
 
 from ..events import Event
 from ..matching import Identity
+from ..screening import scrub_url
 
 #: ``Identity`` fields and their names in the Events API ``user`` object (only the phone differs).
 _USER_FIELDS = {
@@ -97,7 +98,8 @@ def server_event(
         "event_id": event.event_id,
         "user": user,
     }
-    page = _present({"url": context.url, "referrer": context.referrer})
+    # Query strings carry reset tokens and typed-in e-mail addresses: see scrub_url.
+    page = _present({"url": scrub_url(context.url), "referrer": scrub_url(context.referrer)})
     if page:
         data["page"] = page
     data["properties"] = dict(event.params)
