@@ -412,7 +412,7 @@ def _list(field: str, value: object, what: str) -> Sequence[Any]:
         raise InvalidEvent(field, value, f"must be a list of {what}")
     if len(value) > MAX_ITEMS:
         raise InvalidEvent(field, value, f"has more than {MAX_ITEMS} items")
-    return cast(Sequence[Any], value)
+    return value
 
 
 def _contents(field: str, value: object, check: _Check) -> list[dict[str, Any]]:

@@ -84,8 +84,9 @@ class _RequestState:
     app: Flask
     config: _AppConfig
     identity: Identity = NO_IDENTITY
-    # identify(..., defer=True): the identity goes to the next page whatever this one does.
-    defer_identity: bool = False
+    # identify(..., defer=True): the identity goes to the next page; False: it is not carried,
+    # knowingly; None: not said (a warning if it is lost).
+    defer_identity: bool | None = None
     events: list[Event] = field(default_factory=list)
     deferred: list[Event] = field(default_factory=list)
     server_events: list[FlaggedEvent] = field(default_factory=list)
@@ -152,6 +153,7 @@ class TikTokPixel:
         self._nonce = nonce
         self._sender = sender
         self._configs: weakref.WeakKeyDictionary[Flask, _AppConfig] = weakref.WeakKeyDictionary()
+        self._warned_endpoints: set[str] = set()
         #: Segment-spec ``track`` / ``identify`` / ``page`` (see :mod:`pixel_embed.segment`).
         self.segment = SegmentAdapter(self)
         if app is not None:
@@ -338,18 +340,19 @@ class TikTokPixel:
         country: str | None = None,
         zip_code: str | int | None = None,
         region: str | None = None,
-        defer: bool = False,
+        defer: bool | None = None,
     ) -> None:
         """Identify this browser for advanced matching; the values are hashed here.
 
-        Fields already set on this request are kept unless given again. A request that renders
-        no pixel and answers with a redirect (a login form's POST) carries the identity to the
-        next page in the session, as deferred events are carried.
+        Fields already set on this request are kept unless given again.
 
         :param region: for phone numbers without a country code; defaults to ``country``, then
             ``TIKTOK_PIXEL_DEFAULT_REGION``.
-        :param defer: carry the identity to the next page in any case: for a request that
-            answers with something else than a page or a redirect (a login through ``fetch``).
+        :param defer: ``True``: also carry the identity to the next page rendered for this
+            browser, in the session, as ``track(..., defer=True)`` carries events: for a login
+            view that redirects. ``False``: this request's identity is for this request only
+            (an identify in ``before_request`` on every request). ``None``: as ``False``, with
+            a warning (once per endpoint) when a redirect or a page without the pixel loses it.
         :raises InvalidIdentity: in strict mode, for a field that cannot be normalised.
         """
         request_state = self._state("identify")
@@ -375,6 +378,8 @@ class TikTokPixel:
                     "page: set app.secret_key (SECRET_KEY) to use it"
                 )
             request_state.defer_identity = True
+        elif defer is False and request_state.defer_identity is None:
+            request_state.defer_identity = False
 
     @property
     def consent(self) -> ConsentState | None:
@@ -498,17 +503,11 @@ class TikTokPixel:
         server_events = config.server_events
         if server_events is not None and state.server_events and not self._is_internal(config):
             server_events.send(state.server_events, state.identity, self._consent(config))
-        carry_identity = bool(state.identity) and (
-            state.defer_identity or (not state.rendered and 300 <= response.status_code < 400)
-        )
+        carry_identity = bool(state.identity) and state.defer_identity is True
         if state.deferred or carry_identity:
             self._save_deferred(state)
-        elif state.identity and not state.rendered and response.mimetype == "text/html":
-            log.warning(
-                "TikTok pixel: the identity set on %s was never rendered: put "
-                "{{ tiktok_pixel() }} in the page's template, or identify(..., defer=True)",
-                safe_repr(request.path, 200),
-            )
+        elif state.identity and not state.rendered and state.defer_identity is None:
+            self._identity_lost(response)
         if state.events and not state.rendered:
             log.warning(
                 "TikTok pixel: %d event(s) queued on %s were never rendered: put "
@@ -520,6 +519,26 @@ class TikTokPixel:
         if state.private:
             _make_private(response)
         return response
+
+    def _identity_lost(self, response: Response) -> None:
+        """Warn, once per endpoint, that an identity was set on a redirect or on a page
+        without the pixel: it reaches no page unless ``identify(..., defer=True)``."""
+        redirect = 300 <= response.status_code < 400
+        if not redirect and response.mimetype != "text/html":
+            return  # data (JSON, files): the next page identifies the visitor itself
+        endpoint = request.endpoint or "(no endpoint)"
+        if endpoint in self._warned_endpoints:
+            return
+        if len(self._warned_endpoints) < 1000:  # an app's routes; bounded all the same
+            self._warned_endpoints.add(endpoint)
+        log.warning(
+            "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Call "
+            "identify(..., defer=True) to carry it to the next page, or defer=False where it "
+            "is set on every request (this warning is shown once per endpoint)",
+            safe_repr(request.path, 200),
+            safe_repr(endpoint, 100),
+            "the response is a redirect" if redirect else "the page has no {{ tiktok_pixel() }}",
+        )
 
     def _save_deferred(self, state: _RequestState) -> None:
         """Keep this request's deferred events (and identity) for the next page, within

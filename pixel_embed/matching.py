@@ -243,9 +243,8 @@ def hash_phone(value: str, region: str | None = None) -> str:
 
 def hash_external_id(value: str | int) -> str:
     """SHA-256 of the trimmed external id (a digest is passed through)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = _integer("external_id", value)
-    return _hash(value, _NORMALIZERS["external_id"])
+    text = _integer("external_id", value) if type(value) is int else value
+    return _hash(cast(str, text), _NORMALIZERS["external_id"])
 
 
 #: Fields sent as SHA-256 digests.

@@ -107,7 +107,7 @@ def holds_personal_data(text: str) -> bool:
 
 def mask_personal_data(text: str) -> str:
     """``text`` with each e-mail address and phone number replaced by a marker
-    (``"call [phone] or write to [email]"``); the same string when it holds none."""
+    (``"call [phone] or write to [email]"``); an equal string when it holds none."""
     if "@" in text:
         text = _EMAIL.sub(EMAIL_MARKER, text)
     if not _may_be_phone(text):
