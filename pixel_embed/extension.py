@@ -545,16 +545,22 @@ class TikTokPixel:
         :data:`MAX_DEFERRED` events and :data:`MAX_DEFERRED_BYTES` bytes: the oldest go first."""
         identity, events = self._peek_deferred()
         identity = identity.merged(state.identity)
-        saved = [event.to_dict() for event in [*events, *state.deferred][-MAX_DEFERRED:]]
-        dropped = len(events) + len(state.deferred) - len(saved)
+        waiting = [event.to_dict() for event in [*events, *state.deferred][-MAX_DEFERRED:]]
+        dropped = len(events) + len(state.deferred) - len(waiting)
+        # The size of each event, as Flask's session writes it (compact JSON, ASCII only).
+        sizes = [len(json.dumps(event, separators=(",", ":"))) + 1 for event in waiting]
+        room = MAX_DEFERRED_BYTES - len(json.dumps(identity.as_params())) - 30
+        kept = [(e, size) for e, size in zip(waiting, sizes, strict=True) if size <= room]
+        total = sum(size for _, size in kept)
+        while total > room:  # the oldest go first
+            total -= kept.pop(0)[1]
+        saved = [event for event, _ in kept]
+        dropped += len(waiting) - len(saved)
         data = {"identity": identity.as_params(), "events": saved}
-        while saved and len(json.dumps(data, separators=(",", ":"))) > MAX_DEFERRED_BYTES:
-            saved.pop(0)
-            dropped += 1
         if dropped:
             log.warning(
                 "TikTok pixel: too many deferred events for the session (at most %d, %d "
-                "bytes); dropped the oldest %d",
+                "bytes); dropped %d, the oldest and any too big alone",
                 MAX_DEFERRED,
                 MAX_DEFERRED_BYTES,
                 dropped,
