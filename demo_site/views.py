@@ -83,9 +83,7 @@ def identify_customer() -> None:
     user = load_user()
     if user is not None and request.endpoint != "static":
         # Every request identifies again: nothing to carry across a redirect (defer=False).
-        pixel.identify(
-            email=user.email, phone_number=user.phone, external_id=user.id, defer=False
-        )
+        pixel.identify(email=user.email, phone_number=user.phone, external_id=user.id, defer=False)
 
 
 @bp.app_context_processor

@@ -6,6 +6,8 @@ so a traceback is never needed to find the mistake.
 
 from __future__ import annotations
 
+from .screening import mask_personal_data
+
 #: The longest a value is quoted in an error message: a 500 kB value is not repeated whole.
 MAX_QUOTED = 80
 
@@ -14,14 +16,30 @@ def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
     """``repr(value)`` for a message or a log line: never raises (an object whose ``__repr__``
     fails is described by its type), at most ``limit`` characters (then ``…``), and with
     control characters escaped, so request-derived text cannot forge a log line or move a
-    terminal's cursor."""
+    terminal's cursor; an e-mail address or phone number in it is masked (``[email]``)."""
     try:
         text = repr(value)
     except Exception:  # a hostile or broken __repr__, a too-long int, a too-deep list
         return f"<{type(value).__name__} object (repr failed)>"
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return mask_personal_data(text)
+
+
+def _shown(field: str) -> str:
+    """A field's name (its path, with keys from the input) as a message may show it."""
+    if (
+        type(field) is str
+        and field.isascii()
+        and field.isprintable()
+        and len(field) <= 200
+        and "@" not in field
+        and not any(c.isdigit() for c in field)
+    ):
+        return field
+    return safe_repr(str(field), 200)[1:-1]
 
 
 class PixelError(Exception):
@@ -50,12 +68,12 @@ class InvalidInput(PixelError, ValueError):
         self.value = value
         self.problem = problem
         self.sensitive = sensitive
-        super().__init__(f"{field} {safe_repr(value)} {problem}")
+        super().__init__(f"{_shown(field)} {safe_repr(value)} {problem}")
 
     def redacted(self) -> str:
         """The message without the value when it is personal data, for logs."""
         if self.sensitive:
-            return f"{self.field} (value withheld) {self.problem}"
+            return f"{_shown(self.field)} (value withheld) {self.problem}"
         return str(self)
 
 
