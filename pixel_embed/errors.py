@@ -6,10 +6,25 @@ so a traceback is never needed to find the mistake.
 
 from __future__ import annotations
 
+import reprlib
+
 from .screening import mask_personal_data
 
 #: The longest a value is quoted in an error message: a 500 kB value is not repeated whole.
 MAX_QUOTED = 80
+
+
+def _bounded_repr(limit: int) -> reprlib.Repr:
+    # reprlib looks at a few items of a container and a few levels only: the repr of a
+    # 500 kB list costs what the repr of a short one does.
+    bounded = reprlib.Repr()
+    bounded.maxstring = bounded.maxother = bounded.maxlong = limit
+    bounded.maxlist = bounded.maxtuple = bounded.maxdict = bounded.maxset = 6
+    bounded.maxlevel = 3
+    return bounded
+
+
+_REPRS = {MAX_QUOTED: _bounded_repr(MAX_QUOTED), 200: _bounded_repr(200)}
 
 
 def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
@@ -17,8 +32,9 @@ def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
     fails is described by its type), at most ``limit`` characters (then ``…``), and with
     control characters escaped, so request-derived text cannot forge a log line or move a
     terminal's cursor; an e-mail address or phone number in it is masked (``[email]``)."""
+    bounded = _REPRS.get(limit) or _bounded_repr(limit)
     try:
-        text = repr(value)
+        text = bounded.repr(value) if type(value) is not str else repr(value[:limit])
     except Exception:  # a hostile or broken __repr__, a too-long int, a too-deep list
         return f"<{type(value).__name__} object (repr failed)>"
     if len(text) > limit:

@@ -298,7 +298,7 @@ def test_lone_surrogates_from_a_json_body_are_invalid_fields(
 
 
 def test_an_object_whose_repr_raises_still_gets_a_named_error() -> None:
-    with pytest.raises(InvalidEvent, match=r"^value <Hostile object \(repr failed\)> must be"):
+    with pytest.raises(InvalidEvent, match=r"^value <Hostile instance at 0x\w+> must be a number"):
         validate_event("AddToCart", {"value": Hostile(), "currency": "USD"})
     app, pixel = lenient_app()
     client = track_view(app, pixel, "Search", query=Hostile(), custom=Hostile())
