@@ -84,13 +84,29 @@ class InvalidInput(PixelError, ValueError):
         self.value = value
         self.problem = problem
         self.sensitive = sensitive
-        super().__init__(f"{_shown(field)} {safe_repr(value)} {problem}")
+        # The message is written when it is read: a hostile event can make hundreds of errors,
+        # and most are never shown (see events.MAX_REPORTED).
+        super().__init__(field, problem)
+
+    def __str__(self) -> str:
+        return f"{_shown(self.field)} {safe_repr(self.value)} {self.problem}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.__dict__))
 
     def redacted(self) -> str:
         """The message without the value when it is personal data, for logs."""
         if self.sensitive:
             return f"{_shown(self.field)} (value withheld) {self.problem}"
         return str(self)
+
+
+def _rebuild(kind: type[InvalidInput], state: dict[str, object]) -> InvalidInput:
+    """Unpickle an :class:`InvalidInput` (its subclasses' constructors differ)."""
+    error = kind.__new__(kind)
+    error.__dict__.update(state)
+    error.args = (state["field"], state["problem"])
+    return error
 
 
 class InvalidEvent(InvalidInput):
@@ -110,7 +126,6 @@ class PersonalDataInText(InvalidEvent):
     def __init__(self, field: str, value: object, problem: str, masked: str = "") -> None:
         super().__init__(field, value, problem, sensitive=True)
         self.masked = masked
-        self.args = (self.redacted(),)
 
     def __str__(self) -> str:
         return self.redacted()

@@ -90,14 +90,39 @@ MAX_NUMBER = 2**53 - 1
 RESERVED_KEYS: frozenset[str] = frozenset({"__proto__", "constructor", "prototype"})
 
 
+#: The most problems of one event reported one by one; the rest are counted in one more.
+MAX_REPORTED = 20
+
+
 class _Check:
     """One event's validation: where problems go, and how much text it may still carry."""
 
-    __slots__ = ("on_error", "text_left")
+    __slots__ = ("on_error", "text_left", "reported", "unreported")
 
     def __init__(self, on_error: OnError) -> None:
         self.on_error = on_error
         self.text_left = MAX_EVENT_TEXT
+        self.reported = 0
+        self.unreported = 0
+
+    def report(self, error: InvalidEvent) -> None:
+        """Hand ``error`` to ``on_error``, unless :data:`MAX_REPORTED` were already: a hostile
+        event must not write hundreds of log lines."""
+        if self.reported < MAX_REPORTED:
+            self.reported += 1
+            self.on_error(error)
+        else:
+            self.unreported += 1
+
+    def done(self) -> None:
+        if self.unreported:
+            self.on_error(
+                InvalidEvent(
+                    "params",
+                    f"{self.unreported} more problems",
+                    "were found in this event; each bad field was left out",
+                )
+            )
 
 
 def _kinds(text: str) -> str:
@@ -348,10 +373,10 @@ def _json_value(field: str, value: object, check: _Check, depth: int = 0) -> Any
                 _key(path, key)
             kept[key] = _json_value(path, item, check, depth + 1)
         except PersonalDataInText as exc:
-            check.on_error(exc)
+            check.report(exc)
             kept[key] = exc.masked
         except InvalidEvent as exc:
-            check.on_error(exc)
+            check.report(exc)
     return kept if mapping else list(kept.values())
 
 
@@ -380,13 +405,13 @@ def _nested(error: InvalidEvent, path: str) -> InvalidEvent:
 
 def _item(path: str, value: object, check: _Check) -> dict[str, Any] | None:
     if type(value) is not dict and not isinstance(value, Mapping):
-        check.on_error(InvalidEvent(path, value, "must be a mapping with at least 'content_id'"))
+        check.report(InvalidEvent(path, value, "must be a mapping with at least 'content_id'"))
         return None
     if len(value) > MAX_PARAMS:
-        check.on_error(InvalidEvent(path, value, f"has more than {MAX_PARAMS} fields"))
+        check.report(InvalidEvent(path, value, f"has more than {MAX_PARAMS} fields"))
         return None
     if value.get("content_id") in (None, ""):
-        check.on_error(InvalidEvent(f"{path}.content_id", value.get("content_id"), "is required"))
+        check.report(InvalidEvent(f"{path}.content_id", value.get("content_id"), "is required"))
         return None
     item: dict[str, Any] = {}
     for key, raw in value.items():
@@ -398,10 +423,10 @@ def _item(path: str, value: object, check: _Check) -> dict[str, Any] | None:
                 field = f"{path}.{_key(f'{path}.{key!s}', key)}"
                 item[key] = _json_value(field, raw, check)
         except PersonalDataInText as exc:
-            check.on_error(_nested(exc, path) if known else exc)
+            check.report(_nested(exc, path) if known else exc)
             item[key] = exc.masked
         except InvalidEvent as exc:
-            check.on_error(_nested(exc, path) if known else exc)
+            check.report(_nested(exc, path) if known else exc)
     return item if "content_id" in item else None
 
 
@@ -432,7 +457,7 @@ def _content_ids(field: str, value: object, check: _Check) -> list[str]:
         try:
             ids.append(_text(f"{field}[{i}]", item, check))
         except PersonalDataInText as exc:
-            check.on_error(exc)
+            check.report(exc)
             ids.append(exc.masked)
     return ids
 
@@ -528,10 +553,11 @@ def validate_event(
                     key, raw, check
                 )
         except PersonalDataInText as exc:
-            on_error(exc)
+            check.report(exc)
             clean[key] = exc.masked
         except InvalidEvent as exc:
-            on_error(exc)
+            check.report(exc)
+    check.done()
     if "value" in clean and "currency" not in clean:
         on_error(InvalidEvent("currency", None, f"is required with value in {name}"))
     return Event(name=name, params=clean, event_id=event_id)
