@@ -4,7 +4,8 @@
   text, worst cases for the e-mail and phone patterns, wide and deep nesting, lone surrogates)
   goes through ``track`` (as a text, number, nested and ``contents`` parameter), ``identify``
   (each field) and Segment's ``track``/``identify``, in lenient mode, each in a request
-  context; a call's time is the median of three; the figure is the slowest call.
+  context; a call's time is the best of five (the machine is shared: what other processes
+  take is not the call's cost); the figure is the slowest call.
 - ``hostile_identities_mb``: the process's resident memory grown by 10,000 distinct hostile
   identities (values at their length caps, refused 480 kB e-mails, unusual phone numbers).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,34 +24,35 @@ from flask import Flask
 from pixel_embed import TikTokPixel
 
 from .size import CODE
-from .timing import median
 
 KB = 1000
-#: The inputs, each at most 500 kB.
-CORPUS: dict[str, Any] = {
-    "long number": "9" * 499 * KB,
-    "number at the int limit": "9" * 4301,
-    "sNaN": "sNaN",
-    "huge int": 10**4000,
-    "long text": "x" * 500 * KB,
-    "many @": "a@" * 250 * KB,
-    "local parts": ("a" * 63 + "@") * 7800,
-    "phone-ish": "+1 " * 166 * KB,
-    "trunk-0-ish": "0 12 " * 100 * KB,
-    "dashed digits": "415-555-" * 62 * KB,
-    "1000 chars of @": ("ab@" * 400)[:1000],
-    "1000 chars of digits": ("+1 213 373 42 " * 80)[:1000],
-    "lone surrogates": "\ud800" * 250 * KB,
-    "wide list": ["a"] * 250 * KB,
-    "wide mapping": {f"k{n}": n for n in range(40 * KB)},
-    "deep list": None,  # built below: 50,000 levels
-    "list of worst strings": [("1 213 373 42 " * 80)[:1000]] * 500,
-    "items": [{"content_id": f"{n}", "content_name": "+1 2 " * 200} for n in range(500)],
-}
-_deep: list[Any] = []
-for _ in range(50 * KB):
-    _deep = [_deep]
-CORPUS["deep list"] = _deep
+
+
+def corpus() -> dict[str, Any]:
+    """The inputs, each at most 500 kB."""
+    deep: list[Any] = []
+    for _ in range(50 * KB):
+        deep = [deep]
+    return {
+        "long number": "9" * 499 * KB,
+        "number at the int limit": "9" * 4301,
+        "sNaN": "sNaN",
+        "huge int": 10**4000,
+        "long text": "x" * 500 * KB,
+        "many @": "a@" * 250 * KB,
+        "local parts": ("a" * 63 + "@") * 7800,
+        "phone-ish": "+1 " * 166 * KB,
+        "trunk-0-ish": "0 12 " * 100 * KB,
+        "dashed digits": "415-555-" * 62 * KB,
+        "1000 chars of @": ("ab@" * 400)[:1000],
+        "1000 chars of digits": ("+1 213 373 42 " * 80)[:1000],
+        "lone surrogates": "\ud800" * 250 * KB,
+        "wide list": ["a"] * 250 * KB,
+        "wide mapping": {f"k{n}": n for n in range(40 * KB)},
+        "deep list": deep,
+        "list of worst strings": [("1 213 373 42 " * 80)[:1000]] * 500,
+        "items": [{"content_id": f"{n}", "content_name": "+1 2 " * 200} for n in range(500)],
+    }
 
 
 def _calls(pixel: TikTokPixel, value: Any) -> dict[str, Callable[[], object]]:
@@ -75,11 +78,27 @@ def _app() -> tuple[Flask, TikTokPixel]:
     return app, TikTokPixel(app)
 
 
-def worst_call(repeats: int = 3) -> tuple[float, str]:
-    """The slowest call over the corpus (ms, median of ``repeats``) and what it was."""
+def worst_call(repeats: int = 5) -> tuple[float, str]:
+    """The slowest call over the corpus (ms, best of ``repeats``) and what it was."""
     app, pixel = _app()
+    inputs = corpus()
+    # The corpus is large (a 250,000-item list, 50,000 levels of nesting): kept out of the
+    # garbage collector's sweeps, or every collection would walk it and the figures would time
+    # the corpus.
+    gc.collect()
+    gc.freeze()
+    try:
+        return _worst(app, pixel, inputs, repeats)
+    finally:
+        del inputs
+        gc.unfreeze()
+
+
+def _worst(
+    app: Flask, pixel: TikTokPixel, inputs: dict[str, Any], repeats: int
+) -> tuple[float, str]:
     worst = (0.0, "")
-    for name, value in CORPUS.items():
+    for name, value in inputs.items():
         for kind in _calls(pixel, value):
             samples = []
             for _ in range(repeats):
@@ -88,7 +107,7 @@ def worst_call(repeats: int = 3) -> tuple[float, str]:
                     start = time.perf_counter()
                     call()
                     samples.append(time.perf_counter() - start)
-            ms = median(samples) * 1e3
+            ms = min(samples) * 1e3
             if ms > worst[0]:
                 worst = (ms, f"{kind} with {name}")
     return worst
@@ -133,12 +152,11 @@ def identities_growth_mb(count: int = 10_000) -> float:
 def run(*, quick: bool = False) -> dict[str, float]:
     """The worst call over the corpus, and memory after 10,000 hostile identities."""
     logging.getLogger("pixel_embed").setLevel(logging.CRITICAL)
-    ms, what = worst_call(repeats=1 if quick else 3)
-    print(f"hostile: the slowest call was {what} ({ms:.2f} ms)", flush=True)
-    return {
-        "hostile_worst_call_ms": ms,
-        "hostile_identities_mb": identities_growth_mb(2000 if quick else 10_000),
-    }
+    # Memory first: the corpus, freed, would leave the allocator room to grow into unseen.
+    growth = identities_growth_mb(2000 if quick else 10_000)
+    ms, what = worst_call(repeats=1 if quick else 5)
+    print(f"hostile: the slowest call was {what} ({ms:.2f} ms)", file=sys.stderr, flush=True)
+    return {"hostile_worst_call_ms": ms, "hostile_identities_mb": growth}
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ MAX_REPORTED = 20
 class _Check:
     """One event's validation: where problems go, and how much text it may still carry."""
 
-    __slots__ = ("on_error", "text_left", "reported", "unreported")
+    __slots__ = ("on_error", "reported", "text_left", "unreported")
 
     def __init__(self, on_error: OnError) -> None:
         self.on_error = on_error
