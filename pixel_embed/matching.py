@@ -308,12 +308,13 @@ class Identity:
             country,
             zip_code,
         )
-        if _cacheable(raw_values):
-            try:
-                return _remembered_identity(*raw_values, region)
-            except InvalidIdentity:
-                if on_error is None:
-                    raise
+        try:
+            return _remembered_identity(*raw_values, region)
+        except InvalidIdentity:
+            if on_error is None:
+                raise
+        except Exception:  # a value that cannot be a cache key (a list, an object whose
+            pass  # __hash__ raises): normalising names the field
         return cls._normalised(raw_values, region, on_error)
 
     @classmethod
@@ -372,30 +373,16 @@ class Identity:
 NO_IDENTITY = Identity()
 
 
-#: The most characters of raw values an identity may have to be remembered (see below).
-MAX_CACHED_CHARS = 512
-#: The most identities remembered.
-CACHED_IDENTITIES = 4096
-
-
-def _cacheable(raw_values: tuple[object, ...]) -> bool:
-    """Whether these values may be a key of the identity cache: strings, ints and ``None``
-    only (no object's ``__hash__`` runs), :data:`MAX_CACHED_CHARS` characters at most."""
-    size = 0
-    for value in raw_values:
-        kind = type(value)
-        if kind is str:
-            size += len(cast(str, value))
-        elif value is not None and kind is not int:
-            return False
-    return size <= MAX_CACHED_CHARS
+#: The most identities remembered (see below).
+CACHED_IDENTITIES = 2048
 
 
 # A signed-in visitor is identified on every page with the same values: normalising and hashing
 # them again costs more than the rest of identify(). Valid identities only are kept (an error
-# is raised anew each time); ``typed`` keeps True apart from 1 and "1" apart from 1. A key holds
-# at most MAX_CACHED_CHARS characters (4 bytes each at worst) and an entry's identity nine short
-# strings: the cache stays under about 4096 * (2 + 1.5) kB = 14 MB, whatever visitors send.
+# is raised anew each time); ``typed`` keeps True apart from 1 and "1" apart from 1. Only valid
+# values are kept, so each within MAX_LENGTHS: a key holds at most 1,406 characters (4 bytes
+# each at worst) and an entry's identity nine short strings, so the cache stays under about
+# 2048 * (5.6 + 1.5) kB = 15 MB, whatever visitors send.
 @functools.lru_cache(maxsize=CACHED_IDENTITIES, typed=True)
 def _remembered_identity(*raw_values_and_region: object) -> Identity:
     *raw_values, region = raw_values_and_region

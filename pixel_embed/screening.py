@@ -105,14 +105,27 @@ def holds_personal_data(text: str) -> bool:
     return _may_be_phone(text) and any(_is_phone(m[0]) for m in _PHONE.finditer(text))
 
 
+# Short texts found clean lately (product names, SKUs, categories come back on every page):
+# at most _MEMO_SIZE of at most _MEMO_LENGTH characters, emptied when full. Only clean text is
+# kept, never personal data.
+_MEMO_SIZE = 1024
+_MEMO_LENGTH = 100
+_clean_memo: dict[str, None] = {}
+
+
 def mask_personal_data(text: str) -> str:
     """``text`` with each e-mail address and phone number replaced by a marker
     (``"call [phone] or write to [email]"``); an equal string when it holds none."""
-    if "@" in text:
-        text = _EMAIL.sub(EMAIL_MARKER, text)
-    if not _may_be_phone(text):
+    if text in _clean_memo:
         return text
-    return _PHONE.sub(lambda m: PHONE_MARKER if _is_phone(m[0]) else m[0], text)
+    masked = _EMAIL.sub(EMAIL_MARKER, text) if "@" in text else text
+    if _may_be_phone(masked):
+        masked = _PHONE.sub(lambda m: PHONE_MARKER if _is_phone(m[0]) else m[0], masked)
+    if masked == text and len(text) <= _MEMO_LENGTH:
+        if len(_clean_memo) >= _MEMO_SIZE:
+            _clean_memo.clear()
+        _clean_memo[text] = None
+    return masked
 
 
 # Query parameters a URL loses before it goes to TikTok: their name (split into words at
