@@ -524,8 +524,10 @@ class TikTokPixel:
         """Warn, once per endpoint, that an identity was set on a redirect or on a page
         without the pixel: it reaches no page unless ``identify(..., defer=True)``."""
         redirect = 300 <= response.status_code < 400
-        if not redirect and response.mimetype != "text/html":
-            return  # data (JSON, files): the next page identifies the visitor itself
+        if not redirect and (response.mimetype != "text/html" or response.is_streamed):
+            # Data (JSON, files): the next page identifies the visitor itself. A streamed
+            # page renders later: tiktok_pixel() raises StreamingError then.
+            return
         endpoint = request.endpoint or "(no endpoint)"
         if endpoint in self._warned_endpoints:
             return
