@@ -57,6 +57,7 @@ _RESPONDED_KEY = "_tiktok_pixel_responded"
 #: Akamai's and Varnish's ``Surrogate-Control``; Cloudflare's own): on a personal page, each
 #: one present is replaced by ``no-store``.
 CDN_CACHE_HEADERS = ("CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control")
+_CDN_CACHE_NAMES = frozenset(name.lower() for name in CDN_CACHE_HEADERS)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -503,10 +504,11 @@ class TikTokPixel:
         server_events = config.server_events
         if server_events is not None and state.server_events and not self._is_internal(config):
             server_events.send(state.server_events, state.identity, self._consent(config))
-        carry_identity = bool(state.identity) and state.defer_identity is True
+        # The cheap tests first: an Identity's truth looks at each of its fields.
+        carry_identity = state.defer_identity is True and bool(state.identity)
         if state.deferred or carry_identity:
             self._save_deferred(state)
-        elif state.identity and not state.rendered and state.defer_identity is None:
+        elif not state.rendered and state.defer_identity is None and state.identity:
             self._identity_lost(response)
         if state.events and not state.rendered:
             log.warning(
@@ -573,13 +575,18 @@ class TikTokPixel:
 def _make_private(response: Response) -> None:
     """Keep ``response`` out of shared caches: one visitor's hashes and purchases must never be
     served to another."""
-    if "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "private"
+    headers = response.headers
+    # One pass over the few headers: "name in headers" raises and catches an exception when
+    # the name is absent, which costs more than this.
+    names = {name.lower() for name, _ in headers}
+    if "cache-control" not in names:
+        headers["Cache-Control"] = "private"
     else:  # keep the view's other directives (parsing them costs ~10 us)
         cache_control = response.cache_control
         cache_control.public = False
         cache_control.private = True
         cache_control.s_maxage = None
-    for name in CDN_CACHE_HEADERS:
-        if name in response.headers:
-            response.headers[name] = "no-store"
+    if not names.isdisjoint(_CDN_CACHE_NAMES):
+        for name in CDN_CACHE_HEADERS:
+            if name.lower() in names:
+                headers[name] = "no-store"
