@@ -532,6 +532,9 @@ def validate_event(
         event_id = new_event_id()
     check = _Check(on_error)
     clean: dict[str, Any] = {}
+    if params is not None and type(params) is not dict and not isinstance(params, Mapping):
+        on_error(InvalidEvent("params", params, "must be a mapping of names to values"))
+        params = None
     if params and len(params) > MAX_PARAMS:
         on_error(
             InvalidEvent(

@@ -302,7 +302,9 @@ class TikTokPixel:
         try:
             checked = validate_event(
                 event,
-                {**params, **properties} if params and properties else params or properties,
+                {**params, **properties}
+                if params and properties and isinstance(params, Mapping)
+                else params or properties,
                 event_id=event_id,
                 on_error=config.on_error,
             )
