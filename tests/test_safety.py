@@ -415,3 +415,26 @@ def test_an_identity_lost_across_a_redirect_is_reported_once_per_endpoint(
 def test_every_failure_is_a_pixel_error() -> None:
     for error in (PersonalDataInText, StreamingError, InvalidEvent, InvalidEmail):
         assert issubclass(error, PixelError)
+
+
+def test_an_invalid_event_name_drops_the_event_in_lenient_mode(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, pixel = lenient_app()
+    ids: list[object] = []
+
+    @app.post("/")
+    def view() -> str:
+        name = request.form["event"]
+        ids.append(pixel.track(name, query="mugs"))
+        ids.append(pixel.segment.track("Products Searched", {"query": "mugs"}))
+        return page()
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        response = app.test_client().post("/", data={"event": "</script>\n" * 1000})
+    assert response.status_code == 200
+    assert ids[0] == ""
+    assert [name for name, _, _ in tracked(response.text)] == ["Search"]
+    assert "dropped an event: event '</script>\\n" in caplog.text
+    with pytest.raises(InvalidEvent):
+        validate_event("</script>", {}, on_error=lambda error: None)

@@ -170,7 +170,9 @@ class SegmentAdapter:
             if call.identity:
                 self._pixel.identify(**call.identity)
             if call.event is not None:
-                event_ids.append(
-                    self._pixel.track(call.event, call.params, event_id=call.event_id, defer=defer)
+                event_id = self._pixel.track(
+                    call.event, call.params, event_id=call.event_id, defer=defer
                 )
+                if event_id:  # "": lenient mode dropped it (an invalid event name)
+                    event_ids.append(event_id)
         return event_ids
