@@ -20,7 +20,13 @@ from typing import Any, cast
 
 from .currencies import CURRENCIES
 from .errors import InvalidEvent, PersonalDataInText
-from .screening import find_personal_data, holds_personal_data, mask_personal_data
+from .screening import (
+    UNENCODABLE,
+    find_personal_data,
+    holds_personal_data,
+    is_encodable,
+    mask_personal_data,
+)
 
 log = logging.getLogger("pixel_embed")
 
@@ -148,13 +154,8 @@ def _screen(field: str, text: str, check: _Check) -> str:
             field, text, f"takes the event's text beyond {MAX_EVENT_TEXT} characters in all"
         )
     check.text_left -= size
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidEvent(
-                field, text, "holds characters that cannot be encoded (a lone surrogate)"
-            ) from None
+    if not is_encodable(text):
+        raise InvalidEvent(field, text, UNENCODABLE)
     masked = mask_personal_data(text)
     if masked != text:
         raise PersonalDataInText(field, text, f"holds what looks like {_kinds(text)}", masked)
@@ -171,13 +172,8 @@ def _key(field: str, key: object) -> str:
         )
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidEvent(field, key, f"is longer than {MAX_KEY_LENGTH} characters")
-    if not key.isascii():
-        try:
-            key.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidEvent(
-                field, key, "holds characters that cannot be encoded (a lone surrogate)"
-            ) from None
+    if not is_encodable(key):
+        raise InvalidEvent(field, key, UNENCODABLE)
     if holds_personal_data(key):
         raise InvalidEvent(
             field,

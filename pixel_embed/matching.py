@@ -20,7 +20,7 @@ from typing import cast
 import phonenumbers
 
 from .errors import InvalidEmail, InvalidIdentity, InvalidPhoneNumber
-from .screening import holds_personal_data
+from .screening import UNENCODABLE, holds_personal_data, is_encodable
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # Deliberately loose: one "@", no white space, a dot in the domain. Deliverability is the
@@ -51,13 +51,8 @@ def _checked(field: str, value: str, error: type[InvalidIdentity] = InvalidIdent
     """``value`` if its length is within :data:`MAX_LENGTHS` and it can be encoded as UTF-8."""
     if len(value) > MAX_LENGTHS[field]:
         raise error(field, value, f"is longer than {MAX_LENGTHS[field]} characters")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise error(
-                field, value, "holds characters that cannot be encoded (a lone surrogate)"
-            ) from None
+    if not is_encodable(value):
+        raise error(field, value, UNENCODABLE)
     return value
 
 

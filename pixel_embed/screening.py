@@ -88,6 +88,22 @@ def _may_be_phone(text: str) -> bool:
     )
 
 
+#: How an error describes text that :func:`is_encodable` refuses.
+UNENCODABLE = "holds characters that cannot be encoded (a lone surrogate)"
+
+
+def is_encodable(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8: not when it holds a lone surrogate, which a
+    JSON body (``"\\ud800"``) can carry into a Python string."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def find_personal_data(text: str) -> list[tuple[PersonalData, str]]:
     """The e-mail addresses and phone numbers in ``text``, in order, as ``(kind, text)``."""
     found: list[tuple[int, PersonalData, str]] = []
