@@ -150,8 +150,12 @@ def _screen(field: str, text: str, check: _Check) -> str:
     if size > MAX_TEXT_LENGTH:
         raise InvalidEvent(field, text, f"is longer than {MAX_TEXT_LENGTH} characters")
     if size > check.text_left:
+        check.text_left = -1  # spent: the lists and mappings being read stop here
         raise InvalidEvent(
-            field, text, f"takes the event's text beyond {MAX_EVENT_TEXT} characters in all"
+            field,
+            text,
+            f"takes the event's text beyond {MAX_EVENT_TEXT} characters in all; it and the "
+            "rest of the lists and mappings it is in are left out",
         )
     check.text_left -= size
     if not is_encodable(text):
@@ -373,6 +377,8 @@ def _json_value(field: str, value: object, check: _Check, depth: int = 0) -> Any
             kept[key] = exc.masked
         except InvalidEvent as exc:
             check.report(exc)
+        if check.text_left < 0:
+            break
     return kept if mapping else list(kept.values())
 
 
@@ -442,6 +448,8 @@ def _contents(field: str, value: object, check: _Check) -> list[dict[str, Any]]:
         item = _item(f"{field}[{i}]", raw, check)
         if item is not None:
             items.append(item)
+        if check.text_left < 0:
+            break
     return items
 
 
@@ -455,6 +463,8 @@ def _content_ids(field: str, value: object, check: _Check) -> list[str]:
         except PersonalDataInText as exc:
             check.report(exc)
             ids.append(exc.masked)
+        if check.text_left < 0:
+            break
     return ids
 
 

@@ -438,3 +438,28 @@ def test_an_invalid_event_name_drops_the_event_in_lenient_mode(
     assert "dropped an event: event '</script>\\n" in caplog.text
     with pytest.raises(InvalidEvent):
         validate_event("</script>", {}, on_error=lambda error: None)
+
+
+def test_an_event_carries_at_most_its_text_budget_and_reports_few_problems() -> None:
+    errors: list[InvalidEvent] = []
+    event = validate_event(
+        "Search",
+        {
+            "custom": ["x" * 1000] * 50,
+            "more": [{"a": "y" * 1000}] * 50,
+            "value": 5,
+            "currency": "USD",
+        },
+        on_error=errors.append,
+    )
+    assert event.params["custom"] == ["x" * 1000] * 10  # 10,000 characters in all
+    assert event.params["more"] == [{}]
+    assert event.params["value"] == 5  # the rest of the event is kept
+    assert [error.field for error in errors] == ["custom[10]", "more[0].a"]
+    many: list[InvalidEvent] = []
+    validate_event("Search", {"custom": [float("nan")] * 100}, on_error=many.append)
+    assert len(many) == 21
+    assert (
+        str(many[-1])
+        == "params '80 more problems' were found in this event; each bad field was left out"
+    )
