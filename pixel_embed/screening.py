@@ -204,8 +204,8 @@ def is_secret_parameter(name: str) -> bool:
 
 def scrub_url(url: str | None) -> str | None:
     """``url`` without what must not leave the site: user name and password, the fragment,
-    query parameters whose name is in :data:`SECRET_WORDS` or whose value looks like personal
-    data; e-mail addresses and phone numbers in the path are masked.
+    query parameters whose name is in :data:`SECRET_WORDS` or whose name or value looks like
+    personal data; e-mail addresses and phone numbers in the path are masked.
 
     A URL that cannot be parsed is left out (``None``).
     """
@@ -225,7 +225,9 @@ def scrub_url(url: str | None) -> str | None:
         kept = [
             (name, value)
             for name, value in pairs
-            if not is_secret_parameter(name) and not holds_personal_data(value)
+            if not is_secret_parameter(name)
+            and not holds_personal_data(value)
+            and not holds_personal_data(name)
         ]
         if len(kept) != len(pairs):
             query = urlencode(kept)

@@ -298,6 +298,7 @@ urls = st.one_of(
 
 @HYPOTHESIS
 @given(data=params, fields=identity_fields, url=urls, referrer=urls)
+@example(data={}, fields={}, url=None, referrer="?0@0.AA")  # an e-mail as a parameter name
 @example(
     data={"query": EMAIL},
     fields={"email": EMAIL},
