@@ -91,6 +91,9 @@ class InvalidInput(PixelError, ValueError):
     def __str__(self) -> str:
         return f"{_shown(self.field)} {safe_repr(self.value)} {self.problem}"
 
+    def __repr__(self) -> str:  # the message, not the raw args: it may end up in a log
+        return f"{type(self).__name__}({str(self)!r})"
+
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild, (type(self), self.__dict__))
 

@@ -200,8 +200,9 @@ def lenient_request(client: FlaskClient, path: str, body: Any) -> None:
 def strict_request(client: FlaskClient, path: str, body: Any) -> None:
     try:
         response = client.post(path, data=json.dumps(body), content_type="application/json")
-    except PixelError:
-        return  # a named error: what strict mode promises
+    except PixelError as error:  # a named error: what strict mode promises
+        assert_no_raw_pii(str(error), repr(error))  # it ends up in the server's logs
+        return
     assert response.status_code == 200, response.text[:500]
     assert_no_raw_pii(response.text)
 
