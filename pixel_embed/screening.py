@@ -15,7 +15,7 @@ by dots, ending in a dot and a top-level domain of 2 to 63 *letters* (``jane@exa
 **A phone number** is one of:
 
 - international: ``+`` (not after a letter, digit or ``+``), then 7 to 15 digits, which may be
-  separated by single spaces, dots, hyphens, slashes or parentheses (``+12133734253``,
+  separated by spaces, dots, hyphens, slashes or parentheses (``+12133734253``,
   ``+1 (213) 373-4253``, ``+44 20 7946 0958``);
 - North American: ``(213) 373-4253``, ``213-373-4253``, ``213.373.4253``, ``213 373 4253``,
   optionally after ``1-`` (area code and exchange start with 2-9, as in NANP);
