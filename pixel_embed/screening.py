@@ -8,9 +8,10 @@ message). :func:`find_personal_data` finds the e-mail addresses and phone number
 is what its own checks accept.
 
 **An e-mail address** is a local part of 1 to 64 letters, digits or ``. _ % + -`` (not
-continuing a longer such run), ``@``, then a domain: labels of letters, digits and ``-`` joined
-by dots, ending in a dot and a top-level domain of 2 to 63 *letters* (``jane@example.com``,
-``j.doe+shop@mail.example.co.uk``). ``@handle``, ``user@localhost`` and ``5@10.99`` are not.
+continuing a longer such run), ``@``, then a domain: a letter or digit, then labels of letters,
+digits, ``-`` or ``_`` joined by dots (at most 9), ending in a dot and a top-level domain of 2 to
+63 *letters* (``jane@example.com``, ``j.doe+shop@mail.example.co.uk``). Letters include
+accented ones (``jöhn@exämple.de``). ``@handle``, ``user@localhost`` and ``5@10.99`` are not.
 
 **A phone number** is one of:
 
