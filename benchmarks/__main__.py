@@ -3,7 +3,8 @@
 Each figure is printed with its target and PASS or MISS. A missed target is a finding, not a
 failure: the exit status is 0 unless a benchmark could not run at all.
 
-Options: ``--only NAME`` (one part: server, pageload, size, isolation, suite, events_api),
+Options: ``--only NAME`` (one part: server, pageload, size, isolation, suite, events_api,
+hostile),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import events_api, isolation, pageload, server, size, suite
+from . import events_api, hostile, isolation, pageload, server, size, suite
 
 Figures = dict[str, float]
 
@@ -39,6 +40,7 @@ PARTS: dict[str, Callable[..., Figures]] = {
     "isolation": isolation.run,
     "pageload": pageload.run,
     "suite": suite.run,
+    "hostile": hostile.run,
 }
 
 
@@ -80,6 +82,8 @@ TARGETS: dict[str, Target] = {
     "events_api_outbox_delivery_events_per_s_batch_50": Target(
         ">= 2000", _fixed(2000.0), at_most=False
     ),
+    "hostile_worst_call_ms": Target("<= 5 ms", _fixed(5.0)),
+    "hostile_identities_mb": Target("<= 50 MB", _fixed(50.0)),
 }
 
 

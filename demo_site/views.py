@@ -26,6 +26,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from pixel_embed import mask_personal_data
+
 from . import forms
 from .accounts import User, load_user, log_in, log_out, users
 from .catalogue import CATEGORIES, CURRENCY, PRODUCTS, Product, in_category
@@ -81,7 +83,8 @@ def identify_customer() -> None:
     """While a customer is signed in, every page identifies them (hashed on the server)."""
     user = load_user()
     if user is not None and request.endpoint != "static":
-        pixel.identify(email=user.email, phone_number=user.phone, external_id=user.id)
+        # Every request identifies again: nothing to carry across a redirect (defer=False).
+        pixel.identify(email=user.email, phone_number=user.phone, external_id=user.id, defer=False)
 
 
 @bp.app_context_processor
@@ -156,12 +159,18 @@ def product(slug: str) -> str:
     return render_template("shop/product.html", product=item)
 
 
+#: The longest search query the shop reads (and tracks).
+MAX_QUERY = 200
+
+
 @bp.get("/search")
 def search() -> str:
-    # The query goes to the pixel exactly as typed; the page escapes it.
-    query = request.args.get("q", "")
+    # Visitors type anything in a search box, their e-mail address included: the query goes to
+    # the pixel masked (strict mode, the demo's, refuses personal data in free text). The page
+    # escapes it.
+    query = request.args.get("q", "")[:MAX_QUERY]
     if query.strip():
-        pixel.track("Search", query=query)
+        pixel.track("Search", query=mask_personal_data(query))
     return render_template("shop/search.html", query=query, results=search_catalogue(query))
 
 

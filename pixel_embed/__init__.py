@@ -8,7 +8,9 @@ from .errors import InvalidEvent as InvalidEvent
 from .errors import InvalidIdentity as InvalidIdentity
 from .errors import InvalidInput as InvalidInput
 from .errors import InvalidPhoneNumber as InvalidPhoneNumber
+from .errors import PersonalDataInText as PersonalDataInText
 from .errors import PixelError as PixelError
+from .errors import StreamingError as StreamingError
 from .events import PURCHASE_EVENTS as PURCHASE_EVENTS
 from .events import STANDARD_EVENTS as STANDARD_EVENTS
 from .events import Event as Event
@@ -23,6 +25,9 @@ from .matching import normalize_phone as normalize_phone
 from .render import PixelCall as PixelCall
 from .render import PixelSettings as PixelSettings
 from .render import render_pixel as render_pixel
+from .screening import find_personal_data as find_personal_data
+from .screening import mask_personal_data as mask_personal_data
+from .screening import scrub_url as scrub_url
 
 try:
     __version__ = version("pixel-embed")
@@ -40,15 +45,20 @@ __all__ = [
     "InvalidIdentity",
     "InvalidInput",
     "InvalidPhoneNumber",
+    "PersonalDataInText",
     "PixelCall",
     "PixelError",
     "PixelSettings",
+    "StreamingError",
     "TikTokPixel",
     "__version__",
+    "find_personal_data",
     "hash_email",
     "hash_external_id",
     "hash_phone",
+    "mask_personal_data",
     "normalize_email",
     "normalize_phone",
     "render_pixel",
+    "scrub_url",
 ]

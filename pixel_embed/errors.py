@@ -6,6 +6,57 @@ so a traceback is never needed to find the mistake.
 
 from __future__ import annotations
 
+import reprlib
+
+from .screening import mask_personal_data
+
+#: The longest a value is quoted in an error message: a 500 kB value is not repeated whole.
+MAX_QUOTED = 80
+
+
+def _bounded_repr(limit: int) -> reprlib.Repr:
+    # reprlib looks at a few items of a container and a few levels only: the repr of a
+    # 500 kB list costs what the repr of a short one does.
+    bounded = reprlib.Repr()
+    bounded.maxstring = bounded.maxother = bounded.maxlong = limit
+    bounded.maxlist = bounded.maxtuple = bounded.maxdict = bounded.maxset = 6
+    bounded.maxlevel = 3
+    return bounded
+
+
+_REPRS = {MAX_QUOTED: _bounded_repr(MAX_QUOTED), 200: _bounded_repr(200)}
+
+
+def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
+    """``repr(value)`` for a message or a log line: never raises (an object whose ``__repr__``
+    fails is described by its type), at most ``limit`` characters (then ``…``), and with
+    control characters escaped, so request-derived text cannot forge a log line or move a
+    terminal's cursor; an e-mail address or phone number in it is masked (``[email]``)."""
+    bounded = _REPRS.get(limit) or _bounded_repr(limit)
+    try:
+        text = bounded.repr(value) if type(value) is not str else repr(value[:limit])
+    except Exception:  # a hostile or broken __repr__, a too-long int, a too-deep list
+        return f"<{type(value).__name__} object (repr failed)>"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return mask_personal_data(text)
+
+
+def _shown(field: str) -> str:
+    """A field's name (its path, with keys from the input) as a message may show it."""
+    if (
+        type(field) is str
+        and field.isascii()
+        and field.isprintable()
+        and len(field) <= 200
+        and "@" not in field
+        and not any(c.isdigit() for c in field)
+    ):
+        return field
+    return safe_repr(str(field), 200)[1:-1]
+
 
 class PixelError(Exception):
     """Base class of every error raised by pixel_embed."""
@@ -33,17 +84,62 @@ class InvalidInput(PixelError, ValueError):
         self.value = value
         self.problem = problem
         self.sensitive = sensitive
-        super().__init__(f"{field} {value!r} {problem}")
+        # The message is written when it is read: a hostile event can make hundreds of errors,
+        # and most are never shown (see events.MAX_REPORTED).
+        super().__init__(field, problem)
+
+    def __str__(self) -> str:
+        return f"{_shown(self.field)} {safe_repr(self.value)} {self.problem}"
+
+    def __repr__(self) -> str:  # the message, not the raw args: it may end up in a log
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.__dict__))
 
     def redacted(self) -> str:
         """The message without the value when it is personal data, for logs."""
         if self.sensitive:
-            return f"{self.field} (value withheld) {self.problem}"
+            return f"{_shown(self.field)} (value withheld) {self.problem}"
         return str(self)
+
+
+def _rebuild(kind: type[InvalidInput], state: dict[str, object]) -> InvalidInput:
+    """Unpickle an :class:`InvalidInput` (its subclasses' constructors differ)."""
+    error = kind.__new__(kind)
+    error.__dict__.update(state)
+    error.args = (state["field"], state["problem"])
+    return error
 
 
 class InvalidEvent(InvalidInput):
     """An event name or one of its parameters is invalid."""
+
+
+class PersonalDataInText(InvalidEvent):
+    """A free-text parameter holds something that looks like an e-mail address or a phone
+    number (see :mod:`pixel_embed.screening`).
+
+    The message never repeats the value (``.value`` holds it): in lenient mode the text is
+    sent as ``.masked``, each match replaced by a marker; in strict mode this is raised.
+
+    :param masked: the text with each e-mail address and phone number replaced by a marker.
+    """
+
+    def __init__(self, field: str, value: object, problem: str, masked: str = "") -> None:
+        super().__init__(field, value, problem, sensitive=True)
+        self.masked = masked
+
+    def __str__(self) -> str:
+        return self.redacted()
+
+
+class StreamingError(PixelError, RuntimeError):
+    """``tiktok_pixel()`` was called while a streamed response was being sent.
+
+    The response's headers and session cookie are gone by then: the page could neither be
+    marked ``Cache-Control: private`` nor its deferred events be taken out of the session.
+    """
 
 
 class InvalidIdentity(InvalidInput):

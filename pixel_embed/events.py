@@ -8,7 +8,7 @@ is dropped and the rest of the event kept.
 from __future__ import annotations
 
 import difflib
-import json
+import itertools
 import logging
 import math
 import os
@@ -19,7 +19,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from .currencies import CURRENCIES
-from .errors import InvalidEvent
+from .errors import InvalidEvent, PersonalDataInText
+from .screening import (
+    UNENCODABLE,
+    find_personal_data,
+    holds_personal_data,
+    is_encodable,
+    mask_personal_data,
+)
 
 log = logging.getLogger("pixel_embed")
 
@@ -65,6 +72,120 @@ _TEXT_PARAMS = ("query", "description", "order_id", "shop_id", "content_name", "
 _ITEM_TEXT = ("content_id", "content_name", "content_category", "brand")
 
 OnError = Callable[[InvalidEvent], None]
+
+# Limits on what one event may carry. Beyond them a value is refused in microseconds, before
+# any parsing or screening: a 500 kB form field costs no more than a short one.
+#: The longest text parameter, in characters (a query, a description, an id, a nested string).
+MAX_TEXT_LENGTH = 1000
+#: The most characters of text in all of one event's parameters together.
+MAX_EVENT_TEXT = 10_000
+#: The most parameters of one event.
+MAX_PARAMS = 100
+#: The most items in ``contents``, ``content_ids``, or a list or mapping parameter.
+MAX_ITEMS = 500
+#: How deeply a parameter's lists and mappings may nest.
+MAX_DEPTH = 8
+#: The longest parameter name.
+MAX_KEY_LENGTH = 100
+#: The longest numeric string read as a number ("19.99", "1e3"): longer is not a price.
+MAX_NUMBER_LENGTH = 32
+#: The largest number accepted: JavaScript's ``Number.MAX_SAFE_INTEGER`` (2**53 - 1).
+MAX_NUMBER = 2**53 - 1
+#: Parameter names refused anywhere: in the browser they change an object's prototype
+#: (``__proto__``) or shadow what every object inherits.
+RESERVED_KEYS: frozenset[str] = frozenset({"__proto__", "constructor", "prototype"})
+
+
+#: The most problems of one event reported one by one; the rest are counted in one more.
+MAX_REPORTED = 20
+
+
+class _Check:
+    """One event's validation: where problems go, and how much text it may still carry."""
+
+    __slots__ = ("on_error", "reported", "text_left", "unreported")
+
+    def __init__(self, on_error: OnError) -> None:
+        self.on_error = on_error
+        self.text_left = MAX_EVENT_TEXT
+        self.reported = 0
+        self.unreported = 0
+
+    def report(self, error: InvalidEvent) -> None:
+        """Hand ``error`` to ``on_error``, unless :data:`MAX_REPORTED` were already: a hostile
+        event must not write hundreds of log lines."""
+        if self.reported < MAX_REPORTED:
+            self.reported += 1
+            self.on_error(error)
+        else:
+            self.unreported += 1
+
+    def done(self) -> None:
+        if self.unreported:
+            self.on_error(
+                InvalidEvent(
+                    "params",
+                    f"{self.unreported} more problems",
+                    "were found in this event; each bad field was left out",
+                )
+            )
+
+
+def _kinds(text: str) -> str:
+    kinds = {kind for kind, _ in find_personal_data(text)}
+    if kinds == {"email"}:
+        return "an e-mail address"
+    if kinds == {"phone"}:
+        return "a phone number"
+    return "an e-mail address or a phone number"
+
+
+def _screen(field: str, text: str, check: _Check) -> str:
+    """Free text as it may be sent: at most :data:`MAX_TEXT_LENGTH` characters (and within
+    the event's budget), encodable, without an e-mail address or phone number.
+
+    :raises PersonalDataInText: the text holds one; ``.masked`` is the text to send instead.
+    """
+    size = len(text)
+    if size > MAX_TEXT_LENGTH:
+        raise InvalidEvent(field, text, f"is longer than {MAX_TEXT_LENGTH} characters")
+    if size > check.text_left:
+        check.text_left = -1  # spent: the lists and mappings being read stop here
+        raise InvalidEvent(
+            field,
+            text,
+            f"takes the event's text beyond {MAX_EVENT_TEXT} characters in all; it and the "
+            "rest of the lists and mappings it is in are left out",
+        )
+    check.text_left -= size
+    if not is_encodable(text):
+        raise InvalidEvent(field, text, UNENCODABLE)
+    masked = mask_personal_data(text)
+    if masked != text:
+        raise PersonalDataInText(field, text, f"holds what looks like {_kinds(text)}", masked)
+    return text
+
+
+def _key(field: str, key: object) -> str:
+    """A parameter name that is safe to send (``field`` is the name with its path)."""
+    if type(key) is not str:
+        raise InvalidEvent(field, key, f"is not a string but a {type(key).__name__}")
+    if key in RESERVED_KEYS:
+        raise InvalidEvent(
+            field, key, "is a name JavaScript objects treat specially; use another name"
+        )
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidEvent(field, key, f"is longer than {MAX_KEY_LENGTH} characters")
+    if not is_encodable(key):
+        raise InvalidEvent(field, key, UNENCODABLE)
+    if holds_personal_data(key):
+        raise InvalidEvent(
+            field,
+            key,
+            "is a name that looks like personal data; it cannot be masked",
+            sensitive=True,
+        )
+    return key
 
 
 def raise_error(error: InvalidEvent) -> None:
@@ -129,64 +250,80 @@ class Event:
 # these run for every parameter of every tracked event.
 
 
+def _too_large(field: str, value: object) -> InvalidEvent:
+    return InvalidEvent(field, value, f"is beyond {MAX_NUMBER} (2**53 - 1), not an amount")
+
+
 def _number(field: str, value: object) -> int | float:
     kind = type(value)
     if kind is int:
-        return cast(int, value)
-    if kind is float and cast(float, value) - cast(float, value) == 0.0:  # finite
+        if -MAX_NUMBER <= cast(int, value) <= MAX_NUMBER:
+            return cast(int, value)
+        raise _too_large(field, value)
+    if kind is float and -MAX_NUMBER <= cast(float, value) <= MAX_NUMBER:  # finite, too
         return cast(float, value)
     if isinstance(value, bool):
         raise InvalidEvent(field, value, "must be a number, not a bool")
     if isinstance(value, int):
-        return int(value)
-    if isinstance(value, str):
+        number: int | float = int(value)
+    elif isinstance(value, str):
         text = value.strip()
+        if len(text) > MAX_NUMBER_LENGTH:
+            raise InvalidEvent(
+                field, value, f"is too long to be a number (over {MAX_NUMBER_LENGTH} characters)"
+            )
         try:
             parsed = Decimal(text)
         except InvalidOperation:
             raise InvalidEvent(field, value, "is not a number") from None
-        if parsed.is_finite() and _INTEGER.fullmatch(text):
-            return int(parsed)
-        number = float(parsed)
-    elif isinstance(value, float | Decimal):
+        if not parsed.is_finite():  # NaN, sNaN, Infinity: float() even raises on sNaN
+            raise InvalidEvent(field, value, "must be a finite number")
+        number = int(parsed) if _INTEGER.fullmatch(text) else float(parsed)
+    elif isinstance(value, float):
+        number = float(value)
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidEvent(field, value, "must be a finite number")
         number = float(value)
     else:
         raise InvalidEvent(field, value, f"must be a number, not {type(value).__name__}")
     if not math.isfinite(number):
         raise InvalidEvent(field, value, "must be a finite number")
+    if not -MAX_NUMBER <= number <= MAX_NUMBER:
+        raise _too_large(field, value)
     return number
 
 
-def _amount(field: str, value: object) -> int | float:
+def _amount(field: str, value: object, check: _Check | None = None) -> int | float:
     number = _number(field, value)
     if number < 0:
         raise InvalidEvent(field, value, "must not be negative")
     return number
 
 
-def _quantity(field: str, value: object) -> int:
+def _quantity(field: str, value: object, check: _Check | None = None) -> int:
     number = _number(field, value)
     if number != int(number) or number < 1:
         raise InvalidEvent(field, value, "must be a whole number of at least 1")
     return int(number)
 
 
-def _text(field: str, value: object) -> str:
+def _text(field: str, value: object, check: _Check) -> str:
     if type(value) is str and value and not value.isspace():
-        return value
+        return _screen(field, value, check)
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return str(_number(field, value))
     if not isinstance(value, str):
         raise InvalidEvent(field, value, f"must be a string, not {type(value).__name__}")
     if not value.strip():
         raise InvalidEvent(field, value, "is empty")
-    return value
+    return _screen(field, str.__str__(value), check)
 
 
-def _currency(field: str, value: object) -> str:
+def _currency(field: str, value: object, check: _Check | None = None) -> str:
     if type(value) is str and value in CURRENCIES:
         return value
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 8:
         raise InvalidEvent(field, value, "must be an ISO 4217 code such as 'USD'")
     code = value.strip().upper()
     if code not in CURRENCIES:
@@ -194,26 +331,60 @@ def _currency(field: str, value: object) -> str:
     return code
 
 
-def _content_type(field: str, value: object) -> str:
-    if value not in CONTENT_TYPES:
+def _content_type(field: str, value: object, check: _Check | None = None) -> str:
+    if type(value) is not str or value not in CONTENT_TYPES:
         raise InvalidEvent(field, value, "must be 'product' or 'product_group'")
     return str(value)
 
 
-_JSON_SCALARS = frozenset({str, int, bool})
+def _json_value(field: str, value: object, check: _Check, depth: int = 0) -> Any:
+    """Any other parameter: JSON-serialisable, its text screened, its size and depth bounded.
 
-
-def _json_value(field: str, value: object) -> Any:
-    if type(value) in _JSON_SCALARS:
+    A bad entry inside a list or mapping is reported (with its path) and left out; the rest
+    is kept.
+    """
+    kind = type(value)
+    if kind is str:
+        return _screen(field, cast(str, value), check)
+    if kind is bool or value is None:
         return value
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        raise InvalidEvent(field, value, "is not JSON-serialisable") from None
-    return value
+    if kind is int or kind is float or isinstance(value, int | float):
+        if isinstance(value, bool):
+            return bool(value)
+        return _number(field, value)
+    if isinstance(value, str):
+        return _screen(field, str.__str__(value), check)
+    if isinstance(value, Mapping):
+        entries: Any = value.items()
+    elif isinstance(value, list | tuple):
+        entries = enumerate(value)
+    else:
+        raise InvalidEvent(field, value, "is not JSON-serialisable")
+    if depth >= MAX_DEPTH:
+        raise InvalidEvent(field, value, f"nests lists or mappings more than {MAX_DEPTH} deep")
+    if len(value) > MAX_ITEMS:
+        raise InvalidEvent(field, value, f"has more than {MAX_ITEMS} items")
+    mapping = isinstance(value, Mapping)
+    kept: dict[str, Any] = {}
+    for key, item in entries:
+        path = f"{field}.{key}" if mapping else f"{field}[{key}]"
+        try:
+            if mapping:
+                _key(path, key)
+            kept[key] = _json_value(path, item, check, depth + 1)
+        except PersonalDataInText as exc:
+            check.report(exc)
+            kept[key] = exc.masked
+        except InvalidEvent as exc:
+            check.report(exc)
+        if check.text_left < 0:
+            break
+    return kept if mapping else list(kept.values())
 
 
-_ITEM_FIELDS: dict[str, Callable[[str, object], Any]] = {
+Check = Callable[[str, object, _Check], Any]
+
+_ITEM_FIELDS: dict[str, Check] = {
     "content_id": _text,
     "content_type": _content_type,
     "content_name": _text,
@@ -229,51 +400,80 @@ def _nested(error: InvalidEvent, path: str) -> InvalidEvent:
 
     Checks name only the key they see; the path is written here, on the rare error, rather
     than for every field of every item."""
+    if isinstance(error, PersonalDataInText):
+        return PersonalDataInText(f"{path}.{error.field}", error.value, error.problem, error.masked)
     return InvalidEvent(f"{path}.{error.field}", error.value, error.problem)
 
 
-def _item(path: str, value: object, on_error: OnError) -> dict[str, Any] | None:
+def _item(path: str, value: object, check: _Check) -> dict[str, Any] | None:
     if type(value) is not dict and not isinstance(value, Mapping):
-        on_error(InvalidEvent(path, value, "must be a mapping with at least 'content_id'"))
+        check.report(InvalidEvent(path, value, "must be a mapping with at least 'content_id'"))
+        return None
+    if len(value) > MAX_PARAMS:
+        check.report(InvalidEvent(path, value, f"has more than {MAX_PARAMS} fields"))
         return None
     if value.get("content_id") in (None, ""):
-        on_error(InvalidEvent(f"{path}.content_id", value.get("content_id"), "is required"))
+        check.report(InvalidEvent(f"{path}.content_id", value.get("content_id"), "is required"))
         return None
     item: dict[str, Any] = {}
     for key, raw in value.items():
+        known = _ITEM_FIELDS.get(key)
         try:
-            item[key] = _ITEM_FIELDS.get(key, _json_value)(key, raw)
+            if known is not None:
+                item[key] = known(key, raw, check)
+            else:  # rare: names the whole path itself
+                field = f"{path}.{_key(f'{path}.{key!s}', key)}"
+                item[key] = _json_value(field, raw, check)
+        except PersonalDataInText as exc:
+            check.report(_nested(exc, path) if known else exc)
+            item[key] = exc.masked
         except InvalidEvent as exc:
-            on_error(_nested(exc, path))
+            check.report(_nested(exc, path) if known else exc)
     return item if "content_id" in item else None
 
 
-def _contents(field: str, value: object, on_error: OnError) -> list[dict[str, Any]]:
+def _list(field: str, value: object, what: str) -> Sequence[Any]:
     if type(value) is not list and (
         isinstance(value, Mapping) or not isinstance(value, Sequence) or isinstance(value, str)
     ):
-        raise InvalidEvent(field, value, "must be a list of items (mappings with 'content_id')")
+        raise InvalidEvent(field, value, f"must be a list of {what}")
+    if len(value) > MAX_ITEMS:
+        raise InvalidEvent(field, value, f"has more than {MAX_ITEMS} items")
+    return value
+
+
+def _contents(field: str, value: object, check: _Check) -> list[dict[str, Any]]:
     items = []
-    for i, raw in enumerate(value):
-        item = _item(f"{field}[{i}]", raw, on_error)
+    for i, raw in enumerate(_list(field, value, "items (mappings with 'content_id')")):
+        item = _item(f"{field}[{i}]", raw, check)
         if item is not None:
             items.append(item)
+        if check.text_left < 0:
+            break
     return items
 
 
-def _content_ids(field: str, value: object) -> list[str]:
+def _content_ids(field: str, value: object, check: _Check) -> list[str]:
     if isinstance(value, str | int) and not isinstance(value, bool):
-        return [_text(field, value)]
-    if isinstance(value, Mapping) or not isinstance(value, Sequence):
-        raise InvalidEvent(field, value, "must be a list of content ids")
-    return [_text(f"{field}[{i}]", item) for i, item in enumerate(value)]
+        value = [value]
+    ids = []
+    for i, item in enumerate(_list(field, value, "content ids")):
+        try:
+            ids.append(_text(f"{field}[{i}]", item, check))
+        except PersonalDataInText as exc:
+            check.report(exc)
+            ids.append(exc.masked)
+        if check.text_left < 0:
+            break
+    return ids
 
 
-_PARAMS: dict[str, Callable[[str, object], Any]] = {
+_PARAMS: dict[str, Check] = {
     "value": _amount,
     "content_ids": _content_ids,
     "num_items": _quantity,
     "search_string": _text,
+    "contents": _contents,
     "currency": _currency,
     "content_type": _content_type,
     "content_id": _text,
@@ -291,11 +491,16 @@ def validate_event(
     """Check an event's name and parameters and return the :class:`Event` to render.
 
     Known parameters are checked and normalised (``currency`` upper-cased, numeric strings
-    turned into numbers); other parameters are kept when they are JSON-serialisable.
+    turned into numbers); other parameters are kept when they are JSON-serialisable. Every
+    string is screened (:mod:`pixel_embed.screening`): what looks like an e-mail address or a
+    phone number is reported as :class:`~pixel_embed.errors.PersonalDataInText` and, when
+    ``on_error`` returns, sent masked (``[email]``, ``[phone]``). Sizes are bounded: see
+    :data:`MAX_TEXT_LENGTH` and the other limits.
 
-    :param on_error: called with each problem; the bad field is then left out. The default
-        raises. An invalid event name or event id always raises: there is no event without one.
-    :raises InvalidEvent: the name or event id is invalid, or ``on_error`` raised.
+    :param on_error: called with each problem; the bad field is then left out (or masked).
+        The default raises. An invalid event name always raises: there is no event without
+        one; an invalid event id is replaced by a new one when ``on_error`` returns.
+    :raises InvalidEvent: the name is invalid, or ``on_error`` raised.
     """
     if type(name) is not str or name not in STANDARD_EVENTS:
         if not isinstance(name, str) or not _EVENT_NAME.fullmatch(name):
@@ -304,23 +509,64 @@ def validate_event(
                 name,
                 "is not an event name (a letter, then up to 99 letters, digits or _ .:-)",
             )
+        if holds_personal_data(name):
+            raise InvalidEvent(
+                "event",
+                name,
+                "looks like it holds a phone number; it cannot be masked",
+                sensitive=True,
+            )
         if (guess := near_miss(name)) is not None:
             log.warning("event %r is not a standard TikTok event; did you mean %r?", name, guess)
     if event_id is None:
         event_id = new_event_id()
-    elif not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 128:
-        raise InvalidEvent("event_id", event_id, "must be a non-empty string of at most 128 chars")
+    elif (
+        not isinstance(event_id, str)
+        or not event_id.strip()
+        or len(event_id) > 128
+        or not event_id.isprintable()
+        or holds_personal_data(event_id)
+    ):
+        on_error(
+            InvalidEvent(
+                "event_id",
+                event_id,
+                "must be a non-empty string of at most 128 printable characters, without "
+                "personal data; a new id is used",
+            )
+        )
+        event_id = new_event_id()
+    check = _Check(on_error)
     clean: dict[str, Any] = {}
+    if params is not None and type(params) is not dict and not isinstance(params, Mapping):
+        on_error(InvalidEvent("params", params, "must be a mapping of names to values"))
+        params = None
+    if params and len(params) > MAX_PARAMS:
+        on_error(
+            InvalidEvent(
+                "params",
+                f"{len(params)} parameters",
+                f"are more than {MAX_PARAMS}; the rest left out",
+            )
+        )
+        params = dict(itertools.islice(params.items(), MAX_PARAMS))
     for key, raw in (params or {}).items():
         if raw is None:
             continue
+        known = _PARAMS.get(key)
         try:
-            if key == "contents":
-                clean[key] = _contents(key, raw, on_error)
+            if known is not None:
+                clean[key] = known(key, raw, check)
             else:
-                clean[key] = _PARAMS.get(key, _json_value)(key, raw)
+                clean[_key(str(key) if type(key) is str else "params", key)] = _json_value(
+                    key, raw, check
+                )
+        except PersonalDataInText as exc:
+            check.report(exc)
+            clean[key] = exc.masked
         except InvalidEvent as exc:
-            on_error(exc)
+            check.report(exc)
+    check.done()
     if "value" in clean and "currency" not in clean:
         on_error(InvalidEvent("currency", None, f"is required with value in {name}"))
     return Event(name=name, params=clean, event_id=event_id)

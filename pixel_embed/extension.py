@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import logging
 import time
 import weakref
@@ -15,7 +16,14 @@ from flask import Blueprint, Flask, Response, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
-from .errors import ConfigurationError, InvalidInput
+from .errors import (
+    ConfigurationError,
+    InvalidEvent,
+    InvalidInput,
+    PersonalDataInText,
+    StreamingError,
+    safe_repr,
+)
 from .events import Event, validate_event
 from .events_api.delivery import Sender
 from .events_api.hooks import FlaggedEvent, ServerEvents
@@ -38,8 +46,19 @@ log = logging.getLogger("pixel_embed")
 #: Deferred events kept for the next page at most; the oldest beyond it are dropped (a signed
 #: cookie session holds about 4 KB).
 MAX_DEFERRED = 20
+#: The most bytes of JSON the deferred identity and events take in the session; the oldest
+#: events beyond it are dropped with a warning. Flask's signed cookie adds about a third
+#: (base64, signature), leaving the site's own session data room below browsers' 4 KB.
+MAX_DEFERRED_BYTES = 2000
 _SESSION_KEY = "_tiktok_pixel"
 _STATE_KEY = "_tiktok_pixel"
+# Set on the request once the after-request hook ran: a later render is a streamed page's.
+_RESPONDED_KEY = "_tiktok_pixel_responded"
+#: Headers that tell a CDN how to cache regardless of ``Cache-Control`` (RFC 9213; Fastly's,
+#: Akamai's and Varnish's ``Surrogate-Control``; Cloudflare's own): on a personal page, each
+#: one present is replaced by ``no-store``.
+CDN_CACHE_HEADERS = ("CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control")
+_CDN_CACHE_NAMES = frozenset(name.lower() for name in CDN_CACHE_HEADERS)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -54,10 +73,12 @@ class _AppConfig:
     partial: PartialPages | None = None  # None: TIKTOK_PIXEL_PARTIAL is off
 
     def on_error(self, error: InvalidInput) -> None:
-        """What becomes of a bad field: raised in strict mode, else dropped with a warning."""
+        """What becomes of a bad field: raised in strict mode, else dropped (or, for personal
+        data in free text, masked) with a warning that withholds personal data."""
         if self.strict:
             raise error
-        log.warning("TikTok pixel: dropped %s", error.redacted())
+        verb = "masked" if isinstance(error, PersonalDataInText) else "dropped"
+        log.warning("TikTok pixel: %s %s", verb, error.redacted())
 
 
 @dataclass(slots=True)
@@ -66,6 +87,9 @@ class _RequestState:
     app: Flask
     config: _AppConfig
     identity: Identity = NO_IDENTITY
+    # identify(..., defer=True): the identity goes to the next page; False: it is not carried,
+    # knowingly; None: not said (a warning if it is lost).
+    defer_identity: bool | None = None
     events: list[Event] = field(default_factory=list)
     deferred: list[Event] = field(default_factory=list)
     server_events: list[FlaggedEvent] = field(default_factory=list)
@@ -132,6 +156,7 @@ class TikTokPixel:
         self._nonce = nonce
         self._sender = sender
         self._configs: weakref.WeakKeyDictionary[Flask, _AppConfig] = weakref.WeakKeyDictionary()
+        self._warned_endpoints: set[str] = set()
         #: Segment-spec ``track`` / ``identify`` / ``page`` (see :mod:`pixel_embed.segment`).
         self.segment = SegmentAdapter(self)
         if app is not None:
@@ -182,7 +207,9 @@ class TikTokPixel:
         app.jinja_env.globals["tiktok_pixel"] = self.render
         app.jinja_env.globals["_pixel_embed_render"] = self.render
         app.register_blueprint(Blueprint("pixel_embed", __name__, template_folder=TEMPLATES_DIR))
-        app.after_request(self._after_request)
+        # First in the app's list, so it runs last (Flask runs them last registered first): an
+        # app's own hook that marks pages public cannot undo Cache-Control: private.
+        app.after_request_funcs.setdefault(None, []).insert(0, self._after_request)
         # Registered after ours, the Events API's click-id hook runs before it (Flask runs
         # after-request functions last registered first).
         server_events = ServerEvents.init_app(app, config.settings, self._sender)
@@ -274,17 +301,26 @@ class TikTokPixel:
         :param server: also send it to the Events API, with the same event id, at the end of
             this request (``None``: as ``TIKTOK_PIXEL_SERVER_EVENTS`` says). Needs
             ``TIKTOK_PIXEL_ACCESS_TOKEN``; the consent gate applies.
-        :returns: the event id.
-        :raises InvalidEvent: in strict mode, or when the event name itself is invalid.
+        :returns: the event id; an empty string when lenient mode dropped the event (its
+            name is invalid).
+        :raises InvalidEvent: in strict mode, for a bad event name or parameter.
         """
         state = self._state("track")
         config = state.config
-        checked = validate_event(
-            event,
-            {**params, **properties} if params and properties else params or properties,
-            event_id=event_id,
-            on_error=config.on_error,
-        )
+        try:
+            checked = validate_event(
+                event,
+                {**params, **properties}
+                if params and properties and isinstance(params, Mapping)
+                else params or properties,
+                event_id=event_id,
+                on_error=config.on_error,
+            )
+        except InvalidEvent as exc:
+            if config.strict or exc.field != "event":
+                raise
+            log.warning("TikTok pixel: dropped an event: %s", exc.redacted())
+            return ""
         if not defer and state.rendered:
             log.warning(
                 "TikTok pixel: %s was tracked after the pixel was rendered on this page; "
@@ -315,6 +351,7 @@ class TikTokPixel:
         country: str | None = None,
         zip_code: str | int | None = None,
         region: str | None = None,
+        defer: bool | None = None,
     ) -> None:
         """Identify this browser for advanced matching; the values are hashed here.
 
@@ -322,6 +359,11 @@ class TikTokPixel:
 
         :param region: for phone numbers without a country code; defaults to ``country``, then
             ``TIKTOK_PIXEL_DEFAULT_REGION``.
+        :param defer: ``True``: also carry the identity to the next page rendered for this
+            browser, in the session, as ``track(..., defer=True)`` carries events: for a login
+            view that redirects. ``False``: this request's identity is for this request only
+            (an identify in ``before_request`` on every request). ``None``: as ``False``, with
+            a warning (once per endpoint) when a redirect or a page without the pixel loses it.
         :raises InvalidIdentity: in strict mode, for a field that cannot be normalised.
         """
         request_state = self._state("identify")
@@ -340,6 +382,15 @@ class TikTokPixel:
             on_error=config.on_error,
         )
         request_state.identity = request_state.identity.merged(identity)
+        if defer:
+            if not request_state.app.secret_key:
+                raise ConfigurationError(
+                    "identify(..., defer=True) keeps the identity in the session until the next "
+                    "page: set app.secret_key (SECRET_KEY) to use it"
+                )
+            request_state.defer_identity = True
+        elif defer is False and request_state.defer_identity is None:
+            request_state.defer_identity = False
 
     @property
     def consent(self) -> ConsentState | None:
@@ -367,10 +418,24 @@ class TikTokPixel:
     # -- rendering -----------------------------------------------------------------------------
 
     def render(self) -> Markup:
-        """The pixel's HTML for this page: the ``tiktok_pixel()`` template global."""
+        """The pixel's HTML for this page: the ``tiktok_pixel()`` template global.
+
+        A streamed page (``stream_template``) must call it in the view, before streaming, and
+        pass the HTML to the template: once the response has started, the page can no longer
+        be marked private nor its deferred events taken out of the session.
+
+        :raises StreamingError: the response's headers are already sent.
+        """
         state = self._state("render")
         if state.rendered:
             return render_disabled("already rendered on this page")
+        if getattr(request._get_current_object(), _RESPONDED_KEY, False):  # type: ignore[attr-defined]
+            raise StreamingError(
+                "tiktok_pixel() was called while a streamed response was being sent: its "
+                "headers and session cookie are gone, so the page could be cached with the "
+                "visitor's data and deferred events would fire again. Call pixel.render() in "
+                "the view before stream_template(...) and pass the HTML to the template."
+            )
         partial = state.config.partial
         if partial is not None and partial.wants(request):
             return partial.placeholder()
@@ -453,11 +518,9 @@ class TikTokPixel:
         return self._read_deferred(current.pop(_SESSION_KEY))
 
     def _after_request(self, response: Response) -> Response:
-        state: _RequestState | None = getattr(
-            request._get_current_object(),  # type: ignore[attr-defined]
-            _STATE_KEY,
-            None,
-        )
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        setattr(current, _RESPONDED_KEY, True)
+        state: _RequestState | None = getattr(current, _STATE_KEY, None)
         if state is None or state.pixel is not self:
             return response
         config = state.config
@@ -466,34 +529,89 @@ class TikTokPixel:
         server_events = config.server_events
         if server_events is not None and state.server_events and not self._is_internal(config):
             server_events.send(state.server_events, state.identity, self._consent(config))
-        if state.deferred:
-            identity, events = self._peek_deferred()
-            events = [*events, *state.deferred]
-            if len(events) > MAX_DEFERRED:
-                log.warning(
-                    "TikTok pixel: %d deferred events waiting; dropped the oldest %d",
-                    len(events),
-                    len(events) - MAX_DEFERRED,
-                )
-                events = events[-MAX_DEFERRED:]
-            session[_SESSION_KEY] = {
-                "identity": identity.merged(state.identity).as_params(),
-                "events": [event.to_dict() for event in events],
-            }
+        # The cheap tests first: an Identity's truth looks at each of its fields.
+        carry_identity = state.defer_identity is True and bool(state.identity)
+        if state.deferred or carry_identity:
+            self._save_deferred(state)
+        elif not state.rendered and state.defer_identity is None and state.identity:
+            self._identity_lost(response)
         if state.events and not state.rendered:
             log.warning(
                 "TikTok pixel: %d event(s) queued on %s were never rendered: put "
                 "{{ tiktok_pixel() }} in the page's template, or track(..., defer=True) "
                 "before a redirect",
                 len(state.events),
-                request.path,
+                safe_repr(request.path, 200),
             )
         if state.private:
-            # One visitor's hashes and purchases must never be served to another from a cache.
-            if "Cache-Control" not in response.headers:
-                response.headers["Cache-Control"] = "private"
-            else:  # keep the view's other directives (parsing them costs ~10 us)
-                cache_control = response.cache_control
-                cache_control.public = False
-                cache_control.private = True
+            _make_private(response)
         return response
+
+    def _identity_lost(self, response: Response) -> None:
+        """Warn, once per endpoint, that an identity was set on a redirect or on a page
+        without the pixel: it reaches no page unless ``identify(..., defer=True)``."""
+        redirect = 300 <= response.status_code < 400
+        if not redirect and (response.mimetype != "text/html" or response.is_streamed):
+            # Data (JSON, files): the next page identifies the visitor itself. A streamed
+            # page renders later: tiktok_pixel() raises StreamingError then.
+            return
+        endpoint = request.endpoint or "(no endpoint)"
+        if endpoint in self._warned_endpoints:
+            return
+        if len(self._warned_endpoints) < 1000:  # an app's routes; bounded all the same
+            self._warned_endpoints.add(endpoint)
+        log.warning(
+            "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Call "
+            "identify(..., defer=True) to carry it to the next page, or defer=False where it "
+            "is set on every request (this warning is shown once per endpoint)",
+            safe_repr(request.path, 200),
+            safe_repr(endpoint, 100),
+            "the response is a redirect" if redirect else "the page has no {{ tiktok_pixel() }}",
+        )
+
+    def _save_deferred(self, state: _RequestState) -> None:
+        """Keep this request's deferred events (and identity) for the next page, within
+        :data:`MAX_DEFERRED` events and :data:`MAX_DEFERRED_BYTES` bytes: the oldest go first."""
+        identity, events = self._peek_deferred()
+        identity = identity.merged(state.identity)
+        waiting = [event.to_dict() for event in [*events, *state.deferred][-MAX_DEFERRED:]]
+        dropped = len(events) + len(state.deferred) - len(waiting)
+        # The size of each event, as Flask's session writes it (compact JSON, ASCII only).
+        sizes = [len(json.dumps(event, separators=(",", ":"))) + 1 for event in waiting]
+        room = MAX_DEFERRED_BYTES - len(json.dumps(identity.as_params())) - 30
+        kept = [(e, size) for e, size in zip(waiting, sizes, strict=True) if size <= room]
+        total = sum(size for _, size in kept)
+        while total > room:  # the oldest go first
+            total -= kept.pop(0)[1]
+        saved = [event for event, _ in kept]
+        dropped += len(waiting) - len(saved)
+        data = {"identity": identity.as_params(), "events": saved}
+        if dropped:
+            log.warning(
+                "TikTok pixel: too many deferred events for the session (at most %d, %d "
+                "bytes); dropped %d, the oldest and any too big alone",
+                MAX_DEFERRED,
+                MAX_DEFERRED_BYTES,
+                dropped,
+            )
+        session[_SESSION_KEY] = data
+
+
+def _make_private(response: Response) -> None:
+    """Keep ``response`` out of shared caches: one visitor's hashes and purchases must never be
+    served to another."""
+    headers = response.headers
+    # One pass over the few headers: "name in headers" raises and catches an exception when
+    # the name is absent, which costs more than this.
+    names = {name.lower() for name, _ in headers}
+    if "cache-control" not in names:
+        headers["Cache-Control"] = "private"
+    else:  # keep the view's other directives (parsing them costs ~10 us)
+        cache_control = response.cache_control
+        cache_control.public = False
+        cache_control.private = True
+        cache_control.s_maxage = None
+    if not names.isdisjoint(_CDN_CACHE_NAMES):
+        for name in CDN_CACHE_HEADERS:
+            if name.lower() in names:
+                headers[name] = "no-store"

@@ -20,12 +20,46 @@ from typing import cast
 import phonenumbers
 
 from .errors import InvalidEmail, InvalidIdentity, InvalidPhoneNumber
+from .screening import UNENCODABLE, holds_personal_data, is_encodable
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # Deliberately loose: one "@", no white space, a dot in the domain. Deliverability is the
 # site's business; the shape check only catches values that cannot be an address at all.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _REGION = re.compile(r"[A-Za-z]{2}")
+
+#: The longest raw value of each field, white space included: an e-mail address as RFC 5321
+#: allows it, room for a SHA-256 digest (64 hex digits) in every hashed field, and more than
+#: any real name, city or id. A longer value is refused before it is parsed or hashed.
+MAX_LENGTHS: dict[str, int] = {
+    "email": 254,
+    "phone_number": 128,
+    "external_id": 256,
+    "first_name": 128,
+    "last_name": 128,
+    "city": 128,
+    "state": 128,
+    "country": 128,
+    "zip_code": 128,
+}
+# An integer external id or postal code longer than this is not one (and Python refuses to
+# write one over 4300 digits).
+_MAX_INT_BITS = 800
+
+
+def _checked(field: str, value: str, error: type[InvalidIdentity] = InvalidIdentity) -> str:
+    """``value`` if its length is within :data:`MAX_LENGTHS` and it can be encoded as UTF-8."""
+    if len(value) > MAX_LENGTHS[field]:
+        raise error(field, value, f"is longer than {MAX_LENGTHS[field]} characters")
+    if not is_encodable(value):
+        raise error(field, value, UNENCODABLE)
+    return value
+
+
+def _integer(field: str, value: int) -> str:
+    if value.bit_length() > _MAX_INT_BITS:
+        raise InvalidIdentity(field, value, f"is too large a number to be a {field}")
+    return str(value)
 
 
 def is_region_code(value: object) -> bool:
@@ -46,7 +80,7 @@ def sha256_hex(value: str) -> str:
 def _text(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidIdentity(field, value, f"must be a string, not {type(value).__name__}")
-    text = value.strip()
+    text = _checked(field, value).strip()
     if not text:
         raise InvalidIdentity(field, value, "is empty")
     return text
@@ -59,7 +93,7 @@ def normalize_email(value: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidEmail("email", value, f"must be a string, not {type(value).__name__}")
-    email = value.strip().lower()
+    email = _checked("email", value, InvalidEmail).strip().lower()
     if not _EMAIL.fullmatch(email):
         raise InvalidEmail("email", value, "is not an e-mail address")
     return email
@@ -75,6 +109,7 @@ def normalize_phone(value: str, region: str | None = None) -> str:
         raise InvalidPhoneNumber(
             "phone_number", value, f"must be a string, not {type(value).__name__}"
         )
+    _checked("phone_number", value, InvalidPhoneNumber)
     if region is not None and not is_region_code(region):
         raise InvalidPhoneNumber(
             "phone_number", value, f"cannot be read with region {region!r} (not a 2-letter code)"
@@ -108,12 +143,19 @@ def _parse_phone(value: str, region: str | None) -> str:
 def normalize_external_id(value: str | int) -> str:
     """Trim an external id (the site's own user id); integers are written in decimal."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return _integer("external_id", value)
     return _text("external_id", value)
 
 
 def _squeezed(field: str, value: object, drop: re.Pattern[str]) -> str:
-    text = drop.sub("", unicodedata.normalize("NFC", _text(field, value)).lower())
+    raw = _text(field, value)
+    if field in CLEAR_FIELDS and holds_personal_data(raw):
+        raise InvalidIdentity(
+            field,
+            value,
+            "looks like an e-mail address or a phone number, and this field is sent in clear",
+        )
+    text = drop.sub("", unicodedata.normalize("NFC", raw).lower())
     if not text:
         raise InvalidIdentity(field, value, "has no letters or digits")
     return text
@@ -157,7 +199,9 @@ def normalize_country(value: str) -> str:
 
 def normalize_zip_code(value: str | int) -> str:
     """Lower-case a postal code and drop white space (``"SW1A 1AA"`` → ``sw1a1aa``)."""
-    return _squeezed("zip_code", str(value) if isinstance(value, int) else value, _SPACE)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = _integer("zip_code", value)
+    return _squeezed("zip_code", value, _SPACE)
 
 
 def _us_zip_code(value: str, _region: str | None = None) -> str:
@@ -183,7 +227,7 @@ _NORMALIZERS: dict[str, Callable[[str, str | None], str]] = {
 def _hash(
     value: str, normalize: Callable[[str, str | None], str], region: str | None = None
 ) -> str:
-    if isinstance(value, str) and is_sha256(value.strip()):
+    if isinstance(value, str) and len(value) <= 256 and is_sha256(value.strip()):
         return value.strip().lower()
     return sha256_hex(normalize(value, region))
 
@@ -200,7 +244,8 @@ def hash_phone(value: str, region: str | None = None) -> str:
 
 def hash_external_id(value: str | int) -> str:
     """SHA-256 of the trimmed external id (a digest is passed through)."""
-    return _hash(str(value) if isinstance(value, int) else value, _NORMALIZERS["external_id"])
+    text = _integer("external_id", value) if type(value) is int else value
+    return _hash(cast(str, text), _NORMALIZERS["external_id"])
 
 
 #: Fields sent as SHA-256 digests.
@@ -269,8 +314,8 @@ class Identity:
         except InvalidIdentity:
             if on_error is None:
                 raise
-        except TypeError:  # a value that cannot be a cache key: normalising names the field
-            pass
+        except Exception:  # a value that cannot be a cache key (a list, an object whose
+            pass  # __hash__ raises): normalising names the field
         return cls._normalised(raw_values, region, on_error)
 
     @classmethod
@@ -284,8 +329,12 @@ class Identity:
         for (name, normalize), raw in zip(_NORMALIZERS.items(), raw_values, strict=True):
             if raw is None or raw == "":
                 continue
-            text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
             try:
+                text = (
+                    _integer(name, raw)
+                    if isinstance(raw, int) and not isinstance(raw, bool)
+                    else raw
+                )
                 if not isinstance(text, str):
                     raise InvalidIdentity(name, raw, f"must be a string, not {type(raw).__name__}")
                 if name in CLEAR_FIELDS:
@@ -327,10 +376,17 @@ class Identity:
 NO_IDENTITY = Identity()
 
 
+#: The most identities remembered (see below).
+CACHED_IDENTITIES = 2048
+
+
 # A signed-in visitor is identified on every page with the same values: normalising and hashing
 # them again costs more than the rest of identify(). Valid identities only are kept (an error
-# is raised anew each time); ``typed`` keeps True apart from 1 and "1" apart from 1.
-@functools.lru_cache(maxsize=4096, typed=True)
+# is raised anew each time); ``typed`` keeps True apart from 1 and "1" apart from 1. Only valid
+# values are kept, so each within MAX_LENGTHS: a key holds at most 1,406 characters (4 bytes
+# each at worst) and an entry's identity nine short strings, so the cache stays under about
+# 2048 * (5.6 + 1.5) kB = 15 MB, whatever visitors send.
+@functools.lru_cache(maxsize=CACHED_IDENTITIES, typed=True)
 def _remembered_identity(*raw_values_and_region: object) -> Identity:
     *raw_values, region = raw_values_and_region
     return Identity._normalised(tuple(raw_values), cast(str | None, region), None)

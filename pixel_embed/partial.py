@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Literal
 from flask import Blueprint, Flask, Request, Response, request, url_for
 from markupsafe import Markup, escape
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, safe_repr
 from .events import Event
 from .matching import NO_IDENTITY, Identity
 from .render import PixelCall, PixelSettings, page_calls, render_disabled, to_js
@@ -212,11 +212,11 @@ class PartialPages:
         if left:
             log.warning(
                 "TikTok pixel: %d event(s) did not fit in the %s header (%d bytes at most) of "
-                "%r; they fire on the next full page",
+                "%s; they fire on the next full page",
                 left,
                 HEADER,
                 MAX_HEADER_BYTES,
-                current.path,
+                safe_repr(current.path, 200),
             )
             if not state.app.secret_key:
                 log.warning(

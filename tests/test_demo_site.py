@@ -112,6 +112,17 @@ def test_search_escapes_a_hostile_query_everywhere(client: FlaskClient) -> None:
     assert "&lt;/script&gt;&lt;script&gt;alert(1)//" in html
 
 
+def test_search_masks_an_e_mail_or_phone_typed_in_the_box(client: FlaskClient) -> None:
+    # The demo runs in strict mode: the view masks the query itself, so no HTTP 500 either.
+    response = client.get("/search", query_string={"q": "jane@example.com call 415-555-0100"})
+    assert response.status_code == 200
+    scripts_text = "".join(scripts(response.text))
+    assert '"query":"[email] call [phone]"' in scripts_text
+    assert "jane@example.com" not in scripts_text
+    assert "415-555-0100" not in scripts_text
+    assert client.get("/search", query_string={"q": "9" * 100_000}).status_code == 200
+
+
 def test_form_posts_track_on_the_next_page_only(client: FlaskClient) -> None:
     response = client.post("/cart/add", data={"product": "black-tee", "quantity": "1"})
     assert (response.status_code, response.location) == (302, "/cart")

@@ -148,9 +148,13 @@ def test_a_bad_event_name_always_raises(name: Any) -> None:
         validate_event(name, {}, on_error=lambda e: None)
 
 
-def test_a_bad_event_id_always_raises() -> None:
+def test_a_bad_event_id_raises_in_strict_mode_and_is_replaced_in_lenient_mode() -> None:
     with pytest.raises(InvalidEvent, match="event_id '' must be a non-empty string"):
-        validate_event("Search", {}, event_id="", on_error=lambda e: None)
+        validate_event("Search", {}, event_id="")
+    errors: list[InvalidEvent] = []
+    event = validate_event("Search", {}, event_id="x\n" * 100, on_error=errors.append)
+    assert [error.field for error in errors] == ["event_id"]
+    assert len(event.event_id) == 36  # a fresh UUID: the event is kept
 
 
 def test_lenient_mode_drops_only_the_bad_fields() -> None:

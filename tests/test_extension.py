@@ -305,18 +305,18 @@ def test_deferred_events_keep_their_event_id_and_order(app: Flask, pixel: TikTok
 
 
 def test_deferred_events_are_bounded(app: Flask, pixel: TikTokPixel) -> None:
+    ids: list[str] = []
+
     @app.post("/spam")
     def spam() -> Response:
-        for number in range(25):
-            pixel.track("ClickButton", description=f"n{number}", defer=True)
+        ids.extend(pixel.track("ClickButton", defer=True) for _ in range(25))
         return redirect("/")
 
     app.add_url_rule("/", view_func=page)
     client = app.test_client()
     client.post("/spam")
     events = tracked(client.get("/").text)
-    assert len(events) == 20
-    assert events[0][1] == {"description": "n5"}
+    assert [event_id for _, _, event_id in events] == ids[5:]
 
 
 def test_defer_needs_a_secret_key() -> None:
@@ -353,7 +353,7 @@ def test_events_never_rendered_are_reported(
 
     with caplog.at_level(logging.WARNING, "pixel_embed"):
         app.test_client().post("/")
-    assert "1 event(s) queued on / were never rendered" in caplog.text
+    assert "1 event(s) queued on '/' were never rendered" in caplog.text
 
 
 # -- headers, internal addresses, nonce -------------------------------------------------------

@@ -23,7 +23,7 @@ from ..matching import CLEAR_FIELDS, HASHED_FIELDS, is_sha256
 
 # Until pixel_embed.screening lands, the QA kit's PII guard holds the one definition of "looks
 # like an e-mail address / a phone number".
-from ..testing.pii import _EMAIL, _PHONE
+from ..screening import find_personal_data, replace_personal_data
 
 #: Identity fields whose values must be SHA-256 digests (and ``phone``, a common misspelling).
 IDENTITY_KEYS: frozenset[str] = frozenset(
@@ -85,8 +85,7 @@ def mask_phone(number: str) -> str:
 
 def mask_text(text: str) -> str:
     """``text`` with each e-mail address and phone number in it masked."""
-    text = _EMAIL.sub(lambda m: mask_email(m.group()), text)
-    return _PHONE.sub(lambda m: mask_phone(m.group()), text)
+    return replace_personal_data(text, mask_email, mask_phone)
 
 
 def mask_identity_value(key: str, value: str) -> str:
@@ -96,7 +95,9 @@ def mask_identity_value(key: str, value: str) -> str:
         return value
     if "@" in value:
         return mask_email(value.strip())
-    if key in ("phone", "phone_number", "sha256_phone_number") or _PHONE.fullmatch(value.strip()):
+    if key in ("phone", "phone_number", "sha256_phone_number") or find_personal_data(
+        value.strip()
+    ) == [("phone", value.strip())]:
         return mask_phone(value)
     return f"{value.strip()[:1]}***"
 

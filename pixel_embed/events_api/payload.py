@@ -45,6 +45,7 @@ from typing import Any
 
 from ..events import Event
 from ..matching import Identity
+from ..screening import scrub_url
 
 #: The event names TikTok's SDK sends in place of the name a page tracks (pixel.js 2.2.1, the
 #: table its ``getEventType`` reads; ../shared/tiktok-sdk): every other name goes out unchanged.
@@ -164,7 +165,8 @@ def server_event(
         "event_id": event.event_id,
         "user": user,
     }
-    page = _present({"url": context.url, "referrer": context.referrer})
+    # Query strings carry reset tokens and typed-in e-mail addresses: see scrub_url.
+    page = _present({"url": scrub_url(context.url), "referrer": scrub_url(context.referrer)})
     if page:
         data["page"] = page
     data["properties"] = server_properties(event.params)

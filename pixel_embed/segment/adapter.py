@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, safe_repr
 from .mappings import SegmentMappings
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class SegmentAdapter:
             ),
             defer=defer,
             caller="track",
-            label=f"track {event!r}",
+            label=f"track {safe_repr(event)}",
         )
 
     def page(
@@ -143,7 +143,7 @@ class SegmentAdapter:
             ),
             defer=defer,
             caller="page",
-            label="page" + (f" {name!r}" if name else ""),
+            label="page" + (f" {safe_repr(name)}" if name else ""),
         )
 
     def identify(
@@ -170,7 +170,9 @@ class SegmentAdapter:
             if call.identity:
                 self._pixel.identify(**call.identity)
             if call.event is not None:
-                event_ids.append(
-                    self._pixel.track(call.event, call.params, event_id=call.event_id, defer=defer)
+                event_id = self._pixel.track(
+                    call.event, call.params, event_id=call.event_id, defer=defer
                 )
+                if event_id:  # "": lenient mode dropped it (an invalid event name)
+                    event_ids.append(event_id)
         return event_ids

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from ..errors import ConfigurationError, InvalidEvent
+from ..errors import ConfigurationError, InvalidEvent, safe_repr
 from ..events import validate_event
 from .paths import MISSING
 from .sources import ArraySource, InvalidSource, LiteralSource, Source, compile_source
@@ -387,9 +387,9 @@ class SegmentMapping:
         event = self._read("event", message)
         if not isinstance(event, str):
             log.warning(
-                "TikTok pixel: Segment mapping %r found no event name (%r) in the call; ignored",
+                "TikTok pixel: Segment mapping %r found no event name (%s) in the call; ignored",
                 self.name,
-                event,
+                safe_repr(event),  # from the call: bounded, escaped, personal data masked
             )
             return None
         event_id = self._read("event_id", message)

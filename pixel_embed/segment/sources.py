@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..events import MAX_ITEMS
 from .paths import MISSING, InvalidPath, parse_path, read_path
 
 
@@ -93,7 +94,8 @@ class ArraySource:
         found = read_path(data, self.path)
         if found is MISSING:
             return MISSING
-        elements = found if self.reads_list(data) else [found]
+        # One past the core's limit: enough for it to refuse the list, without reading 250,000.
+        elements = found[: MAX_ITEMS + 1] if self.reads_list(data) else [found]
         items = []
         for element in elements:
             item = {

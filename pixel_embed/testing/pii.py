@@ -3,20 +3,14 @@ and in what TikTok's real SDK sent."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..matching import HASHED_FIELDS, is_sha256
+from ..screening import find_personal_data
 from .recorder import RecordedCall
 from .wire import WireEvent
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# E.164 (+12133734253) or a North-American style (213) 373-4253, 415-555-0100, 415.555.0100.
-_PHONE = re.compile(
-    r"(?<![\w+])\+[1-9]\d{7,14}\b|\(\d{3}\)\s?\d{3}-\d{4}"
-    r"|(?<![\w.+-])[2-9]\d\d([-.])[2-9]\d\d\1\d{4}(?![\w-]|[.,]\d)"
-)
 _PII_KEYS = frozenset({*HASHED_FIELDS, "phone", "sha256_email", "sha256_phone_number"})
 
 
@@ -32,10 +26,13 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def pii_in_text(text: str, where: str) -> list[str]:
-    """Raw e-mail addresses and phone numbers in ``text``, each described with ``where``."""
-    found = [f"{where}: e-mail address {m.group()!r}" for m in _EMAIL.finditer(text)]
-    found += [f"{where}: phone number {m.group()!r}" for m in _PHONE.finditer(text)]
-    return found
+    """Raw e-mail addresses and phone numbers in ``text``, each described with ``where``.
+
+    "Looks like" is the library's own definition (:mod:`pixel_embed.screening`): what the
+    pixel lets through, this accepts; what it masks, this finds.
+    """
+    names = {"email": "e-mail address", "phone": "phone number"}
+    return [f"{where}: {names[kind]} {value!r}" for kind, value in find_personal_data(text)]
 
 
 def pii_in_calls(calls: Iterable[RecordedCall]) -> list[str]:
