@@ -294,11 +294,11 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _with_wire(document: dict[str, Any], on_wire: dict[int, Any]) -> dict[str, Any]:
     """The audit's JSON with each URL's ``wire`` entry (``audit --sdk``)."""
-    from .audit.redact import escape_data, mask_data
+    from .audit.redact import escape_data, mask_strings
     from .audit.wire import wire_json
 
     for index, audited in on_wire.items():
-        document["results"][index]["wire"] = escape_data(mask_data(wire_json(audited)))
+        document["results"][index]["wire"] = escape_data(mask_strings(wire_json(audited)))
     return document
 
 

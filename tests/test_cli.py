@@ -267,7 +267,7 @@ def test_hash_prints_the_normalised_value_and_its_digest(
         ),
         (
             ["--phone", "(213) 373-4253"],
-            "pixel-embed hash: phone_number '(213) 373-4253' has no country code; write it as "
+            "pixel-embed hash: phone_number '[phone]' has no country code; write it as "
             "+<country code> or add --region (e.g. US)\n",
         ),
         (

@@ -263,7 +263,7 @@ def test_a_failing_sender_does_not_break_the_page(
     response = app.test_client().get("/buy", headers={"User-Agent": USER_AGENT})
 
     assert response.status_code == 200
-    assert "the sender failed to take CompletePayment" in caplog.text
+    assert "the sender failed to take Purchase" in caplog.text
     assert "ConnectionError" in caplog.text
     assert_clean_logs(caplog)
 

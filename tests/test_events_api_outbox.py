@@ -94,7 +94,7 @@ def test_a_request_writes_its_events_in_one_transaction_and_they_are_delivered(
         assert sender.flush(timeout=10)
     assert sorted(e["event"] for e in fake.accepted) == [
         "AddToCart",
-        "CompletePayment",
+        "Purchase",
         "ViewContent",
     ]
     stats = sender.stats()

@@ -168,7 +168,10 @@ def test_a_blocked_sdk_breaks_nothing(pixel_page: Page, shop: tuple[str, list[st
         queued = pixel_page.evaluate("() => window.ttq.filter(c => c[0] === 'track').length")
         assert queued == 7  # six clicks, and /a's ViewContent
         assert recorder.errors == []
-        assert pixel_calls(pixel_page) == []
+        # What the stub queued is still readable, with nothing sent by an SDK.
+        assert [call.event for call in pixel_calls(pixel_page) if call.event].count(
+            "ViewContent"
+        ) == 1
     finally:
         recorder.sdk = "serve"
 

@@ -114,6 +114,19 @@ def mask_data(value: Any, key: str = "") -> Any:
     return value
 
 
+def mask_strings(value: Any) -> Any:
+    """A copy of JSON-like data with the e-mail addresses and phone numbers in every string
+    (keys too) masked, whatever the key: for data that holds grades and digests under
+    identity keys, such as what TikTok's SDK sent."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {mask_text(str(name)): mask_strings(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_strings(item) for item in value]
+    return value
+
+
 def escape_data(value: Any) -> Any:
     """A copy of JSON-like data with control characters escaped in every string and key."""
     if isinstance(value, str):

@@ -149,6 +149,7 @@ def audit_with_sdk(
     sdk_dir: str | os.PathLike[str],
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
+    wait: float = 0.0,
 ) -> WireAudit:
     """Audit ``url`` as :func:`~pixel_embed.audit.runner.audit` does, with TikTok's own SDK
     served from ``sdk_dir``, and read what TikTok would have received.
@@ -160,7 +161,13 @@ def audit_with_sdk(
     recorder = install_recorder(context, sdk="real", sdk_dir=root)
     try:
         evidence = gather_evidence(
-            browser, url, steps, timeout=timeout, allow_hosts=allow_hosts, context=context
+            browser,
+            url,
+            steps,
+            timeout=timeout,
+            allow_hosts=allow_hosts,
+            wait=wait,
+            context=context,
         )
     except AuditFailed as exc:
         context.close()
