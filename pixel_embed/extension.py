@@ -171,6 +171,8 @@ class TikTokPixel:
         #: Segment mappings for ``pixel.segment``: None (the destination's presets), the path of
         #: a .toml or .json file, or a ``pixel_embed.segment.SegmentMappings``.
         app.config.setdefault("TIKTOK_PIXEL_MAPPINGS", None)
+        #: When the SDK is requested: "async" (TikTok's snippet) or "idle" (after the page loaded).
+        app.config.setdefault("TIKTOK_PIXEL_LOAD", "async")
 
         config = self._read_config(app)
         self.segment.init_app(app)
@@ -204,6 +206,7 @@ class TikTokPixel:
                 consent=app.config["TIKTOK_PIXEL_CONSENT"],
                 debug=_flag(app, "TIKTOK_PIXEL_DEBUG"),
                 consent_cookie=app.config["TIKTOK_PIXEL_CONSENT_COOKIE"],
+                load=app.config["TIKTOK_PIXEL_LOAD"],
             )
         return _AppConfig(
             settings=settings,
