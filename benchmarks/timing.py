@@ -16,6 +16,18 @@ def median(samples: Sequence[float]) -> float:
     return statistics.median(samples) if samples else float("nan")
 
 
+def quantile(samples: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``samples`` (0.25: the 25th percentile), interpolated linearly;
+    ``nan`` when there are none."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def sample_side_by_side(
     variants: Mapping[str, Callable[[], object]],
     repeats: int,
