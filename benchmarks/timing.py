@@ -6,6 +6,7 @@ variants are timed in turns, many times, and compared by their medians.
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -64,6 +65,24 @@ def per_call_us(
     """
     before = (lambda _name: prepare()) if prepare is not None else None
     return [s * 1e6 for s in sample_side_by_side({"": call}, repeats, prepare=before)[""]]
+
+
+def ratio_interval(
+    numerators: Sequence[float], denominators: Sequence[float], *, rounds: int = 2000
+) -> tuple[float, float]:
+    """A 95 % interval of ``median(numerators) / median(denominators)`` (bootstrap, a fixed
+    seed): how far the ratio of one run could move, read from that run alone."""
+    if not numerators or not denominators:
+        return float("nan"), float("nan")
+    draw = random.Random(0).choices
+    ratios = [
+        ratio(
+            median(draw(numerators, k=len(numerators))),
+            median(draw(denominators, k=len(denominators))),
+        )
+        for _ in range(rounds)
+    ]
+    return quantile(ratios, 0.025), quantile(ratios, 0.975)
 
 
 def ratio(numerator: float, denominator: float) -> float:
