@@ -217,7 +217,7 @@ class _Bench:
                 prime = context.new_page()
                 url, marker = self.url(variant)
                 prime.goto(url)
-                prime.wait_for_timeout(2000)
+                prime.wait_for_timeout(min(seconds, 2.0) * 1000)
                 _leave(prime, self.host, marker)
                 prime.close()
                 page = context.new_page()
@@ -316,7 +316,8 @@ def run(
         stack.callback(browser.close)
         bench = _Bench(playwright, browser, host, urls)
         bench.find_click_target()
-        bench.profile_visits("official", min(seconds, 2.0))  # warm up servers and the disk
+        if turns > 1:  # warm up the servers, the disk, Chromium's start
+            bench.profile_visits("official", min(seconds, 2.0))
         cold: dict[str, list[Visit]] = {name: [] for name in configs}
         warm: dict[str, list[Visit]] = {name: [] for name in configs}
         for order in _rotations(list(configs), turns):
