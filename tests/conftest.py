@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask, render_template_string
@@ -54,3 +55,11 @@ def client(app: Flask, pixel: TikTokPixel) -> Iterator[FlaskClient]:
 def page(body: str = "") -> str:
     """The layout every test app renders: the pixel in <head>."""
     return render_template_string(LAYOUT, body=Markup(body or "ok"))
+
+
+@pytest.fixture
+def sdk_dir() -> Path:
+    """TikTok's SDK copy (``PIXEL_EMBED_SDK_DIR``, else ``../shared/tiktok-sdk``), or skip."""
+    from sdk_support import real_sdk_dir
+
+    return real_sdk_dir()

@@ -16,7 +16,11 @@ from .recorder import RecordedCall as RecordedCall
 from .recorder import install_recorder as install_recorder
 from .recorder import pixel_calls as pixel_calls
 from .recorder import recorder_for as recorder_for
+from .recorder import wire_events as wire_events
+from .sdk import SdkNotFound as SdkNotFound
+from .sdk import find_sdk_dir as find_sdk_dir
 from .server import serve_app as serve_app
+from .wire import WireEvent as WireEvent
 
 __all__ = [
     "BrowserNotFound",
@@ -24,12 +28,16 @@ __all__ = [
     "PixelExpectation",
     "PixelRecorder",
     "RecordedCall",
+    "SdkNotFound",
+    "WireEvent",
     "assert_no_raw_pii",
     "expect_pixel",
     "find_chromium",
+    "find_sdk_dir",
     "format_calls",
     "install_recorder",
     "pixel_calls",
     "recorder_for",
     "serve_app",
+    "wire_events",
 ]

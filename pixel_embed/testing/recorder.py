@@ -1,26 +1,38 @@
 """Answer TikTok's SDK URL from a local recorder, and read back the calls a page made on ``ttq``.
 
 Every request a recorded browser context makes is routed here: the SDK URL gets the recorder
-script, other TikTok hosts get an empty answer, pages on this machine (and hosts allowed with
-``allow_hosts``) load as usual, and any other address is aborted. No test reaches the internet.
+script (or, in ``"real"`` mode, TikTok's own SDK from a local copy), other TikTok hosts get an
+empty answer (in ``"real"`` mode their beacons are kept in :attr:`PixelRecorder.beacons`), pages
+on this machine (and hosts allowed with ``allow_hosts``) load as usual, and any other address is
+aborted. No test reaches the internet.
 """
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import BrowserContext, Error, Page, Route
 
+from ..errors import PixelError
 from ..resources import STATIC_DIR
+from .sdk import SdkFiles, require_sdk_dir
+from .wire import WireEvent
 
 #: TikTok's SDK path; the stub asks for ``https://analytics.tiktok.com/i18n/pixel/events.js``.
 SDK_PATH = "/i18n/pixel/events.js"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _RECORDER_JS = (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
+_OBSERVER_JS = (STATIC_DIR / "pixel_embed_observer.js").read_text(encoding="utf-8")
+#: TikTok's hosts: the pixel's (``tiktok.com``) and the IPv6 enrichment host's.
+TIKTOK_DOMAINS = ("tiktok.com", "tiktokw.us")
+#: What a beacon gets back: TikTok's answer to an accepted event.
+BEACON_ANSWER = '{"code":0,"message":"OK","data":{}}'
 _READ_CALLS = "() => (window.__pixelEmbedRecorder ? window.__pixelEmbedRecorder.calls : [])"
 # Every document hands its inline scripts to the recorder once parsed, so the PII guard sees
 # every page of a journey, not only the last one.
@@ -32,12 +44,14 @@ document.addEventListener("DOMContentLoaded", () => {{
 }});
 """
 
-SdkMode = Literal["serve", "abort"]
+#: ``"serve"``: the recorder stands in for the SDK; ``"abort"``: the SDK URL fails, as with an
+#: ad blocker; ``"real"``: TikTok's own SDK, served from a local copy.
+SdkMode = Literal["serve", "abort", "real"]
 
 
 def is_tiktok_host(host: str) -> bool:
-    """Whether ``host`` is TikTok's (``tiktok.com`` or a subdomain)."""
-    return host == "tiktok.com" or host.endswith(".tiktok.com")
+    """Whether ``host`` is TikTok's (``tiktok.com``, ``tiktokw.us`` or a subdomain)."""
+    return any(host == domain or host.endswith("." + domain) for domain in TIKTOK_DOMAINS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,10 @@ class PixelRecorder:
     """Routes one browser context's requests and keeps what its pages did.
 
     :ivar sdk: ``"serve"`` answers the SDK URL with the recorder; ``"abort"`` fails it, as an
-        ad blocker would.
+        ad blocker would; ``"real"`` serves TikTok's own SDK from :attr:`sdk_dir`.
+    :ivar sdk_dir: the local copy of TikTok's SDK served in ``"real"`` mode.
+    :ivar beacons: in ``"real"`` mode, every beacon the SDK sent (answered here, never sent on),
+        in order.
     :ivar history: every recorded call of every page of the context, in order.
     :ivar sdk_requests: the URLs of every request made to a TikTok host.
     :ivar blocked: the URLs of requests to other outside addresses, which were aborted.
@@ -107,6 +124,9 @@ class PixelRecorder:
     errors: list[str] = field(default_factory=list)
     scripts: list[tuple[str, str]] = field(default_factory=list)
     allowed_hosts: frozenset[str] = frozenset()
+    sdk_dir: Path | None = None
+    beacons: list[WireEvent] = field(default_factory=list)
+    observing: bool = field(default=False, repr=False)
 
     def allows(self, host: str) -> bool:
         """Whether requests to ``host`` load as usual: this machine, or an allowed host or one of
@@ -127,6 +147,8 @@ class PixelRecorder:
             self.sdk_requests.append(url)
             if self.sdk == "abort":
                 route.abort("blockedbyclient")
+            elif self.sdk == "real":
+                self._answer_real(route, host, parts.path, parts.query)
             elif parts.path == SDK_PATH:
                 route.fulfill(
                     status=200,
@@ -139,6 +161,37 @@ class PixelRecorder:
         else:
             self.blocked.append(url)
             route.abort("blockedbyclient")
+
+    def _answer_real(self, route: Route, host: str, path: str, query: str) -> None:
+        request = route.request
+        origin = request.headers.get("origin") or "*"
+        cors = {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true"}
+        if request.method == "OPTIONS":
+            cors["Access-Control-Allow-Headers"] = "content-type"
+            cors["Access-Control-Allow-Methods"] = "GET, POST"
+            route.fulfill(status=204, body="", headers=cors)
+        elif request.method == "POST":
+            self.beacons.append(WireEvent.from_beacon(request.url, request.post_data or ""))
+            route.fulfill(
+                status=200, content_type="application/json", body=BEACON_ANSWER, headers=cors
+            )
+        else:
+            sdkid = parse_qs(query).get("sdkid", [None])[0]
+            files = SdkFiles(self.sdk_dir or require_sdk_dir())
+            try:
+                body = files.body_for(host, path, sdkid)
+            except PixelError as exc:
+                self.errors.append(f"{request.url}: {exc}")
+                body = None
+            if body is None:
+                route.fulfill(status=404, body="", headers=cors)
+            else:
+                route.fulfill(
+                    status=200,
+                    content_type="application/javascript; charset=utf-8",
+                    body=body,
+                    headers={"Cache-Control": "no-store", **cors},
+                )
 
     def _report(self, data: dict[str, Any]) -> None:
         self.history.append(RecordedCall.from_js(data))
@@ -163,28 +216,48 @@ _recorders: weakref.WeakKeyDictionary[BrowserContext, PixelRecorder] = weakref.W
 
 
 def install_recorder(
-    context: BrowserContext, *, sdk: SdkMode = "serve", allow_hosts: Iterable[str] = ()
+    context: BrowserContext,
+    *,
+    sdk: SdkMode = "serve",
+    allow_hosts: Iterable[str] = (),
+    sdk_dir: str | os.PathLike[str] | None = None,
 ) -> PixelRecorder:
     """Route ``context`` through a :class:`PixelRecorder` (once; later calls return it).
 
+    :param sdk: what answers TikTok's SDK URL (see :data:`SdkMode`).
     :param allow_hosts: outside hosts (with their subdomains) to load as usual rather than abort;
         TikTok's hosts are always answered by the recorder.
+    :param sdk_dir: for ``sdk="real"``, the local copy of TikTok's SDK (default:
+        ``PIXEL_EMBED_SDK_DIR``).
+    :raises SdkNotFound: ``sdk="real"`` and there is no SDK copy there.
     """
+    real_dir = require_sdk_dir(sdk_dir) if sdk == "real" else None
     existing = _recorders.get(context)
     if existing is not None:
+        if sdk == "real" and existing.sdk != "real" and not existing.observing:
+            _observe(context, existing)
         existing.sdk = sdk
+        existing.sdk_dir = real_dir or existing.sdk_dir
         existing.allowed_hosts |= frozenset(allow_hosts)
         return existing
-    recorder = PixelRecorder(sdk=sdk, allowed_hosts=frozenset(allow_hosts))
+    recorder = PixelRecorder(sdk=sdk, allowed_hosts=frozenset(allow_hosts), sdk_dir=real_dir)
     context.expose_function("__pixelEmbedReport", recorder._report)
     context.expose_function("__pixelEmbedScripts", recorder._report_scripts)
     context.add_init_script(_REPORT_SCRIPTS)
+    if sdk == "real":
+        _observe(context, recorder)
     context.route("**/*", recorder._route)
     context.on("page", recorder._watch)
     for page in context.pages:
         recorder._watch(page)
     _recorders[context] = recorder
     return recorder
+
+
+def _observe(context: BrowserContext, recorder: PixelRecorder) -> None:
+    # The observer records the page's ttq calls without standing in for the SDK.
+    context.add_init_script(_OBSERVER_JS)
+    recorder.observing = True
 
 
 def recorder_for(page: Page) -> PixelRecorder:
@@ -221,3 +294,10 @@ def pixel_calls(page: Page, *, all_pages: bool = False) -> list[RecordedCall]:
         # The document is being replaced (a navigation in flight): nothing recorded yet.
         return []
     return [RecordedCall.from_js(item, page.url) for item in raw]
+
+
+def wire_events(page: Page) -> list[WireEvent]:
+    """Every beacon TikTok's real SDK sent from ``page``'s browser context, in order, across
+    the pages of the visit (held beacons are sent from a later page); empty unless the context
+    runs in real-SDK mode (``install_recorder(context, sdk="real")``)."""
+    return list(recorder_for(page).beacons)

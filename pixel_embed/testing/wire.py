@@ -1,0 +1,114 @@
+"""What TikTok receives: the beacons TikTok's real SDK sent, parsed.
+
+In real-SDK mode (``install_recorder(context, sdk="real")``) every beacon the SDK posts to a
+TikTok host is answered locally and kept as a :class:`WireEvent`, in the order it was sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class WireEvent:
+    """One beacon TikTok's SDK sent (and the kit answered locally).
+
+    :ivar url: where the SDK sent it (``https://analytics.tiktok.com/api/v2/pixel`` …).
+    :ivar text: the body as sent.
+    :ivar body: the body parsed from JSON (``{}`` when it is not a JSON object).
+    """
+
+    url: str
+    text: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_beacon(cls, url: str, text: str) -> WireEvent:
+        """Parse a beacon's body; a body that is not a JSON object is kept as text only."""
+        try:
+            body = json.loads(text) if text else {}
+        except ValueError:
+            body = {}
+        return cls(url=url, text=text, body=_dict(body))
+
+    @property
+    def endpoint(self) -> str:
+        """The host and path the beacon went to (``analytics.tiktok.com/api/v2/pixel``)."""
+        parts = urlsplit(self.url)
+        return f"{parts.hostname or ''}{parts.path}"
+
+    @property
+    def event(self) -> str:
+        """The event name as sent (``"Purchase"`` for ``ttq.track("CompletePayment")``); for an
+        ``/act`` beacon, its action (``"Metadata"``)."""
+        return str(self.body.get("event") or self.body.get("action") or "")
+
+    @property
+    def event_id(self) -> str:
+        """The ``event_id`` as sent (``""`` when the page gave none)."""
+        return str(self.body.get("event_id") or "")
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The event's parameters as sent (``value``, ``currency``, ``contents`` …)."""
+        return _dict(self.body.get("properties"))
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return _dict(self.body.get("context"))
+
+    @property
+    def user(self) -> dict[str, Any]:
+        """``context.user``: the identity as sent (hashes, ``external_id``, ``anonymous_id``)."""
+        return _dict(self.context.get("user"))
+
+    @property
+    def pixel(self) -> str:
+        """The pixel code the beacon was sent for."""
+        return str(_dict(self.context.get("pixel")).get("code") or "")
+
+    @property
+    def page_url(self) -> str:
+        """The URL of the page the SDK reported the event for."""
+        return str(_dict(self.context.get("page")).get("url") or "")
+
+    @property
+    def inspection(self) -> dict[str, Any]:
+        """TikTok's ``_inspection`` block (its own diagnostics of the beacon)."""
+        return _dict(self.body.get("_inspection"))
+
+    @property
+    def identity_params(self) -> dict[str, list[str]]:
+        """``_inspection.identity_params``: for each identity field, how it arrived
+        (``{"email_is_hashed": ["hashed"], "sha256_phone": ["empty_value"], …}``)."""
+        found = _dict(self.inspection.get("identity_params"))
+        return {
+            key: [str(item) for item in value] if isinstance(value, list) else [str(value)]
+            for key, value in found.items()
+        }
+
+    @property
+    def signal_labels(self) -> dict[str, str]:
+        """``signal_diagnostic_labels`` flattened: ``{"raw_email": "missing",
+        "hashed_phone": "valid", …}``."""
+        labels = _dict(self.body.get("signal_diagnostic_labels"))
+        return {key: str(_dict(value).get("label", value)) for key, value in labels.items()}
+
+    @property
+    def limited_data_use(self) -> bool | None:
+        """The Limited Data Use flag at the top of the beacon, ``None`` when absent."""
+        value = self.body.get("limited_data_use")
+        return None if value is None else bool(value)
+
+    @property
+    def is_event(self) -> bool:
+        """Whether this is an event beacon (``/api/v2/pixel``), rather than metadata
+        (``/act``) or the IPv6 enrichment host's."""
+        return self.endpoint.endswith("/api/v2/pixel") and bool(self.body.get("event"))
