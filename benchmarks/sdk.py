@@ -60,7 +60,7 @@ OBSERVE_SECONDS = 5.0
 CLICK_AT = 0.3
 LEAVE_AFTER = (0.3, 0.5, 1.0, 2.0, 5.0)
 #: How long beacons sent as a visitor leaves get to arrive.
-GRACE_SECONDS = 0.8
+GRACE_SECONDS = 0.6
 #: Long tasks: the main thread busy beyond this blocks input (the TBT definition).
 BLOCKING_MS = 50.0
 _OBSERVE = """
@@ -298,7 +298,7 @@ def run(
         )
         return {}
     turns = turns if turns is not None else (1 if quick else 5)
-    loss_turns = loss_turns if loss_turns is not None else (1 if quick else 4)
+    loss_turns = loss_turns if loss_turns is not None else (1 if quick else 3)
     strategies = [name for name in LOAD_STRATEGIES if name != "async"]
     configs: dict[str, dict[str, Any]] = {
         "without": {"TIKTOK_PIXEL_ENABLED": False},

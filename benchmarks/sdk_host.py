@@ -7,11 +7,13 @@ its key (``--ignore-certificate-errors-spki-list``), so the browser sees a valid
 A real server, not Playwright's routing, because routing turns Chromium's HTTP cache off, and
 a repeat visit (HTTP and code cache warm) is half of what is measured.
 
-The SDK's files come from ``PIXEL_EMBED_SDK_DIR``, else ``<repo>/../shared/tiktok-sdk`` (see its
-PROVENANCE.md); they are read at run time and never copied into the repository. The loader is
-built for one pixel code; it is rewritten to the code each request asks for (``?sdkid=``).
-Responses are gzip-compressed when the browser accepts it, as TikTok's CDN does, with the
-cache lifetimes of a CDN: a few minutes for the loader, a year for the hashed bundles.
+What is served and how beacons are read is the QA kit's (:class:`~pixel_embed.testing.sdk.
+SdkFiles`, the loader rewritten to the requested ``?sdkid=``; :class:`~pixel_embed.testing.wire.
+WireEvent`); this module only carries them over HTTPS. The SDK's files come from
+``PIXEL_EMBED_SDK_DIR``, else ``<repo>/../shared/tiktok-sdk`` (see its PROVENANCE.md), read at
+run time and never copied into the repository. Responses are gzip-compressed when the browser
+accepts it, as TikTok's CDN does, with a CDN's cache lifetimes: a few minutes for the loader, a
+year for the hashed bundles.
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import json
-import os
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,42 +33,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from pixel_embed.testing.sdk import LOADER_PATH, PIXEL_CODE, SdkFiles, find_sdk_dir
+from pixel_embed.testing.wire import WireEvent
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The hosts the SDK talks to, all answered here.
 HOSTS = ("analytics.tiktok.com", "analytics-ipv6.tiktokw.us")
-LOADER_PATH = "/i18n/pixel/events.js"
-#: The pixel code the stored loader was built for.
-BUILT_FOR = "D2RQS93C77U80VFNBV30"
-_TYPES = {".js": "application/javascript; charset=utf-8"}
+_JS = "application/javascript; charset=utf-8"
 
 
 def sdk_dir() -> Path | None:
-    """The folder holding TikTok's SDK copy (``analytics.tiktok.com/…``), or ``None``."""
-    configured = os.environ.get("PIXEL_EMBED_SDK_DIR")
-    folder = Path(configured) if configured else ROOT.parent / "shared" / "tiktok-sdk"
-    return folder if (folder / "analytics.tiktok.com" / LOADER_PATH.lstrip("/")).is_file() else None
-
-
-@dataclass(frozen=True)
-class Beacon:
-    """One request the SDK sent: when (``time.monotonic()``), where, and its JSON body."""
-
-    at: float
-    path: str
-    body: dict[str, Any]
-
-    @property
-    def event(self) -> str | None:
-        """The event name of a pixel beacon (``Pageview``, ``ViewContent``…)."""
-        value = self.body.get("event")
-        return value if isinstance(value, str) else None
-
-    @property
-    def page_url(self) -> str:
-        context = self.body.get("context")
-        page = context.get("page") if isinstance(context, dict) else None
-        url = page.get("url") if isinstance(page, dict) else None
-        return url if isinstance(url, str) else ""
+    """The folder holding TikTok's SDK copy: ``PIXEL_EMBED_SDK_DIR``, else
+    ``<repo>/../shared/tiktok-sdk``; ``None`` when neither holds one."""
+    return find_sdk_dir(ROOT.parent / "shared" / "tiktok-sdk")
 
 
 @dataclass
@@ -78,7 +54,7 @@ class SdkHost:
 
     port: int
     spki: str
-    beacons: list[Beacon] = field(default_factory=list)
+    beacons: list[WireEvent] = field(default_factory=list)
     bytes_sent: int = 0
 
     def chromium_args(self) -> list[str]:
@@ -90,7 +66,7 @@ class SdkHost:
             f"--ignore-certificate-errors-spki-list={self.spki}",
         ]
 
-    def beacons_for(self, marker: str) -> list[Beacon]:
+    def beacons_for(self, marker: str) -> list[WireEvent]:
         """The beacons sent from pages whose URL holds ``marker``."""
         return [beacon for beacon in list(self.beacons) if marker in beacon.page_url]
 
@@ -125,21 +101,17 @@ def _certificate(folder: Path) -> tuple[Path, Path, str]:
 
 
 def _handler(folder: Path, host: SdkHost) -> type[BaseHTTPRequestHandler]:
-    files = folder / "analytics.tiktok.com"
-    cache: dict[tuple[str, str, bool], bytes] = {}
+    files = SdkFiles(folder)
+    cache: dict[tuple[str, str, str, bool], bytes | None] = {}
     lock = threading.Lock()
 
-    def body_of(path: str, code: str, compressed: bool) -> bytes | None:
-        key = (path, code, compressed)
+    def body_of(name: str, path: str, code: str, compressed: bool) -> bytes | None:
+        key = (name, path, code, compressed)
         with lock:
             if key not in cache:
-                file = (files / path.lstrip("/")).resolve()
-                if files.resolve() not in file.parents or not file.is_file():
-                    return None
-                data = file.read_bytes()
-                if path == LOADER_PATH and code:
-                    data = data.replace(BUILT_FOR.encode(), code.encode())
-                cache[key] = gzip.compress(data, 6) if compressed else data
+                text = files.body_for(name, path, code or None)
+                data = None if text is None else text.encode("utf-8")
+                cache[key] = gzip.compress(data, 6) if data and compressed else data
             return cache[key]
 
     class Handler(BaseHTTPRequestHandler):
@@ -162,12 +134,14 @@ def _handler(folder: Path, host: SdkHost) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             code = parse_qs(parts.query).get("sdkid", [""])[0]
             compressed = "gzip" in self.headers.get("Accept-Encoding", "")
-            body = body_of(parts.path, code if code.isalnum() else "", compressed)
+            name = (self.headers.get("Host") or "").split(":")[0]
+            valid = PIXEL_CODE.fullmatch(code) is not None
+            body = body_of(name, parts.path, code if valid else "", compressed)
             if body is None:
                 self._send(204, b"", {})
                 return
             headers = {
-                "Content-Type": _TYPES.get(Path(parts.path).suffix, "application/octet-stream"),
+                "Content-Type": _JS,
                 "Cache-Control": "public, max-age="
                 + ("300" if parts.path == LOADER_PATH else "31536000"),
             }
@@ -178,12 +152,9 @@ def _handler(folder: Path, host: SdkHost) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError:
-                data = {}
-            body = data if isinstance(data, dict) else {}
-            host.beacons.append(Beacon(time.monotonic(), urlsplit(self.path).path, body))
+            name = self.headers.get("Host") or HOSTS[0]
+            text = raw.decode("utf-8", "replace")
+            host.beacons.append(WireEvent.from_beacon(f"https://{name}{self.path}", text))
             origin = self.headers.get("Origin") or "*"
             self._send(
                 200,

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from test_render import OFFICIAL_STUB
 
-from benchmarks import isolation, sdk, size
+from benchmarks import isolation, sdk, sdk_host, size
 from benchmarks.isolation import Customer, Findings, Response, Shopper
-from benchmarks.sdk_host import sdk_dir
 from pixel_embed import Identity, PixelSettings, render_pixel, validate_event
 
 
@@ -93,7 +92,9 @@ def test_the_pixel_adds_no_more_bytes_than_tiktoks_own_snippet() -> None:
     assert figures["pixel_html_bytes"] <= figures["official_snippet_bytes"] * 1.10
 
 
-@pytest.mark.skipif(sdk_dir() is None, reason="TikTok's SDK copy is not in ../shared/tiktok-sdk")
+@pytest.mark.skipif(
+    sdk_host.sdk_dir() is None, reason="TikTok's SDK copy is not in ../shared/tiktok-sdk"
+)
 def test_the_real_sdk_part_measures_every_variant_and_counts_tiktoks_beacons() -> None:
     figures = sdk.run(turns=1, seconds=2.0, leave_after=(0.3,), loss_turns=1)
 
@@ -115,6 +116,7 @@ def test_the_real_sdk_part_says_why_it_skips_without_the_sdk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PIXEL_EMBED_SDK_DIR", str(tmp_path))
+    monkeypatch.setattr(sdk_host, "ROOT", tmp_path / "repo")  # no ../shared/tiktok-sdk either
 
     assert sdk.run(quick=True) == {}
     assert "skipped, TikTok's SDK copy was not found" in capsys.readouterr().err
