@@ -30,6 +30,7 @@ is not there.
 
 from __future__ import annotations
 
+import math
 import sys
 import tempfile
 import time
@@ -266,7 +267,14 @@ _METRICS = (
 _SPREAD = ("script_ms", "tbt_load_ms", "tbt_ms", "click_delay_ms")
 
 
+def _finite(values: Sequence[float]) -> list[float]:
+    """``values`` without the visits that gave no reading (``nan``: no LCP before the click,
+    a click that landed before the page was there)."""
+    return [value for value in values if not math.isnan(value)]
+
+
 def _spread(values: Sequence[float]) -> str:
+    values = _finite(values)
     middle = median(values)
     if len(values) < 3:
         return f"{middle:.0f}"
@@ -341,7 +349,7 @@ def run(
     for label, visits in (("", cold), ("warm_", warm)):
         for attribute, name, _ in _METRICS:
             for variant, samples in visits.items():
-                values = [float(getattr(v, attribute)) for v in samples]
+                values = _finite([float(getattr(v, attribute)) for v in samples])
                 key = f"sdk_{label}{name}_{variant}"
                 figures[key] = median(values)
                 if attribute in _SPREAD and len(values) >= 3:

@@ -181,6 +181,13 @@ def _handler(folder: Path, host: SdkHost) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A page that leaves closes its connections mid-answer: nothing to report."""
+
+
 @contextmanager
 def sdk_host(folder: Path) -> Iterator[SdkHost]:
     """TikTok's hosts served from ``folder`` on a free port of 127.0.0.1 until the block ends."""
@@ -188,11 +195,10 @@ def sdk_host(folder: Path) -> Iterator[SdkHost]:
         cert, key, spki = _certificate(Path(temporary))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
         host = SdkHost(port=server.server_address[1], spki=spki)
         server.RequestHandlerClass = _handler(folder, host)
         server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, name="benchmark-sdk-host")
         thread.start()
         try:

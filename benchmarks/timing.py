@@ -67,22 +67,14 @@ def per_call_us(
     return [s * 1e6 for s in sample_side_by_side({"": call}, repeats, prepare=before)[""]]
 
 
-def ratio_interval(
-    numerators: Sequence[float], denominators: Sequence[float], *, rounds: int = 2000
-) -> tuple[float, float]:
-    """A 95 % interval of ``median(numerators) / median(denominators)`` (bootstrap, a fixed
-    seed): how far the ratio of one run could move, read from that run alone."""
-    if not numerators or not denominators:
+def median_interval(samples: Sequence[float], *, rounds: int = 2000) -> tuple[float, float]:
+    """A 95 % interval of the median of ``samples`` (bootstrap, a fixed seed): how far the
+    median of one run could move, read from that run alone."""
+    if not samples:
         return float("nan"), float("nan")
     draw = random.Random(0).choices
-    ratios = [
-        ratio(
-            median(draw(numerators, k=len(numerators))),
-            median(draw(denominators, k=len(denominators))),
-        )
-        for _ in range(rounds)
-    ]
-    return quantile(ratios, 0.025), quantile(ratios, 0.975)
+    medians = [median(draw(samples, k=len(samples))) for _ in range(rounds)]
+    return quantile(medians, 0.025), quantile(medians, 0.975)
 
 
 def ratio(numerator: float, denominator: float) -> float:
