@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import pytest
 from conftest import CODE, OTHER_CODE, make_app, page
 from flask import Flask
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 from test_browser import shop
 from werkzeug.wrappers import Response
 
 from pixel_embed import ConfigurationError, PixelSettings, TikTokPixel, render_pixel
+from pixel_embed.audit import audit
 from pixel_embed.render import LOAD_STRATEGIES
 from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for, serve_app
 
@@ -197,3 +198,17 @@ def test_an_ad_blocker_breaks_nothing(pixel_page: Page, shops: dict[str, str], l
     pixel_page.wait_for_timeout(200)
     assert recorder.errors == []
     assert recorder.sdk_requests  # it was asked for, and refused
+
+
+@STRATEGIES
+def test_the_audit_sees_the_same_calls_and_finds_nothing(
+    pixel_browser: Browser, shops: dict[str, str], load: str
+) -> None:
+    result = audit(pixel_browser, f"{shops[load]}/search?q=x")
+
+    assert result.failure is None
+    assert result.evidence is not None
+    [page] = result.evidence.pages
+    assert [c.method for c in page.calls] == ["load", "page", "identify", "track"]
+    assert page.sdk_codes == [CODE]
+    assert result.findings == ()
