@@ -5,6 +5,7 @@ consent modes, CSP nonces and several pixels."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import CODE, OTHER_CODE, make_app, page
@@ -16,7 +17,14 @@ from werkzeug.wrappers import Response
 from pixel_embed import ConfigurationError, PixelSettings, TikTokPixel, render_pixel
 from pixel_embed.audit import audit
 from pixel_embed.render import LOAD_STRATEGIES
-from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for, serve_app
+from pixel_embed.testing import (
+    expect_pixel,
+    install_recorder,
+    pixel_calls,
+    recorder_for,
+    serve_app,
+    wire_events,
+)
 
 STRATEGIES = pytest.mark.parametrize("load", LOAD_STRATEGIES)
 # When the SDK request started and when the page's load event did (ms since navigation).
@@ -212,3 +220,24 @@ def test_the_audit_sees_the_same_calls_and_finds_nothing(
     assert [c.method for c in page.calls] == ["load", "page", "identify", "track"]
     assert page.sdk_codes == [CODE]
     assert result.findings == ()
+
+
+@STRATEGIES
+def test_tiktoks_real_sdk_sends_every_event_of_the_page(
+    pixel_browser: Browser, sdk_dir: Path, shops: dict[str, str], load: str
+) -> None:
+    context = pixel_browser.new_context()
+    try:
+        install_recorder(context, sdk="real", sdk_dir=sdk_dir)
+        tab = context.new_page()
+        tab.goto(f"{shops[load]}/search?q=mugs")
+        for _ in range(80):  # the idle strategy asks for the SDK after the load event
+            sent = {beacon.event for beacon in wire_events(tab)}
+            if {"Pageview", "Search"} <= sent:
+                break
+            tab.wait_for_timeout(100)
+        assert {"Pageview", "Search"} <= sent
+        [search] = [beacon for beacon in wire_events(tab) if beacon.event == "Search"]
+        assert search.event_id == "search-1"
+    finally:
+        context.close()
