@@ -307,6 +307,9 @@ def run(*, quick: bool = False) -> dict[str, float]:
         "server_unchecked_us": request_us["unchecked"],
         "server_unchecked_ratio_vs_static": ratio(request_us["unchecked"], request_us["static"]),
         "server_checking_us": request_us["pixel"] - request_us["unchecked"],
+        # The honest ratio: the library's checking and bookkeeping over the least any pixel
+        # could cost, side by side in this run.
+        "server_ratio_vs_unchecked": ratio(request_us["pixel"], request_us["unchecked"]),
         "render_us_median": median(alone["render"]),
         "identify_us_median": median(alone["identify"]),
         "track3_us_median": median(alone["track3"]),
@@ -314,6 +317,33 @@ def run(*, quick: bool = False) -> dict[str, float]:
     }
 
 
+def profile(requests: int = 3000, top: int = 25) -> str:
+    """Where the pixel page's time goes: cProfile over ``requests`` requests, the ``top``
+    functions by their own time (``python -m benchmarks.server --profile``)."""
+    import cProfile
+    import io
+    import pstats
+
+    logging.getLogger("pixel_embed").setLevel(logging.ERROR)
+    _, with_pixel, _ = _apps()
+    get = _wsgi_get(with_pixel, "/pixel")
+    for _ in range(100):
+        get()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        get()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
 if __name__ == "__main__":
-    for name, value in run().items():
-        print(f"{name:32} {value:10.2f}")
+    import sys
+
+    if "--profile" in sys.argv:
+        print(profile())
+    else:
+        for name, value in run().items():
+            print(f"{name:32} {value:10.2f}")

@@ -6,6 +6,7 @@ variants are timed in turns, many times, and compared by their medians.
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 def median(samples: Sequence[float]) -> float:
     """The median of ``samples`` (``nan`` when there are none)."""
     return statistics.median(samples) if samples else float("nan")
+
+
+def quantile(samples: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``samples`` (0.25: the 25th percentile), interpolated linearly;
+    ``nan`` when there are none."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def sample_side_by_side(
@@ -52,6 +65,16 @@ def per_call_us(
     """
     before = (lambda _name: prepare()) if prepare is not None else None
     return [s * 1e6 for s in sample_side_by_side({"": call}, repeats, prepare=before)[""]]
+
+
+def median_interval(samples: Sequence[float], *, rounds: int = 2000) -> tuple[float, float]:
+    """A 95 % interval of the median of ``samples`` (bootstrap, a fixed seed): how far the
+    median of one run could move, read from that run alone."""
+    if not samples:
+        return float("nan"), float("nan")
+    draw = random.Random(0).choices
+    medians = [median(draw(samples, k=len(samples))) for _ in range(rounds)]
+    return quantile(medians, 0.025), quantile(medians, 0.975)
 
 
 def ratio(numerator: float, denominator: float) -> float:

@@ -200,6 +200,8 @@ class TikTokPixel:
         app.config.setdefault("TIKTOK_PIXEL_MAPPINGS", None)
         #: Send the calls of htmx and fetch() responses with them (see pixel_embed.partial).
         app.config.setdefault("TIKTOK_PIXEL_PARTIAL", False)
+        #: When the SDK is requested: "async" (TikTok's snippet) or "idle" (after the page loaded).
+        app.config.setdefault("TIKTOK_PIXEL_LOAD", "async")
 
         config = self._read_config(app)
         self.segment.init_app(app)
@@ -239,6 +241,7 @@ class TikTokPixel:
                 consent=app.config["TIKTOK_PIXEL_CONSENT"],
                 debug=_flag(app, "TIKTOK_PIXEL_DEBUG"),
                 consent_cookie=app.config["TIKTOK_PIXEL_CONSENT_COOKIE"],
+                load=app.config["TIKTOK_PIXEL_LOAD"],
             )
         return _AppConfig(
             settings=settings,

@@ -25,6 +25,10 @@ from .resources import TEMPLATES_DIR
 ConsentMode = Literal["none", "hold", "strict"]
 ConsentState = Literal["granted", "denied"]
 CONSENT_MODES: tuple[ConsentMode, ...] = ("none", "hold", "strict")
+LoadStrategy = Literal["async", "idle"]
+#: How the page asks for TikTok's SDK: ``async`` as TikTok's snippet does (at once), ``idle``
+#: once the page has loaded and the main thread is idle (see docs/load-strategy.md).
+LOAD_STRATEGIES: tuple[LoadStrategy, ...] = ("async", "idle")
 
 #: The first-party cookie that remembers a visitor's consent choice.
 CONSENT_COOKIE = "pixel_embed_consent"
@@ -105,6 +109,8 @@ class PixelSettings:
         ``strict`` (the SDK is not even requested before consent).
     :param debug: also print each call to the browser console.
     :param consent_cookie: the name of the first-party consent cookie.
+    :param load: when the SDK is requested: ``async`` (TikTok's snippet as it is) or ``idle``
+        (after the page's ``load`` event, when the main thread is idle; calls queue meanwhile).
     :raises ConfigurationError: a setting is invalid.
     """
 
@@ -115,6 +121,7 @@ class PixelSettings:
     consent: ConsentMode = "none"
     debug: bool = False
     consent_cookie: str = CONSENT_COOKIE
+    load: LoadStrategy = "async"
     _load_options: dict[str, Any] = field(init=False, repr=False, compare=False)
     # The rendered script around the calls, per consent choice and nonce or not: see _frame.
     _frames: dict[tuple[ConsentState | None, bool], tuple[str, str]] = field(
@@ -145,6 +152,15 @@ class PixelSettings:
             raise ConfigurationError(
                 f"TIKTOK_PIXEL_CONSENT_COOKIE {self.consent_cookie!r} is not a cookie name "
                 "(letters, digits, _ and -)"
+            )
+        if self.load not in LOAD_STRATEGIES:
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_LOAD {self.load!r} is not one of 'async', 'idle'"
+            )
+        if self.load != "async" and self.use_existing:
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_LOAD {self.load!r} needs the pixel's own snippet: with "
+                "TIKTOK_PIXEL_USE_EXISTING the page's snippet loads the SDK (use 'async')"
             )
         object.__setattr__(self, "codes", codes)
         object.__setattr__(self, "_load_options", {"limited_data_use": True} if self.ldu else {})
@@ -219,6 +235,7 @@ def _render_template(
         consent=settings.consent,
         consent_state=consent_state,
         consent_cookie=settings.consent_cookie,
+        load=settings.load,
         statements=statements,
         calls=calls,
         debug=settings.debug,

@@ -7,11 +7,14 @@ that the checker finds what it should, and finds nothing on the shop as it is.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import pytest
 from test_render import OFFICIAL_STUB
 
-from benchmarks import isolation, size
+from benchmarks import isolation, sdk, sdk_host, size
 from benchmarks.isolation import Customer, Findings, Response, Shopper
 from pixel_embed import Identity, PixelSettings, render_pixel, validate_event
 
@@ -88,3 +91,37 @@ def test_the_pixel_adds_no_more_bytes_than_tiktoks_own_snippet() -> None:
     )
     assert figures["official_snippet_bytes"] == len(size.official_snippet().encode())
     assert figures["pixel_html_bytes"] <= figures["official_snippet_bytes"] * 1.10
+
+
+@pytest.mark.skipif(
+    sdk_host.sdk_dir() is None, reason="TikTok's SDK copy is not in ../shared/tiktok-sdk"
+)
+def test_the_real_sdk_part_measures_every_variant_and_counts_tiktoks_beacons() -> None:
+    # In a thread of its own: Playwright's sync API cannot start where another session of it
+    # (the browser tests' fixtures) already runs an event loop.
+    with ThreadPoolExecutor(1) as pool:
+        tiny = pool.submit(sdk.run, turns=1, seconds=2.0, leave_after=(0.3,), loss_turns=1)
+        figures = tiny.result(timeout=600)
+
+    for variant in ("without", "official", "idle"):
+        for name in ("script_ms", "tbt_ms", "tbt5s_ms", "lcp_ms", "click_delay_ms", "bytes"):
+            assert f"sdk_{name}_{variant}" in figures
+            assert f"sdk_warm_{name}_{variant}" in figures
+    # Only pages with the pixel fetch TikTok's SDK; a repeat visit takes it from the cache.
+    assert figures["sdk_tiktok_bytes_without"] == 0
+    assert figures["sdk_tiktok_bytes_official"] > 100_000
+    assert figures["sdk_warm_tiktok_bytes_official"] < figures["sdk_tiktok_bytes_official"]
+    # The SDK's own beacons were counted: a whole visit with TikTok's snippet loses nothing.
+    assert figures["event_loss_2s_official"] == 0
+    for name in ("event_loss_0.3s_official", "event_loss_0.3s_idle", "event_loss_2s_idle"):
+        assert 0 <= figures[name] <= 1
+
+
+def test_the_real_sdk_part_says_why_it_skips_without_the_sdk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PIXEL_EMBED_SDK_DIR", str(tmp_path))
+    monkeypatch.setattr(sdk_host, "ROOT", tmp_path / "repo")  # no ../shared/tiktok-sdk either
+
+    assert sdk.run(quick=True) == {}
+    assert "skipped, TikTok's SDK copy was not found" in capsys.readouterr().err
