@@ -49,8 +49,12 @@ _READ_CALLS = """() => {
     .filter((entry) => Array.isArray(entry) && typeof entry[0] === "string")
     .map((entry) => ({pixel, method: entry[0], args: plain(entry.slice(1)) || []}));
   const codes = Object.keys(ttq._i || {});
-  const loads = codes.map((code) => ({pixel: code, method: "load",
-    args: [code, plain((ttq._o || {})[code]) || {}]}));
+  // ttq.load("CODE") as the page wrote it, as the recorder shows it (the stub keeps n||{}).
+  const loads = codes.map((code) => {
+    const options = plain((ttq._o || {})[code]) || {};
+    const args = Object.keys(options).length ? [code, options] : [code];
+    return {pixel: code, method: "load", args};
+  });
   return [...loads, ...queued(ttq, null), ...codes.flatMap((code) => queued(ttq._i[code], code))];
 }"""
 # Every document hands its inline scripts to the recorder once parsed, so the PII guard sees
