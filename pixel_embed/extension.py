@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, current_app, request, session
+from flask import Blueprint, Flask, Request, Response, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
@@ -506,6 +506,10 @@ class TikTokPixel:
         return self._read_deferred(session.get(_SESSION_KEY))
 
     def _pop_deferred(self, app: Flask) -> tuple[Identity, list[Event]]:
+        # A prefetch (a link the mouse rests on, speculation rules) may never be shown: the
+        # deferred events wait in the session for a page the visitor does see.
+        if is_prefetch(request):
+            return NO_IDENTITY, []
         # Flask's own cookie session holds nothing when the browser sent no session cookie;
         # looking at the session anyway would add "Vary: Cookie" to every page (~7 us).
         interface = app.session_interface
@@ -530,7 +534,14 @@ class TikTokPixel:
         if config.partial is not None:
             config.partial.deliver(self, state, response)
         server_events = config.server_events
-        if server_events is not None and state.server_events and not self._is_internal(config):
+        if (
+            server_events is not None
+            and state.server_events
+            and not self._is_internal(config)
+            # A prefetched page may never be seen: its browser events fire only if the visitor
+            # follows the link, so a server copy could count a view that never happened.
+            and not is_prefetch(current)
+        ):
             server_events.send(state.server_events, state.identity, self._consent(config))
         # The cheap tests first: an Identity's truth looks at each of its fields.
         carry_identity = state.defer_identity is True and bool(state.identity)
@@ -598,6 +609,18 @@ class TikTokPixel:
                 dropped,
             )
         session[_SESSION_KEY] = data
+
+
+#: Request headers by which browsers and Turbo mark a prefetch: Chromium's speculation rules
+#: and ``<link rel=prefetch>`` (``Sec-Purpose: prefetch``, ``prefetch;prerender``), Turbo 8's
+#: hover prefetch (``X-Sec-Purpose``), older browsers (``Purpose``, ``X-Moz``).
+PREFETCH_HEADERS = ("Sec-Purpose", "X-Sec-Purpose", "Purpose", "X-Moz")
+
+
+def is_prefetch(current: Request) -> bool:
+    """Whether ``current`` is a prefetch, which the visitor may never see."""
+    headers = current.headers
+    return any("prefetch" in headers.get(name, "") for name in PREFETCH_HEADERS)
 
 
 def _make_private(response: Response) -> None:

@@ -146,6 +146,9 @@
       var text = element.textContent;
       // Out of the page before it runs: a history snapshot taken later cannot bring it back.
       if (element.parentNode) element.parentNode.removeChild(element);
+      // A Turbo preview (a preloaded or cached copy) is always followed by the fresh page,
+      // whose own block runs: running the preview's too would fire its events twice.
+      if (d.documentElement.hasAttribute("data-turbo-preview")) continue;
       accept(text, "fragment");
     }
   }

@@ -43,6 +43,19 @@ def served(fake: FakeEventsApi) -> Iterator[tuple[Flask, TikTokPixel]]:
         yield shop(app, pixel), pixel
 
 
+def test_a_prefetched_page_sends_no_server_event(
+    served: tuple[Flask, TikTokPixel], fake: FakeEventsApi
+) -> None:
+    # The browser fires the prefetched page's events only if the visitor follows the link; a
+    # server copy would count a view that never happened.
+    app, _ = served
+    client = app.test_client()
+    client.get("/buy", headers={"Sec-Purpose": "prefetch"})
+    client.get("/buy", headers={"X-Sec-Purpose": "prefetch"})
+    shown = client.get("/buy").headers["X-Event-Id"]
+    assert [(e["event"], e["event_id"]) for e in sent_after(app, fake)] == [("Purchase", shown)]
+
+
 def test_a_server_event_mirrors_the_browser_event(
     served: tuple[Flask, TikTokPixel], fake: FakeEventsApi, caplog: pytest.LogCaptureFixture
 ) -> None:

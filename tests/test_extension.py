@@ -276,6 +276,26 @@ def test_a_deferred_purchase_fires_once_after_the_redirect(shop: FlaskClient) ->
     assert identified(refreshed.text) is None
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"Sec-Purpose": "prefetch"},
+        {"Sec-Purpose": "prefetch;prerender"},
+        {"X-Sec-Purpose": "prefetch"},  # Turbo 8's hover prefetch
+        {"Purpose": "prefetch"},
+    ],
+)
+def test_a_prefetched_page_leaves_deferred_events_for_a_page_the_visitor_sees(
+    shop: FlaskClient, header: dict[str, str]
+) -> None:
+    shop.post("/checkout")
+    prefetched = shop.get("/thank-you", headers=header)
+    assert tracked(prefetched.text) == []  # perhaps never shown: nothing taken from the session
+    shown = shop.get("/thank-you")
+    assert [e for e, _, _ in tracked(shown.text)] == ["CompletePayment"]
+    assert identified(shown.text) == {"email": hash_email("jane@example.com")}
+
+
 def test_the_redirect_itself_carries_nothing(shop: FlaskClient) -> None:
     response = shop.post("/checkout")
     assert response.status_code == 302

@@ -406,12 +406,6 @@ def test_a_link_prefetched_on_hover_fires_the_prefetched_views_event_once(
     assert len(visits(app)) == visited
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: Turbo 8 prefetches a link the mouse rests on (X-Sec-Purpose: prefetch); "
-    "tiktok_pixel_calls() in that response takes the session's deferred events, and when the "
-    "visitor does not follow the link the response is thrown away with them",
-)
 def test_a_hover_prefetch_that_is_not_followed_loses_no_deferred_event(
     pixel_page: Page, shop: tuple[str, Flask]
 ) -> None:
@@ -429,12 +423,6 @@ def test_a_hover_prefetch_that_is_not_followed_loses_no_deferred_event(
     assert track_ids(page, "Subscribe") == [deferred]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a data-turbo-preload link's page is shown first as a preview from the "
-    "preloaded response, whose data block the client script runs, then fresh from the server: "
-    "two ViewContent events with two event ids for one visit",
-)
 def test_a_preloaded_page_fires_its_events_once(pixel_page: Page, shop: tuple[str, Flask]) -> None:
     url, app = shop
     page = pixel_page
