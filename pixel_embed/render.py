@@ -73,6 +73,10 @@ def to_js(value: Any) -> str:
 _template = _env.get_template("pixel_embed/pixel.html")
 
 
+def _js_args(args: tuple[Any, ...]) -> str:
+    return to_js(args)[1:-1] if args else ""
+
+
 class PixelCall(NamedTuple):
     """One call the page makes on ``ttq`` (or on each ``ttq.instance(code)``).
 
@@ -85,7 +89,7 @@ class PixelCall(NamedTuple):
     @property
     def js_args(self) -> str:
         """The arguments as HTML-safe JSON, comma-separated, for the call in the script."""
-        return to_js(self.args)[1:-1] if self.args else ""
+        return _js_args(self.args)
 
     @property
     def as_list(self) -> list[Any]:
@@ -123,6 +127,8 @@ class PixelSettings:
     consent_cookie: str = CONSENT_COOKIE
     load: LoadStrategy = "async"
     _load_options: dict[str, Any] = field(init=False, repr=False, compare=False)
+    # What each call is made on: ``ttq`` itself, or ``q``, each pixel's instance in turn.
+    _target: str = field(init=False, repr=False, compare=False)
     # The rendered script around the calls, per consent choice and nonce or not: see _frame.
     _frames: dict[tuple[ConsentState | None, bool], tuple[str, str]] = field(
         init=False, repr=False, compare=False
@@ -165,6 +171,12 @@ class PixelSettings:
         object.__setattr__(self, "codes", codes)
         object.__setattr__(self, "_load_options", {"limited_data_use": True} if self.ldu else {})
         object.__setattr__(self, "_frames", {})
+        object.__setattr__(
+            self, "_target", "\n  q." if len(codes) > 1 or self.use_existing else "\n  ttq."
+        )
+
+
+_PAGE_CALL = PixelCall("page")
 
 
 def page_calls(
@@ -173,7 +185,7 @@ def page_calls(
     """The calls a page makes after ``ttq.load``: page, identify, then each track in order."""
     calls: list[PixelCall] = []
     if settings.auto_page and not settings.use_existing:
-        calls.append(PixelCall("page"))
+        calls.append(_PAGE_CALL)
     if identity:
         calls.append(PixelCall("identify", (identity.as_params(),)))
     calls.extend(
@@ -209,8 +221,8 @@ def render_calls(
 ) -> Markup:
     """The pixel's HTML for a page making ``calls`` (from :func:`page_calls`); see
     :func:`render_pixel`."""
-    target = "\n  q." if len(settings.codes) > 1 or settings.use_existing else "\n  ttq."
-    statements = "".join(f"{target}{call.method}({call.js_args});" for call in calls)
+    target = settings._target
+    statements = "".join([f"{target}{method}({_js_args(args)});" for method, args in calls])
     if settings.debug:  # the console lines list the calls: nothing to reuse
         return Markup(
             _render_template(settings, consent_state, nonce, Markup(statements), list(calls))
