@@ -459,7 +459,9 @@ def _list(field: str, value: object, what: str) -> Sequence[Any]:
 
 def _contents(field: str, value: object, check: _Check) -> list[dict[str, Any]]:
     items = []
-    for i, raw in enumerate(_list(field, value, "items (mappings with 'content_id')")):
+    if type(value) is not list or len(value) > MAX_ITEMS:  # a short list needs no more checks
+        value = _list(field, value, "items (mappings with 'content_id')")
+    for i, raw in enumerate(value):
         item = _item(field, i, raw, check)
         if item is not None:
             items.append(item)
@@ -581,7 +583,8 @@ def validate_event(
             clean[key] = exc.masked
         except InvalidEvent as exc:
             check.report(exc)
-    check.done()
+    if check.unreported:
+        check.done()
     if "value" in clean and "currency" not in clean:
         on_error(InvalidEvent("currency", None, f"is required with value in {name}"))
-    return Event(name=name, params=clean, event_id=event_id)
+    return Event(name, clean, event_id)

@@ -381,7 +381,9 @@ class TikTokPixel:
             region=region or config.region,
             on_error=config.on_error,
         )
-        request_state.identity = request_state.identity.merged(identity)
+        current = request_state.identity
+        # The first identify() of a request: its identity as it is (merged() would test both).
+        request_state.identity = identity if current is NO_IDENTITY else current.merged(identity)
         if defer:
             if not request_state.app.secret_key:
                 raise ConfigurationError(

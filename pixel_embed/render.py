@@ -51,6 +51,12 @@ _encode = json.JSONEncoder(**_JSON).encode
 def to_js(value: Any) -> str:
     """``value`` as JSON that is safe inside an HTML ``<script>``: the output of Jinja's
     ``|tojson`` (``<``, ``>``, ``&`` and ``'`` escaped, non-ASCII written as ``\\u`` escapes).
+    """
+    return _html_safe(_ascii_json(value))
+
+
+def _ascii_json(value: Any) -> str:
+    """``value`` as compact JSON, ASCII only (see :func:`to_js`, which makes it HTML-safe).
 
     This runs for every call on every page, so orjson writes it; the json module takes over
     for what orjson writes differently (non-ASCII text, which it leaves as UTF-8) or refuses
@@ -59,9 +65,13 @@ def to_js(value: Any) -> str:
     try:
         data = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is one
-        text = _encode(value)
-    else:
-        text = data.decode("ascii") if data.isascii() else _encode(value)
+        return _encode(value)
+    return data.decode("ascii") if data.isascii() else _encode(value)
+
+
+def _html_safe(text: str) -> str:
+    """JSON ``text`` with the characters that could end a ``<script>`` (or its attribute)
+    written as ``\\u`` escapes: they can only be inside its strings."""
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -71,10 +81,6 @@ def to_js(value: Any) -> str:
 
 
 _template = _env.get_template("pixel_embed/pixel.html")
-
-
-def _js_args(args: tuple[Any, ...]) -> str:
-    return to_js(args)[1:-1] if args else ""
 
 
 class PixelCall(NamedTuple):
@@ -89,7 +95,7 @@ class PixelCall(NamedTuple):
     @property
     def js_args(self) -> str:
         """The arguments as HTML-safe JSON, comma-separated, for the call in the script."""
-        return _js_args(self.args)
+        return to_js(self.args)[1:-1] if self.args else ""
 
     @property
     def as_list(self) -> list[Any]:
@@ -222,7 +228,16 @@ def render_calls(
     """The pixel's HTML for a page making ``calls`` (from :func:`page_calls`); see
     :func:`render_pixel`."""
     target = settings._target
-    statements = "".join([f"{target}{method}({_js_args(args)});" for method, args in calls])
+    # The calls' JSON made HTML-safe in one pass rather than call by call: the text around
+    # it (the target, the library's method names, brackets) has nothing to escape.
+    statements = _html_safe(
+        "".join(
+            [
+                f"{target}{method}({_ascii_json(args)[1:-1] if args else ''});"
+                for method, args in calls
+            ]
+        )
+    )
     if settings.debug:  # the console lines list the calls: nothing to reuse
         return Markup(
             _render_template(settings, consent_state, nonce, Markup(statements), list(calls))
