@@ -72,6 +72,8 @@ def _ascii_json(value: Any) -> str:
 def _html_safe(text: str) -> str:
     """JSON ``text`` with the characters that could end a ``<script>`` (or its attribute)
     written as ``\\u`` escapes: they can only be inside its strings."""
+    if "<" not in text and ">" not in text and "&" not in text and "'" not in text:
+        return text  # the usual case: four searches cost a quarter of four replacements
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
