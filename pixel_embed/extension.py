@@ -273,7 +273,7 @@ class TikTokPixel:
         """The state kept on ``current``, this request (see :meth:`_state`)."""
         state: _RequestState | None = getattr(current, _STATE_KEY, None)
         if state is None or state.pixel is not self:
-            app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+            app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
             state = _RequestState(self, app, self._config(app))
             setattr(current, _STATE_KEY, state)
         return state
@@ -514,7 +514,7 @@ class TikTokPixel:
         interface = app.session_interface
         if type(interface) is SecureCookieSessionInterface:
             if current is None:
-                current = cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+                current = request._get_current_object()  # type: ignore[attr-defined]
             # No Cookie header at all (a first visit): no cookie to parse.
             if not current.environ.get("HTTP_COOKIE") or (
                 interface.get_cookie_name(app) not in current.cookies
@@ -610,12 +610,13 @@ class TikTokPixel:
 def _current_request(caller: str) -> Request:
     """The request being handled; ``caller`` names the method that needs it in the error."""
     try:
-        return cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
     except RuntimeError:
         raise RuntimeError(
             f"pixel.{caller}() needs a request: call it from a view (or a before_request "
             "function), not at import time or in a background job."
         ) from None
+    return current
 
 
 def _make_private(response: Response) -> None:

@@ -7,6 +7,7 @@ page's calls. Every value is written with Jinja's ``|tojson`` (HTML-safe JSON: `
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -185,6 +186,8 @@ class PixelSettings:
 
 
 _PAGE_CALL = PixelCall("page")
+# PixelCall((method, args)) without the Python-level __new__ of a named tuple: the same tuple.
+_new_call = functools.partial(tuple.__new__, PixelCall)
 
 
 def page_calls(
@@ -195,11 +198,11 @@ def page_calls(
     if settings.auto_page and not settings.use_existing:
         calls.append(_PAGE_CALL)
     if identity:
-        calls.append(PixelCall("identify", (identity.as_params(),)))
-    calls.extend(
-        PixelCall("track", (event.name, dict(event.params), {"event_id": event.event_id}))
+        calls.append(_new_call(("identify", (identity.as_params(),))))
+    calls += [
+        _new_call(("track", (event.name, dict(event.params), {"event_id": event.event_id})))
         for event in events
-    )
+    ]
     return calls
 
 
