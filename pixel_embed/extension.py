@@ -267,15 +267,28 @@ class TikTokPixel:
     def _state(self, caller: str) -> _RequestState:
         """This request's state, kept on the request object: ``g`` can outlive a request (it
         belongs to the app context, which a test may hold open around several requests)."""
-        return self._state_of(_current_request(caller))
+        # Each track() runs this: the request resolved here, and no further call when the
+        # state exists (_current_request and _state_of, inlined).
+        try:
+            current = request._get_current_object()  # type: ignore[attr-defined]
+        except RuntimeError:
+            raise _no_request(caller) from None
+        state: _RequestState | None = getattr(current, _STATE_KEY, None)
+        if state is None or state.pixel is not self:
+            return self._new_state(current)
+        return state
 
     def _state_of(self, current: Request) -> _RequestState:
         """The state kept on ``current``, this request (see :meth:`_state`)."""
         state: _RequestState | None = getattr(current, _STATE_KEY, None)
         if state is None or state.pixel is not self:
-            app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-            state = _RequestState(self, app, self._config(app))
-            setattr(current, _STATE_KEY, state)
+            return self._new_state(current)
+        return state
+
+    def _new_state(self, current: Request) -> _RequestState:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = _RequestState(self, app, self._config(app))
+        setattr(current, _STATE_KEY, state)
         return state
 
     # -- the public API for views ------------------------------------------------------------
@@ -454,8 +467,11 @@ class TikTokPixel:
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
         # Nothing deferred (the usual page): this request's identity as it is, tested once.
         identity = state.identity if identity is NO_IDENTITY else identity.merged(state.identity)
-        state.private = bool(deferred) or bool(identity)
-        state.shown = page_calls(settings, identity, [*deferred, *state.events])
+        identified = bool(identity)  # an Identity's truth looks at each field: once
+        state.private = identified or bool(deferred)
+        state.shown = page_calls(
+            settings, identity if identified else None, [*deferred, *state.events]
+        )
         nonce = self._current_nonce(state.app)
         html = render_calls(
             settings,
@@ -612,11 +628,15 @@ def _current_request(caller: str) -> Request:
     try:
         current: Request = request._get_current_object()  # type: ignore[attr-defined]
     except RuntimeError:
-        raise RuntimeError(
-            f"pixel.{caller}() needs a request: call it from a view (or a before_request "
-            "function), not at import time or in a background job."
-        ) from None
+        raise _no_request(caller) from None
     return current
+
+
+def _no_request(caller: str) -> RuntimeError:
+    return RuntimeError(
+        f"pixel.{caller}() needs a request: call it from a view (or a before_request "
+        "function), not at import time or in a background job."
+    )
 
 
 def _make_private(response: Response) -> None:
