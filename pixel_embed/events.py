@@ -22,6 +22,7 @@ from .currencies import CURRENCIES
 from .errors import InvalidEvent, PersonalDataInText
 from .screening import (
     UNENCODABLE,
+    _clean_memo,
     find_personal_data,
     holds_personal_data,
     is_encodable,
@@ -158,8 +159,10 @@ def _screen(field: str, text: str, check: _Check) -> str:
             "rest of the lists and mappings it is in are left out",
         )
     check.text_left -= size
-    if not is_encodable(text):
+    if not text.isascii() and not is_encodable(text):
         raise InvalidEvent(field, text, UNENCODABLE)
+    if text in _clean_memo:  # mask_personal_data's own first test, without the call
+        return text
     masked = mask_personal_data(text)
     if masked != text:
         raise PersonalDataInText(field, text, f"holds what looks like {_kinds(text)}", masked)
@@ -295,6 +298,10 @@ def _number(field: str, value: object) -> int | float:
 
 
 def _amount(field: str, value: object, check: _Check | None = None) -> int | float:
+    # The common case first: what the checks below would return as it is (NaN fails both).
+    # (No typing.cast in these: it is a function call, and this runs for every amount.)
+    if (type(value) is float or type(value) is int) and 0 <= value <= MAX_NUMBER:
+        return value
     number = _number(field, value)
     if number < 0:
         raise InvalidEvent(field, value, "must not be negative")
@@ -302,6 +309,8 @@ def _amount(field: str, value: object, check: _Check | None = None) -> int | flo
 
 
 def _quantity(field: str, value: object, check: _Check | None = None) -> int:
+    if type(value) is int and 1 <= value <= MAX_NUMBER:  # the common case first
+        return value
     number = _number(field, value)
     if number != int(number) or number < 1:
         raise InvalidEvent(field, value, "must be a whole number of at least 1")
@@ -334,7 +343,7 @@ def _currency(field: str, value: object, check: _Check | None = None) -> str:
 def _content_type(field: str, value: object, check: _Check | None = None) -> str:
     if type(value) is not str or value not in CONTENT_TYPES:
         raise InvalidEvent(field, value, "must be 'product' or 'product_group'")
-    return str(value)
+    return value
 
 
 def _json_value(field: str, value: object, check: _Check, depth: int = 0) -> Any:
@@ -405,15 +414,21 @@ def _nested(error: InvalidEvent, path: str) -> InvalidEvent:
     return InvalidEvent(f"{path}.{error.field}", error.value, error.problem)
 
 
-def _item(path: str, value: object, check: _Check) -> dict[str, Any] | None:
+def _item(field: str, index: int, value: object, check: _Check) -> dict[str, Any] | None:
+    """Item ``index`` of the list ``field`` (its path, ``contents[1]``, is written only for an
+    error or an unknown key)."""
     if type(value) is not dict and not isinstance(value, Mapping):
-        check.report(InvalidEvent(path, value, "must be a mapping with at least 'content_id'"))
+        check.report(
+            InvalidEvent(f"{field}[{index}]", value, "must be a mapping with at least 'content_id'")
+        )
         return None
     if len(value) > MAX_PARAMS:
-        check.report(InvalidEvent(path, value, f"has more than {MAX_PARAMS} fields"))
+        check.report(InvalidEvent(f"{field}[{index}]", value, f"has more than {MAX_PARAMS} fields"))
         return None
     if value.get("content_id") in (None, ""):
-        check.report(InvalidEvent(f"{path}.content_id", value.get("content_id"), "is required"))
+        check.report(
+            InvalidEvent(f"{field}[{index}].content_id", value.get("content_id"), "is required")
+        )
         return None
     item: dict[str, Any] = {}
     for key, raw in value.items():
@@ -422,13 +437,13 @@ def _item(path: str, value: object, check: _Check) -> dict[str, Any] | None:
             if known is not None:
                 item[key] = known(key, raw, check)
             else:  # rare: names the whole path itself
-                field = f"{path}.{_key(f'{path}.{key!s}', key)}"
-                item[key] = _json_value(field, raw, check)
+                path = f"{field}[{index}]"
+                item[key] = _json_value(f"{path}.{_key(f'{path}.{key!s}', key)}", raw, check)
         except PersonalDataInText as exc:
-            check.report(_nested(exc, path) if known else exc)
+            check.report(_nested(exc, f"{field}[{index}]") if known else exc)
             item[key] = exc.masked
         except InvalidEvent as exc:
-            check.report(_nested(exc, path) if known else exc)
+            check.report(_nested(exc, f"{field}[{index}]") if known else exc)
     return item if "content_id" in item else None
 
 
@@ -444,8 +459,10 @@ def _list(field: str, value: object, what: str) -> Sequence[Any]:
 
 def _contents(field: str, value: object, check: _Check) -> list[dict[str, Any]]:
     items = []
-    for i, raw in enumerate(_list(field, value, "items (mappings with 'content_id')")):
-        item = _item(f"{field}[{i}]", raw, check)
+    if type(value) is not list or len(value) > MAX_ITEMS:  # a short list needs no more checks
+        value = _list(field, value, "items (mappings with 'content_id')")
+    for i, raw in enumerate(value):
+        item = _item(field, i, raw, check)
         if item is not None:
             items.append(item)
         if check.text_left < 0:
@@ -566,7 +583,8 @@ def validate_event(
             clean[key] = exc.masked
         except InvalidEvent as exc:
             check.report(exc)
-    check.done()
+    if check.unreported:
+        check.done()
     if "value" in clean and "currency" not in clean:
         on_error(InvalidEvent("currency", None, f"is required with value in {name}"))
-    return Event(name=name, params=clean, event_id=event_id)
+    return Event(name, clean, event_id)

@@ -267,18 +267,28 @@ class TikTokPixel:
     def _state(self, caller: str) -> _RequestState:
         """This request's state, kept on the request object: ``g`` can outlive a request (it
         belongs to the app context, which a test may hold open around several requests)."""
+        # Each track() runs this: the request resolved here, and no further call when the
+        # state exists (_current_request and _state_of, inlined).
         try:
             current = request._get_current_object()  # type: ignore[attr-defined]
         except RuntimeError:
-            raise RuntimeError(
-                f"pixel.{caller}() needs a request: call it from a view (or a before_request "
-                "function), not at import time or in a background job."
-            ) from None
+            raise _no_request(caller) from None
         state: _RequestState | None = getattr(current, _STATE_KEY, None)
         if state is None or state.pixel is not self:
-            app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-            state = _RequestState(self, app, self._config(app))
-            setattr(current, _STATE_KEY, state)
+            return self._new_state(current)
+        return state
+
+    def _state_of(self, current: Request) -> _RequestState:
+        """The state kept on ``current``, this request (see :meth:`_state`)."""
+        state: _RequestState | None = getattr(current, _STATE_KEY, None)
+        if state is None or state.pixel is not self:
+            return self._new_state(current)
+        return state
+
+    def _new_state(self, current: Request) -> _RequestState:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = _RequestState(self, app, self._config(app))
+        setattr(current, _STATE_KEY, state)
         return state
 
     # -- the public API for views ------------------------------------------------------------
@@ -384,7 +394,9 @@ class TikTokPixel:
             region=region or config.region,
             on_error=config.on_error,
         )
-        request_state.identity = request_state.identity.merged(identity)
+        current = request_state.identity
+        # The first identify() of a request: its identity as it is (merged() would test both).
+        request_state.identity = identity if current is NO_IDENTITY else current.merged(identity)
         if defer:
             if not request_state.app.secret_key:
                 raise ConfigurationError(
@@ -429,32 +441,37 @@ class TikTokPixel:
 
         :raises StreamingError: the response's headers are already sent.
         """
-        state = self._state("render")
+        current = _current_request("render")
+        state = self._state_of(current)
         if state.rendered:
             return render_disabled("already rendered on this page")
-        if getattr(request._get_current_object(), _RESPONDED_KEY, False):  # type: ignore[attr-defined]
+        if getattr(current, _RESPONDED_KEY, False):
             raise StreamingError(
                 "tiktok_pixel() was called while a streamed response was being sent: its "
                 "headers and session cookie are gone, so the page could be cached with the "
                 "visitor's data and deferred events would fire again. Call pixel.render() in "
                 "the view before stream_template(...) and pass the HTML to the template."
             )
-        partial = state.config.partial
-        if partial is not None and partial.wants(request):
+        config = state.config
+        partial = config.partial
+        if partial is not None and partial.wants(current):
             return partial.placeholder()
         state.rendered = True
         state.shown = []
         # Deferred events are used up by the next page, whether it shows the pixel or not.
-        identity, deferred = self._pop_deferred(state.app)
-        config = state.config
+        identity, deferred = self._pop_deferred(state.app, current)
         settings = config.settings
         if settings is None:
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
-        if self._is_internal(config):
+        if config.internal_networks and self._is_internal(config):
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
-        identity = identity.merged(state.identity)
-        state.private = bool(deferred) or bool(identity)
-        state.shown = page_calls(settings, identity, [*deferred, *state.events])
+        # Nothing deferred (the usual page): this request's identity as it is, tested once.
+        identity = state.identity if identity is NO_IDENTITY else identity.merged(state.identity)
+        identified = bool(identity)  # an Identity's truth looks at each field: once
+        state.private = identified or bool(deferred)
+        state.shown = page_calls(
+            settings, identity if identified else None, [*deferred, *state.events]
+        )
         nonce = self._current_nonce(state.app)
         html = render_calls(
             settings,
@@ -505,24 +522,30 @@ class TikTokPixel:
     def _peek_deferred(self) -> tuple[Identity, list[Event]]:
         return self._read_deferred(session.get(_SESSION_KEY))
 
-    def _pop_deferred(self, app: Flask) -> tuple[Identity, list[Event]]:
-        # A prefetch (a link the mouse rests on, speculation rules) may never be shown: the
-        # deferred events wait in the session for a page the visitor does see.
-        if is_prefetch(request):
-            return NO_IDENTITY, []
+    def _pop_deferred(
+        self, app: Flask, current: Request | None = None
+    ) -> tuple[Identity, list[Event]]:
         # Flask's own cookie session holds nothing when the browser sent no session cookie;
         # looking at the session anyway would add "Vary: Cookie" to every page (~7 us).
         interface = app.session_interface
-        if type(interface) is SecureCookieSessionInterface and (
-            interface.get_cookie_name(app) not in request.cookies
-        ):
-            return NO_IDENTITY, []
-        current = session._get_current_object()  # type: ignore[attr-defined]
+        if type(interface) is SecureCookieSessionInterface:
+            if current is None:
+                current = request._get_current_object()  # type: ignore[attr-defined]
+            # No Cookie header at all (a first visit): no cookie to parse.
+            if not current.environ.get("HTTP_COOKIE") or (
+                interface.get_cookie_name(app) not in current.cookies
+            ):
+                return NO_IDENTITY, []
+        saved = session._get_current_object()  # type: ignore[attr-defined]
         # pop() only when the key is there: it marks the session modified (a new cookie), and
         # a session without a secret key (NullSession) refuses it.
-        if _SESSION_KEY not in current:
+        if _SESSION_KEY not in saved:
             return NO_IDENTITY, []
-        return self._read_deferred(current.pop(_SESSION_KEY))
+        # A prefetch (a link the mouse rests on, speculation rules) may never be shown: the
+        # deferred events wait in the session for a page the visitor does see.
+        if is_prefetch(current or request._get_current_object()):  # type: ignore[attr-defined]
+            return NO_IDENTITY, []
+        return self._read_deferred(saved.pop(_SESSION_KEY))
 
     def _after_request(self, response: Response) -> Response:
         current = request._get_current_object()  # type: ignore[attr-defined]
@@ -611,6 +634,22 @@ class TikTokPixel:
         session[_SESSION_KEY] = data
 
 
+def _current_request(caller: str) -> Request:
+    """The request being handled; ``caller`` names the method that needs it in the error."""
+    try:
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    except RuntimeError:
+        raise _no_request(caller) from None
+    return current
+
+
+def _no_request(caller: str) -> RuntimeError:
+    return RuntimeError(
+        f"pixel.{caller}() needs a request: call it from a view (or a before_request "
+        "function), not at import time or in a background job."
+    )
+
+
 #: Request headers by which browsers and Turbo mark a prefetch: Chromium's speculation rules
 #: and ``<link rel=prefetch>`` (``Sec-Purpose: prefetch``, ``prefetch;prerender``), Turbo 8's
 #: hover prefetch (``X-Sec-Purpose``), older browsers (``Purpose``, ``X-Moz``).
@@ -631,7 +670,7 @@ def _make_private(response: Response) -> None:
     # the name is absent, which costs more than this.
     names = {name.lower() for name, _ in headers}
     if "cache-control" not in names:
-        headers["Cache-Control"] = "private"
+        headers.add("Cache-Control", "private")  # set() would look for it again
     else:  # keep the view's other directives (parsing them costs ~10 us)
         cache_control = response.cache_control
         cache_control.public = False

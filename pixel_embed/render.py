@@ -7,6 +7,7 @@ page's calls. Every value is written with Jinja's ``|tojson`` (HTML-safe JSON: `
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -51,6 +52,12 @@ _encode = json.JSONEncoder(**_JSON).encode
 def to_js(value: Any) -> str:
     """``value`` as JSON that is safe inside an HTML ``<script>``: the output of Jinja's
     ``|tojson`` (``<``, ``>``, ``&`` and ``'`` escaped, non-ASCII written as ``\\u`` escapes).
+    """
+    return _html_safe(_ascii_json(value))
+
+
+def _ascii_json(value: Any) -> str:
+    """``value`` as compact JSON, ASCII only (see :func:`to_js`, which makes it HTML-safe).
 
     This runs for every call on every page, so orjson writes it; the json module takes over
     for what orjson writes differently (non-ASCII text, which it leaves as UTF-8) or refuses
@@ -59,9 +66,15 @@ def to_js(value: Any) -> str:
     try:
         data = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is one
-        text = _encode(value)
-    else:
-        text = data.decode("ascii") if data.isascii() else _encode(value)
+        return _encode(value)
+    return data.decode("ascii") if data.isascii() else _encode(value)
+
+
+def _html_safe(text: str) -> str:
+    """JSON ``text`` with the characters that could end a ``<script>`` (or its attribute)
+    written as ``\\u`` escapes: they can only be inside its strings."""
+    if "<" not in text and ">" not in text and "&" not in text and "'" not in text:
+        return text  # the usual case: four searches cost a quarter of four replacements
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -123,6 +136,8 @@ class PixelSettings:
     consent_cookie: str = CONSENT_COOKIE
     load: LoadStrategy = "async"
     _load_options: dict[str, Any] = field(init=False, repr=False, compare=False)
+    # What each call is made on: ``ttq`` itself, or ``q``, each pixel's instance in turn.
+    _target: str = field(init=False, repr=False, compare=False)
     # The rendered script around the calls, per consent choice and nonce or not: see _frame.
     _frames: dict[tuple[ConsentState | None, bool], tuple[str, str]] = field(
         init=False, repr=False, compare=False
@@ -165,6 +180,14 @@ class PixelSettings:
         object.__setattr__(self, "codes", codes)
         object.__setattr__(self, "_load_options", {"limited_data_use": True} if self.ldu else {})
         object.__setattr__(self, "_frames", {})
+        object.__setattr__(
+            self, "_target", "\n  q." if len(codes) > 1 or self.use_existing else "\n  ttq."
+        )
+
+
+_PAGE_CALL = PixelCall("page")
+# PixelCall((method, args)) without the Python-level __new__ of a named tuple: the same tuple.
+_new_call = functools.partial(tuple.__new__, PixelCall)
 
 
 def page_calls(
@@ -173,13 +196,13 @@ def page_calls(
     """The calls a page makes after ``ttq.load``: page, identify, then each track in order."""
     calls: list[PixelCall] = []
     if settings.auto_page and not settings.use_existing:
-        calls.append(PixelCall("page"))
+        calls.append(_PAGE_CALL)
     if identity:
-        calls.append(PixelCall("identify", (identity.as_params(),)))
-    calls.extend(
-        PixelCall("track", (event.name, dict(event.params), {"event_id": event.event_id}))
+        calls.append(_new_call(("identify", (identity.as_params(),))))
+    calls += [
+        _new_call(("track", (event.name, dict(event.params), {"event_id": event.event_id})))
         for event in events
-    )
+    ]
     return calls
 
 
@@ -209,8 +232,17 @@ def render_calls(
 ) -> Markup:
     """The pixel's HTML for a page making ``calls`` (from :func:`page_calls`); see
     :func:`render_pixel`."""
-    target = "\n  q." if len(settings.codes) > 1 or settings.use_existing else "\n  ttq."
-    statements = "".join(f"{target}{call.method}({call.js_args});" for call in calls)
+    target = settings._target
+    # The calls' JSON made HTML-safe in one pass rather than call by call: the text around
+    # it (the target, the library's method names, brackets) has nothing to escape.
+    statements = _html_safe(
+        "".join(
+            [
+                f"{target}{method}({_ascii_json(args)[1:-1] if args else ''});"
+                for method, args in calls
+            ]
+        )
+    )
     if settings.debug:  # the console lines list the calls: nothing to reuse
         return Markup(
             _render_template(settings, consent_state, nonce, Markup(statements), list(calls))
