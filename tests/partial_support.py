@@ -14,7 +14,7 @@ from playwright.sync_api import Page
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel
-from pixel_embed.testing import serve_app
+from pixel_embed.testing import WireEvent, serve_app, wire_events
 
 HTMX = Path(__file__).resolve().parent.parent / "demo_site" / "static" / "htmx.min.js"
 
@@ -51,6 +51,29 @@ def nonce() -> str:
     return value
 
 
+def strict_csp_when_asked(app: Flask) -> None:
+    """With ``STRICT_CSP`` in the app's config, every response gets a nonce-only policy."""
+
+    @app.after_request
+    def policy(response: Response) -> Response:
+        if app.config.get("STRICT_CSP"):
+            response.headers["Content-Security-Policy"] = (
+                f"script-src 'nonce-{nonce()}' 'strict-dynamic'; object-src 'none'"
+            )
+        return response
+
+
+def beacons(tab: Page, event: str, count: int = 1) -> list[WireEvent]:
+    """The beacons of ``event`` once ``count`` have gone out (waiting up to 5 s), then a
+    moment longer, so that a duplicate would be seen too."""
+    for _ in range(50):
+        if len([b for b in wire_events(tab) if b.event == event]) >= count:
+            break
+        tab.wait_for_timeout(100)
+    tab.wait_for_timeout(500)
+    return [b for b in wire_events(tab) if b.event == event]
+
+
 def partial_shop(**config: Any) -> Flask:
     """The test shop; ``app.extensions["ids"]`` lists the event ids its views got."""
     app = make_app(TIKTOK_PIXEL_PARTIAL=True, **config)
@@ -67,13 +90,7 @@ def partial_shop(**config: Any) -> Flask:
         ids.append(event_id)
         return event_id
 
-    @app.after_request
-    def policy(response: Response) -> Response:
-        if app.config.get("STRICT_CSP"):
-            response.headers["Content-Security-Policy"] = (
-                f"script-src 'nonce-{nonce()}' 'strict-dynamic'; object-src 'none'"
-            )
-        return response
+    strict_csp_when_asked(app)
 
     @app.get("/htmx.min.js")
     def htmx() -> Response:

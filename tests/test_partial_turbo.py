@@ -16,12 +16,12 @@ import pytest
 from conftest import CODE, make_app
 from flask import Flask, render_template_string, request, send_file
 from markupsafe import Markup
-from partial_support import last_id, nonce
+from partial_support import beacons, last_id, nonce, strict_csp_when_asked
 from playwright.sync_api import Page, expect
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel
-from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for, wire_events
+from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for
 from pixel_embed.testing.server import serve_app
 
 TURBO = Path(__file__).resolve().parent / "assets" / "turbo.es2017-umd.js"
@@ -69,13 +69,7 @@ def turbo_shop(**config: Any) -> Flask:
         ids.append(event_id)
         return event_id
 
-    @app.after_request
-    def policy(response: Response) -> Response:
-        if app.config.get("STRICT_CSP"):
-            response.headers["Content-Security-Policy"] = (
-                f"script-src 'nonce-{nonce()}' 'strict-dynamic'; object-src 'none'"
-            )
-        return response
+    strict_csp_when_asked(app)
 
     @app.get("/turbo.js")
     def turbo() -> Response:
@@ -312,34 +306,24 @@ def test_real_sdk_one_pageview_per_url_and_each_event_once(
     ids = ids_of(app)
     page = pixel_page
 
-    def sent(event: str, count: int) -> list[Any]:
-        """The beacons of ``event`` once ``count`` went out (up to 5 s), and a moment more so
-        that a duplicate would be seen too."""
-        for _ in range(50):
-            if len([b for b in wire_events(page) if b.event == event]) >= count:
-                break
-            page.wait_for_timeout(100)
-        page.wait_for_timeout(400)
-        return [b for b in wire_events(page) if b.event == event]
-
     page.goto(url + "/")
-    sent("Pageview", 1)
+    beacons(page, "Pageview", 1)
     before = len(ids)
     page.click("#frame-add")
     add_id = last_id(ids, page, before + 1)
-    assert [b.event_id for b in sent("AddToCart", 1)] == [add_id]
+    assert [b.event_id for b in beacons(page, "AddToCart", 1)] == [add_id]
     visit(page, "#to-a", "a")
     a_id = ids[-1]
     visit(page, "#to-b", "b")
     b_id = ids[-1]
-    views = sent("ViewContent", 2)
+    views = beacons(page, "ViewContent", 2)
     assert [(v.event_id, v.page_url) for v in views] == [(a_id, url + "/a"), (b_id, url + "/b")]
     page.go_back()
     expect(page).to_have_title("a")
-    sent("Pageview", 4)
+    beacons(page, "Pageview", 4)
     page.go_forward()
     expect(page).to_have_title("b")
-    pageviews = sent("Pageview", 5)
+    pageviews = beacons(page, "Pageview", 5)
     assert [p.page_url for p in pageviews] == [
         url + "/",
         url + "/a",
@@ -348,8 +332,8 @@ def test_real_sdk_one_pageview_per_url_and_each_event_once(
         url + "/b",
     ]
     # Back and forward come from Turbo's cache: nothing is sent again.
-    assert len(sent("ViewContent", 2)) == 2
-    assert len(sent("AddToCart", 1)) == 1
+    assert len(beacons(page, "ViewContent", 2)) == 2
+    assert len(beacons(page, "AddToCart", 1)) == 1
     assert_one_bootstrap(page)
 
 

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from partial_support import last_id, running_partial_shop
+from partial_support import beacons, last_id, running_partial_shop
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from pixel_embed.matching import hash_email
-from pixel_embed.testing import WireEvent, install_recorder, wire_events
+from pixel_embed.testing import install_recorder, wire_events
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +30,6 @@ def tab(pixel_browser: Browser, sdk_dir: Path) -> Iterator[Page]:
     install_recorder(context, sdk="real", sdk_dir=sdk_dir)
     yield context.new_page()
     context.close()
-
-
-def beacons(tab: Page, event: str, count: int = 1) -> list[WireEvent]:
-    """The beacons of ``event`` once ``count`` have gone out (waiting up to 5 s), then a
-    moment longer, so that a duplicate would be seen too."""
-    for _ in range(50):
-        if len([b for b in wire_events(tab) if b.event == event]) >= count:
-            break
-        tab.wait_for_timeout(100)
-    tab.wait_for_timeout(500)
-    return [b for b in wire_events(tab) if b.event == event]
 
 
 @pytest.mark.parametrize("button", ["#add", "#add-none", "#fetch"])
