@@ -65,6 +65,37 @@ PURCHASE_EVENTS: frozenset[str] = frozenset({"CompletePayment", "PlaceAnOrder", 
 
 CONTENT_TYPES: frozenset[str] = frozenset({"product", "product_group"})
 
+#: The event names TikTok's SDK sends in place of the name a page tracks (pixel.js 2.2.1, the
+#: table its ``getEventType`` reads; ../shared/tiktok-sdk): every other name goes out unchanged.
+#: ``tests/test_qa_kit_wire.py`` checks it against the SDK copy, as written in the bundle and by
+#: sending each name through the SDK in Chromium.
+#: TikTok renamed CompletePayment to Purchase and SubmitForm to Lead in May 2025 ("How to adopt
+#: TikTok's updated standard events"); the others are its "reserved events". The server sends
+#: the same name as the browser's beacon, so the pair is deduplicated for certain.
+WIRE_EVENT_NAMES: Mapping[str, str] = {
+    "CompletePayment": "Purchase",
+    "SubmitForm": "Lead",
+    "ViewForm": "ViewContent",
+    "ViewConsultationPage": "ViewContent",
+    "ViewDownloadPage": "ViewContent",
+    "Checkout": "PlaceAnOrder",
+    "Registration": "CompleteRegistration",
+    "AddBilling": "AddPaymentInfo",
+    "StartCheckout": "InitiateCheckout",
+    "ClickInDownloadPage": "ClickButton",
+    "ClickInConsultationPage": "ClickButton",
+    "ClickForm": "ClickButton",
+    "ClickToDownload": "Download",
+    "Consult": "Contact",
+    "ConsultByPhone": "Contact",
+}
+
+
+def wire_event_name(name: str) -> str:
+    """The name TikTok's SDK sends for an event a page tracks as ``name``."""
+    return WIRE_EVENT_NAMES.get(name, name)
+
+
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ .:-]{0,99}")
 _FOLD = re.compile(r"[^a-z0-9]")
 _INTEGER = re.compile(r"[+-]?\d+")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pixel_embed import Identity, validate_event
+from pixel_embed.events import WIRE_EVENT_NAMES
 from pixel_embed.events_api import RequestContext, RetryPolicy, request_body, server_event
 from pixel_embed.events_api.client import parse_retry_after
-from pixel_embed.events_api.payload import WIRE_EVENT_NAMES
 from pixel_embed.matching import sha256_hex
 
 CODE = "CABCDE1234567890ABCD"

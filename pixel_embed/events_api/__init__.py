@@ -1,6 +1,8 @@
 """Server-side Events API: the browser's events sent from the server too, deduplicated by
 their shared ``event_id``."""
 
+from ..events import WIRE_EVENT_NAMES as WIRE_EVENT_NAMES
+from ..events import wire_event_name as wire_event_name
 from .clickid import TTCLID_COOKIE as TTCLID_COOKIE
 from .clickid import request_ttclid as request_ttclid
 from .client import EVENTS_API_URL as EVENTS_API_URL
@@ -17,11 +19,9 @@ from .hooks import consent_allows as consent_allows
 from .outbox import DeliveryStats as DeliveryStats
 from .outbox import Outbox as Outbox
 from .outbox_sender import OutboxSender as OutboxSender
-from .payload import WIRE_EVENT_NAMES as WIRE_EVENT_NAMES
 from .payload import RequestContext as RequestContext
 from .payload import request_body as request_body
 from .payload import server_event as server_event
-from .payload import wire_event_name as wire_event_name
 from .queues import delivery_stats as delivery_stats
 
 __all__ = [

@@ -27,10 +27,11 @@ What each source sends, and what we take from it:
   ``contents``. So do we: ``content_id``, ``content_name``, ``content_category``, ``price``,
   ``quantity`` and ``brand`` tracked at the top level go to the server as ``contents[0]``.
 - ``event`` is the name TikTok's SDK puts on the wire for the page's event (see
-  :data:`WIRE_EVENT_NAMES`): ``CompletePayment`` goes out as ``Purchase``, ``SubmitForm`` as
-  ``Lead``. TikTok deduplicates a pixel event and a server event when they have the identical
-  ``event`` and ``event_id`` ("Event deduplication", ads.tiktok.com/help/article/
-  event-deduplication), and says nowhere that an old name and its new name count as identical.
+  :data:`~pixel_embed.events.WIRE_EVENT_NAMES`): ``CompletePayment`` goes out as
+  ``Purchase``, ``SubmitForm`` as ``Lead``. TikTok deduplicates a pixel event and a server
+  event when they have the identical ``event`` and ``event_id`` ("Event deduplication",
+  ads.tiktok.com/help/article/event-deduplication), and says nowhere that an old name and its
+  new name count as identical.
 
 ``event_id`` is the very string the page passes to ``ttq.track``: TikTok keeps one of the pair.
 It is never turned into a number or given a suffix, or the pair would not be deduplicated.
@@ -43,32 +44,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import Event
+from ..events import Event, wire_event_name
 from ..matching import Identity
 from ..screening import scrub_url
 
-#: The event names TikTok's SDK sends in place of the name a page tracks (pixel.js 2.2.1, the
-#: table its ``getEventType`` reads; ../shared/tiktok-sdk): every other name goes out unchanged.
-#: TikTok renamed CompletePayment to Purchase and SubmitForm to Lead in May 2025 ("How to adopt
-#: TikTok's updated standard events"); the others are its "reserved events". The server sends
-#: the same name as the browser's beacon, so the pair is deduplicated for certain.
-WIRE_EVENT_NAMES: Mapping[str, str] = {
-    "CompletePayment": "Purchase",
-    "SubmitForm": "Lead",
-    "ViewForm": "ViewContent",
-    "ViewConsultationPage": "ViewContent",
-    "ViewDownloadPage": "ViewContent",
-    "Checkout": "PlaceAnOrder",
-    "Registration": "CompleteRegistration",
-    "AddBilling": "AddPaymentInfo",
-    "StartCheckout": "InitiateCheckout",
-    "ClickInDownloadPage": "ClickButton",
-    "ClickInConsultationPage": "ClickButton",
-    "ClickForm": "ClickButton",
-    "ClickToDownload": "Download",
-    "Consult": "Contact",
-    "ConsultByPhone": "Contact",
-}
 #: Fields of one product that a page may track at the top level (``ttq.track("ViewContent",
 #: {"content_id": …})``); the Events API reads them from ``contents``.
 SINGLE_PRODUCT_FIELDS = (
@@ -79,11 +58,6 @@ SINGLE_PRODUCT_FIELDS = (
     "quantity",
     "brand",
 )
-
-
-def wire_event_name(name: str) -> str:
-    """The name TikTok's SDK sends for an event a page tracks as ``name``."""
-    return WIRE_EVENT_NAMES.get(name, name)
 
 
 def server_properties(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,26 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-#: The page-side event names TikTok's SDK (pixel.js 2.2.1) renames before sending, read from
-#: its main bundle; ``tests/test_qa_kit_wire.py`` checks this table against the SDK copy, both
-#: as written in the bundle and by sending each name through the SDK in Chromium.
-WIRE_NAMES: dict[str, str] = {
-    "AddBilling": "AddPaymentInfo",
-    "Checkout": "PlaceAnOrder",
-    "ClickForm": "ClickButton",
-    "ClickInConsultationPage": "ClickButton",
-    "ClickInDownloadPage": "ClickButton",
-    "ClickToDownload": "Download",
-    "CompletePayment": "Purchase",
-    "Consult": "Contact",
-    "ConsultByPhone": "Contact",
-    "Registration": "CompleteRegistration",
-    "StartCheckout": "InitiateCheckout",
-    "SubmitForm": "Lead",
-    "ViewConsultationPage": "ViewContent",
-    "ViewDownloadPage": "ViewContent",
-    "ViewForm": "ViewContent",
-}
+from ..events import WIRE_EVENT_NAMES, wire_event_name
+
+#: The page-side event names TikTok's SDK renames before sending: the library's own table
+#: (:data:`pixel_embed.events.WIRE_EVENT_NAMES`), which the server events use too.
+WIRE_NAMES = WIRE_EVENT_NAMES
 
 #: The identity fields whose arrival TikTok grades in ``_inspection.identity_params``.
 _GRADED = {"email": "email_is_hashed", "phone_number": "phone_is_hashed"}
@@ -40,7 +25,7 @@ _GRADED = {"email": "email_is_hashed", "phone_number": "phone_is_hashed"}
 def wire_name(event: str) -> str:
     """The name TikTok's SDK sends for page-side ``event`` (``"CompletePayment"`` ->
     ``"Purchase"``); other names go on the wire unchanged."""
-    return WIRE_NAMES.get(event, event)
+    return wire_event_name(event)
 
 
 def arrival(grades: Sequence[str]) -> str:

@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...currencies import CURRENCIES
-from ...events import CONTENT_TYPES, PURCHASE_EVENTS, STANDARD_EVENTS, near_miss
+from ...events import (
+    CONTENT_TYPES,
+    PURCHASE_EVENTS,
+    STANDARD_EVENTS,
+    WIRE_EVENT_NAMES,
+    near_miss,
+)
 from ...testing.recorder import RecordedCall
 from .evidence import Evidence, Finding, PageFacts
 
@@ -41,22 +47,14 @@ KNOWN_ITEM_FIELDS: frozenset[str] = frozenset(
     {"brand", "content_category", "content_id", "content_name", "content_type", "price", "quantity"}
 )
 
-#: Event names of older integrations (TikTok's first pixel, other platforms' habits) and what
-#: TikTok expects instead: a standard event, or ``ttq.page()`` for a page view.
+#: Event names of older integrations and what TikTok expects instead: ``ttq.page()`` for a page
+#: view, else the standard event TikTok's own SDK turns the old name into on the wire (the
+#: library's :data:`~pixel_embed.events.WIRE_EVENT_NAMES`, read from the SDK), so the advice and
+#: what TikTok does never disagree.
+_PAGE_VIEW_NAMES = ("Browse", "Pageview", "PageView", "Page View", "ViewPage", "PageVisit")
 LEGACY_EVENTS: dict[str, str] = {
-    "Browse": "ttq.page()",
-    "Pageview": "ttq.page()",
-    "PageView": "ttq.page()",
-    "Page View": "ttq.page()",
-    "ViewPage": "ttq.page()",
-    "PageVisit": "ttq.page()",
-    "StartCheckout": "InitiateCheckout",
-    "Checkout": "InitiateCheckout (or PlaceAnOrder when the order is placed)",
-    "AddBilling": "AddPaymentInfo",
-    "Registration": "CompleteRegistration",
-    "ClickForm": "SubmitForm",
-    "ClickToDownload": "Download",
-    "ClickInDownloadPage": "Download",
+    **dict.fromkeys(_PAGE_VIEW_NAMES, "ttq.page()"),
+    **{old: new for old, new in WIRE_EVENT_NAMES.items() if old not in STANDARD_EVENTS},
 }
 
 # A plain number as a string ("49.90"): TikTok reads it; "1,049.90" or "$49" it does not.
@@ -252,13 +250,12 @@ def event_names(evidence: Evidence) -> Iterator[Finding]:
         if name in LEGACY_EVENTS:
             instead = LEGACY_EVENTS[name]
             what = "a page view" if instead == "ttq.page()" else "a standard event"
-            use = instead if instead == "ttq.page()" else f"ttq.track({instead.split()[0]!r})"
+            use = instead if instead == "ttq.page()" else f"ttq.track({instead!r})"
             yield Finding(
                 "legacy-event",
                 "warning",
                 f"{name!r} is an event name of older integrations, not {what} TikTok reports "
-                f"or optimises for: use {use}"
-                + (f" ({instead.split(' ', 1)[1].strip('()')})" if " " in instead else ""),
+                f"or optimises for: use {use}",
                 number,
                 page.url,
             )
