@@ -71,6 +71,9 @@ class _AppConfig:
     internal_networks: tuple[IPNetwork, ...]
     server_events: ServerEvents | None = None  # None: no Events API
     partial: PartialPages | None = None  # None: TIKTOK_PIXEL_PARTIAL is off
+    # The app's template globals (the dict itself: a CSP extension may register its nonce
+    # function after us): ``app.jinja_env`` is a property, looked up on every page otherwise.
+    template_globals: Mapping[str, Any] = field(default_factory=dict)
 
     def on_error(self, error: InvalidInput) -> None:
         """What becomes of a bad field: raised in strict mode, else dropped (or, for personal
@@ -218,7 +221,10 @@ class TikTokPixel:
         partial = PartialPages.init_app(app, config.settings)
         app.jinja_env.globals["tiktok_pixel_calls"] = self.fragment
         self._configs[app] = dataclasses.replace(
-            config, server_events=server_events, partial=partial
+            config,
+            server_events=server_events,
+            partial=partial,
+            template_globals=app.jinja_env.globals,
         )
 
     @staticmethod
@@ -472,7 +478,7 @@ class TikTokPixel:
         state.shown = page_calls(
             settings, identity if identified else None, [*deferred, *state.events]
         )
-        nonce = self._current_nonce(state.app)
+        nonce = self._current_nonce(config)
         html = render_calls(
             settings,
             state.shown,
@@ -490,10 +496,10 @@ class TikTokPixel:
         """
         return render_fragment(self)
 
-    def _current_nonce(self, app: Flask) -> str | None:
+    def _current_nonce(self, config: _AppConfig) -> str | None:
         if self._nonce is not None:
             return self._nonce()
-        talisman = app.jinja_env.globals.get("csp_nonce")
+        talisman = config.template_globals.get("csp_nonce")
         return cast(str | None, talisman()) if callable(talisman) else None
 
     def _is_internal(self, config: _AppConfig) -> bool:

@@ -254,7 +254,7 @@ def render_fragment(pixel: TikTokPixel) -> Markup:
     if not events and not identity:
         return Markup("")
     state.private = True
-    nonce = pixel._current_nonce(state.app)
+    nonce = pixel._current_nonce(state.config)
     nonce_attribute = f' nonce="{escape(nonce)}"' if nonce else ""
     return Markup(
         f'<script type="application/json" data-pixel-embed-calls{nonce_attribute}>'

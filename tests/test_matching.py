@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 
@@ -116,6 +117,12 @@ def test_identity_merge_and_round_trip() -> None:
     assert Identity.from_params(merged.as_params()) == merged
     assert not Identity()
     assert merged
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Identity)])
+def test_an_identity_with_any_one_field_set_is_true(name: str) -> None:
+    assert Identity(**{name: "x"})
+    assert not Identity(**{name: ""})
 
 
 @pytest.mark.parametrize(
