@@ -5,8 +5,10 @@ updates part of a page cannot: htmx ignores the ``<head>`` of a boosted page, an
 a swap or ``innerHTML`` inserts does not run (or runs again from a history cache). So, with
 ``TIKTOK_PIXEL_PARTIAL = True``:
 
-- every page gets the small client script ``pixel_embed_partial.js`` (one ``defer`` tag with
-  the CSP nonce), which turns calls that arrive later into ``ttq`` calls, once each;
+- every page gets the small client script ``pixel_embed_partial.js``, which turns calls that
+  arrive later into ``ttq`` calls, once each. A short inline loader (with the CSP nonce)
+  requests it once the document is parsed, so it never holds up DOMContentLoaded, and keeps
+  the htmx and ``fetch()`` responses that arrive before it for the script to read;
 - an htmx request, or a browser ``fetch()``/XHR, gets the calls its view made (identify and
   track, never ``page``) in the response header :data:`HEADER`. The client script reads it on
   every htmx response (swap or not, errors included) and ``pixelEmbed.fromResponse(response)``
@@ -59,6 +61,13 @@ MAX_HEADER_BYTES = 2048
 SCRIPT_NAME = "pixel_embed_partial.js"
 _SCRIPT = (STATIC_DIR / SCRIPT_NAME).read_bytes()
 _SCRIPT_VERSION = hashlib.sha256(_SCRIPT).hexdigest()[:12]
+#: The inline loader that requests the client script: its file less the opening comment and
+#: the indentation (it has no multi-line string).
+LOADER_NAME = "pixel_embed_partial_loader.js"
+_LOADER = "\n".join(
+    line.strip()
+    for line in (STATIC_DIR / LOADER_NAME).read_text().split("*/\n", 1)[1].strip().splitlines()
+)
 _STATE_KEY = "_pixel_embed_partial"
 
 #: How a request can take calls: ``htmx`` (the client script reads every response), ``fetch``
@@ -163,10 +172,11 @@ class PartialPages:
         return Markup(f"<!-- TikTok Pixel: this response's calls are in its {HEADER} header -->")
 
     def script_tag(self, nonce: str | None) -> Markup:
-        """The client script's tag, put after the pixel's inline script on every full page."""
+        """The client script's loader, put after the pixel's inline script on every full page:
+        an inline script whose ``data-src`` is the client script's URL."""
         src = url_for("pixel_embed_partial.script", v=_SCRIPT_VERSION)
         settings = self._settings
-        attributes = [f'src="{escape(src)}"', "defer"]
+        attributes = [f'data-src="{escape(src)}"']
         if nonce:
             attributes.append(f'nonce="{escape(nonce)}"')
         if settings.consent != "none":
@@ -175,7 +185,7 @@ class PartialPages:
             attributes.append(f'data-pixels="{escape(to_js(list(settings.codes)))}"')
         if settings.debug:
             attributes.append('data-debug="true"')
-        return Markup(f"\n<script {' '.join(attributes)}></script>")
+        return Markup(f"\n<script {' '.join(attributes)}>{_LOADER}</script>")
 
     def deliver(self, pixel: TikTokPixel, state: _RequestState, response: Response) -> None:
         """Put the calls of a partial request in :data:`HEADER` (an ``after_request`` step).

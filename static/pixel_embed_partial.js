@@ -1,8 +1,9 @@
 /* pixel_embed's client for responses that do not reload the page (htmx, fetch(), fragments).
  *
- * tiktok_pixel() includes it (with the CSP nonce) when TIKTOK_PIXEL_PARTIAL is on. The server
- * sends the identify/track calls of such a response, already validated and hashed, as a JSON
- * array of [method, [arguments...]]:
+ * tiktok_pixel() has its loader (pixel_embed_partial_loader.js) request it once the page is
+ * parsed, with the CSP nonce, when TIKTOK_PIXEL_PARTIAL is on. The server sends the
+ * identify/track calls of such a response, already validated and hashed, as a JSON array of
+ * [method, [arguments...]]:
  *   - in the PixelEmbed-Calls response header: read on every htmx response (after its swap and
  *     history update, also with hx-swap="none" and on errors), and by
  *     pixelEmbed.fromResponse(response) for the site's own fetch() or XMLHttpRequest;
@@ -20,7 +21,15 @@
   var SELECTOR = "script[data-pixel-embed-calls]";
   var METHODS = { identify: 1, track: 1 };
   var pe = (w.pixelEmbed = w.pixelEmbed || {});
-  if (typeof pe.fromResponse === "function") return; // included twice: the first one serves
+  // Included twice: the first one serves. The loader's stand-ins leave pe._early behind.
+  if (typeof pe.fromResponse === "function" && !pe._early) return;
+  var early = pe._early || [];
+  if (pe._keep) {
+    d.removeEventListener("htmx:afterRequest", pe._keep);
+    d.removeEventListener("htmx:historyCacheMissLoad", pe._keep);
+  }
+  delete pe._early;
+  delete pe._keep;
 
   var script = d.currentScript;
   function attr(name) {
@@ -134,6 +143,12 @@
   }
   d.addEventListener("htmx:afterRequest", onHtmx);
   d.addEventListener("htmx:historyCacheMissLoad", onHtmx);
+  // What arrived before this script did, kept by the loader: in the order it came.
+  for (var e = 0; e < early.length; e++) {
+    try {
+      readHeader(early[e][0], early[e][1]);
+    } catch (err) { /* never break the page */ }
+  }
 
   function scan(root) {
     if (!root || root.nodeType !== 1) return;

@@ -52,13 +52,19 @@ def nonce() -> str:
 
 
 def strict_csp_when_asked(app: Flask) -> None:
-    """With ``STRICT_CSP`` in the app's config, every response gets a nonce-only policy."""
+    """With ``STRICT_CSP`` in the app's config, every response gets a nonce-only policy:
+    ``'strict-dynamic'`` (scripts a trusted script adds are trusted), or with ``"nonce-only"``
+    none (each script needs the nonce; TikTok's host is allowed by name)."""
 
     @app.after_request
     def policy(response: Response) -> Response:
-        if app.config.get("STRICT_CSP"):
+        strict = app.config.get("STRICT_CSP")
+        if strict:
+            trusted = (
+                "https://analytics.tiktok.com" if strict == "nonce-only" else "'strict-dynamic'"
+            )
             response.headers["Content-Security-Policy"] = (
-                f"script-src 'nonce-{nonce()}' 'strict-dynamic'; object-src 'none'"
+                f"script-src 'nonce-{nonce()}' {trusted}; object-src 'none'"
             )
         return response
 

@@ -174,10 +174,15 @@ def test_a_boosted_page_has_no_second_bootstrap_and_varies_on_the_request(app: F
     assert HEADER not in full.headers
 
 
-def test_full_pages_include_the_client_script_with_the_nonce(app: Flask) -> None:
+def test_full_pages_include_the_client_scripts_loader_with_the_nonce(app: Flask) -> None:
     html = app.test_client().get("/").get_data(as_text=True)
-    assert '<script src="/_pixel_embed/pixel_embed_partial.js?v=' in html
-    assert 'defer nonce="n0nce"></script>' in html
+    assert '<script data-src="/_pixel_embed/pixel_embed_partial.js?v=' in html
+    loader = html.split('<script data-src="', 1)[1].split("</script>", 1)[0]
+    assert ' nonce="n0nce">(function (w, d, s) {' in loader
+    # No request while the page loads: the script is asked for once the document is parsed.
+    assert '"DOMContentLoaded", load' in loader
+    assert "/*" not in loader
+    assert len(loader.encode()) < 1024
     assert html.index("ttq.load") < html.index(SCRIPT_NAME)
 
 
@@ -191,7 +196,7 @@ def test_the_script_tag_says_the_consent_mode_and_the_pixels() -> None:
 def test_the_client_script_is_served_small_and_cacheable(app: Flask) -> None:
     client = app.test_client()
     html = client.get("/").get_data(as_text=True)
-    src = html.split('<script src="', 1)[1].split('"', 1)[0]
+    src = html.split('<script data-src="', 1)[1].split('"', 1)[0]
     response = client.get(src)
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"

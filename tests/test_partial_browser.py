@@ -1,6 +1,6 @@
 """Pages that do not reload, in Chromium with the recorder: htmx (hx-post, hx-swap="none",
 out-of-band, error), fetch(), a fragment, hx-boost with back/forward, consent, strict CSP, a
-blocked SDK and a double click."""
+blocked SDK, a double click, and responses that arrive before the client script."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import CODE
 from partial_support import last_id, running_partial_shop
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from pixel_embed.testing import expect_pixel, pixel_calls, recorder_for
 
@@ -174,6 +174,55 @@ def test_a_blocked_sdk_breaks_nothing(pixel_page: Page, shop: tuple[str, list[st
         ) == 1
     finally:
         recorder.sdk = "serve"
+
+
+def test_responses_before_the_client_script_arrives_are_read_when_it_does(
+    pixel_page: Page, shop: tuple[str, list[str]]
+) -> None:
+    url, ids = shop
+    held: list[Route] = []
+    pixel_page.route("**/_pixel_embed/pixel_embed_partial.js*", lambda route: held.append(route))
+    # The page is parsed and DOMContentLoaded over with the client script still on its way.
+    pixel_page.goto(url + "/", wait_until="domcontentloaded")
+    for _ in range(100):
+        if held:
+            break
+        pixel_page.wait_for_timeout(20)
+    assert len(held) == 1
+    before = len(ids)
+    pixel_page.click("#add-none")
+    htmx_id = last_id(ids, pixel_page, before + 1)
+    pixel_page.click("#fetch")
+    expect(pixel_page.locator("#fetched")).not_to_have_text("")
+    fetch_id = pixel_page.locator("#fetched").inner_text()
+    assert fetch_id != htmx_id
+    assert methods(pixel_page).count("track") == 0  # kept by the loader
+    held[0].continue_()
+    expect_pixel(pixel_page).to_have_tracked("AddToCart", times=1, event_id=htmx_id)
+    expect_pixel(pixel_page).to_have_tracked("AddToCart", times=1, event_id=fetch_id)
+    # From now on the client script reads each response itself, once.
+    pixel_page.click("#add-none")
+    expect_pixel(pixel_page).to_have_tracked("AddToCart", times=3)
+    pixel_page.wait_for_timeout(200)
+    assert track_ids(pixel_page, "AddToCart") == [htmx_id, fetch_id, ids[-1]]
+    assert pixel_page.evaluate("() => [pixelEmbed._early, pixelEmbed._keep]") == [None, None]
+
+
+@pytest.fixture(scope="module")
+def nonce_only_csp_shop() -> Iterator[tuple[str, list[str]]]:
+    with running_partial_shop(STRICT_CSP="nonce-only") as running:
+        yield running
+
+
+def test_the_client_script_gets_the_nonce_where_only_the_nonce_trusts_it(
+    pixel_page: Page, nonce_only_csp_shop: tuple[str, list[str]]
+) -> None:
+    url, ids = nonce_only_csp_shop
+    pixel_page.goto(url + "/")
+    pixel_page.click("#add")
+    event_id = last_id(ids, pixel_page, 1)
+    expect_pixel(pixel_page).to_have_tracked("AddToCart", times=1, event_id=event_id)
+    assert pixel_page.evaluate("() => window.violations || []") == []
 
 
 @pytest.fixture(scope="module")
