@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import ipaddress
 import json
@@ -426,15 +427,17 @@ class TikTokPixel:
         return cast(ConsentState, value) if value in ("granted", "denied") else None
 
     def page_calls(self) -> list[PixelCall]:
-        """The calls this request's page makes (or made), for an inspector or a log."""
+        """The calls this request's page makes (or made), for an inspector or a log: copies,
+        which the caller may change without touching the events (their server copies too)."""
         state = self._state("page_calls")
         settings = state.config.settings
         if state.shown is not None:
-            return list(state.shown)
+            return copy.deepcopy(state.shown)
         if settings is None:
             return []
         identity, events = self._peek_deferred()
-        return page_calls(settings, identity.merged(state.identity), [*events, *state.events])
+        calls = page_calls(settings, identity.merged(state.identity), [*events, *state.events])
+        return copy.deepcopy(calls)
 
     # -- rendering -----------------------------------------------------------------------------
 

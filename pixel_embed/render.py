@@ -193,14 +193,27 @@ _new_call = functools.partial(tuple.__new__, PixelCall)
 def page_calls(
     settings: PixelSettings, identity: Identity | None = None, events: Iterable[Event] = ()
 ) -> list[PixelCall]:
-    """The calls a page makes after ``ttq.load``: page, identify, then each track in order."""
+    """The calls a page makes after ``ttq.load``: page, identify, then each track in order.
+
+    A track call's parameters are its event's own (not a copy: they are only read, to write
+    the page); hand out :func:`copy.deepcopy` of the calls where they could be changed.
+    """
     calls: list[PixelCall] = []
     if settings.auto_page and not settings.use_existing:
         calls.append(_PAGE_CALL)
     if identity:
         calls.append(_new_call(("identify", (identity.as_params(),))))
     calls += [
-        _new_call(("track", (event.name, dict(event.params), {"event_id": event.event_id})))
+        _new_call(
+            (
+                "track",
+                (
+                    event.name,
+                    event.params if type(event.params) is dict else dict(event.params),
+                    {"event_id": event.event_id},
+                ),
+            )
+        )
         for event in events
     ]
     return calls

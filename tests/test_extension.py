@@ -251,6 +251,17 @@ def test_page_calls_lists_what_the_page_will_do(app: Flask, pixel: TikTokPixel) 
         ]
 
 
+def test_page_calls_are_copies_the_caller_may_change(app: Flask, pixel: TikTokPixel) -> None:
+    with app.test_request_context("/"):
+        pixel.track("Search", query="mug")
+        pixel.page_calls()[1].args[1]["query"] = "changed"  # before the page is rendered
+        html = str(pixel.render())
+        pixel.page_calls()[1].args[1]["query"] = "changed"  # and after
+        assert pixel.page_calls()[1].args[1] == {"query": "mug"}
+        assert '"query":"mug"' in html
+        assert "changed" not in html
+
+
 # -- deferred events --------------------------------------------------------------------------
 
 
