@@ -11,8 +11,7 @@ Each variant has a browser tab of its own, kept for the run, with Chromium's HTT
 (DevTools protocol), so every load is a first visit's: nothing is cached, every script is
 fetched and compiled anew. A fresh browser context per load, as before, also timed starting a
 renderer process, which varied by tens of milliseconds and hid the few the pixel costs: the
-95 % interval of the ratio spanned 0.96-1.25 in 40 turns. Between loads the tab shows
-``about:blank``.
+95 % interval of the ratio spanned 0.96-1.25 in 40 turns.
 
 The DOMContentLoaded ratios are paired (each turn's page against the same turn's page without
 the pixel), given as the median of the turns' ratios with a 95 % bootstrap interval and their
@@ -26,8 +25,9 @@ stall needs no route, so no request of the page waits on Playwright's dispatcher
 ``instant`` tab has one, for TikTok's SDK), and a route handler never sleeps. Timings come from
 the page's navigation entry (``performance.getEntriesByType('navigation')[0]``), in
 milliseconds since navigation start; the main thread's script time from Chromium's performance
-metrics (DevTools protocol). A stalled page is left once DOMContentLoaded is over, but for a
-few that wait out the stall for their load event.
+metrics (DevTools protocol). Each page is left for ``about:blank`` once measured, so what it
+still does cannot weigh on the next load: a stalled page once DOMContentLoaded is over, but for
+a few that wait out the stall for their load event.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ _NAVIGATION = (
     "() => { const n = performance.getEntriesByType('navigation')[0];"
     " return {dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd}; }"
 )
+_ASKED_FOR_SDK = f"() => !!document.querySelector('script[src*=\"//{SDK_HOST}/\"]')"
 _LOADED = "() => performance.getEntriesByType('navigation')[0].loadEventEnd > 0"
 _DCL_OVER = "() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd > 0"
 _TIMEOUT_MS = (3 * STALL_SECONDS + 20) * 1000
@@ -117,8 +118,6 @@ class _Tab:
         if sdk == "instant":
             context.route(_SDK_URL, _answer_sdk)
         self.page = page = context.new_page()
-        self.asked: list[str] = []
-        page.on("request", lambda request: self.asked.append(request.url))
         self._devtools = devtools = context.new_cdp_session(page)
         devtools.send("Network.enable")
         devtools.send("Network.setCacheDisabled", {"cacheDisabled": True})
@@ -128,17 +127,20 @@ class _Tab:
         """Load the page as a first visit; its DOMContentLoaded time in ms, and with
         ``until_load`` its load time too (else it is left once DOMContentLoaded is over)."""
         page = self.page
-        page.goto("about:blank")
-        self.asked.clear()
         page.goto(self.url, wait_until="domcontentloaded")
         metrics = self._devtools.send("Performance.getMetrics")["metrics"]
         script_ms = 1000 * next(m["value"] for m in metrics if m["name"] == "ScriptDuration")
         page.wait_for_function(_LOADED if until_load else _DCL_OVER, timeout=_TIMEOUT_MS)
         timings: dict[str, float] = page.evaluate(_NAVIGATION)
-        if self.sdk is not None and not any(SDK_HOST in address for address in self.asked):
+        # (Read from the page: a listener for the page's requests would have this process
+        # handle an event for each of them while the page loads.)
+        if self.sdk is not None and not page.evaluate(_ASKED_FOR_SDK):
             raise RuntimeError(f"the pixel on {self.url} did not ask for TikTok's SDK")
         if self.sdk == "instant" and until_load and page.evaluate("window.__benchmarkSdk") != 1:
             raise RuntimeError(f"the pixel on {self.url} did not run TikTok's SDK once")
+        # Left at once: what the page still does (TikTok's SDK, the scripts it asks for once
+        # parsed) must not run into the next variant's load.
+        page.goto("about:blank")
         return Sample(timings["dcl"], timings["load"] if until_load else None, script_ms)
 
 
