@@ -2,11 +2,12 @@
  *
  * A script a page requests while it loads holds up DOMContentLoaded until it has arrived (a
  * defer script) or competes with those that do. This one requests the client script once the
- * document is parsed, so a first visit's DOMContentLoaded does not wait on it; until it runs,
- * the htmx responses and fetch() responses handed to pixelEmbed.fromResponse are kept here,
- * and the client script reads their calls first. The tag's data-src is the script's URL; its
- * other data- attributes and its nonce go to the script. Only this comment is left out of the
- * page.
+ * document is parsed, after DOMContentLoaded's listeners rather than among them (starting a
+ * fetch takes the main thread a moment, which would count in DOMContentLoaded), so a first
+ * visit's DOMContentLoaded does not wait on it. Until it runs, the htmx responses and the
+ * fetch() responses handed to pixelEmbed.fromResponse are kept here, and the client script
+ * reads their calls first. The tag's data-src is the script's URL; its other data- attributes
+ * and its nonce go to the script. Only this comment is left out of the page.
  */
 (function (w, d, s) {
   var pe = (w.pixelEmbed = w.pixelEmbed || {});
@@ -32,6 +33,9 @@
     script.src = s.getAttribute("data-src");
     d.head.appendChild(script);
   }
-  if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", load);
-  else load();
+  function later() {
+    setTimeout(load, 0);
+  }
+  if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", later);
+  else later();
 })(window, document, document.currentScript);

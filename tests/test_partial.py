@@ -180,7 +180,7 @@ def test_full_pages_include_the_client_scripts_loader_with_the_nonce(app: Flask)
     loader = html.split('<script data-src="', 1)[1].split("</script>", 1)[0]
     assert ' nonce="n0nce">(function (w, d, s) {' in loader
     # No request while the page loads: the script is asked for once the document is parsed.
-    assert '"DOMContentLoaded", load' in loader
+    assert '"DOMContentLoaded", later' in loader
     assert "/*" not in loader
     assert len(loader.encode()) < 1024
     assert html.index("ttq.load") < html.index(SCRIPT_NAME)
