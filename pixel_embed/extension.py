@@ -432,11 +432,12 @@ class TikTokPixel:
         state = self._state("page_calls")
         settings = state.config.settings
         if state.shown is not None:
-            return copy.deepcopy(state.shown)
-        if settings is None:
+            calls = state.shown
+        elif settings is None:
             return []
-        identity, events = self._peek_deferred()
-        calls = page_calls(settings, identity.merged(state.identity), [*events, *state.events])
+        else:
+            identity, events = self._peek_deferred()
+            calls = page_calls(settings, identity.merged(state.identity), [*events, *state.events])
         return copy.deepcopy(calls)
 
     # -- rendering -----------------------------------------------------------------------------
