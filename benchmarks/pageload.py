@@ -44,7 +44,7 @@ from pixel_embed.testing import find_chromium
 from pixel_embed.testing.recorder import SDK_PATH
 
 from .shop import shop_server
-from .timing import median, median_interval, quantile, ratio
+from .timing import median, median_interval, quantile, ratio, script_ms
 
 STALL_SECONDS = 3.0
 PAGE = "/product/black-tee"
@@ -128,8 +128,7 @@ class _Tab:
         ``until_load`` its load time too (else it is left once DOMContentLoaded is over)."""
         page = self.page
         page.goto(self.url, wait_until="domcontentloaded")
-        metrics = self._devtools.send("Performance.getMetrics")["metrics"]
-        script_ms = 1000 * next(m["value"] for m in metrics if m["name"] == "ScriptDuration")
+        script = script_ms(self._devtools)
         page.wait_for_function(_LOADED if until_load else _DCL_OVER, timeout=_TIMEOUT_MS)
         timings: dict[str, float] = page.evaluate(_NAVIGATION)
         # (Read from the page: a listener for the page's requests would have this process
@@ -141,7 +140,7 @@ class _Tab:
         # Left at once: what the page still does (TikTok's SDK, the scripts it asks for once
         # parsed) must not run into the next variant's load.
         page.goto("about:blank")
-        return Sample(timings["dcl"], timings["load"] if until_load else None, script_ms)
+        return Sample(timings["dcl"], timings["load"] if until_load else None, script)
 
 
 def run(*, quick: bool = False) -> dict[str, float]:

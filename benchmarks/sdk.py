@@ -52,7 +52,7 @@ from pixel_embed.testing import find_chromium
 
 from .sdk_host import HOSTS, SdkHost, sdk_dir, sdk_host
 from .shop import shop_server
-from .timing import median, quantile
+from .timing import median, quantile, script_ms
 
 #: The product page: the pixel's Pageview and a ViewContent event.
 PAGE = "/product/black-tee"
@@ -144,8 +144,7 @@ def _observe(
     page.mouse.click(*click)
     page.wait_for_timeout(max(0.0, start + seconds - time.monotonic()) * 1000)
     read: dict[str, Any] = page.evaluate(_READ)
-    metrics = devtools.send("Performance.getMetrics")["metrics"]
-    script = 1000 * next(m["value"] for m in metrics if m["name"] == "ScriptDuration")
+    script = script_ms(devtools)
     bench = read["bench"]
     tasks = bench["longtasks"]
     first_input = bench["input"] or {"start": float("nan"), "delay": float("nan")}

@@ -11,6 +11,8 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from playwright.sync_api import CDPSession
+
 
 def median(samples: Sequence[float]) -> float:
     """The median of ``samples`` (``nan`` when there are none)."""
@@ -80,3 +82,10 @@ def median_interval(samples: Sequence[float], *, rounds: int = 2000) -> tuple[fl
 def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator``, ``nan`` when the denominator is not positive."""
     return numerator / denominator if denominator > 0 else float("nan")
+
+
+def script_ms(devtools: CDPSession) -> float:
+    """The milliseconds the page's main thread has spent running scripts so far: Chromium's
+    ``ScriptDuration`` (``Performance.enable`` must have been sent on ``devtools``)."""
+    metrics = devtools.send("Performance.getMetrics")["metrics"]
+    return 1000 * float(next(m["value"] for m in metrics if m["name"] == "ScriptDuration"))
