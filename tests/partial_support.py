@@ -10,7 +10,7 @@ from typing import Any
 
 from conftest import make_app
 from flask import Flask, g, jsonify, redirect, render_template_string, send_file
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel
@@ -78,6 +78,18 @@ def beacons(tab: Page, event: str, count: int = 1) -> list[WireEvent]:
         tab.wait_for_timeout(100)
     tab.wait_for_timeout(500)
     return [b for b in wire_events(tab) if b.event == event]
+
+
+def assert_back_and_forward_pageviews(tab: Page, url: str) -> None:
+    """From ``/b`` (reached from ``/`` through ``/a`` without reloading), back to ``/a`` and
+    forward to ``/b`` again: TikTok's SDK sends a Pageview for each URL, five in all."""
+    tab.go_back()
+    expect(tab).to_have_title("a")
+    beacons(tab, "Pageview", 4)
+    tab.go_forward()
+    expect(tab).to_have_title("b")
+    pageviews = beacons(tab, "Pageview", 5)
+    assert [p.page_url for p in pageviews] == [url + path for path in ("/", "/a", "/b", "/a", "/b")]
 
 
 def partial_shop(**config: Any) -> Flask:
