@@ -2,6 +2,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .csp import CspBlocksPixel as CspBlocksPixel
+from .csp import merge_csp as merge_csp
 from .errors import ConfigurationError as ConfigurationError
 from .errors import InvalidEmail as InvalidEmail
 from .errors import InvalidEvent as InvalidEvent
@@ -38,6 +40,7 @@ __all__ = [
     "PURCHASE_EVENTS",
     "STANDARD_EVENTS",
     "ConfigurationError",
+    "CspBlocksPixel",
     "Event",
     "Identity",
     "InvalidEmail",
@@ -57,6 +60,7 @@ __all__ = [
     "hash_external_id",
     "hash_phone",
     "mask_personal_data",
+    "merge_csp",
     "normalize_email",
     "normalize_phone",
     "render_pixel",

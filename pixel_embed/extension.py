@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Request, Response, current_app, request, ses
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
+from .csp import CspBlocksPixel, describe_problems, policy_problems, tiktok_sources
 from .errors import (
     ConfigurationError,
     InvalidEvent,
@@ -161,6 +162,7 @@ class TikTokPixel:
         self._sender = sender
         self._configs: weakref.WeakKeyDictionary[Flask, _AppConfig] = weakref.WeakKeyDictionary()
         self._warned_endpoints: set[str] = set()
+        self._csp_warned: set[str] = set()
         #: Segment-spec ``track`` / ``identify`` / ``page`` (see :mod:`pixel_embed.segment`).
         self.segment = SegmentAdapter(self)
         if app is not None:
@@ -566,6 +568,8 @@ class TikTokPixel:
         config = state.config
         if config.partial is not None:
             config.partial.deliver(self, state, response)
+        if state.shown:  # the pixel is on the page: can it reach TikTok?
+            self._check_csp(config, response)
         server_events = config.server_events
         if (
             server_events is not None
@@ -593,6 +597,32 @@ class TikTokPixel:
         if state.private:
             _make_private(response)
         return response
+
+    def csp_sources(self) -> dict[str, list[str]]:
+        """The sources each Content Security Policy directive must allow for TikTok's SDK to
+        load and deliver: ``{"script-src": [...], "connect-src": [...], "img-src": [...]}``
+        (see :data:`pixel_embed.csp.TIKTOK_CSP` for what each is for). Merge them into a
+        policy with :func:`pixel_embed.merge_csp`."""
+        return tiktok_sources()
+
+    def _check_csp(self, config: _AppConfig, response: Response) -> None:
+        """Warn, once per endpoint, when the page's Content Security Policy (enforced or
+        report-only) blocks TikTok; raise :class:`~pixel_embed.csp.CspBlocksPixel` in strict
+        mode. Each distinct policy is parsed once (nonces aside)."""
+        problems = policy_problems(response.headers, self._current_nonce(config) or None)
+        if not problems:
+            return
+        endpoint = request.endpoint or "(no endpoint)"
+        where = f"{safe_repr(request.path, 200)} (endpoint {safe_repr(endpoint, 100)})"
+        message = describe_problems(problems, where)
+        fix = "pixel.csp_sources() lists TikTok's sources; pixel_embed.merge_csp(policy) adds them"
+        if config.strict:
+            raise CspBlocksPixel(f"{message}\n{fix}")
+        if endpoint in self._csp_warned:
+            return
+        if len(self._csp_warned) < 1000:  # an app's routes; bounded all the same
+            self._csp_warned.add(endpoint)
+        log.warning("TikTok pixel: %s\n%s (this warning is shown once per endpoint)", message, fix)
 
     def _identity_lost(self, response: Response) -> None:
         """Warn, once per endpoint, that an identity was set on a redirect or on a page
