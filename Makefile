@@ -10,7 +10,7 @@ PORT   ?= 5000
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,demo]'
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
 	touch $@
 
 # Playwright's own Chromium when installed, else the system one; as root on Debian, install it.
