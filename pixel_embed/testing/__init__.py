@@ -10,6 +10,7 @@ from .browser import find_chromium as find_chromium
 from .expect import PixelExpectation as PixelExpectation
 from .expect import expect_pixel as expect_pixel
 from .expect import format_calls as format_calls
+from .plugin import assert_no_csp_block as assert_no_csp_block
 from .plugin import assert_no_raw_pii as assert_no_raw_pii
 from .recorder import PixelRecorder as PixelRecorder
 from .recorder import RecordedCall as RecordedCall
@@ -20,6 +21,7 @@ from .recorder import wire_events as wire_events
 from .sdk import SdkNotFound as SdkNotFound
 from .sdk import find_sdk_dir as find_sdk_dir
 from .server import serve_app as serve_app
+from .violations import PolicyViolation as PolicyViolation
 from .wire import WireEvent as WireEvent
 from .wire import format_wire as format_wire
 
@@ -28,9 +30,11 @@ __all__ = [
     "Chromium",
     "PixelExpectation",
     "PixelRecorder",
+    "PolicyViolation",
     "RecordedCall",
     "SdkNotFound",
     "WireEvent",
+    "assert_no_csp_block",
     "assert_no_raw_pii",
     "expect_pixel",
     "find_chromium",

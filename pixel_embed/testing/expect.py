@@ -19,6 +19,7 @@ from playwright.sync_api import Page
 
 from ..matching import CLEAR_FIELDS, Identity, is_region_code, is_sha256
 from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
+from .violations import blocked_beacons_note
 from .wire import WireEvent, format_wire, wire_name
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
@@ -433,13 +434,14 @@ class PixelExpectation:
         return named
 
     def _wire_table(self, beacons: list[WireEvent]) -> str:
-        mode = recorder_for(self._page).sdk
+        recorder = recorder_for(self._page)
+        mode = recorder.sdk
         if mode != "real":
             return (
                 f"TikTok's SDK does not run here (SDK mode {mode!r}): "
                 'use @pytest.mark.pixel_sdk("real") or install_recorder(context, sdk="real")'
-            )
-        return f"TikTok received:\n{format_wire(beacons)}"
+            ) + blocked_beacons_note(recorder)
+        return f"TikTok received:\n{format_wire(beacons)}" + blocked_beacons_note(recorder)
 
     def to_have_sent(
         self, event: str, *, times: int | None = None, pixel: str | None = None, **properties: Any

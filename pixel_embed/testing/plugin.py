@@ -8,7 +8,9 @@ Fixtures:
     A fresh page whose context answers TikTok's SDK URL with the recorder and blocks every other
     outside address. With pytest-playwright installed it is that plugin's ``page``. At teardown it
     fails the test when raw PII appears in the page's scripts or recorded calls (opt out with
-    ``@pytest.mark.pixel_allow_raw_pii``).
+    ``@pytest.mark.pixel_allow_raw_pii``), and when the page's Content Security Policy blocked
+    TikTok's hosts or the pixel's script, enforced or report-only (opt out with
+    ``@pytest.mark.pixel_allow_csp_violations``).
 ``pixel_sdk_dir``
     The local copy of TikTok's SDK for real-SDK mode: ``PIXEL_EMBED_SDK_DIR``, else ``None``.
     Override it in a ``conftest.py`` to point at another copy.
@@ -21,17 +23,20 @@ when there is no SDK copy.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast, get_args
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from .browser import BrowserNotFound, find_chromium
 from .pii import pii_in_beacons, pii_in_calls, pii_in_text
 from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from .sdk import ENV_VAR, find_sdk_dir
+from .violations import format_violations, tiktok_violations
 
 SDK_MODES: tuple[str, ...] = get_args(SdkMode)
 
@@ -50,6 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "pixel_allow_raw_pii: do not fail the test for raw PII on its pixel_page"
+    )
+    config.addinivalue_line(
+        "markers",
+        "pixel_allow_csp_violations: do not fail the test when the page's Content Security "
+        "Policy blocks TikTok on its pixel_page",
     )
     config.addinivalue_line(
         "markers",
@@ -140,6 +150,7 @@ def pixel_page(request: pytest.FixtureRequest) -> Iterator[Page]:
         _install(request, page.context)
         yield page
         _check_pii(request, page)
+        _check_csp(request, page)
         return
     browser: Browser = request.getfixturevalue("pixel_browser")
     context = browser.new_context()
@@ -152,6 +163,7 @@ def pixel_page(request: pytest.FixtureRequest) -> Iterator[Page]:
     try:
         yield page
         _check_pii(request, page)
+        _check_csp(request, page)
     finally:
         context.close()
 
@@ -159,3 +171,28 @@ def pixel_page(request: pytest.FixtureRequest) -> Iterator[Page]:
 def _check_pii(request: pytest.FixtureRequest, page: Page) -> None:
     if request.node.get_closest_marker("pixel_allow_raw_pii") is None:
         assert_no_raw_pii(page)
+
+
+def assert_no_csp_block(page: Page) -> None:
+    """Fail when a Content Security Policy violation of the page's context blocked one of
+    TikTok's hosts (its SDK, its beacons) or the pixel's inline script; a report-only policy's
+    violations count too: the day it is enforced, they block."""
+    recorder = recorder_for(page)
+    if not page.is_closed():
+        # Violations arrive by event tasks: let the page's pending ones through first (a page
+        # navigating or gone raises: what arrived is what there is).
+        with contextlib.suppress(PlaywrightError):
+            page.evaluate("() => new Promise((done) => setTimeout(done, 0))")
+    blocked = tiktok_violations(recorder)
+    if blocked:
+        raise AssertionError(
+            "the page's Content Security Policy blocks TikTok:\n"
+            + format_violations(blocked)
+            + "\nallow pixel.csp_sources() in the policy (pixel_embed.merge_csp), or mark the "
+            "test @pytest.mark.pixel_allow_csp_violations"
+        )
+
+
+def _check_csp(request: pytest.FixtureRequest, page: Page) -> None:
+    if request.node.get_closest_marker("pixel_allow_csp_violations") is None:
+        assert_no_csp_block(page)

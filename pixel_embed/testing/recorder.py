@@ -22,6 +22,7 @@ from playwright.sync_api import BrowserContext, Error, Page, Route
 from ..errors import PixelError
 from ..resources import STATIC_DIR
 from .sdk import SdkFiles, require_sdk_dir
+from .violations import PROBE_JS, PROBE_QUERY, PolicyViolation, watch_violations
 from .wire import WireEvent
 
 #: TikTok's SDK path; the stub asks for ``https://analytics.tiktok.com/i18n/pixel/events.js``.
@@ -139,6 +140,7 @@ class PixelRecorder:
     :ivar scripts: ``(url, text)`` of each inline script of each document the context loaded.
     :ivar allowed_hosts: outside hosts (and their subdomains) that load as usual, e.g. the site
         an audit opens.
+    :ivar violations: every Content Security Policy violation of the context's pages.
     """
 
     sdk: SdkMode = "serve"
@@ -151,6 +153,7 @@ class PixelRecorder:
     sdk_dir: Path | None = None
     beacons: list[WireEvent] = field(default_factory=list)
     observing: bool = field(default=False, repr=False)
+    violations: list[PolicyViolation] = field(default_factory=list)
 
     def allows(self, host: str) -> bool:
         """Whether requests to ``host`` load as usual: this machine, or an allowed host or one of
@@ -167,6 +170,8 @@ class PixelRecorder:
         host = parts.hostname or ""
         if parts.scheme in ("data", "blob", "about") or self.allows(host):
             route.continue_()
+        elif is_tiktok_host(host) and parts.query == PROBE_QUERY:
+            route.fulfill(status=204, body="")  # the stand-in SDK's probe: not TikTok's
         elif is_tiktok_host(host):
             self.sdk_requests.append(url)
             if self.sdk == "abort":
@@ -178,7 +183,7 @@ class PixelRecorder:
                 route.fulfill(
                     status=200,
                     content_type="application/javascript; charset=utf-8",
-                    body=_RECORDER_JS,
+                    body=_RECORDER_JS + PROBE_JS,
                     headers={"Cache-Control": "no-store"},
                 )
             else:
@@ -271,6 +276,7 @@ def install_recorder(
     )
     context.expose_function("__pixelEmbedReport", recorder._report)
     context.expose_function("__pixelEmbedScripts", recorder._report_scripts)
+    watch_violations(context, recorder)
     context.add_init_script(_REPORT_SCRIPTS)
     if sdk == "real":
         _observe(context, recorder)
