@@ -252,7 +252,8 @@ def test_consent_findings_follow_the_accept_click(audited: dict[str, AuditResult
 
 def test_csp_findings_name_the_blocked_resource(audited: dict[str, AuditResult]) -> None:
     [(_, sdk)] = only(audited["csp-sdk"], "csp-blocked")
-    assert "blocks https://analytics.tiktok.com/i18n/pixel/events.js?sdkid=" in sdk
+    assert "blocks analytics.tiktok.com under script-src-elem (1 request(s) on 1 page(s)" in sdk
+    assert "add https://analytics.tiktok.com to script-src" in sdk
     [(_, inline)] = only(audited["csp-inline"], "csp-blocked")
     assert "blocks the pixel's inline script: give it the page's nonce" in inline
     assert audited["csp-ok"].findings == ()

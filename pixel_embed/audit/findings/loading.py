@@ -143,21 +143,24 @@ def pixel_ids(evidence: Evidence) -> Iterator[Finding]:
 
 
 def csp_blocks(evidence: Evidence) -> Iterator[Finding]:
-    """A Content Security Policy that blocks the SDK, or the pixel's inline script."""
+    """A Content Security Policy that blocks TikTok: one finding per directive and host the
+    policy blocked (an enforced policy: an error; a report-only one: a warning, for the day it
+    is enforced), and one per page whose policy blocks the pixel's inline script."""
+    # (directive, host, disposition) -> the first page, the first URL, requests, pages.
+    hosts: dict[tuple[str, str, str], tuple[str, str, int, set[str]]] = {}
     for page in evidence.pages:
         for violation in page.csp:
-            if violation.disposition != "enforce":
-                continue
             host = urlsplit(violation.blocked).hostname or ""
             if is_tiktok_host(host):
-                yield Finding(
-                    "csp-blocked",
-                    "error",
-                    f"the page's Content Security Policy ({violation.directive}) blocks "
-                    f"{violation.blocked}: allow https://analytics.tiktok.com",
-                    url=page.url,
-                )
-            elif violation.blocked == "inline" and page.stubs and not page.has_ttq:
+                key = (violation.directive, host, violation.disposition)
+                url, first, times, pages = hosts.get(key, (page.url, violation.blocked, 0, set()))
+                hosts[key] = (url, first, times + 1, pages | {page.url})
+            elif (
+                violation.disposition == "enforce"
+                and violation.blocked == "inline"
+                and page.stubs
+                and not page.has_ttq
+            ):
                 yield Finding(
                     "csp-blocked",
                     "error",
@@ -165,6 +168,20 @@ def csp_blocks(evidence: Evidence) -> Iterator[Finding]:
                     "pixel's inline script: give it the page's nonce",
                     url=page.url,
                 )
+    for (directive, host, disposition), (url, first, times, pages) in hosts.items():
+        # A policy sets script-src; the browser reports the script-src-elem it derives.
+        edit = "script-src" if directive == "script-src-elem" else directive
+        enforced = disposition == "enforce"
+        yield Finding(
+            "csp-blocked",
+            "error" if enforced else "warning",
+            f"the page's {'' if enforced else 'report-only '}Content Security Policy "
+            f"{'blocks' if enforced else 'would block, once enforced,'} {host} under "
+            f"{directive} ({times} request(s) on {len(pages)} page(s), first "
+            f"{first.split('?')[0]}): add https://{host} to {edit} (pixel.csp_sources() "
+            "lists every source TikTok needs)",
+            url=url,
+        )
 
 
 def page_view(evidence: Evidence) -> Iterator[Finding]:
