@@ -153,11 +153,11 @@ def run(*, quick: bool = False) -> dict[str, float]:
         without = stack.enter_context(shop_server({"TIKTOK_PIXEL_ENABLED": False}))
         playwright = stack.enter_context(sync_playwright())
         chromium = find_chromium()
-        options = chromium.launch_options()
+        options = chromium.launch_options
         # No outside name resolves, and TikTok's SDK host is the silent port.
         rules = f"MAP {SDK_HOST} 127.0.0.1:{silent}, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
         options["args"] = [*chromium.args, f"--host-resolver-rules={rules}"]
-        browser = playwright.chromium.launch(**options)  # type: ignore[arg-type]
+        browser = playwright.chromium.launch(**options)
         stack.callback(browser.close)
         tabs = {
             "without": _Tab(browser, without + PAGE, None),

@@ -170,7 +170,7 @@ def _observe(
 def _launch_options(host: SdkHost) -> dict[str, Any]:
     """Chromium's launch options, reaching TikTok's hosts at ``host`` and nothing outside."""
     chromium = find_chromium()
-    options: dict[str, Any] = dict(chromium.launch_options())
+    options: dict[str, Any] = dict(chromium.launch_options)
     options["args"] = [*chromium.args, *host.chromium_args()]
     return options
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pixel_embed.testing import BrowserNotFound, RecordedCall, find_chromium, format_calls
+from pixel_embed.testing import (
+    BrowserNotFound,
+    Chromium,
+    RecordedCall,
+    find_chromium,
+    format_calls,
+)
 from pixel_embed.testing.pii import pii_in_calls, pii_in_text
 
 pytest_plugins = ["pytester"]
@@ -123,10 +129,25 @@ def test_the_environment_variable_wins(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("PIXEL_EMBED_CHROMIUM", str(fake))
     chromium = find_chromium()
     assert chromium.executable == str(fake)
-    assert "--no-sandbox" in chromium.launch_options()["args"]  # type: ignore[operator]
+    assert "--no-sandbox" in chromium.launch_options["args"]
     monkeypatch.setenv("PIXEL_EMBED_CHROMIUM", str(tmp_path / "missing"))
     with pytest.raises(BrowserNotFound, match="is not an executable file"):
         find_chromium()
+
+
+def test_launch_options_is_a_value_and_calling_it_still_works(tmp_path: Path) -> None:
+    chromium = Chromium(str(tmp_path / "chromium"), ("--no-sandbox",), "system")
+    options = chromium.launch_options
+    assert options == {
+        "headless": True,
+        "args": ["--no-sandbox"],
+        "executable_path": str(tmp_path / "chromium"),
+    }
+    options["args"].append("--mine")  # a fresh dict: the next caller's is untouched
+    assert chromium.launch_options["args"] == ["--no-sandbox"]
+    with pytest.deprecated_call(match="without the parentheses"):
+        assert chromium.launch_options() == chromium.launch_options  # 0.1's method call
+    assert Chromium(None, (), "playwright").launch_options == {"headless": True, "args": []}
 
 
 def test_a_system_chromium_gets_the_container_flags(monkeypatch: pytest.MonkeyPatch) -> None:

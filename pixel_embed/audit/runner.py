@@ -100,7 +100,7 @@ def launch_browser() -> Iterator[Browser]:
     """
     chromium = find_chromium()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium.launch_options())  # type: ignore[arg-type]
+        browser = playwright.chromium.launch(**chromium.launch_options)
         try:
             yield browser
         finally:

@@ -6,6 +6,7 @@ Installing pixel_embed registers the pytest plugin; its fixtures are ``pixel_pag
 
 from .browser import BrowserNotFound as BrowserNotFound
 from .browser import Chromium as Chromium
+from .browser import LaunchOptions as LaunchOptions
 from .browser import find_chromium as find_chromium
 from .expect import PixelExpectation as PixelExpectation
 from .expect import expect_pixel as expect_pixel
@@ -28,6 +29,7 @@ from .wire import format_wire as format_wire
 __all__ = [
     "BrowserNotFound",
     "Chromium",
+    "LaunchOptions",
     "PixelExpectation",
     "PixelRecorder",
     "PolicyViolation",

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Flags for a system Chromium in a container: no sandbox (we often run as root), no GPU, and no
 #: background traffic of its own (no test may reach the internet).
@@ -35,17 +37,42 @@ class BrowserNotFound(RuntimeError):
     """No Chromium could be found; the message says how to get one."""
 
 
+class LaunchOptions(dict[str, Any]):
+    """Keyword arguments for ``playwright.chromium.launch``: a plain dict.
+
+    Calling it, as ``launch_options()`` was called when it was a method, still returns it, with
+    a :class:`DeprecationWarning`.
+    """
+
+    def __call__(self) -> LaunchOptions:
+        warnings.warn(
+            "Chromium.launch_options is a value now: write chromium.launch_options, "
+            "without the parentheses",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self
+
+
 @dataclass(frozen=True)
 class Chromium:
-    """A Chromium to launch: ``executable`` is ``None`` for Playwright's bundled one."""
+    """A Chromium to launch: ``executable`` is ``None`` for Playwright's bundled one.
+
+    ::
+
+        browser = playwright.chromium.launch(**find_chromium().launch_options)
+    """
 
     executable: str | None
     args: tuple[str, ...]
     source: str
 
-    def launch_options(self) -> dict[str, object]:
-        """Keyword arguments for ``playwright.chromium.launch``."""
-        options: dict[str, object] = {"headless": True, "args": list(self.args)}
+    @property
+    def launch_options(self) -> LaunchOptions:
+        """Keyword arguments for ``playwright.chromium.launch``: ``headless``, ``args`` and,
+        for a Chromium other than Playwright's own, ``executable_path``. A new dict each time,
+        which the caller may change (add ``slow_mo``, say)."""
+        options = LaunchOptions(headless=True, args=list(self.args))
         if self.executable is not None:
             options["executable_path"] = self.executable
         return options

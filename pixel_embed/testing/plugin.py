@@ -101,7 +101,7 @@ def pixel_browser() -> Iterator[Browser]:
     except BrowserNotFound as exc:
         pytest.fail(str(exc), pytrace=False)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium.launch_options())  # type: ignore[arg-type]
+        browser = playwright.chromium.launch(**chromium.launch_options)
         yield browser
         browser.close()
 
