@@ -4,6 +4,8 @@ TikTok's sources into a policy (a header string, a Flask-Talisman dict)."""
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from conftest import make_app, page
@@ -220,6 +222,13 @@ def test_csp_sources_lists_each_directive_of_the_table() -> None:
         "img-src": [TIKTOK_ORIGIN, TIKTOK_IPV6_ORIGIN],
     }
     assert all(need.found and need.used_for for need in TIKTOK_CSP)
+
+
+def test_the_docs_table_is_the_code_table() -> None:
+    """docs/consent-csp.md shows TIKTOK_CSP: a row per directive and source, in order."""
+    docs = (Path(__file__).parents[1] / "docs" / "consent-csp.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z-]+)` \| `(https://[^`]+)` \|", docs, re.MULTILINE)
+    assert rows == [(need.directive, need.source) for need in TIKTOK_CSP]
 
 
 policies = st.lists(
