@@ -25,12 +25,21 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, Response, make_response, render_template
 from jinja2 import DictLoader
 from markupsafe import Markup
 from werkzeug.test import EnvironBuilder
 
-from pixel_embed import Identity, TikTokPixel, hash_email, hash_phone, matching, validate_event
+from pixel_embed import (
+    Identity,
+    TikTokPixel,
+    hash_email,
+    hash_phone,
+    matching,
+    merge_csp,
+    validate_event,
+)
+from pixel_embed.csp import _blocks, policy_problems
 from pixel_embed.events import new_event_id
 from pixel_embed.matching import (
     hash_external_id,
@@ -150,6 +159,46 @@ def _unchecked_script() -> Callable[[], Markup]:
     return script
 
 
+#: Flask-Talisman's default policy with a nonce and TikTok's sources: the check passes.
+_CSP = merge_csp(
+    "default-src 'self'; object-src 'none'; script-src 'self' 'strict-dynamic' 'nonce-{nonce}'"
+)
+
+
+def _csp_check(repeats: int) -> dict[str, float]:
+    """Median µs of the CSP check of one response's headers: a new nonce each time, the
+    policy read from the cache (every request but the first), and read anew (the cache
+    cleared before each call)."""
+
+    def response() -> tuple[list[tuple[str, str]], str]:
+        nonce = new_event_id()
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", "5120"),
+            ("Vary", "Cookie"),
+            ("Content-Security-Policy", _CSP.replace("{nonce}", nonce)),
+        ]
+        return headers, nonce
+
+    def checks() -> Callable[[], object]:
+        responses = iter([response() for _ in range(repeats + 1)])
+
+        def check() -> object:
+            headers, nonce = next(responses)
+            problems = policy_problems(headers, nonce)
+            if problems:
+                raise RuntimeError(f"the benchmark's policy blocks TikTok: {problems}")
+            return problems
+
+        return check
+
+    check = checks()
+    check()  # the first request reads the policy
+    cached = median(per_call_us(check, repeats))
+    parsed = median(per_call_us(checks(), repeats, prepare=_blocks.cache_clear))
+    return {"csp_check_cached_us": cached, "csp_check_parse_us": parsed}
+
+
 def _apps() -> tuple[Flask, Flask, TikTokPixel]:
     """The site without the extension (pages ``none`` and ``static``) and with it."""
     plain = Flask(__name__)
@@ -193,6 +242,13 @@ def _apps() -> tuple[Flask, Flask, TikTokPixel]:
         pixel.identify(email=EMAIL, phone_number=PHONE, external_id=EXTERNAL_ID)
         _track_three(pixel)
         return render_template("pixel.html", products=_PRODUCTS, **_PAGE)
+
+    # The pixel page under a strict policy with a nonce per request, which the pixel checks.
+    @with_pixel.get("/pixel-csp")
+    def page_csp() -> Response:
+        response = make_response(page())
+        response.headers["Content-Security-Policy"] = _CSP.replace("{nonce}", new_event_id())
+        return response
 
     return plain, with_pixel, pixel
 
@@ -279,6 +335,7 @@ def run(*, quick: bool = False) -> dict[str, float]:
         "pixel": _wsgi_get(with_pixel, "/pixel"),
         "pixel_only": _wsgi_get(with_pixel, "/pixel-only"),
         "pixel_identify": _wsgi_get(with_pixel, "/pixel-identify"),
+        "pixel_csp": _wsgi_get(with_pixel, "/pixel-csp"),
         "unchecked": _wsgi_get(plain, "/unchecked"),
     }
     if (
@@ -312,6 +369,9 @@ def run(*, quick: bool = False) -> dict[str, float]:
         "render_us_median": median(alone["render"]),
         "identify_us_median": median(alone["identify"]),
         "track3_us_median": median(alone["track3"]),
+        # A strict policy with a nonce per request: the header and the pixel's check of it.
+        "server_csp_page_added_us": request_us["pixel_csp"] - request_us["pixel"],
+        **_csp_check(max(repeats // 2, 200)),
         **_normalisations(max(repeats // 2, 200)),
     }
 

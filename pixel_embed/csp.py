@@ -214,12 +214,22 @@ def _path_matches(expression: str, path: str) -> bool:
     return decoded == unquote(expression)
 
 
+@functools.lru_cache(maxsize=64)
+def _split(url: str) -> tuple[str, str, int | None, str]:
+    """``url``'s scheme, host, port (the scheme's default when not written) and path."""
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80, "wss": 443, "ws": 80}.get(parts.scheme)
+    return parts.scheme, parts.hostname or "", parts.port or default, parts.path
+
+
+# A site's policies share their few source expressions: each is matched against each of
+# TikTok's URLs once.
+@functools.lru_cache(maxsize=1024)
 def source_matches(expression: str, url: str) -> bool:
     """Whether the source ``expression`` allows ``url`` (an ``https`` URL on its default port,
     requested by a page served over http or https). Keywords (``'self'`` never matches another
     site's host), nonces, hashes and malformed expressions match nothing."""
-    parts = urlsplit(url)
-    scheme, host = parts.scheme, (parts.hostname or "")
+    scheme, host, port, path = _split(url)
     if expression == "*":
         return scheme in ("http", "https", "ws", "wss")
     if expression.startswith("'"):
@@ -238,11 +248,10 @@ def source_matches(expression: str, url: str) -> bool:
             return False
     elif wanted_host not in ("*", host):
         return False
-    port = found["port"]
-    default = {"https": 443, "http": 80, "wss": 443, "ws": 80}.get(scheme)
-    if port not in (None, "*") and int(port) != (parts.port or default):
+    wanted_port = found["port"]
+    if wanted_port not in (None, "*") and int(wanted_port) != port:
         return False
-    return _path_matches(found["path"] or "", parts.path)
+    return _path_matches(found["path"] or "", path)
 
 
 def allows_all(sources: Sequence[str], urls: Iterable[str]) -> bool:
