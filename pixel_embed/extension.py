@@ -56,6 +56,8 @@ _SESSION_KEY = "_tiktok_pixel"
 _STATE_KEY = "_tiktok_pixel"
 # Set on the request once the after-request hook ran: a later render is a streamed page's.
 _RESPONDED_KEY = "_tiktok_pixel_responded"
+# The nonce put on the pixel's script, on the request.
+_NONCE_KEY = "_tiktok_pixel_nonce"
 #: Headers that tell a CDN how to cache regardless of ``Cache-Control`` (RFC 9213; Fastly's,
 #: Akamai's and Varnish's ``Surrogate-Control``; Cloudflare's own): on a personal page, each
 #: one present is replaced by ``no-store``.
@@ -485,6 +487,7 @@ class TikTokPixel:
             settings, identity if identified else None, [*deferred, *state.events]
         )
         nonce = self._current_nonce(config)
+        setattr(current, _NONCE_KEY, nonce)  # for the CSP check, which must not ask again
         html = render_calls(
             settings,
             state.shown,
@@ -569,7 +572,7 @@ class TikTokPixel:
         if config.partial is not None:
             config.partial.deliver(self, state, response)
         if state.shown:  # the pixel is on the page: can it reach TikTok?
-            self._check_csp(config, response)
+            self._check_csp(config, response, getattr(current, _NONCE_KEY, None) or None)
         server_events = config.server_events
         if (
             server_events is not None
@@ -605,11 +608,15 @@ class TikTokPixel:
         policy with :func:`pixel_embed.merge_csp`."""
         return tiktok_sources()
 
-    def _check_csp(self, config: _AppConfig, response: Response) -> None:
+    def _check_csp(self, config: _AppConfig, response: Response, nonce: str | None) -> None:
         """Warn, once per endpoint, when the page's Content Security Policy (enforced or
         report-only) blocks TikTok; raise :class:`~pixel_embed.csp.CspBlocksPixel` in strict
-        mode. Each distinct policy is parsed once (nonces aside)."""
-        problems = policy_problems(response.headers, self._current_nonce(config) or None)
+        mode. Each distinct policy is parsed once (nonces aside).
+
+        :param nonce: the nonce the pixel's script carries (the nonce function is not asked
+            again: one that makes a new nonce per call would be judged by another).
+        """
+        problems = policy_problems(response.headers, nonce)
         if not problems:
             return
         endpoint = request.endpoint or "(no endpoint)"

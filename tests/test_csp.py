@@ -378,3 +378,28 @@ def test_a_page_without_the_pixel_or_with_it_disabled_is_not_checked(
     with caplog.at_level(logging.WARNING, "pixel_embed"):
         assert "internal address" in office.test_client().get("/").text
     assert caplog.records == []
+
+
+def test_the_check_reads_the_nonce_on_the_script_and_never_asks_again() -> None:
+    """A nonce function is asked once per page, as before the check existed."""
+    asked: list[str] = []
+
+    def nonce() -> str:
+        if asked:
+            raise RuntimeError("the nonce function was asked twice")
+        asked.append("n1")
+        return "n1"
+
+    app = make_app()  # strict: a blocked pixel would raise
+    TikTokPixel(app, nonce=nonce)
+    app.add_url_rule("/", "home", lambda: page())
+
+    @app.after_request
+    def policy(response: Response) -> Response:
+        response.headers[CSP] = "script-src 'nonce-n1' 'strict-dynamic'; object-src 'none'"
+        return response
+
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert '<script nonce="n1">' in response.text
+    assert asked == ["n1"]
