@@ -224,6 +224,56 @@ def test_csp_sources_lists_each_directive_of_the_table() -> None:
     assert all(need.found and need.used_for for need in TIKTOK_CSP)
 
 
+INLINE = "the pixel's inline script"
+BOTH = (TIKTOK_ORIGIN, TIKTOK_IPV6_ORIGIN)
+# Policies as sites and frameworks send them (defaults and documented examples), and what each
+# blocks of the pixel whose script carries the nonce n1.
+REAL_WORLD = {
+    "flask-talisman default": (
+        "default-src 'self'; object-src 'none'",
+        {"script-src": (INLINE, TIKTOK_ORIGIN), "connect-src": BOTH, "img-src": BOTH},
+    ),
+    "django-csp default": (
+        "default-src 'self'",
+        {"script-src": (INLINE, TIKTOK_ORIGIN), "connect-src": BOTH, "img-src": BOTH},
+    ),
+    "helmet default": (
+        "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';"
+        "frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';"
+        "script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+        {"script-src": (INLINE, TIKTOK_ORIGIN), "connect-src": BOTH, "img-src": BOTH},
+    ),
+    "google strict csp": (
+        "object-src 'none'; script-src 'nonce-n1' 'unsafe-inline' 'unsafe-eval' "
+        "'strict-dynamic' https: http:; base-uri 'none'; report-uri https://csp.example/r",
+        {},
+    ),
+    "an asset host only": (
+        "default-src 'none'; base-uri 'self'; connect-src 'self' api.example.com; "
+        "img-src 'self' data: assets.example.com; script-src assets.example.com; "
+        "style-src 'unsafe-inline' assets.example.com",
+        {"script-src": (INLINE, TIKTOK_ORIGIN), "connect-src": BOTH, "img-src": BOTH},
+    ),
+    "mdn example": (
+        "default-src 'self'; img-src *; media-src example.org example.net; "
+        "script-src userscripts.example.com",
+        {"script-src": (INLINE, TIKTOK_ORIGIN), "connect-src": BOTH},
+    ),
+    "framing and mixed content only": (
+        "block-all-mixed-content; frame-ancestors 'none'; upgrade-insecure-requests",
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", REAL_WORLD)
+def test_real_world_policies_and_their_merged_form(name: str) -> None:
+    policy, expected = REAL_WORLD[name]
+    assert blocked(policy) == expected
+    merged = blocked(merge_csp(policy))
+    assert all(what == (INLINE,) for what in merged.values()), merged
+
+
 def test_the_docs_table_is_the_code_table() -> None:
     """docs/consent-csp.md shows TIKTOK_CSP: a row per directive and source, in order."""
     docs = (Path(__file__).parents[1] / "docs" / "consent-csp.md").read_text(encoding="utf-8")
