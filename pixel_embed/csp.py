@@ -345,8 +345,34 @@ def _script_blocks(policy: Policy) -> list[Blocked]:
     return found
 
 
+def _trusted_types_blocks(policy: Policy) -> list[Blocked]:
+    """TikTok's base code sets its SDK script's ``src`` from a string: under
+    ``require-trusted-types-for 'script'`` only a Trusted Types ``default`` policy lets it
+    through. Reported only where the policy rules one out (a ``trusted-types`` directive that
+    names neither ``default`` nor ``*``): otherwise the page may define one."""
+    required = policy.directives.get("require-trusted-types-for", ())
+    allowed = policy.directives.get("trusted-types")
+    if "'script'" not in (s.lower() for s in required) or allowed is None:
+        return []
+    if any(name.lower() in ("default", "*") for name in allowed):
+        return []
+    return [
+        Blocked(
+            "trusted-types",
+            "trusted-types",
+            allowed,
+            ("TikTok's base code",),
+            (),
+            "require-trusted-types-for 'script' stops it setting its SDK script's src from a "
+            "string, and the policy allows no 'default' Trusted Types policy to pass it: add "
+            "default to trusted-types and define one that accepts "
+            f"{TIKTOK_ORIGIN}/i18n/pixel/ URLs",
+        )
+    ]
+
+
 def _policy_blocks(policy: Policy) -> list[Blocked]:
-    found = _script_blocks(policy)
+    found = _script_blocks(policy) + _trusted_types_blocks(policy)
     for checked in ("connect-src", "img-src"):
         governing = policy.governing(checked)
         if governing is None:

@@ -453,3 +453,20 @@ def test_the_check_reads_the_nonce_on_the_script_and_never_asks_again() -> None:
     assert response.status_code == 200
     assert '<script nonce="n1">' in response.text
     assert asked == ["n1"]
+
+
+@pytest.mark.parametrize(
+    ("trusted_types", "blocks"),
+    [
+        ("; trusted-types 'none'", True),
+        ("; trusted-types myapp 'allow-duplicates'", True),
+        ("; trusted-types myapp default", False),
+        ("; trusted-types *", False),
+        ("", False),  # the page may define a default policy: not ruled out
+    ],
+)
+def test_trusted_types_that_rule_out_a_default_policy(trusted_types: str, blocks: bool) -> None:
+    policy = "script-src 'nonce-n1' 'strict-dynamic'; require-trusted-types-for 'script'"
+    found = blocked(policy + trusted_types)
+    assert (found == {"trusted-types": ("TikTok's base code",)}) is blocks
+    assert blocks or found == {}

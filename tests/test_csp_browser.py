@@ -151,6 +151,35 @@ def test_the_recorders_probe_sees_a_blocked_connect_src(
     recorder.violations.clear()  # asserted here; the teardown would fail on them
 
 
+def test_trusted_types_stop_tiktoks_base_code_and_pixel_page_says_so(pixel_page: Page) -> None:
+    """Under require-trusted-types-for 'script', the stub's script.src = "…" throws: the SDK is
+    never requested. The violation names no URL ('trusted-types-sink'); its sample does."""
+    app = make_app(TIKTOK_PIXEL_STRICT=False)
+    TikTokPixel(app, nonce=lambda: "n1")
+    app.add_url_rule("/", "home", lambda: page())
+
+    @app.after_request
+    def policy(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = (
+            "script-src 'nonce-n1' 'strict-dynamic'; require-trusted-types-for 'script'"
+        )
+        return response
+
+    recorder = recorder_for(pixel_page)
+    with serve_app(app) as url:
+        pixel_page.goto(url + "/")
+        pixel_page.wait_for_load_state("load")
+        with pytest.raises(AssertionError) as failed:
+            assert_no_csp_block(pixel_page)
+    assert (
+        "require-trusted-types-for blocked a string given to HTMLScriptElement src: "
+        "https://analytics.tiktok.com/i18n/pixel/"
+    ) in str(failed.value)
+    assert recorder.sdk_requests == []
+    recorder.violations.clear()  # asserted here; the teardown would fail on them
+    recorder.errors.clear()
+
+
 SHOP = """
 from flask_talisman import DEFAULT_CSP_POLICY
 from test_csp_browser import TALISMAN_NONCE, talisman_shop

@@ -55,7 +55,8 @@ _WATCH_JS = r"""
         blocked: String(e.blockedURI || ""),
         directive: String(e.effectiveDirective || e.violatedDirective || ""),
         disposition: String(e.disposition || "enforce"),
-        pixel_script: PIXEL.test(text)
+        pixel_script: PIXEL.test(text),
+        sample: String(e.sample || "").slice(0, 200)
       });
       if (sent && typeof sent.catch === "function") sent.catch(function () {});
     } catch (err) { /* the binding is gone when the page closes */ }
@@ -73,6 +74,8 @@ class PolicyViolation:
     :param directive: the directive the browser checked (``connect-src``, ``script-src-elem``).
     :param disposition: ``"enforce"``, or ``"report"`` under a report-only policy.
     :param pixel_script: an inline script holding the pixel was blocked.
+    :param sample: the start of what was blocked, when the browser gives it (for a Trusted
+        Types sink: ``HTMLScriptElement src|https://analytics.tiktok.com/…``).
     """
 
     url: str
@@ -80,9 +83,13 @@ class PolicyViolation:
     directive: str
     disposition: str = "enforce"
     pixel_script: bool = False
+    sample: str = ""
 
     @property
     def host(self) -> str:
+        """The host of what was blocked; for a Trusted Types sink, of the URL it was given."""
+        if self.blocked == "trusted-types-sink" and "|" in self.sample:
+            return urlsplit(self.sample.split("|", 1)[1].strip()).hostname or ""
         return urlsplit(self.blocked).hostname or ""
 
     @property
@@ -98,7 +105,12 @@ class PolicyViolation:
         return self.directive in ("connect-src", "img-src") and self.concerns_tiktok
 
     def describe(self) -> str:
-        what = "the pixel's inline script" if self.pixel_script else self.blocked.split("?")[0]
+        if self.pixel_script:
+            what = "the pixel's inline script"
+        elif self.blocked == "trusted-types-sink" and self.sample:
+            what = f"a string given to {self.sample.replace('|', ': ', 1)} (TikTok's base code)"
+        else:
+            what = self.blocked.split("?")[0]
         how = "blocked" if self.disposition == "enforce" else "would block once enforced"
         return f"{self.directive} {how} {what}"
 
@@ -110,6 +122,7 @@ class PolicyViolation:
             directive=str(data.get("directive", "")),
             disposition=str(data.get("disposition", "enforce")),
             pixel_script=bool(data.get("pixel_script", False)),
+            sample=str(data.get("sample", "")),
         )
 
 
