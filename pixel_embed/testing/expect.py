@@ -19,7 +19,7 @@ from playwright.sync_api import Page
 
 from ..matching import CLEAR_FIELDS, Identity, is_region_code, is_sha256
 from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
-from .wire import WireEvent, format_wire, wire_name
+from .wire import WireEvent, format_wire, page_path, wire_name
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
 DEFAULT_TIMEOUT = 5.0
@@ -442,7 +442,13 @@ class PixelExpectation:
         return f"TikTok received:\n{format_wire(beacons)}"
 
     def to_have_sent(
-        self, event: str, *, times: int | None = None, pixel: str | None = None, **properties: Any
+        self,
+        event: str,
+        *,
+        times: int | None = None,
+        pixel: str | None = None,
+        page_url: str | None = None,
+        **properties: Any,
     ) -> None:
         """TikTok's SDK sent ``event`` with at least the given properties (real-SDK mode).
 
@@ -452,6 +458,9 @@ class PixelExpectation:
 
         :param times: exactly this many matching beacons, once the wire is quiet.
         :param pixel: only beacons sent for this pixel code.
+        :param page_url: only beacons TikTok's SDK reported for this page
+            (:attr:`WireEvent.page_url`): a whole URL, or from its path on
+            (``"/search?q=mug"``), which matches on any host.
         :param properties: properties that must match (by value, as subsets); ``event_id``
             matches the beacon's ``event_id``.
         """
@@ -463,6 +472,7 @@ class PixelExpectation:
                 b
                 for b in named(beacons)
                 if (event_id is None or b.event_id == event_id)
+                and (page_url is None or _same_page(b.page_url, page_url))
                 and _matches(b.properties, properties)
             ]
 
@@ -481,6 +491,8 @@ class PixelExpectation:
             described += f" with event_id {event_id!r}"
         if pixel is not None:
             described += f" for pixel {pixel}"
+        if page_url is not None:
+            described += f" on page {page_url}"
         self._poll(
             described if times is None else f"{described} {times} time(s)",
             lambda: wire_events(self._page),
@@ -544,6 +556,13 @@ class PixelExpectation:
             lambda beacons: any(good(b) for b in named(beacons)),
             explain,
         )
+
+
+def _same_page(actual: str, expected: str) -> bool:
+    """Whether the page URL a beacon reports is ``expected``: a whole URL, or from its path on."""
+    if expected.startswith("/"):
+        return page_path(actual) == expected
+    return actual == expected
 
 
 def expect_pixel(page: Page, *, timeout: float = DEFAULT_TIMEOUT) -> PixelExpectation:
