@@ -14,6 +14,7 @@ from .errors import StreamingError as StreamingError
 from .events import PURCHASE_EVENTS as PURCHASE_EVENTS
 from .events import STANDARD_EVENTS as STANDARD_EVENTS
 from .events import Event as Event
+from .events import order_event_id as order_event_id
 from .events import validate_event as validate_event
 from .extension import TikTokPixel as TikTokPixel
 from .matching import Identity as Identity
@@ -59,6 +60,7 @@ __all__ = [
     "mask_personal_data",
     "normalize_email",
     "normalize_phone",
+    "order_event_id",
     "render_pixel",
     "scrub_url",
 ]
