@@ -262,8 +262,12 @@ class PixelExpectation:
     def _until_quiet(self, read: Callable[[], list[T]]) -> list[T]:
         # Judge a count or an absence once the page (and the SDK request it started before its
         # load event) has loaded and nothing new came for QUIET seconds: a click's htmx or
-        # fetch() response makes its calls after the load event.
-        self._page.wait_for_load_state("load", timeout=self._timeout * 1000)
+        # fetch() response makes its calls after the load event. The document's own state,
+        # not Playwright's load state: a page the back-forward cache restores fires no load
+        # event, and Playwright would wait for one until the timeout.
+        self._page.wait_for_function(
+            "() => document.readyState === 'complete'", timeout=self._timeout * 1000
+        )
         deadline = time.monotonic() + self._timeout
         seen, since = read(), time.monotonic()
         while time.monotonic() < deadline and time.monotonic() - since < QUIET:
