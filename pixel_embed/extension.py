@@ -337,9 +337,9 @@ class TikTokPixel:
             ``TIKTOK_PIXEL_ACCESS_TOKEN``; the consent gate applies.
         :param once: fire this event at most once per visitor for this key (an order number):
             a page rendered again (a refresh, back, a revisit from an e-mail) sends neither the
-            browser call nor the server copy. The last :data:`MAX_ONCE_KEYS` keys of each event
-            name are kept in the session (needs ``SECRET_KEY``), and the page that sends it is
-            not stored by the browser (``no-store``), so going back asks the server again.
+            browser call nor the server copy. The visitor's last :data:`MAX_ONCE_KEYS` keys are
+            kept in the session (needs ``SECRET_KEY``), and the page that sends it is not
+            stored by the browser (``no-store``), so going back asks the server again.
         :returns: the event id (also when ``once`` held the event back); an empty string when
             lenient mode dropped the event (its name is invalid).
         :raises InvalidEvent: in strict mode, for a bad event name or parameter.
