@@ -43,13 +43,13 @@ def run(*, quick: bool = False) -> dict[str, float]:
             "on": _Tab(browser, on + PAGE, "instant"),
             "off": _Tab(browser, off + PAGE, "instant"),
         }
-        extra: list[list[object]] = []
+        extra: list[tuple[str, float]] = []
         for name, tab in tabs.items():  # warm up; count what each variant requests
             tab.page.goto(tab.url, wait_until="load")
             tab.page.wait_for_timeout(500)
             resources = tab.page.evaluate(_RESOURCES)
             if name == "on":
-                extra = [r for r in resources if "/_pixel_embed/" in r[0]]
+                extra = [(str(u), float(n)) for u, n in resources if "/_pixel_embed/" in str(u)]
             tab.page.goto("about:blank")
         samples: dict[str, list[float]] = {name: [] for name in tabs}
         for turn in range(repeats):
@@ -62,7 +62,7 @@ def run(*, quick: bool = False) -> dict[str, float]:
     return {
         "partial_html_bytes_added": html_on - html_off,
         "partial_requests_added": len(extra),
-        "partial_request_bytes": sum(float(size) for _, size in extra),  # type: ignore[misc]
+        "partial_request_bytes": sum(size for _, size in extra),
         "partial_dcl_on_ms": median(samples["on"]),
         "partial_dcl_off_ms": median(samples["off"]),
         "partial_dcl_ratio": median(turns),
