@@ -276,6 +276,33 @@ def test_back_and_forward_from_turbos_cache_fire_nothing_again(
     assert len(set(track_ids(page, "ViewContent"))) == 3
 
 
+def test_a_restoration_visit_that_misses_turbos_cache_fires_nothing_again(
+    pixel_page: Page, shop: tuple[str, Flask]
+) -> None:
+    url, app = shop
+    page = pixel_page
+    open_home(page, url)
+    visit(page, "#to-a", "a")
+    visit(page, "#to-b", "b")
+    expect_pixel(page).to_have_tracked("ViewContent", times=2)
+    fired = track_ids(page, "ViewContent")
+    served = len(visits(app))
+    # No snapshot to restore (as when Turbo evicted it): Turbo asks the server for /a again,
+    # with nothing in the request to say it is a restoration.
+    page.evaluate("() => Turbo.session.clearCache()")
+    page.go_back()
+    expect(page).to_have_title("a")
+    expect(page.locator("h1")).to_have_text("a")
+    for _ in range(50):
+        if len(visits(app)) > served:
+            break
+        page.wait_for_timeout(50)
+    assert visits(app)[served:] == ["/a"]
+    page.wait_for_timeout(500)
+    assert track_ids(page, "ViewContent") == fired
+    assert page.locator("script[data-pixel-embed-calls]").count() == 0
+
+
 @pytest.fixture(scope="module")
 def strict_csp_shop() -> Iterator[tuple[str, Flask]]:
     with running_turbo_shop(STRICT_CSP=True) as running:

@@ -34,6 +34,13 @@ def shop(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[str]]]:
         yield running
 
 
+def at_home(tab: Page, url: str, ids: list[str]) -> int:
+    """Open the shop's home page and wait for its Pageview; how many ids the views gave so far."""
+    tab.goto(url + "/")
+    beacons(tab, "Pageview")
+    return len(ids)
+
+
 @pytest.fixture
 def tab(pixel_browser: Browser, sdk_dir: Path) -> Iterator[Page]:
     context: BrowserContext = pixel_browser.new_context()
@@ -47,9 +54,7 @@ def test_add_to_cart_goes_out_exactly_once_with_the_views_event_id(
     tab: Page, shop: tuple[str, list[str]], button: str
 ) -> None:
     url, ids = shop
-    tab.goto(url + "/")
-    beacons(tab, "Pageview")
-    before = len(ids)
+    before = at_home(tab, url, ids)
     tab.click(button)
     event_id = last_id(ids, tab, before + 1)
     sent = beacons(tab, "AddToCart")
@@ -108,9 +113,7 @@ def test_an_hx_push_url_search_is_sent_once_with_the_pushed_url(
     tab: Page, shop: tuple[str, list[str]]
 ) -> None:
     url, ids = shop
-    tab.goto(url + "/")
-    beacons(tab, "Pageview")
-    before = len(ids)
+    before = at_home(tab, url, ids)
     tab.click("#search")
     expect(tab.locator("#out")).to_have_text("results for mug")
     search_id = last_id(ids, tab, before + 1)
@@ -157,9 +160,7 @@ def test_a_boosted_form_redirect_sends_its_deferred_purchase_with_the_landing_ur
     tab: Page, shop: tuple[str, list[str]]
 ) -> None:
     url, ids = shop
-    tab.goto(url + "/")
-    beacons(tab, "Pageview")
-    before = len(ids)
+    before = at_home(tab, url, ids)
     tab.click("#pay")
     expect(tab).to_have_title("a")
     pay_id = ids[before]
@@ -171,9 +172,7 @@ def test_hx_location_sends_the_new_pages_event_with_its_url(
     tab: Page, shop: tuple[str, list[str]]
 ) -> None:
     url, ids = shop
-    tab.goto(url + "/")
-    beacons(tab, "Pageview")
-    before = len(ids)
+    before = at_home(tab, url, ids)
     tab.click("#locate")
     expect(tab).to_have_title("b")
     expect(tab).to_have_url(url + "/b")
