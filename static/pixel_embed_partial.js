@@ -171,8 +171,10 @@
     setTimeout(function () {
       try {
         var known = requests.get(xhr);
-        if (known && known.text) accept(known.text, "htmx");
-        if (known) known.text = null;
+        var text = known && known.text;
+        if (!text) return; // run already
+        known.text = null;
+        accept(text, "htmx");
       } catch (e) { /* never break the page */ }
     }, ms);
   }
