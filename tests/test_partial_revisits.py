@@ -16,6 +16,7 @@ from flask import Flask, redirect
 from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from playwright.sync_api import Browser, Page
 from werkzeug.wrappers import Response
 
@@ -328,3 +329,56 @@ def test_a_redirect_to_the_thank_you_page_with_once_and_defer() -> None:
     client.post("/pay")  # a double submit
     assert purchases(client, "/thanks") == [order_event_id("Purchase", "C-1")]
     assert purchases(client, "/thanks") == []
+
+
+class OnceModel(RuleBasedStateMachine):
+    """A visitor's session against a list model of the keys it remembers: any mix of visits,
+    prefetches, history restores and a cleared cookie sends each order exactly when the model
+    says, forgetting the oldest beyond MAX_ONCE_KEYS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = make_app()
+        thanks_app(self.app)
+        self.client = self.app.test_client()
+        self.remembered: list[str] = []
+
+    orders = st.integers(min_value=0, max_value=MAX_ONCE_KEYS + 10).map(lambda n: f"O-{n}")
+
+    def _expect(self, order: str, headers: dict[str, str] | None = None) -> list[str]:
+        html = self.client.get(f"/thanks/{order}", headers=headers or {}).get_data(as_text=True)
+        sent = [part.split('"', 1)[0] for part in html.split('"event_id":"')[1:]]
+        expected = [] if order in self.remembered else [order_event_id("Purchase", order)]
+        assert sent == expected, (order, self.remembered)
+        return sent
+
+    @rule(order=orders)
+    def visit(self, order: str) -> None:
+        if self._expect(order):
+            self.remembered = [*self.remembered, order][-MAX_ONCE_KEYS:]
+
+    @rule(order=orders)
+    def prefetch(self, order: str) -> None:
+        self._expect(order, {"Sec-Purpose": "prefetch"})
+
+    @rule(order=orders)
+    def restore(self, order: str) -> None:
+        html = self.client.get(
+            f"/thanks/{order}", headers={"HX-History-Restore-Request": "true"}
+        ).get_data(as_text=True)
+        assert '"event_id"' not in html
+
+    @rule()
+    def clear_cookies(self) -> None:
+        self.client = self.app.test_client()
+        self.remembered = []
+
+    @invariant()
+    def bounded(self) -> None:
+        with self.client.session_transaction() as session:
+            keys = session.get(ONCE_KEY, [])
+        assert len(keys) == len(self.remembered) <= MAX_ONCE_KEYS
+
+
+TestOnceModel = OnceModel.TestCase
+TestOnceModel.settings = settings(max_examples=40, stateful_step_count=40, deadline=None)
