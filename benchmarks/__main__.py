@@ -3,8 +3,8 @@
 Each figure is printed with its target and PASS or MISS. A missed target is a finding, not a
 failure: the exit status is 0 unless a benchmark could not run at all.
 
-Options: ``--only NAME`` (one part: server, pageload, sdk, size, isolation, suite,
-events_api, hostile),
+Options: ``--only NAME`` (one part: server, pageload, partial_default, sdk, size, isolation,
+suite, events_api, hostile),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pixel_embed.render import LOAD_STRATEGIES
 
-from . import events_api, hostile, isolation, pageload, sdk, server, size, suite
+from . import events_api, hostile, isolation, pageload, partial_default, sdk, server, size, suite
 
 Figures = dict[str, float]
 
@@ -41,6 +41,7 @@ PARTS: dict[str, Callable[..., Figures]] = {
     "events_api": _events_api,
     "isolation": isolation.run,
     "pageload": pageload.run,
+    "partial_default": partial_default.run,
     "sdk": sdk.run,
     "suite": suite.run,
     "hostile": hostile.run,

@@ -16,6 +16,7 @@ from .errors import StreamingError as StreamingError
 from .events import PURCHASE_EVENTS as PURCHASE_EVENTS
 from .events import STANDARD_EVENTS as STANDARD_EVENTS
 from .events import Event as Event
+from .events import order_event_id as order_event_id
 from .events import validate_event as validate_event
 from .extension import TikTokPixel as TikTokPixel
 from .matching import Identity as Identity
@@ -63,6 +64,7 @@ __all__ = [
     "merge_csp",
     "normalize_email",
     "normalize_phone",
+    "order_event_id",
     "render_pixel",
     "scrub_url",
 ]

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -94,6 +95,31 @@ WIRE_EVENT_NAMES: Mapping[str, str] = {
 def wire_event_name(name: str) -> str:
     """The name TikTok's SDK sends for an event a page tracks as ``name``."""
     return WIRE_EVENT_NAMES.get(name, name)
+
+
+#: The namespace of :func:`order_event_id`'s UUIDs (``uuid5(NAMESPACE_URL,
+#: "https://pixel-embed.readthedocs.io/order-event-id")``): a constant, so that every process,
+#: every version and any other implementation derives the same ids.
+ORDER_EVENT_NAMESPACE = uuid.UUID("16beeb40-a3b1-5355-8558-81c5a7277d2b")
+
+
+def order_event_id(event: str, order_id: str | int) -> str:
+    """The ``event_id`` of purchase event ``event`` (one of :data:`PURCHASE_EVENTS`) for order
+    ``order_id``: the same on every render of the page, in every browser, for every pixel,
+    and in a server copy or a webhook sent later, so TikTok counts the order once.
+
+    It is ``str(uuid.uuid5(ORDER_EVENT_NAMESPACE, f"{wire_event_name(event)}:{order_id}"))``:
+    the name on the wire, so ``CompletePayment`` and ``Purchase`` of one order (both
+    ``Purchase`` at TikTok) share it, and ``PlaceAnOrder`` has its own.
+
+    :raises InvalidEvent: ``order_id`` is empty, or not a string or an integer.
+    """
+    if isinstance(order_id, bool) or not isinstance(order_id, str | int):
+        raise InvalidEvent("order_id", order_id, "must be a string or an integer")
+    text = str(order_id)
+    if not text.strip():
+        raise InvalidEvent("order_id", order_id, "is empty")
+    return str(uuid.uuid5(ORDER_EVENT_NAMESPACE, f"{wire_event_name(event)}:{text}"))
 
 
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ .:-]{0,99}")
@@ -566,6 +592,7 @@ def validate_event(
             )
         if (guess := near_miss(name)) is not None:
             log.warning("event %r is not a standard TikTok event; did you mean %r?", name, guess)
+    derive = event_id is None and name in PURCHASE_EVENTS
     if event_id is None:
         event_id = new_event_id()
     elif (
@@ -618,4 +645,9 @@ def validate_event(
         check.done()
     if "value" in clean and "currency" not in clean:
         on_error(InvalidEvent("currency", None, f"is required with value in {name}"))
+    if derive and "order_id" in clean and params is not None:
+        order_id = params.get("order_id")
+        # Only from the order id as given: a masked one ("[email]") is no order's.
+        if isinstance(order_id, str | int) and str(order_id) == clean["order_id"]:
+            event_id = order_event_id(name, order_id)
     return Event(name, clean, event_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import ipaddress
 import json
 import logging
@@ -26,11 +27,11 @@ from .errors import (
     StreamingError,
     safe_repr,
 )
-from .events import Event, validate_event
+from .events import Event, validate_event, wire_event_name
 from .events_api.delivery import Sender
 from .events_api.hooks import FlaggedEvent, ServerEvents
 from .matching import NO_IDENTITY, Identity, is_region_code
-from .partial import PartialPages, render_fragment
+from .partial import PartialPages, render_fragment, request_kind
 from .render import (
     CONSENT_COOKIE,
     ConsentState,
@@ -53,6 +54,14 @@ MAX_DEFERRED = 20
 #: (base64, signature), leaving the site's own session data room below browsers' 4 KB.
 MAX_DEFERRED_BYTES = 2000
 _SESSION_KEY = "_tiktok_pixel"
+#: The session key of ``track(..., once=KEY)``'s keys: a list of short digests, newest last.
+_ONCE_SESSION_KEY = "_tiktok_pixel_once"
+#: The most ``once`` keys kept per visitor; the oldest beyond it are forgotten (that event
+#: could then fire again: for a purchase, with the same :func:`~pixel_embed.events.order_event_id`).
+MAX_ONCE_KEYS = 20
+#: Hex digits kept of each key's SHA-256: 64 bits, no collision among a visitor's keys, and no
+#: order number readable in the (signed, not encrypted) session cookie.
+_ONCE_DIGEST_CHARS = 16
 _STATE_KEY = "_tiktok_pixel"
 # Set on the request once the after-request hook ran: a later render is a streamed page's.
 _RESPONDED_KEY = "_tiktok_pixel_responded"
@@ -104,6 +113,8 @@ class _RequestState:
     private: bool = False
     # What render() put on the page: the deferred events it popped are no longer in the session.
     shown: list[PixelCall] | None = None
+    # A track(..., once=KEY) was sent on this response: no copy of it may be kept anywhere.
+    once_sent: bool = False
 
 
 def _flag(app: Flask, key: str) -> bool:
@@ -313,21 +324,30 @@ class TikTokPixel:
         event_id: str | None = None,
         defer: bool = False,
         server: bool | None = None,
+        once: str | int | None = None,
         **properties: Any,
     ) -> str:
         """Queue ``ttq.track(event, params, {event_id})`` on this request's page.
 
         Parameters are given as a mapping, as keyword arguments, or both.
 
-        :param event_id: the deduplication id shared with the Events API; a new UUID if omitted.
+        :param event_id: the deduplication id shared with the Events API; a new UUID if omitted,
+            or for a purchase event with an ``order_id``, the order's
+            :func:`~pixel_embed.events.order_event_id`.
         :param defer: fire on the next page rendered for this browser instead (e.g. after the
             redirect that follows a form POST), exactly once.
         :param server: also send it to the Events API, with the same event id, at the end of
             this request (``None``: as ``TIKTOK_PIXEL_SERVER_EVENTS`` says). Needs
             ``TIKTOK_PIXEL_ACCESS_TOKEN``; the consent gate applies.
-        :returns: the event id; an empty string when lenient mode dropped the event (its
-            name is invalid).
+        :param once: fire this event at most once per visitor for this key (an order number):
+            a page rendered again (a refresh, back, a revisit from an e-mail) sends neither the
+            browser call nor the server copy. The visitor's last :data:`MAX_ONCE_KEYS` keys are
+            kept in the session (needs ``SECRET_KEY``), and the page that sends it is not
+            stored by the browser (``no-store``), so going back asks the server again.
+        :returns: the event id (also when ``once`` held the event back); an empty string when
+            lenient mode dropped the event (its name is invalid).
         :raises InvalidEvent: in strict mode, for a bad event name or parameter.
+        :raises ConfigurationError: ``defer`` or ``once`` without a secret key.
         """
         state = self._state("track")
         config = state.config
@@ -357,10 +377,39 @@ class TikTokPixel:
                 "track(..., defer=True) keeps the event in the session until the next page: "
                 "set app.secret_key (SECRET_KEY) to use it"
             )
+        if once is not None and not self._first_time(state, checked, once):
+            return checked.event_id
         (state.deferred if defer else state.events).append(checked)
         if config.server_events is not None and config.server_events.wanted(server):
             state.server_events.append((checked, time.time()))
         return checked.event_id
+
+    def _first_time(self, state: _RequestState, event: Event, once: object) -> bool:
+        """Whether ``event`` with key ``once`` was never sent to this visitor; remembers it
+        (except on a prefetch or a history restore, which the visitor may never see)."""
+        if isinstance(once, bool) or not isinstance(once, str | int) or not str(once).strip():
+            state.config.on_error(
+                InvalidEvent("once", once, "must be a non-empty string or an integer; ignored")
+            )
+            return True
+        if not state.app.secret_key:
+            raise ConfigurationError(
+                "track(..., once=...) remembers the key in the session: set app.secret_key "
+                "(SECRET_KEY) to use it"
+            )
+        text = f"{wire_event_name(event.name)}\x1f{once}"
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = digest[:_ONCE_DIGEST_CHARS]
+        saved = session.get(_ONCE_SESSION_KEY)
+        keys = [key for key in saved if isinstance(key, str)] if isinstance(saved, list) else []
+        if digest in keys:
+            log.debug("TikTok pixel: %s already sent once for this key; not again", event.name)
+            return False
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        if not (is_prefetch(current) or is_history_restore(current)):
+            session[_ONCE_SESSION_KEY] = [*keys, digest][-MAX_ONCE_KEYS:]
+            state.once_sent = True
+        return True
 
     def identify(
         self,
@@ -467,6 +516,9 @@ class TikTokPixel:
                 "the view before stream_template(...) and pass the HTML to the template."
             )
         config = state.config
+        if is_history_restore(current):
+            state.rendered = True
+            return render_disabled(f"a history restore ({RESTORE_HEADER}) is not a visit")
         partial = config.partial
         if partial is not None and partial.wants(current):
             return partial.placeholder()
@@ -558,7 +610,8 @@ class TikTokPixel:
             return NO_IDENTITY, []
         # A prefetch (a link the mouse rests on, speculation rules) may never be shown: the
         # deferred events wait in the session for a page the visitor does see.
-        if is_prefetch(current or request._get_current_object()):  # type: ignore[attr-defined]
+        current = current or request._get_current_object()  # type: ignore[attr-defined]
+        if is_prefetch(current) or is_history_restore(current):
             return NO_IDENTITY, []
         return self._read_deferred(saved.pop(_SESSION_KEY))
 
@@ -569,6 +622,13 @@ class TikTokPixel:
         if state is None or state.pixel is not self:
             return response
         config = state.config
+        if is_history_restore(current):
+            # htmx redraws a page the visitor saw (its history cache had no copy): that page's
+            # events fired then; its deferred events wait for a real page.
+            state.events = []
+            state.server_events = []
+            state.rendered = True
+            state.private = True
         if config.partial is not None:
             config.partial.deliver(self, state, response)
         if state.shown:  # the pixel is on the page: can it reach TikTok?
@@ -590,15 +650,13 @@ class TikTokPixel:
         elif not state.rendered and state.defer_identity is None and state.identity:
             self._identity_lost(response)
         if state.events and not state.rendered:
-            log.warning(
-                "TikTok pixel: %d event(s) queued on %s were never rendered: put "
-                "{{ tiktok_pixel() }} in the page's template, or track(..., defer=True) "
-                "before a redirect",
-                len(state.events),
-                safe_repr(request.path, 200),
-            )
-        if state.private:
+            self._never_rendered(current, config, len(state.events))
+        if state.private or state.once_sent:
             _make_private(response)
+            if state.once_sent:
+                # Back and forward would show the stored copy and run its calls again: the
+                # server, which knows the key was sent, must answer.
+                response.headers["Cache-Control"] = "no-store"
         return response
 
     def csp_sources(self) -> dict[str, list[str]]:
@@ -630,6 +688,27 @@ class TikTokPixel:
         if len(self._csp_warned) < 1000:  # an app's routes; bounded all the same
             self._csp_warned.add(endpoint)
         log.warning("TikTok pixel: %s\n%s (this warning is shown once per endpoint)", message, fix)
+    @staticmethod
+    def _never_rendered(current: Request, config: _AppConfig, count: int) -> None:
+        kind = request_kind(current)
+        if kind is not None and config.partial is None:
+            log.warning(
+                "TikTok pixel: %d event(s) queued on %s were never rendered: this was %s, "
+                "whose response does not reload the page; set TIKTOK_PIXEL_PARTIAL = True to "
+                "send its events with it, or track(..., defer=True) to fire them on the next "
+                "full page",
+                count,
+                safe_repr(current.path, 200),
+                _KIND_NAMES[kind],
+            )
+            return
+        log.warning(
+            "TikTok pixel: %d event(s) queued on %s were never rendered: put "
+            "{{ tiktok_pixel() }} in the page's template, or track(..., defer=True) "
+            "before a redirect",
+            count,
+            safe_repr(current.path, 200),
+        )
 
     def _identity_lost(self, response: Response) -> None:
         """Warn, once per endpoint, that an identity was set on a redirect or on a page
@@ -707,6 +786,23 @@ def is_prefetch(current: Request) -> bool:
     """Whether ``current`` is a prefetch, which the visitor may never see."""
     headers = current.headers
     return any("prefetch" in headers.get(name, "") for name in PREFETCH_HEADERS)
+
+
+#: The request header by which htmx (1.x and 2.x) asks for a page again to restore it from
+#: history when its history cache has no copy (back, forward, a reload of a pushed URL).
+#: Turbo sends no such header: see docs/partial-pages.md.
+RESTORE_HEADER = "HX-History-Restore-Request"
+
+# How the warning about events that never reached the page names a request_kind().
+_KIND_NAMES = {
+    "htmx": "an htmx request (HX-Request)",
+    "fetch": "a fetch() or XMLHttpRequest request (Sec-Fetch-Dest: empty, or X-Requested-With)",
+}
+
+
+def is_history_restore(current: Request) -> bool:
+    """Whether ``current`` is htmx's history restore: a page the visitor saw, drawn again."""
+    return current.headers.get(RESTORE_HEADER) == "true"
 
 
 def _make_private(response: Response) -> None:

@@ -91,9 +91,17 @@ def request_kind(current: Request) -> RequestKind | None:
     return None
 
 
-# The request headers request_kind() reads: a page rendered without its bootstrap for such a
-# request must not be served from a shared cache to a full page load.
-_VARY = ("HX-Request", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "X-Requested-With")
+# The request headers that decide what tiktok_pixel() renders: request_kind()'s (the bootstrap
+# or a placeholder) and htmx's history restore (no events). Every variant of such a page names
+# them, the full page included: a cache that stored the full page under a key without them
+# would serve it for an htmx request, and the other way round.
+_VARY = (
+    "HX-Request",
+    "HX-History-Restore-Request",
+    "Sec-Fetch-Dest",
+    "Sec-Fetch-Mode",
+    "X-Requested-With",
+)
 
 
 @dataclass(slots=True)
@@ -195,24 +203,38 @@ class PartialPages:
         alone, so the usual warning about events never rendered still applies.
         """
         current = request._get_current_object()  # type: ignore[attr-defined]
+        partial: _PartialState | None = getattr(current, _STATE_KEY, None)
+        placeholder = partial is not None and partial.page
+        if placeholder or state.shown is not None:
+            vary = response.vary
+            for name in _VARY:
+                vary.add(name)
+            if placeholder:
+                # A page without the bootstrap must never reach a shared cache, whatever it
+                # does with Vary (some CDNs ignore it): one htmx request would otherwise take
+                # the pixel off the page for every visitor.
+                state.private = True
         kind = request_kind(current)
         if kind is None or state.rendered:
             return
-        partial = _partial_state(current)
-        if partial.page:
-            for name in _VARY:
-                response.vary.add(name)
         config = state.config
         if config.settings is None or pixel._is_internal(config) or not _readable(response):
             return
-        if not (state.events or state.deferred or partial.page):
+        if kind == "htmx" and _leaves_page(response):
+            # htmx loads a whole page next: calls run on the page it leaves could be lost with
+            # it, so they wait for that page, as track(..., defer=True) would have them.
+            if state.events and state.app.secret_key:
+                state.deferred = [*state.deferred, *state.events]
+                state.events = []
+            return
+        if not (state.events or state.deferred or placeholder):
             return  # nothing of its own: the session (and what it keeps) is left alone
         # Events deferred by earlier requests wait for a response the client script reads by
         # itself: htmx's, but not any fetch() (a widget's polling could take them).
         identity, older = pixel._pop_deferred(state.app) if kind == "htmx" else (NO_IDENTITY, [])
         events = [*older, *state.deferred, *state.events]
         identity = identity.merged(state.identity)
-        if not events and not (partial.page and identity):
+        if not events and not (placeholder and identity):
             return
         calls = partial_calls(config.settings, identity, events)
         value, left = encode_to_fit(calls, MAX_HEADER_BYTES)
@@ -279,6 +301,13 @@ def _readable(response: Response) -> bool:
         return False
     disposition = response.headers.get("Content-Disposition", "")
     return not disposition.lower().startswith("attachment")
+
+
+def _leaves_page(response: Response) -> bool:
+    """Whether htmx answers ``response`` by loading a whole page (``HX-Redirect``, or
+    ``HX-Refresh: true``) rather than by changing this one."""
+    headers = response.headers
+    return "HX-Redirect" in headers or headers.get("HX-Refresh") == "true"
 
 
 def _serve_script() -> Response:

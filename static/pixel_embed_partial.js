@@ -4,9 +4,11 @@
  * parsed, with the CSP nonce, when TIKTOK_PIXEL_PARTIAL is on. The server sends the
  * identify/track calls of such a response, already validated and hashed, as a JSON array of
  * [method, [arguments...]]:
- *   - in the PixelEmbed-Calls response header: read on every htmx response (after its swap and
- *     history update, also with hx-swap="none" and on errors), and by
- *     pixelEmbed.fromResponse(response) for the site's own fetch() or XMLHttpRequest;
+ *   - in the PixelEmbed-Calls response header: read on every htmx response (also with
+ *     hx-swap="none" and on errors), and by pixelEmbed.fromResponse(response) for the site's
+ *     own fetch() or XMLHttpRequest. A response that htmx swaps runs its calls once it has
+ *     settled: htmx 1.x pushes the new URL in its settle step, after htmx:afterRequest (any
+ *     htmx does with a swap delay), and TikTok reports an event for the page's URL then;
  *   - in <script type="application/json" data-pixel-embed-calls> from tiktok_pixel_calls():
  *     run once when it is in the page (and removed), however it got there.
  * Each track runs once per event_id. With consent "strict", calls wait for
@@ -19,15 +21,22 @@
   "use strict";
   var HEADER = "PixelEmbed-Calls";
   var SELECTOR = "script[data-pixel-embed-calls]";
-  var METHODS = { identify: 1, track: 1 };
+  // A map that has no keys but its own: an event_id "constructor" or "__proto__" is a key.
+  function table(keys) {
+    var map = Object.create(null);
+    for (var i = 0; i < keys.length; i++) map[keys[i]] = 1;
+    return map;
+  }
+  var has = Object.prototype.hasOwnProperty;
+  var METHODS = table(["identify", "track"]);
+  // The longest a swapping response's calls wait for htmx:afterSettle (which a swap that
+  // leaves no element behind never sends) before they run anyway.
+  var SETTLE_WAIT_MS = 2000;
   var pe = (w.pixelEmbed = w.pixelEmbed || {});
   // Included twice: the first one serves. The loader's stand-ins leave pe._early behind.
   if (typeof pe.fromResponse === "function" && !pe._early) return;
   var early = pe._early || [];
-  if (pe._keep) {
-    d.removeEventListener("htmx:afterRequest", pe._keep);
-    d.removeEventListener("htmx:historyCacheMissLoad", pe._keep);
-  }
+  if (pe._keep) d.removeEventListener("htmx:afterRequest", pe._keep);
   delete pe._early;
   delete pe._keep;
 
@@ -43,7 +52,7 @@
   } catch (e) {
     pixels = null;
   }
-  var seen = {};
+  var seen = table([]);
   var held = [];
   var handled = typeof WeakSet === "function" ? new WeakSet() : null;
 
@@ -58,17 +67,22 @@
     if (typeof method === "function") method.apply(target, call[1]);
   }
 
+  function allowed(call) {
+    return call instanceof Array && typeof call[0] === "string" && has.call(METHODS, call[0]) &&
+      call[1] instanceof Array;
+  }
+
   function run(calls, source) {
     var ttq = w[w.TiktokAnalyticsObject || "ttq"];
     if (!ttq) return;
     var done = [];
     for (var i = 0; i < calls.length; i++) {
       var call = calls[i];
-      if (!(call instanceof Array) || !METHODS[call[0]] || !(call[1] instanceof Array)) continue;
+      if (!allowed(call)) continue;
       var options = call[0] === "track" ? call[1][2] : null;
       var id = options && options.event_id;
-      if (id) {
-        if (seen[id]) continue;
+      if (typeof id === "string" && id) {
+        if (seen[id] === 1) continue;
         seen[id] = 1;
       }
       try {
@@ -113,19 +127,24 @@
     run(calls, source);
   }
 
-  function readHeader(response, source) {
-    if (!response || typeof response !== "object") return;
+  // The calls a response carries, the first time it is read (null after that).
+  function take(response) {
+    if (!response || typeof response !== "object") return null;
     if (handled) {
-      if (handled.has(response)) return;
+      if (handled.has(response)) return null;
       handled.add(response);
     }
-    var text = null;
     if (response.headers && typeof response.headers.get === "function") {
-      text = response.headers.get(HEADER); // a fetch() Response
-    } else if (typeof response.getResponseHeader === "function") {
-      text = response.getResponseHeader(HEADER); // an XMLHttpRequest
+      return response.headers.get(HEADER); // a fetch() Response
     }
-    accept(text, source);
+    if (typeof response.getResponseHeader === "function") {
+      return response.getResponseHeader(HEADER); // an XMLHttpRequest
+    }
+    return null;
+  }
+
+  function readHeader(response, source) {
+    accept(take(response), source);
   }
 
   /* fetch(url).then(pixelEmbed.fromResponse).then(...): runs the response's calls, returns it. */
@@ -136,19 +155,74 @@
     return response;
   };
 
-  function onHtmx(event) {
-    try {
-      readHeader(event.detail && event.detail.xhr, "htmx");
-    } catch (e) { /* never break htmx */ }
+  // htmx's requests by XMLHttpRequest: {swap: its htmx:beforeSwap, settled, text: its calls}.
+  var requests = typeof WeakMap === "function" ? new WeakMap() : null;
+
+  function on(name, handle) {
+    d.addEventListener(name, function (event) {
+      try {
+        var xhr = event.detail && event.detail.xhr;
+        if (xhr && typeof xhr === "object") handle(xhr, event);
+      } catch (e) { /* never break htmx */ }
+    });
   }
-  d.addEventListener("htmx:afterRequest", onHtmx);
-  d.addEventListener("htmx:historyCacheMissLoad", onHtmx);
+
+  function flush(xhr, ms) {
+    setTimeout(function () {
+      try {
+        var known = requests.get(xhr);
+        var text = known && known.text;
+        if (!text) return; // run already
+        known.text = null;
+        accept(text, "htmx");
+      } catch (e) { /* never break the page */ }
+    }, ms);
+  }
+
+  function onBeforeSwap(xhr, event) {
+    if (requests) requests.set(xhr, { swap: event, settled: false, text: null });
+  }
+
+  function onSettle(xhr) {
+    var known = requests && requests.get(xhr);
+    if (!known) return;
+    known.settled = true;
+    // htmx 1.x pushes the URL just after htmx:afterSettle, in the same task.
+    if (known.text) flush(xhr, 0);
+  }
+
+  // Read once htmx:afterRequest comes, when every beforeSwap listener has had its say.
+  function onHtmx(xhr) {
+    var text = take(xhr);
+    if (!text) return;
+    var known = requests && requests.get(xhr);
+    var swap = known && known.swap;
+    if (swap && !swap.defaultPrevented && swap.detail.shouldSwap && !known.settled) {
+      known.text = text;
+      flush(xhr, SETTLE_WAIT_MS);
+      return;
+    }
+    accept(text, "htmx");
+  }
+  on("htmx:beforeSwap", onBeforeSwap);
+  on("htmx:afterSettle", onSettle);
+  on("htmx:afterRequest", onHtmx);
   // What arrived before this script did, kept by the loader: in the order it came.
   for (var e = 0; e < early.length; e++) {
     try {
       readHeader(early[e][0], early[e][1]);
     } catch (err) { /* never break the page */ }
   }
+
+  // Turbo asks the server again when its snapshot cache has no copy of the page restored, and
+  // sends nothing that would tell the server so: the visit's action does.
+  var restoring = false;
+  d.addEventListener("turbo:visit", function (event) {
+    restoring = !!(event.detail && event.detail.action === "restore");
+  });
+  d.addEventListener("turbo:load", function () {
+    restoring = false;
+  });
 
   function scan(root) {
     if (!root || root.nodeType !== 1) return;
@@ -162,8 +236,9 @@
       // Out of the page before it runs: a history snapshot taken later cannot bring it back.
       if (element.parentNode) element.parentNode.removeChild(element);
       // A Turbo preview (a preloaded or cached copy) is always followed by the fresh page,
-      // whose own block runs: running the preview's too would fire its events twice.
-      if (d.documentElement.hasAttribute("data-turbo-preview")) continue;
+      // whose own block runs: running the preview's too would fire its events twice. A
+      // restoration visit (back, forward) draws a page the visitor saw, whose calls ran then.
+      if (restoring || d.documentElement.hasAttribute("data-turbo-preview")) continue;
       accept(text, "fragment");
     }
   }

@@ -18,7 +18,6 @@
   }
   pe._keep = keep;
   d.addEventListener("htmx:afterRequest", keep);
-  d.addEventListener("htmx:historyCacheMissLoad", keep);
   pe.fromResponse = function (response) {
     early.push([response, "fetch"]);
     return response;

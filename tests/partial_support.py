@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import make_app
-from flask import Flask, g, jsonify, redirect, render_template_string, send_file
+from flask import Flask, g, jsonify, redirect, render_template_string, request, send_file
 from playwright.sync_api import Page, expect
 from werkzeug.wrappers import Response
 
@@ -17,6 +17,14 @@ from pixel_embed import TikTokPixel
 from pixel_embed.testing import WireEvent, serve_app, wire_events
 
 HTMX = Path(__file__).resolve().parent.parent / "demo_site" / "static" / "htmx.min.js"
+ASSETS = Path(__file__).resolve().parent / "assets"
+#: Each supported htmx line, the oldest release of 1.8 and the last of 1.9 (tests/assets, with
+#: their licences) and the demo site's 2.x.
+HTMX_VERSIONS = {
+    "1.8.0": ASSETS / "htmx-1.8.0.min.js",
+    "1.9.12": ASSETS / "htmx-1.9.12.min.js",
+    "2.0.11": HTMX,
+}
 
 LAYOUT = """<!doctype html><html><head><title>{{ title }}</title>{{ tiktok_pixel() }}
 <script src="/htmx.min.js" nonce="{{ nonce() }}"></script></head>
@@ -29,6 +37,9 @@ LAYOUT = """<!doctype html><html><head><title>{{ title }}</title>{{ tiktok_pixel
 <button id="fail" hx-post="/fail" hx-target="#out" hx-boost="false">fail</button>
 <button id="fragment" hx-get="/fragment" hx-target="#out" hx-boost="false">fragment</button>
 <button id="fetch">fetch</button>
+<button id="search" hx-get="/search?q=mug" hx-push-url="true" hx-target="#out"
+ hx-boost="false">search</button>
+<button id="locate" hx-post="/locate" hx-boost="false">sign up, then HX-Location</button>
 <form method="post" action="/pay"><button id="pay">pay</button></form>
 <output id="out"></output><output id="side"></output><output id="fetched"></output>
 <script nonce="{{ nonce() }}">
@@ -92,12 +103,16 @@ def assert_back_and_forward_pageviews(tab: Page, url: str) -> None:
     assert [p.page_url for p in pageviews] == [url + path for path in ("/", "/a", "/b", "/a", "/b")]
 
 
-def partial_shop(**config: Any) -> Flask:
-    """The test shop; ``app.extensions["ids"]`` lists the event ids its views got."""
+def partial_shop(htmx: Path = HTMX, **config: Any) -> Flask:
+    """The test shop, on the htmx at ``htmx``; ``app.extensions["ids"]`` lists the event ids
+    its views got, ``app.extensions["restores"]`` the paths htmx asked for to restore them
+    from history."""
     app = make_app(TIKTOK_PIXEL_PARTIAL=True, **config)
     pixel = TikTokPixel(app, nonce=nonce)
     ids: list[str] = []
+    restores: list[str] = []
     app.extensions["ids"] = ids
+    app.extensions["restores"] = restores
     app.jinja_env.globals["nonce"] = nonce
 
     def page(title: str) -> str:
@@ -111,8 +126,32 @@ def partial_shop(**config: Any) -> Flask:
     strict_csp_when_asked(app)
 
     @app.get("/htmx.min.js")
-    def htmx() -> Response:
-        return send_file(HTMX, mimetype="text/javascript")
+    def htmx_script() -> Response:
+        return send_file(htmx, mimetype="text/javascript")
+
+    @app.before_request
+    def note_restores() -> None:
+        if request.headers.get("HX-History-Restore-Request") == "true":
+            restores.append(request.full_path.rstrip("?"))
+
+    @app.get("/search")
+    def search() -> str:
+        query = request.args.get("q", "")
+        ids.append(pixel.track("Search", query=query))
+        # The usual htmx view: the results alone for hx-get, the whole page for a visit and
+        # for htmx's history restore (which htmx 2 sends with HX-Request too).
+        if request.headers.get("HX-Request") and not request.headers.get(
+            "HX-History-Restore-Request"
+        ):
+            return f"results for {query}"
+        return page("search")
+
+    @app.post("/locate")
+    def locate() -> Response:
+        ids.append(pixel.track("SubmitForm"))
+        response = Response("")
+        response.headers["HX-Location"] = '{"path": "/b", "target": "body"}'
+        return response
 
     @app.get("/")
     def home() -> str:
@@ -161,9 +200,9 @@ def partial_shop(**config: Any) -> Flask:
 
 
 @contextmanager
-def running_partial_shop(**config: Any) -> Iterator[tuple[str, list[str]]]:
+def running_partial_shop(htmx: Path = HTMX, **config: Any) -> Iterator[tuple[str, list[str]]]:
     """The test shop on a local server: its base URL, and the event ids its views got."""
-    app = partial_shop(**config)
+    app = partial_shop(htmx, **config)
     with serve_app(app) as url:
         yield url, app.extensions["ids"]
 

@@ -202,7 +202,7 @@ def test_the_client_script_is_served_small_and_cacheable(app: Flask) -> None:
     assert response.mimetype == "text/javascript"
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     script = response.get_data(as_text=True)
-    assert len(script.encode()) < 8 * 1024
+    assert len(script.encode()) < 11 * 1024
     assert script.count("(function (w, d) {") == 1
     assert '"use strict";' in script
     assert "eval(" not in script
@@ -312,3 +312,129 @@ def test_any_text_travels_as_ascii_html_safe_json(text: str) -> None:
     assert value.isascii()
     assert not set("<>&'\r\n") & set(value)
     assert json.loads(value)[0][1][1].get("description", text) == text
+
+
+# -- caches: every variant of a page varies on what chooses it (issue 24, finding 4) -----------
+
+VARIED = {"HX-Request", "HX-History-Restore-Request", "Sec-Fetch-Dest", "Sec-Fetch-Mode"}
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX, FETCH], ids=["full page", "htmx", "fetch"])
+def test_every_variant_of_a_page_varies_on_the_request_headers_that_choose_it(
+    app: Flask, headers: dict[str, str]
+) -> None:
+    response = app.test_client().get("/", headers=headers)
+    assert set(response.vary) >= VARIED
+
+
+def test_a_placeholder_page_never_reaches_a_shared_cache() -> None:
+    app, _ = shop()
+
+    @app.get("/public")
+    def public() -> Response:
+        # A page with nothing personal, which the site marks cacheable by a CDN.
+        response = Response(render_template_string("<p>{{ tiktok_pixel() }}</p>"))
+        response.headers["Cache-Control"] = "public, max-age=600"
+        response.headers["CDN-Cache-Control"] = "max-age=600"
+        return response
+
+    client = app.test_client()
+    full = client.get("/public")
+    assert "public" in full.headers["Cache-Control"]  # the full page may be shared
+    placeholder = client.get("/public", headers=HTMX)
+    assert "TikTok Pixel: this response's calls" in placeholder.get_data(as_text=True)
+    assert placeholder.cache_control.private
+    assert not placeholder.cache_control.public
+    assert placeholder.headers["CDN-Cache-Control"] == "no-store"
+
+
+# -- history restores are not visits -------------------------------------------------------------
+
+RESTORE = {"HX-History-Restore-Request": "true"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{**RESTORE, **FETCH}, {**RESTORE, **HTMX, **FETCH}],
+    ids=["htmx 1.x", "htmx 2.x"],
+)
+def test_a_history_restore_fires_nothing_and_keeps_deferred_events(
+    app: Flask, headers: dict[str, str]
+) -> None:
+    client = app.test_client()
+    client.post("/later")  # Subscribe, deferred
+    restored = client.get("/", headers=headers)
+    assert HEADER not in restored.headers
+    html = restored.get_data(as_text=True)
+    assert "history restore (HX-History-Restore-Request) is not a visit" in html
+    assert "ttq" not in html
+    assert restored.cache_control.private
+    # The next real page fires the deferred event (and its own).
+    html = client.get("/").get_data(as_text=True)
+    assert '"event_id":"sub-1"' in html
+    assert '"event_id":"home-1"' in html
+
+
+def test_a_history_restore_with_partial_pages_off_renders_no_calls() -> None:
+    app = make_app()
+    pixel = TikTokPixel(app)
+
+    @app.get("/")
+    def home() -> str:
+        pixel.track("Search", query="mug", event_id="s-1")
+        return page()
+
+    html = app.test_client().get("/", headers=RESTORE).get_data(as_text=True)
+    assert "s-1" not in html
+    assert "is not a visit" in html
+
+
+# -- HX-Redirect and HX-Refresh leave the page: the calls wait for the next one ------------------
+
+
+@pytest.mark.parametrize("header", [("HX-Redirect", "/"), ("HX-Refresh", "true")])
+def test_an_htmx_response_that_loads_a_whole_page_defers_its_calls(
+    app: Flask, header: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.post("/signup")
+    def signup() -> Response:
+        pixel_of(app).track("CompleteRegistration", event_id="reg-1")
+        return Response("", headers=[header])
+
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        response = client.post("/signup", headers=HTMX)
+    assert HEADER not in response.headers
+    assert "never rendered" not in caplog.text
+    assert '"event_id":"reg-1"' in client.get("/").get_data(as_text=True)
+
+
+def pixel_of(app: Flask) -> TikTokPixel:
+    pixel = app.extensions["tiktok_pixel"]
+    assert isinstance(pixel, TikTokPixel)
+    return pixel
+
+
+# -- the warning with TIKTOK_PIXEL_PARTIAL off names the request and the setting (finding 6) ------
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [(HTMX, "an htmx request (HX-Request)"), (FETCH, "a fetch() or XMLHttpRequest request")],
+)
+def test_partial_pages_off_the_warning_names_the_request_and_the_setting(
+    caplog: pytest.LogCaptureFixture, headers: dict[str, str], kind: str
+) -> None:
+    app = make_app()
+    pixel = TikTokPixel(app)
+
+    @app.post("/add")
+    def add() -> str:
+        pixel.track("AddToCart", content_id="mug")
+        return "added"
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        app.test_client().post("/add", headers=headers)
+    assert kind in caplog.text
+    assert "TIKTOK_PIXEL_PARTIAL = True" in caplog.text
+    assert "{{ tiktok_pixel() }}" not in caplog.text

@@ -187,6 +187,22 @@ def test_the_page_side_name_finds_the_beacon_tiktok_built(pixel_page: Page, base
 
 
 @pytest.mark.pixel_sdk("real")
+def test_to_have_sent_matches_the_page_url_and_the_table_shows_it(
+    pixel_page: Page, base_url: str
+) -> None:
+    pixel_page.goto(base_url + "/late")
+    expect = expect_pixel(pixel_page, timeout=1)
+    expect.to_have_sent("Search", times=1, page_url=base_url + "/late")
+    expect.to_have_sent("Search", page_url="/late")
+    with pytest.raises(AssertionError) as caught:
+        expect.to_have_sent("Search", page_url="/")
+    message = str(caught.value)
+    assert message.startswith("expected sent('Search') on page / within 1 s")
+    [row] = [line for line in message.splitlines() if " Search " in line]
+    assert " /late " in row
+
+
+@pytest.mark.pixel_sdk("real")
 def test_a_failure_prints_the_wire_as_a_table_and_the_full_difference(
     pixel_page: Page, base_url: str
 ) -> None:
@@ -327,7 +343,10 @@ def test_format_wire_is_a_readable_table() -> None:
                 "event": "Purchase",
                 "event_id": "o-1",
                 "properties": {"value": 1},
-                "context": {"pixel": {"code": CODE}},
+                "context": {
+                    "pixel": {"code": CODE},
+                    "page": {"url": "https://shop.example/thanks?order=1"},
+                },
                 "_inspection": {"identity_params": {"email_is_hashed": ["hashed"]}},
                 "limited_data_use": True,
             }
@@ -335,8 +354,17 @@ def test_format_wire_is_a_readable_table() -> None:
     )
     metadata = WireEvent.from_beacon("https://analytics.tiktok.com/api/v2/pixel/act", "{}")
     assert format_wire([beacon, metadata]).splitlines() == [
-        "  #  pixel                 event (as sent)  event_id  properties   identity      ldu",
-        '  1  CABCDE1234567890ABCD  Purchase         o-1       {"value":1}  email:hashed  on',
+        "  #  pixel                 event (as sent)  event_id  page             properties"
+        "   identity      ldu",
+        '  1  CABCDE1234567890ABCD  Purchase         o-1       /thanks?order=1  {"value":1}'
+        "  email:hashed  on",
     ]
+    # Pages on two hosts: each page whole.
+    elsewhere = WireEvent.from_beacon(
+        beacon.url, beacon.text.replace("https://shop.example", "https://other.example")
+    )
+    table = format_wire([beacon, elsewhere])
+    assert "https://shop.example/thanks?order=1" in table
+    assert "https://other.example/thanks?order=1" in table
     assert format_wire([metadata]) == "  (TikTok received no event beacon; 1 other beacon(s))"
     assert WireEvent.from_beacon("https://x/api/v2/pixel", "not json").body == {}

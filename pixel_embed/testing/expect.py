@@ -20,7 +20,7 @@ from playwright.sync_api import Page
 from ..matching import CLEAR_FIELDS, Identity, is_region_code, is_sha256
 from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
 from .violations import blocked_beacons_note
-from .wire import WireEvent, format_wire, wire_name
+from .wire import WireEvent, format_wire, page_path, wire_name
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
 DEFAULT_TIMEOUT = 5.0
@@ -263,8 +263,12 @@ class PixelExpectation:
     def _until_quiet(self, read: Callable[[], list[T]]) -> list[T]:
         # Judge a count or an absence once the page (and the SDK request it started before its
         # load event) has loaded and nothing new came for QUIET seconds: a click's htmx or
-        # fetch() response makes its calls after the load event.
-        self._page.wait_for_load_state("load", timeout=self._timeout * 1000)
+        # fetch() response makes its calls after the load event. The document's own state,
+        # not Playwright's load state: a page the back-forward cache restores fires no load
+        # event, and Playwright would wait for one until the timeout.
+        self._page.wait_for_function(
+            "() => document.readyState === 'complete'", timeout=self._timeout * 1000
+        )
         deadline = time.monotonic() + self._timeout
         seen, since = read(), time.monotonic()
         while time.monotonic() < deadline and time.monotonic() - since < QUIET:
@@ -444,7 +448,13 @@ class PixelExpectation:
         return f"TikTok received:\n{format_wire(beacons)}" + blocked_beacons_note(recorder)
 
     def to_have_sent(
-        self, event: str, *, times: int | None = None, pixel: str | None = None, **properties: Any
+        self,
+        event: str,
+        *,
+        times: int | None = None,
+        pixel: str | None = None,
+        page_url: str | None = None,
+        **properties: Any,
     ) -> None:
         """TikTok's SDK sent ``event`` with at least the given properties (real-SDK mode).
 
@@ -454,6 +464,9 @@ class PixelExpectation:
 
         :param times: exactly this many matching beacons, once the wire is quiet.
         :param pixel: only beacons sent for this pixel code.
+        :param page_url: only beacons TikTok's SDK reported for this page
+            (:attr:`WireEvent.page_url`): a whole URL, or from its path on
+            (``"/search?q=mug"``), which matches on any host.
         :param properties: properties that must match (by value, as subsets); ``event_id``
             matches the beacon's ``event_id``.
         """
@@ -465,6 +478,7 @@ class PixelExpectation:
                 b
                 for b in named(beacons)
                 if (event_id is None or b.event_id == event_id)
+                and (page_url is None or _same_page(b.page_url, page_url))
                 and _matches(b.properties, properties)
             ]
 
@@ -483,6 +497,8 @@ class PixelExpectation:
             described += f" with event_id {event_id!r}"
         if pixel is not None:
             described += f" for pixel {pixel}"
+        if page_url is not None:
+            described += f" on page {page_url}"
         self._poll(
             described if times is None else f"{described} {times} time(s)",
             lambda: wire_events(self._page),
@@ -546,6 +562,13 @@ class PixelExpectation:
             lambda beacons: any(good(b) for b in named(beacons)),
             explain,
         )
+
+
+def _same_page(actual: str, expected: str) -> bool:
+    """Whether the page URL a beacon reports is ``expected``: a whole URL, or from its path on."""
+    if expected.startswith("/"):
+        return page_path(actual) == expected
+    return actual == expected
 
 
 def expect_pixel(page: Page, *, timeout: float = DEFAULT_TIMEOUT) -> PixelExpectation:

@@ -14,6 +14,9 @@ Fixtures:
 ``pixel_sdk_dir``
     The local copy of TikTok's SDK for real-SDK mode: ``PIXEL_EMBED_SDK_DIR``, else ``None``.
     Override it in a ``conftest.py`` to point at another copy.
+``pixel_app_url``
+    The base URL of the project's own app (its ``app`` fixture, or ``pixel_app``), served on a
+    local port for the test's duration.
 
 What answers TikTok's SDK URL is chosen per test with ``@pytest.mark.pixel_sdk("real")``
 (``"serve"``, the recorder, is the default; ``"abort"`` plays an ad blocker), or for the whole
@@ -37,6 +40,7 @@ from .pii import pii_in_beacons, pii_in_calls, pii_in_text
 from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from .sdk import ENV_VAR, find_sdk_dir
 from .violations import format_violations, tiktok_violations
+from .server import pixel_app_url as pixel_app_url
 
 SDK_MODES: tuple[str, ...] = get_args(SdkMode)
 

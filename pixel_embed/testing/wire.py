@@ -154,6 +154,20 @@ class WireEvent:
         return self.endpoint.endswith("/api/v2/pixel") and bool(self.body.get("event"))
 
 
+def page_path(url: str) -> str:
+    """``url`` from its path on: ``"/search?q=mug"`` for ``"http://127.0.0.1:8000/search?q=mug"``."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    query = f"?{parts.query}" if parts.query else ""
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{path}{query}{fragment}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _short(value: Any, width: int) -> str:
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -161,7 +175,8 @@ def _short(value: Any, width: int) -> str:
 
 def format_wire(events: Sequence[WireEvent], *, width: int = 60) -> str:
     """The beacons as a readable table: what TikTok received, one row per event beacon
-    (metadata and IPv6 enrichment beacons are left out).
+    (metadata and IPv6 enrichment beacons are left out), with the page each was reported for
+    (from its path on when every page is on one host), so an event sent for the wrong page shows.
 
     :param width: the widest the properties column gets; the full values are in
         :attr:`WireEvent.body`.
@@ -172,8 +187,12 @@ def format_wire(events: Sequence[WireEvent], *, width: int = 60) -> str:
         return (
             f"  (TikTok received no event beacon{f'; {others} other beacon(s)' if others else ''})"
         )
-    rows = [("#", "pixel", "event (as sent)", "event_id", "properties", "identity", "ldu")]
+    rows = [("#", "pixel", "event (as sent)", "event_id", "page", "properties", "identity", "ldu")]
+    one_host = len({_origin(event.page_url) for event in shown}) == 1
     for number, event in enumerate(shown, 1):
+        page = event.page_url
+        if page and one_host:
+            page = page_path(page)
         identity = " ".join(f"{name}:{how}" for name, how in event.identity.items())
         ldu = {None: "", True: "on", False: "off"}[event.limited_data_use]
         rows.append(
@@ -182,6 +201,7 @@ def format_wire(events: Sequence[WireEvent], *, width: int = 60) -> str:
                 event.pixel or "-",
                 event.event,
                 event.event_id,
+                page or "-",
                 _short(event.properties, width),
                 identity,
                 ldu,
