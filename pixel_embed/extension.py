@@ -688,6 +688,7 @@ class TikTokPixel:
         if len(self._csp_warned) < 1000:  # an app's routes; bounded all the same
             self._csp_warned.add(endpoint)
         log.warning("TikTok pixel: %s\n%s (this warning is shown once per endpoint)", message, fix)
+
     @staticmethod
     def _never_rendered(current: Request, config: _AppConfig, count: int) -> None:
         kind = request_kind(current)
