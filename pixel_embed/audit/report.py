@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from ..testing.expect import format_calls
@@ -164,6 +165,7 @@ def result_json(result: AuditResult) -> dict[str, Any]:
             for finding in result.findings
         ],
         "counts": {severity: result.count(severity) for severity in SEVERITIES},
+        "truncated": asdict(evidence.truncated) if evidence else None,
     }
 
 

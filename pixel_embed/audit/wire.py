@@ -150,6 +150,7 @@ def audit_with_sdk(
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
     wait: float = 0.0,
+    deadline: float | None = None,
 ) -> WireAudit:
     """Audit ``url`` as :func:`~pixel_embed.audit.runner.audit` does, with TikTok's own SDK
     served from ``sdk_dir``, and read what TikTok would have received.
@@ -168,6 +169,7 @@ def audit_with_sdk(
             allow_hosts=allow_hosts,
             wait=wait,
             context=context,
+            deadline=deadline,
         )
     except AuditFailed as exc:
         context.close()

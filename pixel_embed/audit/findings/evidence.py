@@ -188,6 +188,23 @@ class PageFacts:
 
 
 @dataclass(frozen=True)
+class Truncation:
+    """What an audit did not keep whole: a page cannot exhaust the auditor's memory.
+
+    :param dropped_calls: calls not recorded at all (over the cap on calls).
+    :param cut_calls: recorded calls whose arguments were cut (too deep, too long, too many).
+    :param cut_scripts: inline scripts cut or not kept (too long, too many).
+    """
+
+    dropped_calls: int = 0
+    cut_calls: int = 0
+    cut_scripts: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.dropped_calls or self.cut_calls or self.cut_scripts)
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything an audit of one URL saw.
 
@@ -196,6 +213,9 @@ class Evidence:
         the pages are in :attr:`PageFacts.errors`), each with the URL it was seen on.
     :param blocked: requests to outside hosts that the audit did not let through.
     :param consent_click: the audit clicked a consent banner's accept button.
+    :param truncated: what the audit did not keep whole.
+    :param private: ``(url, address)`` of each request the page tried to make to the auditor's
+        machine or private network, which the audit refused.
     """
 
     url: str
@@ -203,6 +223,8 @@ class Evidence:
     errors: tuple[tuple[str, ScriptError], ...] = ()
     blocked: tuple[str, ...] = ()
     consent_click: bool = False
+    truncated: Truncation = Truncation()
+    private: tuple[tuple[str, str], ...] = ()
 
     @property
     def calls(self) -> list[RecordedCall]:

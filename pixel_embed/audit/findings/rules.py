@@ -33,6 +33,7 @@ from .loading import (
     sdk_never_requested,
 )
 from .pii import empty_identity_fields, identify_shape, raw_pii
+from .scope import private_network, truncated
 
 Rule = Callable[[Evidence], Iterator[Finding]]
 
@@ -55,6 +56,7 @@ RULES: tuple[Rule, ...] = (
     event_names,
     content_type,
     page_view,
+    private_network,
     ignored_parameters,
     event_id_missing,
     old_sdk,
@@ -63,6 +65,7 @@ RULES: tuple[Rule, ...] = (
     limited_data_use,
     consent_detected,
     blocked_requests,
+    truncated,
 )
 
 
