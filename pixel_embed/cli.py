@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import click
@@ -57,7 +58,8 @@ def _split_fill(value: str) -> tuple[str, str]:
 
 
 class _StepAction(argparse.Action):
-    """Keeps ``--click``, ``--fill`` and ``--accept-consent`` in the order they were given."""
+    """Keeps ``--click``, ``--fill`` and ``--accept-consent`` in the order they were given, each
+    ``--expect`` with the step before it."""
 
     def __call__(
         self,
@@ -83,6 +85,10 @@ class _StepAction(argparse.Action):
             if any(step.action == "accept-consent" for step in steps):
                 parser.error("--accept-consent is given twice: the consent is accepted once")
             steps.append(Step("accept-consent", value))
+        elif self.dest == "expect":
+            if not steps or steps[-1].action == "accept-consent":
+                parser.error(f"--expect {value!r} must follow the --click or --fill it is about")
+            steps[-1] = replace(steps[-1], expect=(*steps[-1].expect, value))
         else:
             steps.append(Step("click", value))
         namespace.steps = steps
@@ -126,6 +132,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     audit.add_argument("--click", metavar="SELECTOR", action=_StepAction, help=f"click: {step}")
     audit.add_argument(
         "--fill", metavar="SELECTOR=TEXT", action=_StepAction, help=f"type TEXT: {step}"
+    )
+    audit.add_argument(
+        "--expect",
+        metavar="EVENT",
+        action=_StepAction,
+        help="the step before is meant to track EVENT (repeatable): an error when it does not",
     )
     audit.add_argument(
         "--accept-consent",
@@ -321,7 +333,8 @@ def _wire_report(text: str, results: Sequence[Any], on_wire: dict[int, Any]) -> 
 
     for index, audited in on_wire.items():
         block = format_result(results[index])
-        wire = safe_text(format_wire_audit(audited))
+        # Line by line: the line feeds between lines are ours, those inside one are the page's.
+        wire = "\n".join(safe_text(line) for line in format_wire_audit(audited).split("\n"))
         if wire and "\n  findings:" in block:
             head, _, tail = block.partition("\n  findings:")
             text = text.replace(block, f"{head}\n{wire}\n  findings:{tail}", 1)

@@ -318,6 +318,7 @@
     var api = w.pixelEmbed;
     return {
       url: String(w.location.href),
+      referrer: String(d.referrer || "").slice(0, 8192),
       document: audit.document,
       recorder_document: rec ? rec.document : null,
       calls: rec ? rec.calls.length : 0,

@@ -38,6 +38,7 @@ from .findings import (
     Finding,
     PageFacts,
     ScriptError,
+    StepReport,
     Truncation,
     find_problems,
 )
@@ -100,11 +101,14 @@ class Step:
 
     :param action: ``click``, ``fill`` (type ``text`` into the field) or ``accept-consent``
         (click the consent banner's accept button: later calls count as consented).
+    :param expect: event names the step is meant to track (``--expect``): a step after which
+        one of them was not sent is an error.
     """
 
     action: StepAction
     selector: str
     text: str = ""
+    expect: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.action == "fill":
@@ -214,6 +218,8 @@ class _Journey:
     deadline: float = inf
     started: float = field(default_factory=time.monotonic)
     guard: NetworkGuard | None = None
+    # Each step done, with the calls recorded from its start to the end of its listening.
+    steps: list[tuple[Step, list[RecordedCall]]] = field(default_factory=list)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     consent_at: tuple[str, int] | None = None
     # Uncaught errors as the probe reported them: (document, index) -> error.
@@ -315,6 +321,8 @@ class _Journey:
 
     def step(self, step: Step) -> None:
         facts = self.snapshot()
+        self.wait_for_calls()
+        before = len(self.recorder.history)
         if step.action == "accept-consent" and facts is not None:
             self.consent_at = (facts["document"], int(facts["calls"]))
         try:
@@ -331,6 +339,8 @@ class _Journey:
             raise AuditFailed(f"{step.describe()}: {exc.message.splitlines()[0]}") from None
         self.settle()
         self.snapshot()
+        self.wait_for_calls()
+        self.steps.append((step, self.recorder.history[before:]))
 
     def wait_for_calls(self) -> None:
         """Wait until every call the documents counted has reached the recorder's history."""
@@ -417,10 +427,21 @@ class _Journey:
                     ),
                     errors=tuple(self._errors_of(facts.get("document"), facts.get("errors", []))),
                     html=facts.get("html"),
+                    referrer=str(facts.get("referrer") or ""),
                 )
             )
             number += len(calls)
         looked_at = {facts["document"] for facts in self.facts.values()}
+        numbers = {id(call): n for page in pages for n, call in page.numbered()}
+        steps = tuple(
+            StepReport(
+                step.describe(),
+                step.action,
+                step.expect,
+                tuple(numbers[id(call)] for call in calls if id(call) in numbers),
+            )
+            for step, calls in self.steps
+        )
         return Evidence(
             url=url,
             pages=tuple(pages),
@@ -433,6 +454,8 @@ class _Journey:
             consent_click=self.consent_at is not None,
             truncated=self.truncation(kept),
             private=tuple(self.guard.refused) if self.guard is not None else (),
+            steps=steps,
+            tiktok_requests=tuple(self.recorder.sdk_requests[:MAX_CALLS]),
         )
 
 

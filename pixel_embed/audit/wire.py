@@ -197,7 +197,7 @@ def format_wire_audit(audited: WireAudit) -> str:
     if audited.result.failure is not None:
         return ""
     lines = ["  what TikTok would receive (its real SDK, answered locally):"]
-    lines.append("\n".join("  " + line for line in format_wire(audited.beacons).splitlines()))
+    lines.append("\n".join("  " + line for line in format_wire(audited.beacons).split("\n")))
     by_labels: dict[str, list[int]] = {}
     for number, event in enumerate(audited.events, 1):
         labels = _labels(event)

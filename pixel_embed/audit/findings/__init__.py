@@ -33,6 +33,7 @@ from .evidence import Finding as Finding
 from .evidence import PageFacts as PageFacts
 from .evidence import ScriptError as ScriptError
 from .evidence import Severity as Severity
+from .evidence import StepReport as StepReport
 from .evidence import Truncation as Truncation
 from .loading import PIXEL_ID as PIXEL_ID
 from .loading import blocked_requests as blocked_requests
@@ -68,6 +69,7 @@ __all__ = [
     "Rule",
     "ScriptError",
     "Severity",
+    "StepReport",
     "Truncation",
     "amounts",
     "blocked_requests",

@@ -100,6 +100,7 @@ class PageFacts:
         the text is ``""`` when the audit could not read it.
     :param errors: its uncaught JavaScript errors.
     :param html: the page's HTML source, when the audit could read it (for line numbers).
+    :param referrer: ``document.referrer``, which TikTok's SDK sends with each event.
     """
 
     url: str
@@ -114,6 +115,7 @@ class PageFacts:
     external_scripts: tuple[tuple[str, str], ...] = ()
     errors: tuple[ScriptError, ...] = ()
     html: str | None = None
+    referrer: str = ""
 
     @property
     def stubs(self) -> int:
@@ -205,6 +207,22 @@ class Truncation:
 
 
 @dataclass(frozen=True)
+class StepReport:
+    """What one step of the visit (``--click``, ``--fill``, ``--accept-consent``) sent.
+
+    :param step: the step as the command line writes it (``--click #add``).
+    :param action: ``click``, ``fill`` or ``accept-consent``.
+    :param expect: the events it was meant to track (``--expect``).
+    :param calls: the numbers of the calls made from the step until the page was quiet again.
+    """
+
+    step: str
+    action: str
+    expect: tuple[str, ...] = ()
+    calls: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything an audit of one URL saw.
 
@@ -216,6 +234,9 @@ class Evidence:
     :param truncated: what the audit did not keep whole.
     :param private: ``(url, address)`` of each request the page tried to make to the auditor's
         machine or private network, which the audit refused.
+    :param steps: what each step of the visit sent, in order.
+    :param tiktok_requests: the URL of every request the pages made to TikTok's hosts (answered
+        locally).
     """
 
     url: str
@@ -225,11 +246,17 @@ class Evidence:
     consent_click: bool = False
     truncated: Truncation = Truncation()
     private: tuple[tuple[str, str], ...] = ()
+    steps: tuple[StepReport, ...] = ()
+    tiktok_requests: tuple[str, ...] = ()
 
     @property
     def calls(self) -> list[RecordedCall]:
         """Every call of every page, in the order of the call table."""
         return [call for page in self.pages for call in page.calls]
+
+    def call(self, number: int) -> RecordedCall:
+        """The call numbered ``number`` in the call table."""
+        return next(call for _, n, call in self.numbered() if n == number)
 
     def numbered(self) -> Iterator[tuple[PageFacts, int, RecordedCall]]:
         for page in self.pages:

@@ -33,21 +33,57 @@ _PLACEHOLDER = re.compile(
 def double_load(evidence: Evidence) -> Iterator[Finding]:
     """The SDK loaded twice for one pixel, or TikTok's stub twice on one page."""
     for page in evidence.pages:
-        if page.stubs > 1:
+        loads = Counter(page.sdk_codes)
+        if page.stubs > 1 and (len(loads) < page.stubs or max(loads.values()) > 1):
             yield Finding(
                 "duplicate-stub",
                 "error",
-                f"the page holds TikTok's stub {page.stubs} times: remove the copies (a theme "
-                "plus a tag manager?)",
+                f"the page holds TikTok's stub {page.stubs} times for "
+                f"{_plural(len(loads), 'pixel')}: remove the copies (a theme plus a tag "
+                "manager?)",
                 url=page.url,
             )
-        for code, times in Counter(page.sdk_codes).items():
+        elif page.stubs > 1:
+            yield Finding(
+                "stub-per-pixel",
+                "info",
+                f"the page holds TikTok's stub {page.stubs} times, one per pixel "
+                f"({', '.join(loads)}): both pixels work; keep them (one stub can load both, "
+                "ttq.load(A); ttq.load(B))",
+                url=page.url,
+            )
+        for code, times in loads.items():
             if times > 1:
                 yield Finding(
                     "pixel-loaded-twice",
                     "error",
-                    f"ttq.load({code!r}) ran {times} times on the page: events may be counted "
-                    "twice",
+                    f"TikTok's SDK was requested {times} times for pixel {code!r} on the page "
+                    f"(ttq.load ran {times} times; the call table lists a pixel's load once): "
+                    "events may be counted twice",
+                    url=page.url,
+                )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def repeated_page_views(evidence: Evidence) -> Iterator[Finding]:
+    """``ttq.page()`` more than once at one URL of one page load (per pixel): TikTok's SDK
+    sends one page view per URL and drops the repeats, so nothing is counted twice; a
+    single-page app calls it once per route."""
+    for page in evidence.pages:
+        seen: Counter[tuple[str | None, str]] = Counter(
+            (call.pixel, call.url or page.url) for call in page.calls if call.method == "page"
+        )
+        for (_, url), times in seen.items():
+            if times > 1:
+                yield Finding(
+                    "page-repeated",
+                    "info",
+                    f"ttq.page() ran {times} times at {url}: TikTok's SDK sends one page view "
+                    "per URL and drops the repeats (nothing is counted twice); call it once per "
+                    "route",
                     url=page.url,
                 )
 
