@@ -148,6 +148,18 @@
     };
   }
 
+  // The recorder's report of the page's inline scripts, within the same limits.
+  var reportScripts = w.__pixelEmbedScripts;
+  if (typeof reportScripts === "function") {
+    w.__pixelEmbedScripts = function (url, texts) {
+      var kept = [];
+      for (var i = 0; texts && i < texts.length && i < LIMITS.items; i++) {
+        kept.push(String(texts[i]).slice(0, LIMITS.script));
+      }
+      return reportScripts(String(url).slice(0, 8192), kept);
+    };
+  }
+
   // -- what keeps the page busy ---------------------------------------------------------------
   var timers = {};
   var pendingTimers = 0;

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -283,3 +285,97 @@ def test_a_public_name_that_resolves_privately_is_private() -> None:
     assert staging.reach == "private"
     assert staging.refuses("http://10.0.0.9/") is None
     assert staging.refuses("http://127.0.0.1:6379/") == "127.0.0.1"
+
+
+# -- personal data in names ------------------------------------------------------------------
+
+NAMES_PAGE = """
+ttq.methods.push("mail_jane@example.com");
+ttq.setAndDefer(ttq, "mail_jane@example.com");
+ttq.load("jane@example.com");
+ttq.instance("jane@example.com").track("Lead for jane@example.com", {value: 1, currency: "USD"},
+  {event_id: "jane@example.com"});
+ttq["mail_jane@example.com"]("+12133734253");
+ttq.track("Contact", {"jane@example.com": "+12133734253"}, {event_id: "c-1"});
+"""
+RAW_NAMES = ("jane@example.com", "2133734253")
+
+
+def names_app() -> Flask:
+    app = Flask(__name__)
+
+    @app.get("/names")
+    def names() -> str:
+        return (
+            f"<!doctype html><html><head>{PIXEL}<script>{NAMES_PAGE}</script></head>"
+            "<body>names</body></html>"
+        )
+
+    return app
+
+
+def test_personal_data_in_names_never_reaches_the_report(
+    pixel_browser: Browser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve_app(names_app()) as base:
+        url = f"{base}/names?email=jane@example.com"
+        assert main(["audit", url], browser=pixel_browser) == 1
+        text, err = capsys.readouterr()
+        assert main(["audit", "--json", url], browser=pixel_browser) == 1
+        document, _ = capsys.readouterr()
+    for output in (text, err, document):
+        for raw in RAW_NAMES:
+            assert raw not in output
+    report = json.loads(document)
+    [result] = report["results"]
+    assert sorted(result["pages"][0]["sdk_loads"]) == [CODE, "j***@example.com"]
+    methods = [call["method"] for call in result["calls"]]
+    assert "m***@example.com" in methods
+    pixels = {call["pixel"] for call in result["calls"]}
+    assert "j***@example.com" in pixels
+    events = {call["event"] for call in result["calls"]}
+    assert "Lead for j***@example.com" in events
+    assert "j***@example.com" in text
+    assert "pii-in-url" in {finding["code"] for finding in result["findings"]}
+
+
+FLOOD_BINDING = """
+// Past the probe: Playwright's own binding channel, which every page can see.
+var big = new Array(64 * 1024 * 1024 + 1).join("x");
+for (var i = 0; i < 4; i++) {
+  window.__playwright__binding__(JSON.stringify({name: "__pixelEmbedAuditError", seq: i,
+    serializedArgs: [{s: "d"}, {n: i}, {o: [{k: "message", v: {s: big}}], id: 1}]}));
+}
+"""
+
+
+def flood_app() -> Flask:
+    app = Flask(__name__)
+
+    @app.get("/flood")
+    def flood() -> str:
+        return f"<!doctype html><html><head>{PIXEL}<script>{FLOOD_BINDING}</script></head></html>"
+
+    return app
+
+
+def test_a_page_that_floods_playwrights_binding_meets_the_memory_bound() -> None:
+    with serve_app(flood_app()) as base:
+        started = time.monotonic()
+        outcome = audit_isolated(Job(f"{base}/flood", timeout=10, memory_headroom_mb=128))
+    # Bounded: in time (the URL's deadline), and in the child's memory.
+    assert time.monotonic() - started < url_deadline(10, 0, 0) + GRACE
+    assert outcome.peak_rss_kb < 400 * 1024
+
+
+def test_the_childs_memory_bound_holds() -> None:
+    code = (
+        "from pixel_embed.audit.isolation import _limit_memory\n"
+        "_limit_memory(64)\n"
+        "try:\n"
+        "    block = bytearray(256 * 1024 * 1024)\n"
+        "except MemoryError:\n"
+        "    print('bounded')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "bounded", done.stderr

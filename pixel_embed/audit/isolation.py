@@ -31,6 +31,11 @@ from .runner import AuditResult, Step, out_of_time, url_deadline
 
 # The child, run so that what it pickles names this module, not __main__.
 _CHILD = "from pixel_embed.audit.isolation import main; raise SystemExit(main())"
+#: Megabytes of address space the child's Python may take beyond what it holds once Chromium
+#: has started. The probe keeps an honest page's calls far below it; a page that calls
+#: Playwright's binding itself (it can: ``window.__playwright__binding__``) to flood the
+#: auditor meets this bound instead, and its URL is reported as not audited.
+MEMORY_HEADROOM_MB = 1024
 #: Seconds a child may take beyond its URL's deadline (Chromium's start, writing the result)
 #: before it is killed.
 GRACE = 20.0
@@ -47,6 +52,7 @@ class Job:
     wait: float = 0.0
     sdk_dir: str | None = None
     deadline: float | None = None
+    memory_headroom_mb: int = MEMORY_HEADROOM_MB
 
     @property
     def seconds(self) -> float:
@@ -76,6 +82,9 @@ def _run(job: Job) -> Outcome:
     except (BrowserNotFound, PlaywrightError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return Outcome(AuditResult(job.url, failure=reason))
+    except MemoryError:
+        why = f"the page sent the audit more than its {job.memory_headroom_mb} MB of memory"
+        return Outcome(AuditResult(job.url, failure=f"could not be audited: {why}"))
 
 
 def _audit(job: Job) -> Outcome:
@@ -90,6 +99,7 @@ def _audit(job: Job) -> Outcome:
     }
     wire = None
     with launch_browser() as browser:
+        _limit_memory(job.memory_headroom_mb)  # after the launch: Chromium is not held to it
         if job.sdk_dir is None:
             result = audit(browser, job.url, job.steps, **options)
         else:
@@ -97,6 +107,21 @@ def _audit(job: Job) -> Outcome:
             result = wire.result
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return Outcome(result, wire, peak)
+
+
+def _limit_memory(headroom_mb: int) -> None:
+    """Cap this process's address space at what it has now plus ``headroom_mb``."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return  # not Linux: the deadline still holds
+    size = next(
+        int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmSize:")
+    )
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = size + headroom_mb * 1024 * 1024
+    if hard == resource.RLIM_INFINITY or limit < hard:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def _descendants(pid: int) -> list[int]:

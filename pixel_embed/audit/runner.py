@@ -196,14 +196,24 @@ def _was_cut(value: Any) -> bool:
     return False
 
 
+def _number(value: Any) -> int:
+    """A line or column number as the page gave it; anything else (the page can call the
+    binding itself) is 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _script_error(error: dict[str, Any]) -> ScriptError:
     return ScriptError(
         message=str(error.get("message", "")),
         source=str(error.get("source", "")),
-        line=int(error.get("line") or 0),
-        column=int(error.get("column") or 0),
-        script_src=error.get("script_src"),
-        script_text=error.get("script_text"),
+        line=_number(error.get("line")),
+        column=_number(error.get("column")),
+        script_src=_text(error.get("script_src")),
+        script_text=_text(error.get("script_text")),
     )
 
 
@@ -230,8 +240,16 @@ class _Journey:
     sources: dict[str, str] = field(default_factory=dict)
 
     def on_error(self, document: str, index: int, error: dict[str, Any]) -> None:
-        """The probe's report of an uncaught error, sent as it happens."""
-        self.errors[(str(document), int(index))] = error
+        """The probe's report of an uncaught error, sent as it happens (at most 100 per
+        document, as the probe keeps them; a page calling the binding itself gets no more)."""
+        if not isinstance(error, dict) or not isinstance(index, int) or not 0 <= index < 100:
+            return
+        if len(self.errors) >= 1000:
+            return
+        self.errors[(str(document)[:64], index)] = {
+            key: value[:100_000] if isinstance(value, str) else value
+            for key, value in list(error.items())[:16]
+        }
 
     def on_response(self, response: Response) -> None:
         kind = response.request.resource_type
