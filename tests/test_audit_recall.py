@@ -225,6 +225,18 @@ CASES: dict[str, Case] = {
     "order-once": case(NEW_BASE + script(track("CompletePayment", ORDER, "c-1042"))),
     "hugo-legacy": case(NEW_BASE + script(track("Browse", {}, "b-1")), "legacy-event"),
     "no-event-id": case(NEW_BASE + script(track("Contact", {}, None)), "no-event-id"),
+    # -- script errors next to the base code (a theme's all-in-one script) ----------------------
+    "helper-error-after-base": case(
+        script(base_code() + "\nvar slider = document.querySelector('.slider');\nslider.start();")
+    ),
+    "helper-error-before-track": case(
+        script(
+            base_code()
+            + "\nvar slider = document.querySelector('.slider');\nslider.start();\n"
+            + track("ViewContent", ORDER, "vc-2")
+        ),
+        "pixel-js-error",
+    ),
     # -- personal data in URLs -----------------------------------------------------------------
     "email-in-url": case(NEW_BASE, "pii-in-url", query="?email=jane.doe%40example.com&step=2"),
     "order-in-url": case(NEW_BASE, query="?order=1042&key=wc_order_8d7f"),
@@ -375,6 +387,7 @@ TWINS = [
     ("event-without-value", "warning", "nopcommerce-bare-cart", "cart-right"),
     ("value-is-unit-price", "warning", "unit-price-value", "cart-right"),
     ("pii-in-url", "error", "email-in-url", "order-in-url"),
+    ("pixel-js-error", "error", "helper-error-before-track", "helper-error-after-base"),
 ]
 
 
@@ -438,3 +451,13 @@ def test_a_step_meant_to_track_says_what_it_sent(
     assert "step 1 (--click #add) was meant to track AddToCart but made no pixel call" in out
     assert main(["audit", url, "--expect", "AddToCart"]) == 2
     assert "--expect 'AddToCart' must follow the --click or --fill" in capsys.readouterr().err
+
+
+def test_an_error_in_the_sites_own_line_says_so(audited: dict[str, AuditResult]) -> None:
+    [finding] = [
+        f for f in audited["helper-error-before-track"].findings if f.code == "pixel-js-error"
+    ]
+    assert "that line is the site's own code, but the error stops the rest of the script" in (
+        finding.message
+    )
+    assert "ttq calls that never run" in finding.message

@@ -123,6 +123,25 @@ def _error_origin(page: PageFacts | None, error: ScriptError) -> tuple[str, str 
     return error.source or "the page", None
 
 
+def _failing_lines(page: PageFacts | None, error: ScriptError) -> list[str] | None:
+    """The lines of the failing script from the failing line to its end, when the audit has
+    the script's text and the line number."""
+    if page is None or not error.line:
+        return None
+    scripts = dict(page.external_scripts)
+    src = error.script_src or (error.source if error.source in scripts else None)
+    if src is not None:
+        text = scripts.get(src) or ""
+        lines = text.split("\n")[error.line - 1 :]
+        return lines or None
+    index = page.inline_script_at(error.line)
+    if index is None or page.html is None:
+        return None
+    text = page.inline_scripts[index - 1]
+    first = page.html.count("\n", 0, page.html.find(text)) + 1
+    return text.split("\n")[error.line - first :] or None
+
+
 def pixel_js_errors(evidence: Evidence) -> Iterator[Finding]:
     """Uncaught JavaScript errors of a script that holds the base code or a ``ttq`` call (the
     pixel does not run, or the event after the error is never sent), and any that mentions
@@ -133,7 +152,20 @@ def pixel_js_errors(evidence: Evidence) -> Iterator[Finding]:
     errors += [(url, None, error) for url, error in evidence.errors]
     for url, page, error in errors:
         where, part = _error_origin(page, error)
-        if part is not None:
+        # A script that ran (the SDK was requested: its base code ran) and then failed at a
+        # line of the site's own code lost only the rest of it; one that does not parse lost all.
+        ran = page is not None and bool(page.sdk_scripts) and "SyntaxError" not in error.message
+        lines = _failing_lines(page, error) if part == "TikTok's base code" and ran else None
+        if lines is not None and not _PIXEL_ERROR.search(lines[0]):
+            later = any(_TTQ_CALL.search(line) for line in lines[1:])
+            if not later and not _PIXEL_ERROR.search(error.message):
+                continue  # the pixel loaded, and nothing of it came after the error
+            message = (
+                f"JavaScript error in {where}: {error.message}; that line is the site's own "
+                "code, but the error stops the rest of the script, which holds "
+                + ("ttq calls that never run" if later else "TikTok's base code")
+            )
+        elif part is not None:
             message = f"JavaScript error in {where}, which holds {part}: {error.message}"
         elif _PIXEL_ERROR.search(error.message):
             message = f"JavaScript error from the pixel in {where}: {error.message}"
