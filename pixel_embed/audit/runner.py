@@ -291,7 +291,7 @@ class _Journey:
             raise AuditFailed(
                 self.out_of_time(
                     f"the page did not answer for {timeout / 1000:.0f} s (its main thread "
-                    "stayed busy: a script that never yields?)"
+                    "stayed busy: a script that never yields? or it kept navigating away)"
                 )
             ) from None
         try:
