@@ -461,3 +461,19 @@ def test_an_error_in_the_sites_own_line_says_so(audited: dict[str, AuditResult])
         finding.message
     )
     assert "ttq calls that never run" in finding.message
+
+
+def test_the_access_token_is_never_printed(
+    pixel_browser: Browser, base_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "4f9a0c1e27b3d8a6e5c4b3a2f1e0d9c8b7a6"
+    assert token in EVENTS_API_IN_BROWSER
+    url = f"{base_url}/r/events-api-in-browser"
+    assert main(["audit", url], browser=pixel_browser) == 1
+    assert main(["audit", "--json", url], browser=pixel_browser) == 1
+    out, err = capsys.readouterr()
+    assert "access-token-in-page" in out
+    for text in (out, err):
+        assert token not in text
+        assert token[:8] not in text
+        assert token[-8:] not in text
