@@ -21,7 +21,7 @@ from playwright.sync_api import Browser
 from pixel_embed import PixelSettings, render_pixel
 from pixel_embed.audit import audit
 from pixel_embed.audit.isolation import GRACE, Job, _descendants, audit_isolated
-from pixel_embed.audit.network import NetworkGuard, reach_of
+from pixel_embed.audit.network import NetworkGuard, pinning_rules, reach_of
 from pixel_embed.audit.runner import url_deadline
 from pixel_embed.cli import main
 from pixel_embed.testing import serve_app
@@ -379,3 +379,26 @@ def test_the_childs_memory_bound_holds() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "bounded", done.stderr
+
+
+def test_the_audited_host_is_pinned_to_the_checked_address() -> None:
+    names = {
+        "shop.test": ["2a00:1450::1", "8.8.8.8"],
+        "cdn.test": ["2606:4700::1111"],
+        "localhost": ["::1", "127.0.0.1"],
+    }
+    rules, pinned = pinning_rules(
+        ["shop.test", "cdn.test", "127.0.0.1", "", "gone.test", "localhost"],
+        lambda host: names.get(host, []),
+    )
+    assert rules == "MAP shop.test 8.8.8.8, MAP cdn.test [2606:4700::1111]"
+    assert pinned == {"shop.test": ["2a00:1450::1", "8.8.8.8"], "cdn.test": ["2606:4700::1111"]}
+
+
+def test_a_pinned_audit_still_opens_a_named_local_site(capsys: pytest.CaptureFixture[str]) -> None:
+    # A name of this machine is not pinned (IPv6 first would miss a server on 127.0.0.1).
+    with serve_app(hostile_app()) as base:
+        url = base.replace("127.0.0.1", "localhost") + "/p/many"
+        assert main(["audit", "--json", url]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["results"][0]["audited"] is True

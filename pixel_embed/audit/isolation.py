@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .runner import AuditResult, Step, out_of_time, url_deadline
 
@@ -88,17 +89,22 @@ def _run(job: Job) -> Outcome:
 
 
 def _audit(job: Job) -> Outcome:
+    from .network import pinning_rules, resolve
     from .runner import audit, launch_browser
     from .wire import audit_with_sdk
 
+    # The audited host and each allowed host, pinned: Chromium connects to the addresses the
+    # private-network check looked at (see pixel_embed.audit.network).
+    rules, pinned = pinning_rules([urlsplit(job.url).hostname or "", *job.allow_hosts])
     options: dict[str, Any] = {
         "timeout": job.timeout,
         "allow_hosts": job.allow_hosts,
         "wait": job.wait,
         "deadline": job.seconds,
+        "resolver": lambda host: pinned.get(host) or resolve(host),
     }
     wire = None
-    with launch_browser() as browser:
+    with launch_browser([f"--host-resolver-rules={rules}"] if rules else []) as browser:
         _limit_memory(job.memory_headroom_mb)  # after the launch: Chromium is not held to it
         if job.sdk_dir is None:
             result = audit(browser, job.url, job.steps, **options)

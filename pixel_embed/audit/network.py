@@ -14,8 +14,10 @@ name that resolves to ``127.0.0.1`` is as private as ``127.0.0.1`` itself.
 - The audited URL public: neither may.
 
 Each host is resolved once per audit and the answer kept, so a name cannot answer "public" to
-the check and "private" a moment later to the same check (the browser resolves on its own; see
-docs/audit.md for what that leaves open).
+the check and "private" a moment later to the same check. The browser resolves names on its
+own; where the audit starts its own Chromium (the command line's child process), the audited
+host and each ``--allow-host`` are pinned to the checked addresses (:func:`pinning_rules`), so
+the browser connects where the check looked. Their subdomains are not pinned.
 
 This is the audit's routing only; the QA kit's ``pixel_page`` keeps its own rules.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -58,6 +60,32 @@ def reach_of(address: str) -> Reach:
     if ip.is_loopback or ip.is_unspecified:
         return "loopback"
     return "public" if ip.is_global else "private"
+
+
+def pinning_rules(
+    hosts: Iterable[str], resolver: Resolver = resolve
+) -> tuple[str, dict[str, list[str]]]:
+    """Chromium's ``--host-resolver-rules`` value that maps each of ``hosts`` to the addresses
+    it resolves to now, and those addresses (for :class:`NetworkGuard`'s resolver)."""
+    pinned: dict[str, list[str]] = {}
+    rules = []
+    for host in dict.fromkeys(hosts):
+        addresses = [] if not host or _is_address(host) else resolver(host)
+        if not addresses or any(reach_of(a) == "loopback" for a in addresses):
+            continue  # this machine's names need no pinning: all of it may load then
+        pinned[host] = addresses
+        # One address to map to: IPv4 first, which every network routes.
+        address = next((a for a in addresses if ":" not in a), addresses[0])
+        rules.append(f"MAP {host} {f'[{address}]' if ':' in address else address}")
+    return ", ".join(rules), pinned
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _host(url: str) -> str:

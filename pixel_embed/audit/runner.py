@@ -130,14 +130,17 @@ class AuditResult:
 
 
 @contextmanager
-def launch_browser() -> Iterator[Browser]:
+def launch_browser(args: Sequence[str] = ()) -> Iterator[Browser]:
     """A headless Chromium for a run of audits.
 
+    :param args: more command-line switches for Chromium.
     :raises BrowserNotFound: there is no Chromium; the message says how to get one.
     """
     chromium = find_chromium()
+    options = chromium.launch_options()
+    options["args"] = [*chromium.args, *args]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium.launch_options())  # type: ignore[arg-type]
+        browser = playwright.chromium.launch(**options)  # type: ignore[arg-type]
         try:
             yield browser
         finally:

@@ -18,6 +18,7 @@ from ..testing.recorder import install_recorder
 from ..testing.sdk import require_sdk_dir
 from ..testing.wire import WireEvent, format_wire, wire_name
 from .findings import Finding, find_problems
+from .network import Resolver, resolve
 from .runner import DEFAULT_TIMEOUT, AuditFailed, AuditResult, Step, gather_evidence
 
 _FIELD_NAMES = {"email": "e-mail", "phone_number": "phone number"}
@@ -151,6 +152,7 @@ def audit_with_sdk(
     allow_hosts: Iterable[str] = (),
     wait: float = 0.0,
     deadline: float | None = None,
+    resolver: Resolver = resolve,
 ) -> WireAudit:
     """Audit ``url`` as :func:`~pixel_embed.audit.runner.audit` does, with TikTok's own SDK
     served from ``sdk_dir``, and read what TikTok would have received.
@@ -170,6 +172,7 @@ def audit_with_sdk(
             wait=wait,
             context=context,
             deadline=deadline,
+            resolver=resolver,
         )
     except AuditFailed as exc:
         context.close()
