@@ -125,6 +125,20 @@
     return copy;
   }
 
+  // Whether each call sent was made live, or held in TikTok's stub until the SDK arrived (the
+  // SDK replays the stub's queue in the task that records its load: calls recorded in that
+  // task were queued). A page view and an identify queued together go out together; an
+  // identify made live after the page view does not reach it.
+  var live = (audit.live = []);
+  var replaying = false;
+  function note(method) {
+    if (method === "load" && !replaying) {
+      replaying = true;
+      Promise.resolve().then(function () { replaying = false; });
+    }
+    live.push(!replaying);
+  }
+
   // Wrap the recorder's Playwright binding (installed before this script): every call reaches
   // the audit within LIMITS, marked when it was cut.
   var report = w.__pixelEmbedReport;
@@ -135,6 +149,7 @@
         return Promise.resolve();
       }
       cut.calls++;
+      note(data && data.method);
       var left = { chars: LIMITS.call, cut: false };
       var args = bounded(data && data.args, 0, left);
       var call = {
@@ -342,6 +357,7 @@
       has_ttq: typeof w[w.TiktokAnalyticsObject || "ttq"] !== "undefined",
       consent_api: !!(api && typeof api.grantConsent === "function"),
       truncated: { calls: cut.calls, dropped: cut.dropped, scripts: cut.scripts },
+      live: live.slice(),
     };
   };
 })(window, document);

@@ -135,6 +135,18 @@ CASES: dict[str, Case] = {
         ),
         "identify-ip-ua",
     ),
+    # A login widget that identifies once its API answers: the page view has gone out by then.
+    "identify-late": case(
+        NEW_BASE
+        + script(
+            "setTimeout(function () {\n  ttq.identify("
+            + json.dumps(IDENTITY)
+            + ");\n  "
+            + track("ViewContent", {"content_id": "8011", "content_type": "product"}, "vc-3")
+            + "\n}, 300);"
+        ),
+        "identify-after-page",
+    ),
     "identify-id-first": case(
         NEW_BASE + script(f"ttq.identify('42', {{email: {DIGEST!r}}});"), "identify-shape"
     ),
@@ -376,6 +388,7 @@ TWINS = [
     ("junk-identity", "error", "guest-junk-hash", "guest-no-identify"),
     ("junk-identity", "error", "guest-junk-null", "customer-identify"),
     ("identify-ip-ua", "error", "identify-ip-ua", "customer-identify"),
+    ("identify-after-page", "warning", "identify-late", "customer-identify"),
     ("access-token-in-page", "error", "events-api-in-browser", "events-api-on-server"),
     ("step-tracked-nothing", "error", "click-dead", "click-live"),
     ("step-missed-event", "error", "click-wrong-event", "click-live"),

@@ -199,6 +199,13 @@ def _was_cut(value: Any) -> bool:
     return False
 
 
+def _live(value: Any, calls: int) -> tuple[bool, ...]:
+    """The probe's live/queued mark of each call, when it has one for every call."""
+    if not isinstance(value, list) or len(value) < calls:
+        return ()
+    return tuple(bool(mark) for mark in value[:calls])
+
+
 def _number(value: Any) -> int:
     """A line or column number as the page gave it; anything else (the page can call the
     binding itself) is 0."""
@@ -449,6 +456,7 @@ class _Journey:
                     errors=tuple(self._errors_of(facts.get("document"), facts.get("errors", []))),
                     html=facts.get("html"),
                     referrer=str(facts.get("referrer") or ""),
+                    live=_live(facts.get("live"), len(calls)),
                 )
             )
             number += len(calls)

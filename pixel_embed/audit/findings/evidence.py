@@ -101,6 +101,8 @@ class PageFacts:
     :param errors: its uncaught JavaScript errors.
     :param html: the page's HTML source, when the audit could read it (for line numbers).
     :param referrer: ``document.referrer``, which TikTok's SDK sends with each event.
+    :param live: for each call (in order), whether the page made it live rather than queued
+        in TikTok's stub until the SDK arrived; empty when the audit could not tell.
     """
 
     url: str
@@ -116,6 +118,7 @@ class PageFacts:
     errors: tuple[ScriptError, ...] = ()
     html: str | None = None
     referrer: str = ""
+    live: tuple[bool, ...] = ()
 
     @property
     def stubs(self) -> int:

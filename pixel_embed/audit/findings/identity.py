@@ -1,6 +1,6 @@
 """Rules about what ``ttq.identify`` is given beyond its shape: an identity shared by every
-visitor (the digest of an empty or placeholder value), and fields TikTok does not read from the
-page (the IP address, the user agent)."""
+visitor (the digest of an empty or placeholder value), fields TikTok does not read from the
+page (the IP address, the user agent), and an identity given after the page view went out."""
 
 from __future__ import annotations
 
@@ -99,3 +99,28 @@ def identify_ip_ua(evidence: Evidence) -> Iterator[Finding]:
                 number,
                 page.url,
             )
+
+
+def identify_after_page(evidence: Evidence) -> Iterator[Finding]:
+    """``ttq.identify`` made live after ``ttq.page()`` (same page load, same pixel): the page
+    view has gone out without the identity. Both queued in TikTok's stub before its SDK
+    arrived is fine: the SDK replays them together, and the page view carries the identity
+    (measured with TikTok's real SDK)."""
+    for page in evidence.pages:
+        if len(page.live) != len(page.calls):
+            continue  # the audit cannot tell queued from live calls on this page
+        viewed: dict[str | None, int] = {}
+        for (number, call), live in zip(page.numbered(), page.live, strict=True):
+            if call.method == "page":
+                viewed.setdefault(call.pixel, number)
+            elif call.method == "identify" and call.params and live and call.pixel in viewed:
+                yield Finding(
+                    "identify-after-page",
+                    "warning",
+                    f"ttq.identify runs after ttq.page() (call {viewed[call.pixel]}) had gone "
+                    "out: the page view carries no matching; call ttq.identify before "
+                    "ttq.page(), or in the same script before TikTok's SDK loads",
+                    number,
+                    page.url,
+                )
+                break

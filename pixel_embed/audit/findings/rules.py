@@ -23,7 +23,7 @@ from .calls import (
 )
 from .consent import consent_detected, consent_order
 from .evidence import SEVERITIES, Evidence, Finding
-from .identity import identify_ip_ua, junk_identity
+from .identity import identify_after_page, identify_ip_ua, junk_identity
 from .loading import (
     blocked_requests,
     csp_blocks,
@@ -56,6 +56,7 @@ RULES: tuple[Rule, ...] = (
     junk_identity,
     identify_ip_ua,
     identify_shape,
+    identify_after_page,
     currency,
     amounts,
     content_ids,
