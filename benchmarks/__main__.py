@@ -4,7 +4,7 @@ Each figure is printed with its target and PASS or MISS. A missed target is a fi
 failure: the exit status is 0 unless a benchmark could not run at all.
 
 Options: ``--only NAME`` (one part: server, pageload, partial_default, sdk, size, isolation,
-suite, events_api, hostile),
+suite, events_api, hostile, audit),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
@@ -24,7 +24,18 @@ from pathlib import Path
 
 from pixel_embed.render import LOAD_STRATEGIES
 
-from . import events_api, hostile, isolation, pageload, partial_default, sdk, server, size, suite
+from . import (
+    audit,
+    events_api,
+    hostile,
+    isolation,
+    pageload,
+    partial_default,
+    sdk,
+    server,
+    size,
+    suite,
+)
 
 Figures = dict[str, float]
 
@@ -45,6 +56,7 @@ PARTS: dict[str, Callable[..., Figures]] = {
     "sdk": sdk.run,
     "suite": suite.run,
     "hostile": hostile.run,
+    "audit": audit.run,
 }
 
 
@@ -88,6 +100,7 @@ TARGETS: dict[str, Target] = {
     ),
     "hostile_worst_call_ms": Target("<= 5 ms", _fixed(5.0)),
     "hostile_identities_mb": Target("<= 50 MB", _fixed(50.0)),
+    "audit_python_peak_mb": Target("<= 150 MB", _fixed(150.0)),
     "server_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
 }
 

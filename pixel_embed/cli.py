@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import click
@@ -58,7 +58,8 @@ def _split_fill(value: str) -> tuple[str, str]:
 
 
 class _StepAction(argparse.Action):
-    """Keeps ``--click``, ``--fill`` and ``--accept-consent`` in the order they were given."""
+    """Keeps ``--click``, ``--fill`` and ``--accept-consent`` in the order they were given, each
+    ``--expect`` with the step before it."""
 
     def __call__(
         self,
@@ -84,6 +85,10 @@ class _StepAction(argparse.Action):
             if any(step.action == "accept-consent" for step in steps):
                 parser.error("--accept-consent is given twice: the consent is accepted once")
             steps.append(Step("accept-consent", value))
+        elif self.dest == "expect":
+            if not steps or steps[-1].action == "accept-consent":
+                parser.error(f"--expect {value!r} must follow the --click or --fill it is about")
+            steps[-1] = replace(steps[-1], expect=(*steps[-1].expect, value))
         else:
             steps.append(Step("click", value))
         namespace.steps = steps
@@ -129,6 +134,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--fill", metavar="SELECTOR=TEXT", action=_StepAction, help=f"type TEXT: {step}"
     )
     audit.add_argument(
+        "--expect",
+        metavar="EVENT",
+        action=_StepAction,
+        help="the step before is meant to track EVENT (repeatable): an error when it does not",
+    )
+    audit.add_argument(
         "--accept-consent",
         metavar="SELECTOR",
         action=_StepAction,
@@ -164,6 +175,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default=0.0,
         help="listen at least S seconds after load and after each step, for calls made later "
         "than the audit can foresee (it always waits until the page is quiet, up to 10 s)",
+    )
+    audit.add_argument(
+        "--deadline",
+        metavar="S",
+        type=_positive,
+        help="seconds for each URL in all, after which it is reported as not audited (default: "
+        "enough for the page, each step and listening after each, from --timeout and --wait)",
     )
     audit.set_defaults(steps=[], run=_audit)
 
@@ -244,46 +262,51 @@ def _error(args: argparse.Namespace, message: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     try:
+        from .audit.isolation import Job, audit_isolated
         from .audit.redact import json_safe, safe_text
         from .audit.report import exit_status, format_report, report_json
-        from .audit.runner import AuditResult, audit, launch_browser
+        from .audit.runner import AuditResult, audit
         from .audit.wire import WireAudit, audit_with_sdk
     except ImportError as exc:
         _error(args, f"{NEEDS_PLAYWRIGHT} ({exc})")
         return EXIT_USAGE
-    from playwright.sync_api import Error as PlaywrightError
-
-    from .testing.browser import BrowserNotFound
+    from .testing.browser import BrowserNotFound, find_chromium
     from .testing.sdk import require_sdk_dir
 
     sdk_dir = require_sdk_dir(args.sdk) if args.sdk is not None else None
     urls: list[str] = args.urls
     results: list[AuditResult] = []
     on_wire: dict[int, WireAudit] = {}
-    given = args.browser
-    try:
-        with nullcontext(given) if given is not None else launch_browser() as browser:
-            for number, url in enumerate(urls, 1):
-                where = safe_text(url)
-                print(f"[{number}/{len(urls)}] auditing {where} …", file=sys.stderr, flush=True)
-                options: dict[str, Any] = {
-                    "timeout": args.timeout,
-                    "allow_hosts": args.allow_host,
-                    "wait": args.wait,
-                }
-                if sdk_dir is None:
-                    result = audit(browser, url, args.steps, **options)
-                else:
-                    audited = audit_with_sdk(browser, url, args.steps, sdk_dir=sdk_dir, **options)
-                    result = on_wire.setdefault(len(results), audited).result
-                if result.failure is not None:
-                    _error(args, safe_text(result.failure))
-                results.append(result)
-    except (BrowserNotFound, PlaywrightError) as exc:
-        reason = str(exc).splitlines()[0]
-        _error(args, safe_text(reason))
-        done = {result.url for result in results}
-        results += [AuditResult(url, failure=reason) for url in urls if url not in done]
+    if args.browser is None:
+        try:
+            find_chromium()  # once, rather than in the child of every URL
+        except BrowserNotFound as exc:
+            _error(args, safe_text(str(exc)))
+            results = [AuditResult(url, failure=str(exc)) for url in urls]
+            urls = []
+    options: dict[str, Any] = {
+        "timeout": args.timeout,
+        "allow_hosts": tuple(args.allow_host),
+        "wait": args.wait,
+        "deadline": args.deadline,
+    }
+    for number, url in enumerate(urls, 1):
+        print(f"[{number}/{len(urls)}] auditing {safe_text(url)} …", file=sys.stderr, flush=True)
+        if args.browser is None:
+            # Each URL in a child process with its own Chromium (pixel_embed.audit.isolation).
+            job = Job(url, tuple(args.steps), sdk_dir=str(sdk_dir) if sdk_dir else None, **options)
+            outcome = audit_isolated(job)
+            result, audited = outcome.result, outcome.wire
+        elif sdk_dir is None:
+            result, audited = audit(args.browser, url, args.steps, **options), None
+        else:
+            audited = audit_with_sdk(args.browser, url, args.steps, sdk_dir=sdk_dir, **options)
+            result = audited.result
+        if audited is not None:
+            on_wire[len(results)] = audited
+        if result.failure is not None:
+            _error(args, safe_text(result.failure))
+        results.append(result)
     if args.json:
         document = _with_wire(report_json(results), on_wire)
         print(json_safe(json.dumps(document, indent=2, ensure_ascii=False)))
@@ -310,7 +333,8 @@ def _wire_report(text: str, results: Sequence[Any], on_wire: dict[int, Any]) -> 
 
     for index, audited in on_wire.items():
         block = format_result(results[index])
-        wire = safe_text(format_wire_audit(audited))
+        # Line by line: the line feeds between lines are ours, those inside one are the page's.
+        wire = "\n".join(safe_text(line) for line in format_wire_audit(audited).split("\n"))
         if wire and "\n  findings:" in block:
             head, _, tail = block.partition("\n  findings:")
             text = text.replace(block, f"{head}\n{wire}\n  findings:{tail}", 1)

@@ -23,6 +23,11 @@
   var SCRIPT_TYPE = /^(|text\/javascript|application\/javascript|text\/ecmascript|module)$/i;
   // A timer further away than this does not keep the page busy: the audit would not wait so long.
   var LONGEST_TIMER_MS = 10000;
+  // What one page may hand the audit, so a page cannot exhaust the auditor's memory or its
+  // connection to the browser: calls beyond CALLS are counted, not sent; deeper nesting, longer
+  // strings and bigger calls are cut. Every cut is counted and reported as truncated.
+  var LIMITS = { calls: 500, depth: 16, items: 500, string: 65536, call: 262144, script: 1000000 };
+  var cut = (audit.truncated = { calls: 0, dropped: 0, scripts: 0 });
   var now = function () { return w.performance && w.performance.now ? w.performance.now() : +new Date(); };
   var slice = Array.prototype.slice;
 
@@ -56,7 +61,7 @@
       line: line || 0,
       column: column || 0,
       script_src: script && script.src ? String(script.src) : null,
-      script_text: script && !script.src ? String(script.textContent || "").slice(0, 500000) : null,
+      script_text: script && !script.src ? String(script.textContent || "").slice(0, 100000) : null,
       url: String(w.location.href),
     };
     if (audit.errors.length >= 100) return;
@@ -83,6 +88,92 @@
         where ? where[1] : "", where ? +where[2] : 0, where ? +where[3] : 0);
     } catch (err) { /* a hostile rejection reason: never break the page */ }
   });
+
+  // -- bounded reports ------------------------------------------------------------------------
+  // A copy of JSON data within LIMITS; `left` is the call's remaining budget of characters.
+  function bounded(value, depth, left) {
+    if (typeof value === "string") {
+      var room = Math.min(LIMITS.string, Math.max(left.chars, 0));
+      left.chars -= Math.min(value.length, room);
+      if (value.length <= room) return value;
+      left.cut = true;
+      return value.slice(0, room) + "\u2026[truncated: " + value.length + " characters]";
+    }
+    if (value === null || typeof value !== "object") {
+      left.chars -= 8;
+      return value;
+    }
+    if (depth >= LIMITS.depth) {
+      left.cut = true;
+      return "[truncated: nested deeper than " + LIMITS.depth + "]";
+    }
+    var keys = Array.isArray(value) ? null : Object.keys(value);
+    var count = keys ? keys.length : value.length;
+    var copy = keys ? {} : [];
+    for (var i = 0; i < count; i++) {
+      if (i >= LIMITS.items || left.chars <= 0) {
+        left.cut = true;
+        var more = "[truncated: " + (count - i) + " more]";
+        if (keys) copy["\u2026"] = more;
+        else copy.push(more);
+        break;
+      }
+      var key = keys ? keys[i] : i;
+      left.chars -= keys ? key.length + 4 : 2;
+      copy[keys ? bounded(key, LIMITS.depth, left) : i] = bounded(value[key], depth + 1, left);
+    }
+    return copy;
+  }
+
+  // Whether each call sent was made live, or held in TikTok's stub until the SDK arrived (the
+  // SDK replays the stub's queue in the task that records its load: calls recorded in that
+  // task were queued). A page view and an identify queued together go out together; an
+  // identify made live after the page view does not reach it.
+  var live = (audit.live = []);
+  var replaying = false;
+  function note(method) {
+    if (method === "load" && !replaying) {
+      replaying = true;
+      Promise.resolve().then(function () { replaying = false; });
+    }
+    live.push(!replaying);
+  }
+
+  // Wrap the recorder's Playwright binding (installed before this script): every call reaches
+  // the audit within LIMITS, marked when it was cut.
+  var report = w.__pixelEmbedReport;
+  if (typeof report === "function") {
+    w.__pixelEmbedReport = function (data) {
+      if (cut.calls >= LIMITS.calls) {
+        cut.dropped++;
+        return Promise.resolve();
+      }
+      cut.calls++;
+      note(data && data.method);
+      var left = { chars: LIMITS.call, cut: false };
+      var args = bounded(data && data.args, 0, left);
+      var call = {
+        pixel: bounded(data && data.pixel, 0, left),
+        method: bounded(data && data.method, 0, left),
+        args: Array.isArray(args) ? args : [],
+        url: bounded(String(data && data.url), 0, { chars: 8192, cut: false }),
+        document: data && data.document,
+      };
+      return report(call);
+    };
+  }
+
+  // The recorder's report of the page's inline scripts, within the same limits.
+  var reportScripts = w.__pixelEmbedScripts;
+  if (typeof reportScripts === "function") {
+    w.__pixelEmbedScripts = function (url, texts) {
+      var kept = [];
+      for (var i = 0; texts && i < texts.length && i < LIMITS.items; i++) {
+        kept.push(String(texts[i]).slice(0, LIMITS.script));
+      }
+      return reportScripts(String(url).slice(0, 8192), kept);
+    };
+  }
 
   // -- what keeps the page busy ---------------------------------------------------------------
   var timers = {};
@@ -242,13 +333,19 @@
         if (SDK.test(s.src)) sdk.push(s.src);
         else if (isScript(s)) external.push(s.src);
       } else if (SCRIPT_TYPE.test(s.type || "")) {
-        inline.push(s.textContent || "");
+        var text = s.textContent || "";
+        if (inline.length >= LIMITS.items) cut.scripts++;
+        else if (text.length > LIMITS.script) {
+          cut.scripts++;
+          inline.push(text.slice(0, LIMITS.script));
+        } else inline.push(text);
       }
     }
     var rec = w.__pixelEmbedRecorder;
     var api = w.pixelEmbed;
     return {
       url: String(w.location.href),
+      referrer: String(d.referrer || "").slice(0, 8192),
       document: audit.document,
       recorder_document: rec ? rec.document : null,
       calls: rec ? rec.calls.length : 0,
@@ -259,6 +356,8 @@
       csp: audit.csp.slice(),
       has_ttq: typeof w[w.TiktokAnalyticsObject || "ttq"] !== "undefined",
       consent_api: !!(api && typeof api.grantConsent === "function"),
+      truncated: { calls: cut.calls, dropped: cut.dropped, scripts: cut.scripts },
+      live: live.slice(),
     };
   };
 })(window, document);

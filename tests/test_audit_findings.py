@@ -69,7 +69,9 @@ PAGES: dict[str, str] = {
     "same-event-id": pixel() + track("AddToCart", CART) + track("AddToCart", CART),
     "two-pixels": pixel(Event("AddToCart", CART, "cart-1"), codes=(CODE, OTHER_CODE)),
     "load-twice": pixel() + script(f"ttq.load({json.dumps(CODE)});"),
+    # Two pixels, one stub each (as plugins write them): stub-per-pixel, not duplicate-stub.
     "two-stubs": pixel() + pixel(codes=(OTHER_CODE,)),
+    "two-stubs-same": pixel() + pixel(),
     "use-existing": pixel() + pixel(Event("AddToCart", CART, "cart-1"), use_existing=True),
     "consent-ignored": pixel(Event("AddToCart", CART, "cart-1")) + ACCEPT,
     "consent-hold": pixel(Event("AddToCart", CART, "cart-1"), consent="hold") + ACCEPT,
@@ -153,7 +155,8 @@ CASES = [
     ("purchase-without-value", "error", "no-value", "paid"),
     ("duplicate-event-id", "error", "same-event-id", "two-pixels"),
     ("pixel-loaded-twice", "error", "load-twice", "two-pixels"),
-    ("duplicate-stub", "error", "two-stubs", "use-existing"),
+    ("duplicate-stub", "error", "two-stubs-same", "use-existing"),
+    ("duplicate-stub", "error", "two-stubs-same", "two-stubs"),
     ("call-before-consent", "error", "consent-ignored", "consent-hold"),
     ("call-before-consent", "error", "hold-too-late", "consent-strict"),
     ("pixel-js-error", "error", "no-stub", "other-error"),
@@ -268,11 +271,14 @@ def test_two_pixels_share_an_event_id_per_pixel(audited: dict[str, AuditResult])
 
 
 def test_the_docs_list_every_rule() -> None:
+    from test_audit_hostile import PROVED as HOSTILE_PROVED
     from test_audit_real_world import CASES as REAL_WORLD_CASES
+    from test_audit_recall import TWINS
 
     page = (Path(__file__).parent.parent / "docs" / "audit-rules.md").read_text(encoding="utf-8")
     documented = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning|info) \|", page, re.M))
-    proved = {code: severity for code, severity, _, _ in [*CASES, *REAL_WORLD_CASES]}
+    proved = {code: severity for code, severity, _, _ in [*CASES, *REAL_WORLD_CASES, *TWINS]}
+    proved.update(HOSTILE_PROVED)
     assert documented == proved
     # Every code the rules can produce is documented (and proved above).
     package = Path(findings.__file__).parent

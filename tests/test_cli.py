@@ -79,7 +79,7 @@ def test_audit_json_follows_the_documented_schema(
     assert main(argv, browser=pixel_browser) == 2
     out, err = capsys.readouterr()
     report = json.loads(out)
-    assert report["schema"] == "pixel-embed-audit/1"
+    assert report["schema"] == "pixel-embed-audit/2"
     assert report["exit_status"] == 2
     assert report["summary"] == {"urls": 3, "not_audited": 1, "error": 1, "warning": 0, "info": 0}
     good, bad, refused = report["results"]
@@ -121,6 +121,9 @@ def test_audit_json_follows_the_documented_schema(
         ],
         "findings": [],
         "counts": {"error": 0, "warning": 0, "info": 0},
+        "truncated": {"dropped_calls": 0, "cut_calls": 0, "cut_scripts": 0},
+        "private": [],
+        "steps": [],
     }
     assert bad["findings"] == [
         {
@@ -142,6 +145,9 @@ def test_audit_json_follows_the_documented_schema(
         "calls": [],
         "findings": [],
         "counts": {"error": 0, "warning": 0, "info": 0},
+        "truncated": None,
+        "private": [],
+        "steps": [],
     }
     assert f"pixel-embed audit: {reason}\n" in err
 

@@ -162,6 +162,22 @@ def test_audit_with_the_sdk_shows_what_tiktok_would_receive(
     assert "TikTok flagged the phone number as invalid (beacons #" in out
     # The wire section sits before the findings of its URL.
     assert out.index("what TikTok would receive") < out.index("  findings:")
+    # One beacon a line, with real line feeds (they were printed as a literal \x0a).
+    assert "\\x0a" not in out
+    lines = out.splitlines()
+    start = lines.index("  what TikTok would receive (its real SDK, answered locally):")
+    assert lines[start + 1].startswith("    ")
+    assert any("Lead" in line for line in lines[start + 1 : start + 12])
+
+
+def test_audit_with_the_sdk_in_a_child_process(
+    site: str, sdk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["audit", f"{site}/raw", "--sdk", str(sdk_dir)]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "  what TikTok would receive (its real SDK, answered locally):\n" in out
+    assert "error    wire-plain-email" in out
 
 
 def test_audit_with_the_sdk_as_json(

@@ -4,6 +4,8 @@ from .findings import Evidence as Evidence
 from .findings import Finding as Finding
 from .findings import PageFacts as PageFacts
 from .findings import ScriptError as ScriptError
+from .findings import StepReport as StepReport
+from .findings import Truncation as Truncation
 from .findings import find_problems as find_problems
 from .runner import AuditFailed as AuditFailed
 from .runner import AuditResult as AuditResult
@@ -20,6 +22,8 @@ __all__ = [
     "PageFacts",
     "ScriptError",
     "Step",
+    "StepReport",
+    "Truncation",
     "audit",
     "find_problems",
     "gather_evidence",

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from ..testing.expect import format_calls
 from ..testing.recorder import RecordedCall
-from .findings import SEVERITIES, Evidence, Finding
+from .findings import SEVERITIES, Evidence, Finding, PageFacts, StepReport
 from .redact import (
     escape_controls,
     escape_report,
@@ -27,7 +28,10 @@ from .redact import (
 )
 from .runner import AuditResult
 
-SCHEMA = "pixel-embed-audit/1"
+#: Version 2: ``calls[].url`` is the URL at the time of the call (it was the page's last URL),
+#: every field that comes from the page is masked (``pixel``, ``method``, ``event`` and
+#: ``sdk_loads`` were not), and ``truncated``, ``private`` and ``steps`` are new.
+SCHEMA = "pixel-embed-audit/2"
 
 #: Exit statuses: no error; at least one error; a page could not be audited.
 EXIT_OK, EXIT_ERRORS, EXIT_NOT_AUDITED = 0, 1, 2
@@ -81,23 +85,68 @@ def printable(call: RecordedCall) -> RecordedCall:
         args[0] = escape_controls(args[0])
     if call.event_id is not None and isinstance(args[2], dict):
         args[2] = {**args[2], "event_id": safe_text(call.event_id)}
-    pixel = escape_controls(call.pixel) if call.pixel is not None else None
-    return RecordedCall(pixel, escape_controls(call.method), tuple(args), call.url, call.document)
+    pixel = safe_text(call.pixel) if call.pixel is not None else None
+    return RecordedCall(pixel, safe_text(call.method), tuple(args), call.url, call.document)
+
+
+def _by_url(page: PageFacts) -> list[tuple[str, int, list[RecordedCall]]]:
+    """The page's calls in runs of the URL they were made at: ``(url, first number, calls)``."""
+    runs: list[tuple[str, int, list[RecordedCall]]] = []
+    for number, call in page.numbered():
+        url = call.url or page.url
+        if not runs or runs[-1][0] != url:
+            runs.append((url, number, []))
+        runs[-1][2].append(call)
+    return runs
+
+
+def _sent(evidence: Evidence, number: int) -> str:
+    call = evidence.call(number)
+    return safe_text(f"#{number} {call.method}" + (f" {call.event}" if call.event else ""))
+
+
+def _step_line(evidence: Evidence, step: StepReport) -> str:
+    """``--click #add: sent #4 track AddToCart (expected AddToCart)``."""
+    sent = ", ".join(_sent(evidence, n) for n in step.calls[:10]) or "nothing"
+    if len(step.calls) > 10:
+        sent += f" and {len(step.calls) - 10} more"
+    expected = f" (expected {safe_text(', '.join(step.expect))})" if step.expect else ""
+    return f"{safe_text(step.step)}: sent {sent}{expected}"
+
+
+def _page_lines(page: PageFacts) -> list[str]:
+    """A page's call table; for a page whose URL changed (a single-page app), one per URL."""
+    runs = _by_url(page)
+    lines = [f"  page {safe_text(page.url)}"]
+    if len({url for url, _, _ in runs}) <= 1:
+        calls = [printable(call) for call in page.calls]
+        return [*lines, _indent(format_calls(calls, start=page.first_call), "  ")]
+    for url, first, calls in runs:
+        lines.append(f"    at {safe_text(url)}")
+        lines.append(_indent(format_calls([printable(c) for c in calls], start=first), "    "))
+    return lines
 
 
 def format_result(result: AuditResult) -> str:
     """The calls of every page of one audit as tables, then its findings."""
     if result.failure is not None or result.evidence is None:
-        return f"{safe_text(result.url)}\n  could not be audited: {safe_text(str(result.failure))}"
+        reason = safe_text(str(result.failure))
+        if not reason.startswith("could not be audited"):
+            reason = f"could not be audited: {reason}"
+        return f"{safe_text(result.url)}\n  {reason}"
     evidence = result.evidence
     lines = [
         f"{safe_text(result.url)}  ({_plural(len(evidence.pages), 'page')}, "
         f"{_plural(len(evidence.calls), 'call')})"
     ]
     for page in evidence.pages:
-        calls = [printable(call) for call in page.calls]
-        lines.append(f"  page {safe_text(page.url)}")
-        lines.append(_indent(format_calls(calls, start=page.first_call), "  "))
+        lines.extend(_page_lines(page))
+    if evidence.steps:
+        lines.append("  steps:")
+        lines.extend(
+            f"    {number}. {_step_line(evidence, step)}"
+            for number, step in enumerate(evidence.steps, 1)
+        )
     lines.append(f"  findings: {_counts([result])}")
     lines.extend(f"    {format_finding(finding)}" for finding in result.findings)
     return "\n".join(lines)
@@ -122,10 +171,10 @@ def _calls_json(evidence: Evidence) -> list[dict[str, Any]]:
     return [
         {
             "number": number,
-            "url": mask_text(page.url),
-            "pixel": call.pixel,
-            "method": call.method,
-            "event": call.event,
+            "url": mask_text(call.url or page.url),
+            "pixel": _masked(call.pixel),
+            "method": mask_text(call.method),
+            "event": _masked(call.event),
             "params": mask_data(call.params) if call.method in ("track", "identify") else {},
             "event_id": _masked(call.event_id),
             "args": _masked_args(call),
@@ -149,7 +198,7 @@ def result_json(result: AuditResult) -> dict[str, Any]:
                 "first_call": page.first_call,
                 "calls": len(page.calls),
                 "stubs": page.stubs,
-                "sdk_loads": page.sdk_codes,
+                "sdk_loads": [mask_text(code) for code in page.sdk_codes],
                 "consent": page.consent_mode(consent_click),
             }
             for page in pages
@@ -164,11 +213,25 @@ def result_json(result: AuditResult) -> dict[str, Any]:
             for finding in result.findings
         ],
         "counts": {severity: result.count(severity) for severity in SEVERITIES},
+        "truncated": asdict(evidence.truncated) if evidence else None,
+        "private": [
+            {"url": mask_text(url), "address": address} for url, address in evidence.private
+        ]
+        if evidence
+        else [],
+        "steps": [
+            {
+                "step": mask_text(step.step),
+                "expect": [mask_text(name) for name in step.expect],
+                "calls": list(step.calls),
+            }
+            for step in (evidence.steps if evidence else ())
+        ],
     }
 
 
 def report_json(results: Sequence[AuditResult]) -> dict[str, Any]:
-    """The whole run as a JSON-ready document (schema ``pixel-embed-audit/1``)."""
+    """The whole run as a JSON-ready document (schema :data:`SCHEMA`)."""
     return {
         "schema": SCHEMA,
         "exit_status": exit_status(results),

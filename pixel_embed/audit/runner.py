@@ -2,12 +2,21 @@
 
 TikTok's SDK host is answered by the QA kit's recorder, so nothing reaches TikTok; the audited
 site's own host (and hosts allowed by the caller) load as usual, other outside requests are
-aborted and listed.
+aborted and listed, and a public page cannot reach this machine or its private network (see
+:mod:`.network`).
+
+Nothing a page does can hang the audit: every browser operation has a deadline (Playwright's
+own timeouts; a read of the page's state goes through ``wait_for_function``, whose timeout the
+driver keeps even when the page's main thread never yields), and so has the whole URL. What a
+page hands the audit is bounded (:data:`MAX_CALLS`, and the probe's limits on depth and size),
+and what was cut is reported as truncated. For a hard limit on time and memory, the command
+line runs each URL in a child process of its own (:mod:`.isolation`).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +32,17 @@ from ..errors import PixelError
 from ..resources import STATIC_DIR
 from ..testing.browser import find_chromium
 from ..testing.recorder import PixelRecorder, RecordedCall, install_recorder, is_tiktok_host
-from .findings import CspViolation, Evidence, Finding, PageFacts, ScriptError, find_problems
+from .findings import (
+    CspViolation,
+    Evidence,
+    Finding,
+    PageFacts,
+    ScriptError,
+    StepReport,
+    Truncation,
+    find_problems,
+)
+from .network import NetworkGuard, Resolver, resolve
 
 #: Seconds to wait for a page, a step or an element, unless the caller says otherwise.
 DEFAULT_TIMEOUT = 15.0
@@ -32,6 +51,11 @@ DEFAULT_TIMEOUT = 15.0
 #: QUIET_BOUND seconds (a page that polls forever is audited as it stands then).
 QUIET_SECONDS = 0.5
 QUIET_BOUND = 10.0
+#: The most calls an audit keeps (the probe stops sending at 500 per page); the rest are
+#: counted and reported as truncated.
+MAX_CALLS = 2000
+# The marker the probe leaves where it cut a string, a nesting level or a list.
+_CUT = "[truncated: "
 # The page's HTML and script files are read for line numbers and for base code in a file, up to
 # this size each.
 _MAX_SOURCE_BYTES = 2_000_000
@@ -61,17 +85,30 @@ class AuditFailed(PixelError):
     """The page could not be audited (unreachable, HTTP error, timeout, a step that failed)."""
 
 
+def out_of_time(seconds: float, why: str) -> str:
+    """The reason given for a URL that ran out of time."""
+    return f"could not be audited in {max(1, round(seconds))} s: {why}"
+
+
+def url_deadline(timeout: float, steps: int, wait: float) -> float:
+    """The default time for one URL: the page's load, each step, and listening after each."""
+    return timeout * (2 + steps) + (QUIET_BOUND + wait) * (1 + steps) + 5
+
+
 @dataclass(frozen=True)
 class Step:
     """One thing a visitor does on the page, in order.
 
     :param action: ``click``, ``fill`` (type ``text`` into the field) or ``accept-consent``
         (click the consent banner's accept button: later calls count as consented).
+    :param expect: event names the step is meant to track (``--expect``): a step after which
+        one of them was not sent is an error.
     """
 
     action: StepAction
     selector: str
     text: str = ""
+    expect: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.action == "fill":
@@ -93,14 +130,17 @@ class AuditResult:
 
 
 @contextmanager
-def launch_browser() -> Iterator[Browser]:
+def launch_browser(args: Sequence[str] = ()) -> Iterator[Browser]:
     """A headless Chromium for a run of audits.
 
+    :param args: more command-line switches for Chromium.
     :raises BrowserNotFound: there is no Chromium; the message says how to get one.
     """
     chromium = find_chromium()
+    options = chromium.launch_options
+    options["args"] = [*chromium.args, *args]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium.launch_options)
+        browser = playwright.chromium.launch(**options)
         try:
             yield browser
         finally:
@@ -140,14 +180,50 @@ def _read(response: Response | None) -> str:
     return body[:_MAX_SOURCE_BYTES].decode("utf-8", "replace")
 
 
+def _sent(facts: dict[str, Any]) -> int:
+    """How many of a document's calls its probe sent to the audit (the rest were over its cap)."""
+    cut = facts.get("truncated") or {}
+    if not cut.get("calls") and not cut.get("dropped"):
+        return int(facts["calls"])
+    return int(cut["calls"])
+
+
+def _was_cut(value: Any) -> bool:
+    """Whether the probe cut something out of a call's arguments (it leaves a marker)."""
+    if isinstance(value, str):
+        return _CUT in value
+    if isinstance(value, dict):
+        return any(_was_cut(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_was_cut(item) for item in value)
+    return False
+
+
+def _live(value: Any, calls: int) -> tuple[bool, ...]:
+    """The probe's live/queued mark of each call, when it has one for every call."""
+    if not isinstance(value, list) or len(value) < calls:
+        return ()
+    return tuple(bool(mark) for mark in value[:calls])
+
+
+def _number(value: Any) -> int:
+    """A line or column number as the page gave it; anything else (the page can call the
+    binding itself) is 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _script_error(error: dict[str, Any]) -> ScriptError:
     return ScriptError(
         message=str(error.get("message", "")),
         source=str(error.get("source", "")),
-        line=int(error.get("line") or 0),
-        column=int(error.get("column") or 0),
-        script_src=error.get("script_src"),
-        script_text=error.get("script_text"),
+        line=_number(error.get("line")),
+        column=_number(error.get("column")),
+        script_src=_text(error.get("script_src")),
+        script_text=_text(error.get("script_text")),
     )
 
 
@@ -159,6 +235,11 @@ class _Journey:
     recorder: PixelRecorder
     timeout_ms: float
     wait_ms: float = 0
+    deadline: float = inf
+    started: float = field(default_factory=time.monotonic)
+    guard: NetworkGuard | None = None
+    # Each step done, with the calls recorded from its start to the end of its listening.
+    steps: list[tuple[Step, list[RecordedCall]]] = field(default_factory=list)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     consent_at: tuple[str, int] | None = None
     # Uncaught errors as the probe reported them: (document, index) -> error.
@@ -169,8 +250,16 @@ class _Journey:
     sources: dict[str, str] = field(default_factory=dict)
 
     def on_error(self, document: str, index: int, error: dict[str, Any]) -> None:
-        """The probe's report of an uncaught error, sent as it happens."""
-        self.errors[(str(document), int(index))] = error
+        """The probe's report of an uncaught error, sent as it happens (at most 100 per
+        document, as the probe keeps them; a page calling the binding itself gets no more)."""
+        if not isinstance(error, dict) or not isinstance(index, int) or not 0 <= index < 100:
+            return
+        if len(self.errors) >= 1000:
+            return
+        self.errors[(str(document)[:64], index)] = {
+            key: value[:100_000] if isinstance(value, str) else value
+            for key, value in list(error.items())[:16]
+        }
 
     def on_response(self, response: Response) -> None:
         kind = response.request.resource_type
@@ -184,15 +273,54 @@ class _Journey:
             if main:
                 self.documents[response.url.split("#", 1)[0]] = response
 
+    def within(self, ms: float) -> float:
+        """``ms``, cut to what is left of the URL's deadline.
+
+        :raises AuditFailed: nothing is left.
+        """
+        left = (self.deadline - time.monotonic()) * 1000
+        if left <= 0:
+            raise AuditFailed(self.out_of_time("the page was still busy at the deadline"))
+        return max(1.0, min(ms, left))
+
+    def out_of_time(self, why: str) -> str:
+        return out_of_time(time.monotonic() - self.started, why)
+
+    def evaluate(self, expression: str, arg: Any = None) -> Any:
+        """``page.evaluate`` with a deadline. Playwright's ``evaluate`` has none, and a page whose
+        main thread never yields never answers it; ``wait_for_function``'s timeout is kept by
+        Playwright's driver, outside the page.
+
+        :raises AuditFailed: the page did not answer in time.
+        """
+        wrapped = f"arg => ({{value: ({expression})(arg)}})"
+        timeout = self.within(self.timeout_ms)
+        try:
+            handle = self.page.wait_for_function(wrapped, arg=arg, timeout=timeout)
+        except PlaywrightTimeout:
+            raise AuditFailed(
+                self.out_of_time(
+                    f"the page did not answer for {timeout / 1000:.0f} s (its main thread "
+                    "stayed busy: a script that never yields? or it kept navigating away)"
+                )
+            ) from None
+        try:
+            return handle.json_value()["value"]
+        finally:
+            handle.dispose()
+
     def settle(self) -> None:
         """Let the current document finish loading, then listen until it is quiet."""
         try:
-            self.page.wait_for_load_state("load", timeout=self.timeout_ms)
+            self.page.wait_for_load_state("load", timeout=self.within(self.timeout_ms))
             if self.wait_ms:
-                self.page.wait_for_timeout(self.wait_ms)
-            self.page.evaluate(_LISTEN)
+                self.page.wait_for_timeout(self.within(self.wait_ms))
+            self.evaluate(_LISTEN)
             self.page.wait_for_function(
-                _QUIET, arg=QUIET_SECONDS * 1000, polling=100, timeout=QUIET_BOUND * 1000
+                _QUIET,
+                arg=QUIET_SECONDS * 1000,
+                polling=100,
+                timeout=self.within(QUIET_BOUND * 1000),
             )
         except PlaywrightTimeout:
             pass  # A page that never settles is audited as it stands.
@@ -202,7 +330,7 @@ class _Journey:
     def snapshot(self) -> dict[str, Any] | None:
         for _ in range(3):
             try:
-                facts: dict[str, Any] | None = self.page.evaluate(_FACTS)
+                facts: dict[str, Any] | None = self.evaluate(_FACTS)
             except PlaywrightError:
                 self.settle()
                 continue
@@ -221,13 +349,15 @@ class _Journey:
 
     def step(self, step: Step) -> None:
         facts = self.snapshot()
+        self.wait_for_calls()
+        before = len(self.recorder.history)
         if step.action == "accept-consent" and facts is not None:
             self.consent_at = (facts["document"], int(facts["calls"]))
         try:
             if step.action == "fill":
-                self.page.fill(step.selector, step.text, timeout=self.timeout_ms)
+                self.page.fill(step.selector, step.text, timeout=self.within(self.timeout_ms))
             else:
-                self.page.click(step.selector, timeout=self.timeout_ms)
+                self.page.click(step.selector, timeout=self.within(self.timeout_ms))
         except PlaywrightTimeout:
             raise AuditFailed(
                 f"{step.describe()}: no such element on {self.page.url} within "
@@ -237,12 +367,16 @@ class _Journey:
             raise AuditFailed(f"{step.describe()}: {exc.message.splitlines()[0]}") from None
         self.settle()
         self.snapshot()
+        self.wait_for_calls()
+        self.steps.append((step, self.recorder.history[before:]))
 
     def wait_for_calls(self) -> None:
         """Wait until every call the documents counted has reached the recorder's history."""
         for _ in range(20):
             counted = {
-                f["recorder_document"]: f["calls"] for f in self.facts.values() if f["calls"]
+                f["recorder_document"]: min(f["calls"], _sent(f))
+                for f in self.facts.values()
+                if f["calls"]
             }
             received = dict.fromkeys(counted, 0)
             for call in self.recorder.history:
@@ -259,9 +393,22 @@ class _Journey:
         reported.update(enumerate(seen))
         return [_script_error(e) for _, e in sorted(reported.items())]
 
+    def truncation(self, kept: Sequence[RecordedCall]) -> Truncation:
+        dropped = sum(
+            int((f.get("truncated") or {}).get("dropped", 0)) for f in self.facts.values()
+        )
+        return Truncation(
+            dropped_calls=dropped + max(0, len(self.recorder.history) - MAX_CALLS),
+            cut_calls=sum(1 for call in kept if _was_cut(call.args)),
+            cut_scripts=sum(
+                int((f.get("truncated") or {}).get("scripts", 0)) for f in self.facts.values()
+            ),
+        )
+
     def evidence(self, url: str) -> Evidence:
         by_document: dict[str | None, list[RecordedCall]] = {}
-        for call in self.recorder.history:
+        kept = self.recorder.history[:MAX_CALLS]
+        for call in kept:
             by_document.setdefault(call.document, []).append(call)
         order = {document: index for index, document in enumerate(by_document)}
         # (where its first call is in the history, page facts, its calls) per document looked at.
@@ -308,10 +455,22 @@ class _Journey:
                     ),
                     errors=tuple(self._errors_of(facts.get("document"), facts.get("errors", []))),
                     html=facts.get("html"),
+                    referrer=str(facts.get("referrer") or ""),
+                    live=_live(facts.get("live"), len(calls)),
                 )
             )
             number += len(calls)
         looked_at = {facts["document"] for facts in self.facts.values()}
+        numbers = {id(call): n for page in pages for n, call in page.numbered()}
+        steps = tuple(
+            StepReport(
+                step.describe(),
+                step.action,
+                step.expect,
+                tuple(numbers[id(call)] for call in calls if id(call) in numbers),
+            )
+            for step, calls in self.steps
+        )
         return Evidence(
             url=url,
             pages=tuple(pages),
@@ -322,6 +481,10 @@ class _Journey:
             ),
             blocked=tuple(self.recorder.blocked),
             consent_click=self.consent_at is not None,
+            truncated=self.truncation(kept),
+            private=tuple(self.guard.refused) if self.guard is not None else (),
+            steps=steps,
+            tiktok_requests=tuple(self.recorder.sdk_requests[:MAX_CALLS]),
         )
 
 
@@ -334,6 +497,8 @@ def gather_evidence(
     allow_hosts: Iterable[str] = (),
     wait: float = 0.0,
     context: BrowserContext | None = None,
+    deadline: float | None = None,
+    resolver: Resolver = resolve,
 ) -> Evidence:
     """Open ``url`` in a fresh context of ``browser``, perform ``steps``, and return what the
     pixel did on every page the visit went through.
@@ -341,28 +506,37 @@ def gather_evidence(
     After the page has loaded and after each step, the audit listens until the page is quiet
     (see :data:`QUIET_SECONDS` and :data:`QUIET_BOUND`).
 
-    :param timeout: seconds for the page to load and for each step's element to appear.
+    :param timeout: seconds for the page to load, for each step's element to appear, and for
+        the page to answer the audit.
     :param allow_hosts: outside hosts besides the URL's own to load (a CDN, say).
     :param wait: seconds to listen at least, after load and after each step, before waiting
         for quiet: for calls made from something the audit cannot see (a long timer, a socket).
     :param context: a fresh context to use instead (one whose recorder serves TikTok's real
         SDK, say); it is closed afterwards.
+    :param deadline: seconds for the whole URL (default: :func:`url_deadline`); the context is
+        closed when it is up.
+    :param resolver: how host names are resolved for the private-network rule (see
+        :mod:`.network`).
     :raises AuditFailed: the page could not be audited; the message says why.
     """
     host = urlsplit(url).hostname
     if urlsplit(url).scheme not in ("http", "https") or not host:
         raise AuditFailed(f"{url!r} is not an http(s) URL")
+    seconds = deadline if deadline is not None else url_deadline(timeout, len(steps), wait)
     context = context or browser.new_context()
     try:
         recorder = install_recorder(context, allow_hosts=[host, *allow_hosts])
         context.route(_old_sdk, _answer_old_sdk)
+        guard = NetworkGuard.for_url(url, resolver)
+        guard.install(context)
         context.add_init_script(_PROBE_JS)
         page = context.new_page()
-        journey = _Journey(page, recorder, timeout * 1000, wait * 1000)
+        journey = _Journey(page, recorder, timeout * 1000, wait * 1000, guard=guard)
+        journey.deadline = journey.started + seconds
         context.expose_function("__pixelEmbedAuditError", journey.on_error)
         page.on("response", journey.on_response)
         try:
-            response = page.goto(url, wait_until="load", timeout=timeout * 1000)
+            response = page.goto(url, wait_until="load", timeout=journey.within(timeout * 1000))
         except PlaywrightTimeout:
             raise AuditFailed(f"cannot open {url}: no answer within {timeout:g} s") from None
         except PlaywrightError as exc:
@@ -389,12 +563,21 @@ def audit(
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
     wait: float = 0.0,
+    deadline: float | None = None,
+    resolver: Resolver = resolve,
 ) -> AuditResult:
     """Audit one URL (see :func:`gather_evidence`); a page that cannot be audited gives a
     result with its ``failure`` instead of raising."""
     try:
         evidence = gather_evidence(
-            browser, url, steps, timeout=timeout, allow_hosts=allow_hosts, wait=wait
+            browser,
+            url,
+            steps,
+            timeout=timeout,
+            allow_hosts=allow_hosts,
+            wait=wait,
+            deadline=deadline,
+            resolver=resolver,
         )
     except AuditFailed as exc:
         return AuditResult(url, failure=str(exc))

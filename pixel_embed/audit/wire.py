@@ -18,6 +18,7 @@ from ..testing.recorder import install_recorder
 from ..testing.sdk import require_sdk_dir
 from ..testing.wire import WireEvent, format_wire, wire_name
 from .findings import Finding, find_problems
+from .network import Resolver, resolve
 from .runner import DEFAULT_TIMEOUT, AuditFailed, AuditResult, Step, gather_evidence
 
 _FIELD_NAMES = {"email": "e-mail", "phone_number": "phone number"}
@@ -150,6 +151,8 @@ def audit_with_sdk(
     timeout: float = DEFAULT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
     wait: float = 0.0,
+    deadline: float | None = None,
+    resolver: Resolver = resolve,
 ) -> WireAudit:
     """Audit ``url`` as :func:`~pixel_embed.audit.runner.audit` does, with TikTok's own SDK
     served from ``sdk_dir``, and read what TikTok would have received.
@@ -168,6 +171,8 @@ def audit_with_sdk(
             allow_hosts=allow_hosts,
             wait=wait,
             context=context,
+            deadline=deadline,
+            resolver=resolver,
         )
     except AuditFailed as exc:
         context.close()
@@ -195,7 +200,7 @@ def format_wire_audit(audited: WireAudit) -> str:
     if audited.result.failure is not None:
         return ""
     lines = ["  what TikTok would receive (its real SDK, answered locally):"]
-    lines.append("\n".join("  " + line for line in format_wire(audited.beacons).splitlines()))
+    lines.append("\n".join("  " + line for line in format_wire(audited.beacons).split("\n")))
     by_labels: dict[str, list[int]] = {}
     for number, event in enumerate(audited.events, 1):
         labels = _labels(event)

@@ -33,6 +33,8 @@ from .evidence import Finding as Finding
 from .evidence import PageFacts as PageFacts
 from .evidence import ScriptError as ScriptError
 from .evidence import Severity as Severity
+from .evidence import StepReport as StepReport
+from .evidence import Truncation as Truncation
 from .loading import PIXEL_ID as PIXEL_ID
 from .loading import blocked_requests as blocked_requests
 from .loading import csp_blocks as csp_blocks
@@ -67,6 +69,8 @@ __all__ = [
     "Rule",
     "ScriptError",
     "Severity",
+    "StepReport",
+    "Truncation",
     "amounts",
     "blocked_requests",
     "consent_detected",

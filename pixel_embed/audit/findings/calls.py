@@ -323,3 +323,73 @@ def event_id_missing(evidence: Evidence) -> Iterator[Finding]:
                 number,
                 page.url,
             )
+
+
+#: Events that put something in a cart or start paying: TikTok optimises them on value.
+_CART_EVENTS = frozenset({"AddToCart", "InitiateCheckout", "AddPaymentInfo"})
+
+
+def _content_ids(params: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    if "content_id" in params:
+        yield "content_id", params["content_id"]
+    for index, item in _items(params):
+        if isinstance(item, dict) and "content_id" in item:
+            yield f"contents[{index}].content_id", item["content_id"]
+
+
+def content_id_numbers(evidence: Evidence) -> Iterator[Finding]:
+    """A ``content_id`` sent as a number: catalogue ids are strings, and ``8011`` does not match
+    ``"8011"`` (nor survives as ``0042``)."""
+    for page, number, call, params in _tracks(evidence):
+        for name, value in _content_ids(params):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                yield Finding(
+                    "content-id-number",
+                    "warning",
+                    f"{call.event} {name} is the number {value!r}: send the catalogue id as a "
+                    f"string ({str(value)!r}), as your catalogue holds it",
+                    number,
+                    page.url,
+                )
+
+
+def cart_without_value(evidence: Evidence) -> Iterator[Finding]:
+    """AddToCart and InitiateCheckout without value, currency and contents: counted, but
+    useless for value optimisation and catalogue ads."""
+    for page, number, call, params in _tracks(evidence):
+        if call.event not in _CART_EVENTS:
+            continue
+        missing = [key for key in ("value", "currency", "contents") if key not in params]
+        if "value" in missing and "contents" in missing:
+            yield Finding(
+                "event-without-value",
+                "warning",
+                f"{call.event} has no {', '.join(missing)}: TikTok counts it but cannot optimise "
+                "on its value or match it to your catalogue; send value, currency and contents",
+                number,
+                page.url,
+            )
+
+
+def unit_price_value(evidence: Evidence) -> Iterator[Finding]:
+    """``value`` equal to the unit price of the only item while its ``quantity`` is more than
+    one: the total was meant."""
+    for page, number, call, params in _tracks(evidence):
+        items = [item for _, item in _items(params) if isinstance(item, dict)]
+        value = params.get("value", "none")
+        if len(items) != 1 or _bad_number(value) is not None:
+            continue
+        price, quantity = items[0].get("price", "none"), items[0].get("quantity", "none")
+        if _bad_number(price) is not None or _bad_number(quantity) is not None:
+            continue
+        unit, count = float(price), float(quantity)
+        if count > 1 and float(value) == unit and unit > 0:
+            total = round(unit * count, 2)
+            yield Finding(
+                "value-is-unit-price",
+                "warning",
+                f"{call.event} value {value!r} is the unit price of {quantity!r} items: send the "
+                f"total ({total:g})",
+                number,
+                page.url,
+            )

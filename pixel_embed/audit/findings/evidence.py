@@ -100,6 +100,9 @@ class PageFacts:
         the text is ``""`` when the audit could not read it.
     :param errors: its uncaught JavaScript errors.
     :param html: the page's HTML source, when the audit could read it (for line numbers).
+    :param referrer: ``document.referrer``, which TikTok's SDK sends with each event.
+    :param live: for each call (in order), whether the page made it live rather than queued
+        in TikTok's stub until the SDK arrived; empty when the audit could not tell.
     """
 
     url: str
@@ -114,6 +117,8 @@ class PageFacts:
     external_scripts: tuple[tuple[str, str], ...] = ()
     errors: tuple[ScriptError, ...] = ()
     html: str | None = None
+    referrer: str = ""
+    live: tuple[bool, ...] = ()
 
     @property
     def stubs(self) -> int:
@@ -188,6 +193,39 @@ class PageFacts:
 
 
 @dataclass(frozen=True)
+class Truncation:
+    """What an audit did not keep whole: a page cannot exhaust the auditor's memory.
+
+    :param dropped_calls: calls not recorded at all (over the cap on calls).
+    :param cut_calls: recorded calls whose arguments were cut (too deep, too long, too many).
+    :param cut_scripts: inline scripts cut or not kept (too long, too many).
+    """
+
+    dropped_calls: int = 0
+    cut_calls: int = 0
+    cut_scripts: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.dropped_calls or self.cut_calls or self.cut_scripts)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What one step of the visit (``--click``, ``--fill``, ``--accept-consent``) sent.
+
+    :param step: the step as the command line writes it (``--click #add``).
+    :param action: ``click``, ``fill`` or ``accept-consent``.
+    :param expect: the events it was meant to track (``--expect``).
+    :param calls: the numbers of the calls made from the step until the page was quiet again.
+    """
+
+    step: str
+    action: str
+    expect: tuple[str, ...] = ()
+    calls: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything an audit of one URL saw.
 
@@ -196,6 +234,12 @@ class Evidence:
         the pages are in :attr:`PageFacts.errors`), each with the URL it was seen on.
     :param blocked: requests to outside hosts that the audit did not let through.
     :param consent_click: the audit clicked a consent banner's accept button.
+    :param truncated: what the audit did not keep whole.
+    :param private: ``(url, address)`` of each request the page tried to make to the auditor's
+        machine or private network, which the audit refused.
+    :param steps: what each step of the visit sent, in order.
+    :param tiktok_requests: the URL of every request the pages made to TikTok's hosts (answered
+        locally).
     """
 
     url: str
@@ -203,11 +247,19 @@ class Evidence:
     errors: tuple[tuple[str, ScriptError], ...] = ()
     blocked: tuple[str, ...] = ()
     consent_click: bool = False
+    truncated: Truncation = Truncation()
+    private: tuple[tuple[str, str], ...] = ()
+    steps: tuple[StepReport, ...] = ()
+    tiktok_requests: tuple[str, ...] = ()
 
     @property
     def calls(self) -> list[RecordedCall]:
         """Every call of every page, in the order of the call table."""
         return [call for page in self.pages for call in page.calls]
+
+    def call(self, number: int) -> RecordedCall:
+        """The call numbered ``number`` in the call table."""
+        return next(call for _, n, call in self.numbered() if n == number)
 
     def numbered(self) -> Iterator[tuple[PageFacts, int, RecordedCall]]:
         for page in self.pages:

@@ -33,21 +33,57 @@ _PLACEHOLDER = re.compile(
 def double_load(evidence: Evidence) -> Iterator[Finding]:
     """The SDK loaded twice for one pixel, or TikTok's stub twice on one page."""
     for page in evidence.pages:
-        if page.stubs > 1:
+        loads = Counter(page.sdk_codes)
+        if page.stubs > 1 and (len(loads) < page.stubs or max(loads.values()) > 1):
             yield Finding(
                 "duplicate-stub",
                 "error",
-                f"the page holds TikTok's stub {page.stubs} times: remove the copies (a theme "
-                "plus a tag manager?)",
+                f"the page holds TikTok's stub {page.stubs} times for "
+                f"{_plural(len(loads), 'pixel')}: remove the copies (a theme plus a tag "
+                "manager?)",
                 url=page.url,
             )
-        for code, times in Counter(page.sdk_codes).items():
+        elif page.stubs > 1:
+            yield Finding(
+                "stub-per-pixel",
+                "info",
+                f"the page holds TikTok's stub {page.stubs} times, one per pixel "
+                f"({', '.join(loads)}): both pixels work; keep them (one stub can load both, "
+                "ttq.load(A); ttq.load(B))",
+                url=page.url,
+            )
+        for code, times in loads.items():
             if times > 1:
                 yield Finding(
                     "pixel-loaded-twice",
                     "error",
-                    f"ttq.load({code!r}) ran {times} times on the page: events may be counted "
-                    "twice",
+                    f"TikTok's SDK was requested {times} times for pixel {code!r} on the page "
+                    f"(ttq.load ran {times} times; the call table lists a pixel's load once): "
+                    "events may be counted twice",
+                    url=page.url,
+                )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def repeated_page_views(evidence: Evidence) -> Iterator[Finding]:
+    """``ttq.page()`` more than once at one URL of one page load (per pixel): TikTok's SDK
+    sends one page view per URL and drops the repeats, so nothing is counted twice; a
+    single-page app calls it once per route."""
+    for page in evidence.pages:
+        seen: Counter[tuple[str | None, str]] = Counter(
+            (call.pixel, call.url or page.url) for call in page.calls if call.method == "page"
+        )
+        for (_, url), times in seen.items():
+            if times > 1:
+                yield Finding(
+                    "page-repeated",
+                    "info",
+                    f"ttq.page() ran {times} times at {url}: TikTok's SDK sends one page view "
+                    "per URL and drops the repeats (nothing is counted twice); call it once per "
+                    "route",
                     url=page.url,
                 )
 
@@ -87,6 +123,25 @@ def _error_origin(page: PageFacts | None, error: ScriptError) -> tuple[str, str 
     return error.source or "the page", None
 
 
+def _failing_lines(page: PageFacts | None, error: ScriptError) -> list[str] | None:
+    """The lines of the failing script from the failing line to its end, when the audit has
+    the script's text and the line number."""
+    if page is None or not error.line:
+        return None
+    scripts = dict(page.external_scripts)
+    src = error.script_src or (error.source if error.source in scripts else None)
+    if src is not None:
+        text = scripts.get(src) or ""
+        lines = text.split("\n")[error.line - 1 :]
+        return lines or None
+    index = page.inline_script_at(error.line)
+    if index is None or page.html is None:
+        return None
+    text = page.inline_scripts[index - 1]
+    first = page.html.count("\n", 0, page.html.find(text)) + 1
+    return text.split("\n")[error.line - first :] or None
+
+
 def pixel_js_errors(evidence: Evidence) -> Iterator[Finding]:
     """Uncaught JavaScript errors of a script that holds the base code or a ``ttq`` call (the
     pixel does not run, or the event after the error is never sent), and any that mentions
@@ -97,7 +152,20 @@ def pixel_js_errors(evidence: Evidence) -> Iterator[Finding]:
     errors += [(url, None, error) for url, error in evidence.errors]
     for url, page, error in errors:
         where, part = _error_origin(page, error)
-        if part is not None:
+        # A script that ran (the SDK was requested: its base code ran) and then failed at a
+        # line of the site's own code lost only the rest of it; one that does not parse lost all.
+        ran = page is not None and bool(page.sdk_scripts) and "SyntaxError" not in error.message
+        lines = _failing_lines(page, error) if part == "TikTok's base code" and ran else None
+        if lines is not None and not _PIXEL_ERROR.search(lines[0]):
+            later = any(_TTQ_CALL.search(line) for line in lines[1:])
+            if not later and not _PIXEL_ERROR.search(error.message):
+                continue  # the pixel loaded, and nothing of it came after the error
+            message = (
+                f"JavaScript error in {where}: {error.message}; that line is the site's own "
+                "code, but the error stops the rest of the script, which holds "
+                + ("ttq calls that never run" if later else "TikTok's base code")
+            )
+        elif part is not None:
             message = f"JavaScript error in {where}, which holds {part}: {error.message}"
         elif _PIXEL_ERROR.search(error.message):
             message = f"JavaScript error from the pixel in {where}: {error.message}"

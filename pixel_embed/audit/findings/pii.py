@@ -4,12 +4,16 @@ scripts, and what ``ttq.identify`` is given. Every finding masks the data it quo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
+from ...screening import find_personal_data
 from ...testing.pii import pii_in_calls, pii_in_text
 from ...testing.recorder import RecordedCall
 from ..redact import IDENTITY_KEYS, mask_identity_value, mask_text
+from .consent import SENDING_METHODS
 from .evidence import Evidence, Finding
 
 
@@ -87,3 +91,48 @@ def empty_identity_fields(evidence: Evidence) -> Iterator[Finding]:
                 number,
                 page.url,
             )
+
+
+_KINDS = {"email": "an e-mail address", "phone": "a phone number"}
+# A query parameter that holds a phone number by its name: elsewhere in a URL, long digit runs
+# are order numbers, timestamps and ids far more often than phone numbers.
+_PHONE_PARAMETER = re.compile(r"phone|tel|mobile|msisdn", re.IGNORECASE)
+
+
+def _personal_data_in_url(url: str) -> set[str]:
+    """The kinds of personal data in ``url``: e-mail addresses anywhere, phone numbers in a
+    parameter named for one."""
+    if not url:
+        return set()
+    kinds: set[str] = {k for k, _ in find_personal_data(unquote_plus(url)) if k == "email"}
+    for name, value in parse_qsl(urlsplit(url).query):
+        if _PHONE_PARAMETER.search(name) and find_personal_data(value):
+            kinds.add("phone")
+    return kinds
+
+
+def pii_in_url(evidence: Evidence) -> Iterator[Finding]:
+    """An e-mail address or phone number in the URL (or the referrer) of a page that sends
+    events: TikTok's SDK sends both with every event. One finding per page and kind."""
+    for page in evidence.pages:
+        sending = [(n, c) for n, c in page.numbered() if c.method in SENDING_METHODS]
+        if not sending:
+            continue
+        seen: set[tuple[str, str]] = set()
+        urls = [(number, "URL", call.url or page.url) for number, call in sending]
+        urls.append((sending[0][0], "referrer", page.referrer))
+        for number, which, url in urls:
+            for kind in _personal_data_in_url(url):
+                if (which, kind) in seen:
+                    continue
+                seen.add((which, kind))
+                yield Finding(
+                    "pii-in-url",
+                    "error",
+                    f"the page's {which} holds {_KINDS.get(kind, kind)} "
+                    f"({mask_text(unquote_plus(url))}), and TikTok's SDK sends it with every "
+                    "event: keep personal data out of URLs (POST the form, or put a token in "
+                    "the URL instead)",
+                    number,
+                    page.url,
+                )
