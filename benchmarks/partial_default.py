@@ -37,7 +37,7 @@ def run(*, quick: bool = False) -> dict[str, float]:
         on = stack.enter_context(shop_server({"TIKTOK_PIXEL_PARTIAL": True}))
         off = stack.enter_context(shop_server({"TIKTOK_PIXEL_PARTIAL": False}))
         playwright = stack.enter_context(sync_playwright())
-        browser = playwright.chromium.launch(**find_chromium().launch_options())  # type: ignore[arg-type]
+        browser = playwright.chromium.launch(**find_chromium().launch_options)
         stack.callback(browser.close)
         tabs = {
             "on": _Tab(browser, on + PAGE, "instant"),

@@ -213,10 +213,10 @@ def fake_resolver(host: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def public_looking_browser(pixel_browser: Browser) -> Iterator[Browser]:
-    options = find_chromium().launch_options()
+    options = find_chromium().launch_options
     rules = "MAP shop.test 127.0.0.1, MAP intranet.test 127.0.0.1"
-    options["args"] = [*options["args"], f"--host-resolver-rules={rules}"]  # type: ignore[misc]
-    browser = pixel_browser.browser_type.launch(**options)  # type: ignore[arg-type]
+    options["args"] = [*options["args"], f"--host-resolver-rules={rules}"]
+    browser = pixel_browser.browser_type.launch(**options)
     yield browser
     browser.close()
 

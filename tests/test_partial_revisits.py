@@ -243,9 +243,9 @@ PAGE_SHOWS = (
 @pytest.fixture(scope="module")
 def bfcache_browser(pixel_browser: Browser) -> Iterator[Browser]:
     """Chromium with its back-forward cache, which Playwright turns off by default."""
-    options = find_chromium().launch_options()
+    options = find_chromium().launch_options
     options["ignore_default_args"] = ["--disable-back-forward-cache"]
-    browser = pixel_browser.browser_type.launch(**options)  # type: ignore[arg-type]
+    browser = pixel_browser.browser_type.launch(**options)
     yield browser
     browser.close()
 

@@ -39,8 +39,8 @@ from .browser import BrowserNotFound, find_chromium
 from .pii import pii_in_beacons, pii_in_calls, pii_in_text
 from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from .sdk import ENV_VAR, find_sdk_dir
-from .violations import format_violations, tiktok_violations
 from .server import pixel_app_url as pixel_app_url
+from .violations import format_violations, tiktok_violations
 
 SDK_MODES: tuple[str, ...] = get_args(SdkMode)
 
