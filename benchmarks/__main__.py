@@ -4,7 +4,7 @@ Each figure is printed with its target and PASS or MISS. A missed target is a fi
 failure: the exit status is 0 unless a benchmark could not run at all.
 
 Options: ``--only NAME`` (one part: server, pageload, sdk, size, isolation, suite,
-events_api, hostile),
+events_api, hostile, screen),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pixel_embed.render import LOAD_STRATEGIES
 
-from . import events_api, hostile, isolation, pageload, sdk, server, size, suite
+from . import events_api, hostile, isolation, pageload, screen, sdk, server, size, suite
 
 Figures = dict[str, float]
 
@@ -44,6 +44,7 @@ PARTS: dict[str, Callable[..., Figures]] = {
     "sdk": sdk.run,
     "suite": suite.run,
     "hostile": hostile.run,
+    "screen": screen.run,
 }
 
 
@@ -87,6 +88,9 @@ TARGETS: dict[str, Target] = {
     ),
     "hostile_worst_call_ms": Target("<= 5 ms", _fixed(5.0)),
     "hostile_identities_mb": Target("<= 50 MB", _fixed(50.0)),
+    "screen_recall": Target(">= 95%", _fixed(0.95), at_most=False),
+    "screen_false_positive_rate": Target("<= 1%", _fixed(0.01)),
+    "screen_worst_ms": Target("<= 5 ms", _fixed(5.0)),
     "server_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
 }
 

@@ -143,10 +143,20 @@ class StreamingError(PixelError, RuntimeError):
 
 
 class InvalidIdentity(InvalidInput):
-    """An advanced-matching field given to ``identify`` is invalid."""
+    """An advanced-matching field given to ``identify`` is invalid.
+
+    The message never repeats a text value (``.value`` holds it): a mistyped address
+    (``jane.doe@gmail``) is still personal data, and strict mode's exception ends up in logs
+    and error trackers. A value of the wrong type is described by its type.
+    """
 
     def __init__(self, field: str, value: object, problem: str) -> None:
         super().__init__(field, value, problem, sensitive=True)
+
+    def __str__(self) -> str:
+        if isinstance(self.value, str):
+            return self.redacted()
+        return super().__str__()
 
 
 class InvalidEmail(InvalidIdentity):

@@ -128,13 +128,13 @@ def test_an_identity_with_any_one_field_set_is_true(name: str) -> None:
 @pytest.mark.parametrize(
     ("value", "region", "message"),
     [
-        ("12", "US", "phone_number '12' is not a valid number for region US"),
-        ("2133734253", None, "phone_number '2133734253' has no country code; write it as "
+        # The value is withheld from the message (.value holds it): it is personal data.
+        ("12", "US", "phone_number (value withheld) is not a valid number for region US"),
+        ("2133734253", None, "phone_number (value withheld) has no country code; write it as "
          "+<country code> or set TIKTOK_PIXEL_DEFAULT_REGION"),
-        # A value that looks like a phone number is masked in the message (.value holds it).
-        ("+999 1234 5678", None, "phone_number '[phone]' has an unknown country code"),
-        ("call me", "US", "phone_number 'call me' is not a valid number for region US"),
-        ("555-0100", "USA", "phone_number '555-0100' cannot be read with region 'USA' "
+        ("+999 1234 5678", None, "phone_number (value withheld) has an unknown country code"),
+        ("call me", "US", "phone_number (value withheld) is not a valid number for region US"),
+        ("555-0100", "USA", "phone_number (value withheld) cannot be read with region 'USA' "
          "(not a 2-letter code)"),
     ],
 )  # fmt: skip
@@ -156,9 +156,11 @@ def test_email_errors(value: str) -> None:
 def test_wrong_types_are_named() -> None:
     with pytest.raises(InvalidEmail, match="email 42 must be a string, not int"):
         normalize_email(42)  # type: ignore[arg-type]
-    with pytest.raises(InvalidIdentity, match="country 'United States' is not an ISO 3166-1"):
+    with pytest.raises(InvalidIdentity, match="country \\(value withheld\\) is not an ISO 3166-1"):
         Identity.from_raw(country="United States")
-    with pytest.raises(InvalidIdentity, match="first_name '---' has no letters or digits"):
+    with pytest.raises(
+        InvalidIdentity, match="first_name \\(value withheld\\) has no letters or digits"
+    ):
         Identity.from_raw(first_name="---")
 
 
@@ -206,3 +208,16 @@ def test_values_that_cannot_be_remembered_still_get_a_named_error() -> None:
     )
     assert identity == Identity(external_id=hash_external_id("u-1"))
     assert [e.field for e in errors] == ["email"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("email", "jane.doe@gmail"), ("email", "jane.doe@gmail,com"), ("phone_number", "415-555-01")],
+)
+def test_a_mistyped_address_or_number_is_not_quoted_in_the_error(field: str, value: str) -> None:
+    with pytest.raises(InvalidIdentity) as caught:
+        Identity.from_raw(**{field: value})
+    assert str(caught.value).startswith(f"{field} (value withheld) ")
+    assert value not in str(caught.value)
+    assert value not in repr(caught.value)
+    assert caught.value.value == value
