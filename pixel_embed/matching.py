@@ -149,11 +149,12 @@ def normalize_external_id(value: str | int) -> str:
 
 def _squeezed(field: str, value: object, drop: re.Pattern[str]) -> str:
     raw = _text(field, value)
-    if field in CLEAR_FIELDS and holds_personal_data(raw):
+    if field in CLEAR_FIELDS and holds_personal_data(raw, digit_runs=True):
         raise InvalidIdentity(
             field,
             value,
-            "looks like an e-mail address or a phone number, and this field is sent in clear",
+            "looks like an e-mail address, a phone number or a run of 7 or more digits, and "
+            "this field is sent in clear",
         )
     text = drop.sub("", unicodedata.normalize("NFC", raw).lower())
     if not text:

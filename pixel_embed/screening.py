@@ -186,6 +186,7 @@ _PHONE = re.compile(
 )
 _EXTENSION = re.compile(r" ?(?:x|ext\.?|#) ?[0-9]{1,6}$")
 _NOT_DIGIT = re.compile(r"[^0-9]+")
+_DIGIT_RUN = re.compile(r"[0-9]{7}")
 _NORTH_AMERICAN = re.compile(
     r"(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ ./-])[2-9][0-9]{2}[ .-]?[0-9]{4}"
 )
@@ -377,8 +378,14 @@ def find_personal_data(text: str) -> list[tuple[PersonalData, str]]:
     return [(kind, text[start:end]) for start, end, kind in _found(text)]
 
 
-def holds_personal_data(text: str) -> bool:
-    """Whether ``text`` holds something that looks like an e-mail address or phone number."""
+def holds_personal_data(text: str, *, digit_runs: bool = False) -> bool:
+    """Whether ``text`` holds something that looks like an e-mail address or phone number.
+
+    :param digit_runs: also a bare run of 7 or more digits (``4155550100``), which free text
+        lets through (an order number looks the same) but a city or state cannot hold.
+    """
+    if digit_runs and _DIGIT_RUN.search(_read(text)):
+        return True
     return bool(_found(text, first_only=True))
 
 

@@ -216,8 +216,42 @@ def test_values_that_cannot_be_remembered_still_get_a_named_error() -> None:
 )
 def test_a_mistyped_address_or_number_is_not_quoted_in_the_error(field: str, value: str) -> None:
     with pytest.raises(InvalidIdentity) as caught:
-        Identity.from_raw(**{field: value})
+        Identity.from_raw(**{field: value})  # type: ignore[arg-type]
     assert str(caught.value).startswith(f"{field} (value withheld) ")
     assert value not in str(caught.value)
     assert value not in repr(caught.value)
     assert caught.value.value == value
+
+
+@pytest.mark.parametrize("field", ["city", "state"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "4155550100",
+        "call 4155550100",
+        "+1 415 555 0100",
+        "jane@example.com",
+        "\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",
+    ],
+)
+def test_clear_fields_refuse_phone_numbers_addresses_and_long_digit_runs(
+    field: str, value: str
+) -> None:
+    with pytest.raises(InvalidIdentity, match=f"^{field} \\(value withheld\\) looks like"):
+        Identity.from_raw(**{field: value})  # type: ignore[arg-type]
+    errors: list[InvalidIdentity] = []
+    identity = Identity.from_raw(**{field: value}, on_error=errors.append)
+    assert identity == Identity()
+    assert [error.field for error in errors] == [field]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("city", "Paris 75001"), ("state", "CA"), ("city", "1010 Wien")]
+)
+def test_clear_fields_keep_short_numbers(field: str, value: str) -> None:
+    assert getattr(Identity.from_raw(**{field: value}), field)  # type: ignore[arg-type]
+
+
+def test_country_refuses_numbers() -> None:
+    with pytest.raises(InvalidIdentity, match=r"^country"):
+        Identity.from_raw(country="4155550100")
