@@ -13,7 +13,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Request, Response, current_app, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    current_app,
+    has_request_context,
+    request,
+    session,
+)
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
@@ -51,7 +60,26 @@ MAX_DEFERRED = 20
 #: events beyond it are dropped with a warning. Flask's signed cookie adds about a third
 #: (base64, signature), leaving the site's own session data room below browsers' 4 KB.
 MAX_DEFERRED_BYTES = 2000
-_SESSION_KEY = "_tiktok_pixel"
+#: The session's one key for pixel_embed. Its value is a mapping that several parts share,
+#: each its own keys, each leaving the others' alone:
+#:
+#: - ``identity``: the carried identity (``identify(..., defer=True)``), digests and the
+#:   clear fields, with ``identity_at``, when it was carried (seconds since the epoch), for
+#:   ``TIKTOK_PIXEL_IDENTITY_MAX_AGE``;
+#: - ``events``: the deferred events (``track(..., defer=True)``);
+#: - ``forget``: ``1`` after :meth:`TikTokPixel.forget`, until a page that does not reload
+#:   has told TikTok's SDK to forget too;
+#: - sibling keys of other parts (the exactly-once keys), within
+#:   :data:`SIBLING_SESSION_BYTES`.
+#:
+#: Identity and events take at most :data:`MAX_DEFERRED_BYTES`, siblings at most
+#: :data:`SIBLING_SESSION_BYTES`: about 3.4 KB in Flask's signed cookie at worst.
+SESSION_KEY = "_tiktok_pixel"
+_SESSION_KEY = SESSION_KEY
+#: The bytes of JSON left in :data:`SESSION_KEY` for keys other than this module's.
+SIBLING_SESSION_BYTES = 500
+# This module's keys in the session's mapping (see SESSION_KEY).
+_OWN_SESSION_KEYS = ("identity", "identity_at", "events", "forget")
 _STATE_KEY = "_tiktok_pixel"
 # Set on the request once the after-request hook ran: a later render is a streamed page's.
 _RESPONDED_KEY = "_tiktok_pixel_responded"
@@ -75,6 +103,7 @@ class _AppConfig:
     # The app's template globals (the dict itself: a CSP extension may register its nonce
     # function after us): ``app.jinja_env`` is a property, looked up on every page otherwise.
     template_globals: Mapping[str, Any] = field(default_factory=dict)
+    identity_max_age: float = 1800.0  # seconds a carried identity waits for its page
 
     def on_error(self, error: InvalidInput) -> None:
         """What becomes of a bad field: raised in strict mode, else dropped (or, for personal
@@ -101,6 +130,10 @@ class _RequestState:
     private: bool = False
     # What render() put on the page: the deferred events it popped are no longer in the session.
     shown: list[PixelCall] | None = None
+    # forget() was called: the session holds nothing of the visitor's from before.
+    forgotten: bool = False
+    # This page tells TikTok's SDK to forget the identity it holds (a page that does not reload).
+    forget_browser: bool = False
 
 
 def _flag(app: Flask, key: str) -> bool:
@@ -206,6 +239,9 @@ class TikTokPixel:
         app.config.setdefault("TIKTOK_PIXEL_PARTIAL", False)
         #: When the SDK is requested: "async" (TikTok's snippet) or "idle" (after the page loaded).
         app.config.setdefault("TIKTOK_PIXEL_LOAD", "async")
+        #: Seconds a carried identity (identify(..., defer=True)) waits in the session for its
+        #: page; older, it is dropped.
+        app.config.setdefault("TIKTOK_PIXEL_IDENTITY_MAX_AGE", 1800)
 
         config = self._read_config(app)
         self.segment.init_app(app)
@@ -227,6 +263,23 @@ class TikTokPixel:
             partial=partial,
             template_globals=app.jinja_env.globals,
         )
+        self._forget_on_logout(app)
+
+    def _forget_on_logout(self, app: Flask) -> None:
+        """With Flask-Login installed, :meth:`forget` runs when ``logout_user()`` is called in
+        one of ``app``'s requests (its ``user_logged_out`` signal)."""
+        try:
+            from flask_login import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                user_logged_out,
+            )
+        except ImportError:
+            return
+
+        def forget_on_logout(sender: Flask, **extra: object) -> None:
+            if has_request_context():
+                self.forget()
+
+        user_logged_out.connect(forget_on_logout, app, weak=False)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -250,11 +303,18 @@ class TikTokPixel:
                 consent_cookie=app.config["TIKTOK_PIXEL_CONSENT_COOKIE"],
                 load=app.config["TIKTOK_PIXEL_LOAD"],
             )
+        max_age = app.config["TIKTOK_PIXEL_IDENTITY_MAX_AGE"]
+        if isinstance(max_age, bool) or not isinstance(max_age, int | float) or not max_age > 0:
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_IDENTITY_MAX_AGE must be a number of seconds above 0, not "
+                f"{max_age!r}"
+            )
         return _AppConfig(
             settings=settings,
             region=region.upper() if region else None,
             strict=_flag(app, "TIKTOK_PIXEL_STRICT"),
             internal_networks=_networks(app.config["TIKTOK_PIXEL_INTERNAL_IPS"]),
+            identity_max_age=float(max_age),
         )
 
     # -- per-request state -------------------------------------------------------------------
@@ -402,8 +462,8 @@ class TikTokPixel:
             on_error=config.on_error,
         )
         current = request_state.identity
-        # The first identify() of a request: its identity as it is (merged() would test both).
-        request_state.identity = identity if current is NO_IDENTITY else current.merged(identity)
+        # The first identify() of a request: its identity as it is (extended() would test both).
+        request_state.identity = identity if current is NO_IDENTITY else current.extended(identity)
         if defer:
             if not request_state.app.secret_key:
                 raise ConfigurationError(
@@ -413,6 +473,35 @@ class TikTokPixel:
             request_state.defer_identity = True
         elif defer is False and request_state.defer_identity is None:
             request_state.defer_identity = False
+
+    def forget(self) -> None:
+        """Forget the visitor: for a logout, or a browser handed to someone else.
+
+        Everything the library keeps for this browser goes: the identity carried in the
+        session and this request's, the deferred events in the session and those queued by
+        this request so far (for the page and the Events API). The next page that does not
+        reload (htmx, ``hx-boost``) tells TikTok's SDK to drop the identity it holds; a page
+        that loads anew starts with none. Calls made after this one are kept: a view may log
+        the next person in.
+
+        With Flask-Login installed, this runs by itself when ``logout_user()`` is called.
+        """
+        state = self._state("forget")
+        state.identity = NO_IDENTITY
+        state.defer_identity = None
+        state.events = []
+        state.deferred = []
+        state.server_events = []
+        state.forgotten = True
+        if not state.app.secret_key:
+            return  # no session: nothing was carried
+        saved = session.get(_SESSION_KEY)
+        kept = (
+            {key: value for key, value in saved.items() if key not in _OWN_SESSION_KEYS}
+            if isinstance(saved, dict)
+            else {}
+        )
+        session[_SESSION_KEY] = {**kept, "forget": 1}
 
     @property
     def consent(self) -> ConsentState | None:
@@ -518,19 +607,23 @@ class TikTokPixel:
     # -- deferred events, in the signed session ------------------------------------------------
 
     @staticmethod
-    def _read_deferred(saved: object) -> tuple[Identity, list[Event]]:
+    def _read_deferred(saved: object, max_age: float) -> tuple[Identity, list[Event]]:
         if not isinstance(saved, dict):
             return NO_IDENTITY, []
         try:
             events = [Event.from_dict(item) for item in saved.get("events", [])]
             identity = Identity.from_params(saved.get("identity", {}))
-        except (KeyError, TypeError, ValueError):
+            carried_at = saved.get("identity_at", 0)
+            if identity and not time.time() - float(carried_at) <= max_age:
+                identity = NO_IDENTITY  # too old (or of a version without a time): dropped
+        except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("TikTok pixel: ignored unreadable deferred events in the session")
             return NO_IDENTITY, []
         return identity, events
 
     def _peek_deferred(self) -> tuple[Identity, list[Event]]:
-        return self._read_deferred(session.get(_SESSION_KEY))
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        return self._read_deferred(session.get(_SESSION_KEY), self._config(app).identity_max_age)
 
     def _pop_deferred(
         self, app: Flask, current: Request | None = None
@@ -553,9 +646,23 @@ class TikTokPixel:
             return NO_IDENTITY, []
         # A prefetch (a link the mouse rests on, speculation rules) may never be shown: the
         # deferred events wait in the session for a page the visitor does see.
-        if is_prefetch(current or request._get_current_object()):  # type: ignore[attr-defined]
+        current = current or request._get_current_object()  # type: ignore[attr-defined]
+        if is_prefetch(current):
             return NO_IDENTITY, []
-        return self._read_deferred(saved.pop(_SESSION_KEY))
+        value = saved[_SESSION_KEY]
+        if not isinstance(value, dict):
+            saved.pop(_SESSION_KEY)
+            return NO_IDENTITY, []
+        kept = {key: item for key, item in value.items() if key not in _OWN_SESSION_KEYS}
+        if kept:  # the other parts' keys stay (and the session is marked modified)
+            saved[_SESSION_KEY] = kept
+        else:
+            saved.pop(_SESSION_KEY)
+        if value.get("forget"):
+            state: _RequestState | None = getattr(current, _STATE_KEY, None)
+            if state is not None:
+                state.forget_browser = True
+        return self._read_deferred(value, self._config(app).identity_max_age)
 
     def _after_request(self, response: Response) -> Response:
         current = request._get_current_object()  # type: ignore[attr-defined]
@@ -608,9 +715,11 @@ class TikTokPixel:
         if len(self._warned_endpoints) < 1000:  # an app's routes; bounded all the same
             self._warned_endpoints.add(endpoint)
         log.warning(
-            "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Call "
-            "identify(..., defer=True) to carry it to the next page, or defer=False where it "
-            "is set on every request (this warning is shown once per endpoint)",
+            "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Where it "
+            "is set on every request, pass defer=False; where this request ends the visitor's "
+            "session (a logout), call pixel.forget() (Flask-Login's logout_user() does); only "
+            "where the visitor is identified for the next page (a login that redirects) call "
+            "identify(..., defer=True) (this warning is shown once per endpoint)",
             safe_repr(request.path, 200),
             safe_repr(endpoint, 100),
             "the response is a redirect" if redirect else "the page has no {{ tiktok_pixel() }}",
@@ -620,7 +729,10 @@ class TikTokPixel:
         """Keep this request's deferred events (and identity) for the next page, within
         :data:`MAX_DEFERRED` events and :data:`MAX_DEFERRED_BYTES` bytes: the oldest go first."""
         identity, events = self._peek_deferred()
-        identity = identity.merged(state.identity)
+        # This request's identity goes with its deferred events unless it is for this request
+        # only (defer=False).
+        carried = state.defer_identity is not False and bool(state.identity)
+        identity = identity.merged(state.identity) if carried else identity
         waiting = [event.to_dict() for event in [*events, *state.deferred][-MAX_DEFERRED:]]
         dropped = len(events) + len(state.deferred) - len(waiting)
         # The size of each event, as Flask's session writes it (compact JSON, ASCII only).
@@ -632,7 +744,22 @@ class TikTokPixel:
             total -= kept.pop(0)[1]
         saved = [event for event, _ in kept]
         dropped += len(waiting) - len(saved)
-        data = {"identity": identity.as_params(), "events": saved}
+        previous = session.get(_SESSION_KEY)
+        data: dict[str, Any] = (
+            {key: value for key, value in previous.items() if key not in _OWN_SESSION_KEYS}
+            if isinstance(previous, dict)
+            else {}
+        )
+        if isinstance(previous, dict) and previous.get("forget"):
+            data["forget"] = 1
+        if identity:
+            data["identity"] = identity.as_params()
+            data["identity_at"] = (
+                int(time.time())
+                if carried or not isinstance(previous, dict)
+                else previous.get("identity_at", 0)
+            )
+        data["events"] = saved
         if dropped:
             log.warning(
                 "TikTok pixel: too many deferred events for the session (at most %d, %d "

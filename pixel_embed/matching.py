@@ -253,6 +253,9 @@ def hash_external_id(value: str | int) -> str:
 HASHED_FIELDS = ("email", "phone_number", "external_id", "first_name", "last_name", "zip_code")
 #: Fields sent normalised but in clear, as TikTok's own integrations do (see above).
 CLEAR_FIELDS = ("city", "state", "country")
+#: The fields that tell one person from another: two identities are one person's when they
+#: share one of these and agree on each they share (:meth:`Identity.same_person`).
+PERSON_KEYS = ("email", "phone_number", "external_id")
 
 
 @dataclass(frozen=True)
@@ -350,12 +353,45 @@ class Identity:
                 on_error(exc)
         return cls(**values)
 
+    def same_person(self, other: Identity) -> bool:
+        """Whether both identities name one person: they share at least one of
+        :data:`PERSON_KEYS` (e-mail, phone, external id) and agree on every one they share."""
+        shared = False
+        for name in PERSON_KEYS:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine and theirs:
+                if mine != theirs:
+                    return False
+                shared = True
+        return shared
+
     def merged(self, other: Identity) -> Identity:
-        """This identity with every field that ``other`` sets taken from ``other``."""
+        """The identity to use when ``other`` comes after this one (a carried identity, then
+        this request's): ``other``'s fields over this one's when both are one person
+        (:meth:`same_person`), else ``other`` alone. Two people's fields are never mixed."""
         if not other:
             return self
         if not self:
             return other
+        if not self.same_person(other):
+            return other
+        return self._overlaid(other)
+
+    def extended(self, other: Identity) -> Identity:
+        """Within one request: ``other``'s fields added to this one's (``identify(email=…)``
+        then ``identify(phone_number=…)``), unless they disagree on one of
+        :data:`PERSON_KEYS` (then ``other`` alone: another person)."""
+        if not other:
+            return self
+        if not self:
+            return other
+        for name in PERSON_KEYS:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine and theirs and mine != theirs:
+                return other
+        return self._overlaid(other)
+
+    def _overlaid(self, other: Identity) -> Identity:
         values = {f.name: getattr(other, f.name) or getattr(self, f.name) for f in fields(self)}
         return Identity(**values)
 

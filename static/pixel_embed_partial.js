@@ -19,7 +19,7 @@
   "use strict";
   var HEADER = "PixelEmbed-Calls";
   var SELECTOR = "script[data-pixel-embed-calls]";
-  var METHODS = { identify: 1, track: 1 };
+  var METHODS = { identify: 1, track: 1, forget: 1 };
   var pe = (w.pixelEmbed = w.pixelEmbed || {});
   // Included twice: the first one serves. The loader's stand-ins leave pe._early behind.
   if (typeof pe.fromResponse === "function" && !pe._early) return;
@@ -53,7 +53,20 @@
     } catch (e) { /* an old browser without CustomEvent */ }
   }
 
+  // pixel.forget() on the server (a logout): TikTok's SDK has no reset, and its identify()
+  // merges into the user info it holds (and skips empty values), so that the next person
+  // would be sent with the last one's fields. Its user info is emptied but for the anonymous id.
+  function forget(target) {
+    var context = target && target.context;
+    var info = context && typeof context.getUserInfo === "function" ? context.getUserInfo() : null;
+    if (!info || typeof info !== "object") return;
+    for (var key in info) {
+      if (key !== "anonymous_id" && Object.prototype.hasOwnProperty.call(info, key)) delete info[key];
+    }
+  }
+
   function apply(target, call) {
+    if (call[0] === "forget") return forget(target);
     var method = target && target[call[0]];
     if (typeof method === "function") method.apply(target, call[1]);
   }

@@ -110,13 +110,51 @@ def test_a_digest_is_passed_through_never_hashed_twice() -> None:
 
 def test_identity_merge_and_round_trip() -> None:
     first = Identity.from_raw(email="jane@example.com", external_id="u-1")
-    second = Identity.from_raw(external_id="u-2")
+    second = Identity.from_raw(email="jane@example.com", phone_number="+14155550100")
     merged = first.merged(second)
     assert merged.email == first.email
-    assert merged.external_id == second.external_id
+    assert merged.external_id == first.external_id
+    assert merged.phone_number == second.phone_number
     assert Identity.from_params(merged.as_params()) == merged
     assert not Identity()
     assert merged
+
+
+ALICE = Identity.from_raw(email="alice@example.com", phone_number="+14155550100", city="Paris")
+BOB = Identity.from_raw(email="bob@example.com")
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        BOB,  # another e-mail
+        Identity.from_raw(external_id="bob-1"),  # no key in common
+        Identity.from_raw(email="alice@example.com", phone_number="+14155550199"),  # one differs
+        Identity.from_raw(city="Lyon"),  # no key at all
+    ],
+)
+def test_a_carried_identity_never_mixes_with_another_persons(later: Identity) -> None:
+    assert ALICE.merged(later) == later
+    assert not ALICE.same_person(later)
+
+
+def test_one_persons_identities_are_merged() -> None:
+    later = Identity.from_raw(email="alice@example.com", zip_code="75001")
+    assert ALICE.same_person(later)
+    merged = ALICE.merged(later)
+    assert (merged.email, merged.phone_number, merged.city) == (
+        ALICE.email,
+        ALICE.phone_number,
+        ALICE.city,
+    )
+    assert merged.zip_code == later.zip_code
+
+
+def test_within_a_request_fields_add_up_unless_they_disagree() -> None:
+    email = Identity.from_raw(email="alice@example.com")
+    phone = Identity.from_raw(phone_number="+14155550100")
+    assert email.extended(phone) == Identity(email=email.email, phone_number=phone.phone_number)
+    assert ALICE.extended(BOB) == BOB
 
 
 @pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Identity)])
