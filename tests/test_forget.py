@@ -1,0 +1,201 @@
+"""One person's identity never reaches another's pages: forget(), Flask-Login's logout, the
+carried identity's lifetime, and the session mapping shared with other parts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+
+import pytest
+from conftest import make_app, page
+from flask import Flask, redirect, session
+from flask_login import (  # type: ignore[import-untyped]
+    LoginManager,
+    UserMixin,
+    login_user,
+    logout_user,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from pixel_embed import ConfigurationError, TikTokPixel
+from pixel_embed.extension import SESSION_KEY
+from pixel_embed.matching import hash_email, hash_phone
+
+ALICE = {"email": "alice@example.com", "phone_number": "+14155550100"}
+
+
+def identified(html: str) -> dict[str, str] | None:
+    found = re.search(r"ttq\.identify\((\{.*?\})\);", html)
+    return json.loads(found.group(1)) if found else None
+
+
+def tracked(html: str) -> list[str]:
+    return re.findall(r'ttq\.track\("(\w+)"', html)
+
+
+class User(UserMixin):  # type: ignore[misc]
+    def __init__(self, name: str) -> None:
+        self.id = name
+
+
+def shop(**config: object) -> tuple[Flask, TikTokPixel]:
+    app = make_app(**config)
+    pixel = TikTokPixel(app)
+    LoginManager(app).user_loader(User)
+    app.add_url_rule("/home", view_func=page)
+
+    @app.post("/login/<name>")
+    def login(name: str) -> BaseResponse:
+        login_user(User(name))
+        pixel.identify(
+            **(ALICE if name == "alice" else {"email": f"{name}@example.com"}), defer=True
+        )
+        return redirect("/home")
+
+    @app.post("/pay")
+    def pay() -> BaseResponse:
+        pixel.track("CompletePayment", value=5, currency="USD", defer=True)
+        return redirect("https://payments.example/")
+
+    @app.post("/logout")
+    def logout() -> BaseResponse:
+        logout_user()
+        return redirect("/home")
+
+    @app.post("/forget")
+    def forget() -> BaseResponse:
+        pixel.identify(**ALICE, defer=True)
+        pixel.track("Contact", defer=True)
+        pixel.forget()
+        return redirect("/home")
+
+    return app, pixel
+
+
+def test_forget_clears_the_carried_identity_and_the_deferred_events() -> None:
+    app, _ = shop()
+    client = app.test_client()
+    client.post("/login/alice")
+    client.post("/pay")
+    client.post("/forget")
+    home = client.get("/home").text
+    assert identified(home) is None
+    assert tracked(home) == []
+
+
+def test_a_forget_before_anything_was_carried_leaves_nothing_behind() -> None:
+    app, _ = shop()
+    client = app.test_client()
+    client.post("/forget")  # identify and track in the same request, then forget
+    assert identified(client.get("/home").text) is None
+
+
+def test_flask_logins_logout_forgets_by_itself() -> None:
+    app, _ = shop()
+    client = app.test_client()
+    client.post("/login/alice")
+    client.post("/pay")
+    client.post("/logout")
+    home = client.get("/home").text
+    assert identified(home) is None
+    assert tracked(home) == []
+
+
+def test_the_next_person_is_never_mixed_with_the_last() -> None:
+    app, _ = shop()
+    client = app.test_client()
+    client.post("/login/alice")
+    client.post("/login/bob")  # no logout between: a shared computer, a forgotten logout
+    assert identified(client.get("/home").text) == {"email": hash_email("bob@example.com")}
+
+
+def test_one_persons_carried_identities_still_add_up() -> None:
+    app, pixel = shop()
+
+    @app.post("/phone")
+    def phone() -> BaseResponse:
+        pixel.identify(email="alice@example.com", zip_code="75001", defer=True)
+        return redirect("/home")
+
+    client = app.test_client()
+    with client.session_transaction() as saved:  # Alice's identity, carried a moment ago
+        saved[SESSION_KEY] = {
+            "identity": {
+                "email": hash_email("alice@example.com"),
+                "phone_number": hash_phone(ALICE["phone_number"]),
+            },
+            "identity_at": int(time.time()),
+        }
+    client.post("/phone")
+    found = identified(client.get("/home").text)
+    assert found is not None
+    assert set(found) == {"email", "phone_number", "zip_code"}
+
+
+def test_a_carried_identity_has_a_lifetime() -> None:
+    app, _ = shop(TIKTOK_PIXEL_IDENTITY_MAX_AGE=60)
+    client = app.test_client()
+    with client.session_transaction() as saved:
+        saved[SESSION_KEY] = {
+            "identity": {"email": hash_email("alice@example.com")},
+            "identity_at": int(time.time()) - 61,
+            "events": [],
+        }
+    assert identified(client.get("/home").text) is None
+    client.post("/login/alice")
+    assert identified(client.get("/home").text) is not None
+
+
+@pytest.mark.parametrize("value", [0, -1, "1800", True, None])
+def test_the_lifetime_must_be_a_positive_number_of_seconds(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_IDENTITY_MAX_AGE"):
+        TikTokPixel(make_app(TIKTOK_PIXEL_IDENTITY_MAX_AGE=value))
+
+
+def test_other_parts_keys_in_the_session_mapping_are_left_alone() -> None:
+    app, _ = shop()
+    client = app.test_client()
+    with client.session_transaction() as saved:
+        saved[SESSION_KEY] = {"once": ["k1"]}
+    client.post("/login/alice")
+    client.post("/pay")
+    with client.session_transaction() as saved:
+        assert saved[SESSION_KEY]["once"] == ["k1"]
+        assert saved[SESSION_KEY]["events"]
+    client.get("/home")  # the deferred ones are used up; the sibling stays
+    with client.session_transaction() as saved:
+        assert saved[SESSION_KEY] == {"once": ["k1"]}
+    client.post("/logout")
+    with client.session_transaction() as saved:
+        assert saved[SESSION_KEY]["once"] == ["k1"]
+
+
+def test_the_lost_identity_warning_points_a_logout_at_forget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, pixel = shop()
+
+    @app.post("/plain-logout")
+    def plain_logout() -> BaseResponse:
+        pixel.identify(**ALICE)  # as a before_request hook would, on every request
+        session.clear()
+        return redirect("/home")
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        app.test_client().post("/plain-logout")
+    assert "a logout), call pixel.forget()" in caplog.text
+    assert "alice" not in caplog.text
+
+
+def test_flask_logins_logout_gives_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    app, pixel = shop()
+
+    @app.before_request
+    def every_request() -> None:
+        pixel.identify(**ALICE)
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        app.test_client().post("/logout")
+    assert "reaches no page" not in caplog.text
