@@ -179,7 +179,7 @@ def test_the_lost_identity_warning_points_a_logout_at_forget(
 
     @app.post("/plain-logout")
     def plain_logout() -> BaseResponse:
-        pixel.identify(**ALICE)  # as a before_request hook would, on every request
+        pixel.identify(**ALICE)  # type: ignore[arg-type]  # as a before_request hook would
         session.clear()
         return redirect("/home")
 
@@ -194,7 +194,7 @@ def test_flask_logins_logout_gives_no_warning(caplog: pytest.LogCaptureFixture) 
 
     @app.before_request
     def every_request() -> None:
-        pixel.identify(**ALICE)
+        pixel.identify(**ALICE)  # type: ignore[arg-type]
 
     with caplog.at_level(logging.WARNING, "pixel_embed"):
         app.test_client().post("/logout")
