@@ -390,9 +390,7 @@ class TikTokPixel:
         try:
             checked = validate_event(
                 event,
-                {**params, **properties}
-                if params and properties and isinstance(params, Mapping)
-                else params or properties,
+                _given_params(params, properties),
                 event_id=event_id,
                 on_error=config.on_error,
             )
@@ -769,6 +767,21 @@ class TikTokPixel:
                 dropped,
             )
         session[_SESSION_KEY] = data
+
+
+def _given_params(
+    params: Mapping[str, Any] | None, properties: dict[str, Any]
+) -> Mapping[str, Any] | None:
+    """track()'s parameters, from the mapping and the keyword arguments; a mapping whose
+    methods raise is handed on as it is, for validation to report."""
+    if params is None or (type(params) is dict and not params):
+        return properties
+    if properties and isinstance(params, Mapping):
+        try:
+            return {**params, **properties}
+        except Exception:
+            return params
+    return params
 
 
 def _current_request(caller: str) -> Request:

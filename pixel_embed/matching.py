@@ -300,8 +300,8 @@ class Identity:
             out and the others are kept.
         :raises InvalidIdentity: a field is invalid and no ``on_error`` was given.
         """
-        if isinstance(country, str) and is_region_code(country.strip()):
-            region = country.strip()
+        if isinstance(country, str) and is_region_code(str.strip(country)):
+            region = str.strip(country)
         raw_values = (
             email,
             phone_number,
@@ -331,7 +331,7 @@ class Identity:
     ) -> Identity:
         values: dict[str, str] = {}
         for (name, normalize), raw in zip(_NORMALIZERS.items(), raw_values, strict=True):
-            if raw is None or raw == "":
+            if raw is None or (isinstance(raw, str) and not str.__len__(raw)):
                 continue
             try:
                 text = (
@@ -351,6 +351,13 @@ class Identity:
                 if on_error is None:
                     raise
                 on_error(exc)
+            except Exception as exc:  # an object whose methods raise: this field only
+                error = InvalidIdentity(
+                    name, raw, f"could not be read (reading it raised {type(exc).__name__})"
+                )
+                if on_error is None:
+                    raise error from None
+                on_error(error)
         return cls(**values)
 
     def same_person(self, other: Identity) -> bool:

@@ -45,6 +45,7 @@ def ttp_cookie(value: str | None) -> str | None:
     """``value`` of a ``_ttp`` cookie if it has the shape TikTok's SDK gives it, else ``None``."""
     return value if value and _TTP.fullmatch(value) else None
 
+
 _TOKEN_PROBLEM = (
     "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable characters without spaces, "
     "as shown in TikTok Events Manager (the value is not repeated here)"
