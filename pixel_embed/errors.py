@@ -134,6 +134,22 @@ class PersonalDataInText(InvalidEvent):
         return self.redacted()
 
 
+class PersonalDataInUrl(InvalidInput):
+    """The page's URL holds something that looks like an e-mail address or a phone number
+    (``/search?q=jane%40example.com``): TikTok's SDK sends the page's URL with every event
+    (``context.page.url``), and the next page's ``referrer`` carries it too.
+
+    Raised by ``tiktok_pixel()`` in strict mode; in lenient mode a warning names the place.
+    :attr:`field` is the query parameter's name, or ``"path"``; the URL is never repeated.
+    """
+
+    def __init__(self, field: str, value: object, problem: str) -> None:
+        super().__init__(field, value, problem, sensitive=True)
+
+    def __str__(self) -> str:
+        return self.redacted()
+
+
 class StreamingError(PixelError, RuntimeError):
     """``tiktok_pixel()`` was called while a streamed response was being sent.
 

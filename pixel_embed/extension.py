@@ -31,6 +31,7 @@ from .errors import (
     InvalidEvent,
     InvalidInput,
     PersonalDataInText,
+    PersonalDataInUrl,
     StreamingError,
     safe_repr,
 )
@@ -49,6 +50,7 @@ from .render import (
     render_disabled,
 )
 from .resources import TEMPLATES_DIR
+from .screening import may_hold_phone, personal_data_in_url
 from .segment.adapter import SegmentAdapter
 
 log = logging.getLogger("pixel_embed")
@@ -562,6 +564,7 @@ class TikTokPixel:
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
         if config.internal_networks and self._is_internal(config):
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
+        self._check_url(current, config)
         # Nothing deferred (the usual page): this request's identity as it is, tested once.
         identity = state.identity if identity is NO_IDENTITY else identity.merged(state.identity)
         identified = bool(identity)  # an Identity's truth looks at each field: once
@@ -698,6 +701,40 @@ class TikTokPixel:
         if state.private:
             _make_private(response)
         return response
+
+    def _check_url(self, current: Request, config: _AppConfig) -> None:
+        """Warn (strict mode: raise) when the page's URL holds personal data: TikTok's SDK
+        sends it with every event as ``context.page.url``, and as the next page's referrer."""
+        environ = current.environ
+        path: str = environ.get("PATH_INFO", "")
+        query: str = environ.get("QUERY_STRING", "")
+        # The usual page: no query, a path without "@", "%" or 7 digits (no pattern runs).
+        if not query and "@" not in path and "%" not in path and not may_hold_phone(path):
+            return
+        found = personal_data_in_url(path, query)
+        if not found:
+            return
+        place, kind = found[0]
+        what = "an e-mail address" if kind == "email" else "a phone number"
+        error = PersonalDataInUrl(
+            place,
+            current.url,
+            f"of the page's URL holds what looks like {what}, which TikTok's SDK sends with "
+            "every event (context.page.url) and the next page as its referrer: send the form "
+            'with POST, or keep it out of the address (hx-push-url="false")',
+        )
+        if config.strict:
+            raise error
+        key = f"url {current.endpoint} {place}"
+        if key in self._warned_endpoints:
+            return
+        if len(self._warned_endpoints) < 1000:
+            self._warned_endpoints.add(key)
+        log.warning(
+            "TikTok pixel: %s (endpoint %s; shown once per endpoint and place)",
+            error.redacted(),
+            safe_repr(current.endpoint or "(no endpoint)", 100),
+        )
 
     def _identity_lost(self, response: Response) -> None:
         """Warn, once per endpoint, that an identity was set on a redirect or on a page

@@ -191,10 +191,11 @@ _NORTH_AMERICAN = re.compile(
     r"(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ ./-])[2-9][0-9]{2}[ .-]?[0-9]{4}"
 )
 # Not phone numbers, whatever a region's metadata says: a date (and an hour after it), a
-# number grouped in thousands, coordinates, a decimal number, an id that starts with a year
+# number grouped in thousands, coordinates, a decimal number or a version ("1.980.1518", in
+# TikTok's own beacons), an id that starts with a year
 # ("2024-000123", "INV/2024/00123") or an ISBN's 978/979.
 _NOT_PHONE = re.compile(
-    r"(?:19|20)[0-9]{2}[ ./-].*|97[89][0-9]?[ -].*|[0-9]+\.[0-9]+|"
+    r"(?:19|20)[0-9]{2}[ ./-].*|97[89][0-9]?[ -].*|[0-9]+\.[0-9]+|[1-9][0-9]*(?:\.[0-9]+)+|"
     r"[0-9]{4}([-./])[0-9]{1,2}\1[0-9]{1,2}(?: [0-9]{1,2})?"
     r"|[0-9]{1,2}([-./])[0-9]{1,2}\2(?:[0-9]{2}|[0-9]{4})(?: [0-9]{1,2})?"
     r"|[1-9][0-9]{0,2}([ ,.'])[0-9]{3}(?:\3[0-9]{3})*"
@@ -262,6 +263,11 @@ def _region_lengths() -> dict[str, tuple[str, frozenset[int]]]:
 
 
 _NOT_DIGIT_BYTES = bytes(b for b in range(256) if not 48 <= b <= 57)
+
+
+def may_hold_phone(text: str) -> bool:
+    """Whether ``text`` has the 7 ASCII digits every phone number has (a cheap first test)."""
+    return _may_be_phone(text)
 
 
 def _may_be_phone(text: str) -> bool:
@@ -521,3 +527,27 @@ def scrub_url(url: str | None) -> str | None:
         if len(kept) != len(pieces):
             query = urlencode(kept)
     return urlunsplit((parts.scheme, host + port, mask_personal_data(parts.path), query, ""))
+
+
+def personal_data_in_url(path: str, query: str = "") -> list[tuple[str, PersonalData]]:
+    """Where a URL holds an e-mail address or phone number, as ``(place, kind)``: ``"path"``,
+    or the name of the query parameter whose value holds it (``"q"``), or ``"a parameter
+    name"``; each place once, in order. The URL is not repeated: a place names where to look.
+
+    :param path: the URL's path (percent-encoded or not).
+    :param query: the URL's query string, without ``?`` (as the browser sent it).
+    """
+    found: list[tuple[str, PersonalData]] = []
+    for _, _, kind in _found(path)[:1]:
+        found.append(("path", kind))
+    for piece in query.split("&") if query else ():
+        name, _, value = piece.partition("=")
+        # A form writes a space as "+"; a link typed by hand means a "+": read both ways.
+        hits = _found(unquote_plus(value), first_only=True) or (
+            _found(unquote(value), first_only=True) if "+" in value else []
+        )
+        if hits:
+            found.append((unquote_plus(name), hits[0][2]))
+        elif holds_personal_data(unquote_plus(name)):
+            found.append(("a parameter name", "phone" if "@" not in name else "email"))
+    return list(dict.fromkeys(found))

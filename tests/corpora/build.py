@@ -406,6 +406,9 @@ def shop_strings() -> list[Row]:
         "1.0.0.1234",
         "build 20240115.1030",
         "Chrome/120.0.6099.109",
+        "1.980.1518",  # in TikTok's own beacons: the kit's PII guard took it for a phone
+        "Windows 10.0.19045.3803",
+        "sdk 2.2.1.1234",
     )
     add(
         "network",
