@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..matching import HASHED_FIELDS, is_sha256
 from ..screening import find_personal_data, personal_data_in_url
@@ -26,14 +26,16 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}[{index}]")
 
 
+_NAMES = {"email": "e-mail address", "phone": "phone number"}
+
+
 def pii_in_text(text: str, where: str) -> list[str]:
     """Raw e-mail addresses and phone numbers in ``text``, each described with ``where``.
 
     "Looks like" is the library's own definition (:mod:`pixel_embed.screening`): what the
     pixel lets through, this accepts; what it masks, this finds.
     """
-    names = {"email": "e-mail address", "phone": "phone number"}
-    return [f"{where}: {names[kind]} {value!r}" for kind, value in find_personal_data(text)]
+    return [f"{where}: {_NAMES[kind]} {value!r}" for kind, value in find_personal_data(text)]
 
 
 def pii_in_calls(calls: Iterable[RecordedCall]) -> list[str]:
@@ -74,9 +76,21 @@ def pii_in_beacons(beacons: Iterable[WireEvent]) -> list[str]:
                 found.append(f"{where} context.user.{key}: {value!r} is not a SHA-256 digest")
         in_urls = pii_in_urls(beacon, where)
         found += in_urls
-        if not in_urls:  # the URL's findings say more than the same text found again
-            found += pii_in_text(beacon.text, where)
+        urls = " ".join(_page_urls(beacon)) if in_urls else ""
+        # What the URLs' findings named already is not listed again as loose text.
+        found += [
+            f"{where}: {_NAMES[kind]} {value!r}"
+            for kind, value in find_personal_data(beacon.text)
+            if not (urls and (value in urls or unquote(value) in unquote(urls)))
+        ]
     return found
+
+
+def _page_urls(beacon: WireEvent) -> list[str]:
+    page = beacon.context.get("page")
+    if not isinstance(page, dict):
+        return []
+    return [url for key in ("url", "referrer") if isinstance(url := page.get(key), str) and url]
 
 
 _URL_NAMES = {"email": "an e-mail address", "phone": "a phone number"}
