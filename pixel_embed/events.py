@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -560,8 +560,10 @@ _PARAMS: dict[str, Check] = {
 }
 
 
-def _param_items(params: object, on_error: OnError) -> list[tuple[Any, Any]]:
+def _param_items(params: object, on_error: OnError) -> Iterable[tuple[Any, Any]]:
     """The (name, value) pairs of ``params``, at most :data:`MAX_PARAMS`."""
+    if type(params) is dict and len(params) <= MAX_PARAMS:
+        return params.items()  # the usual case: a plain dict cannot raise
     if params is None:
         return []
     if type(params) is not dict and not isinstance(params, Mapping):
