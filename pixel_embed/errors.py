@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reprlib
 
-from .screening import mask_personal_data
+from .screening import holds_personal_data, mask_personal_data
 
 #: The longest a value is quoted in an error message: a 500 kB value is not repeated whole.
 MAX_QUOTED = 80
@@ -34,7 +34,13 @@ def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
     terminal's cursor; an e-mail address or phone number in it is masked (``[email]``)."""
     bounded = _REPRS.get(limit) or _bounded_repr(limit)
     try:
-        text = bounded.repr(value) if type(value) is not str else repr(value[:limit])
+        # A string is masked before repr() escapes it ("\n0501 234 56 78" would read as a
+        # word, then digits); a little more than is shown, so no address is cut in two.
+        text = (
+            bounded.repr(value)
+            if type(value) is not str
+            else repr(mask_personal_data(value[: limit * 4])[:limit])
+        )
     except Exception:  # a hostile or broken __repr__, a too-long int, a too-deep list
         return f"<{type(value).__name__} object (repr failed)>"
     if len(text) > limit:
@@ -51,8 +57,7 @@ def _shown(field: str) -> str:
         and field.isascii()
         and field.isprintable()
         and len(field) <= 200
-        and "@" not in field
-        and not any(c.isdigit() for c in field)
+        and not holds_personal_data(field)
     ):
         return field
     return safe_repr(str(field), 200)[1:-1]

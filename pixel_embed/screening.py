@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002 (look-alike characters are what the screen reads)
 """What "looks like an e-mail address or a phone number" in free text means: THE one definition.
 
 Event parameters are free text a site often takes from its visitors (a search query, a
@@ -111,6 +112,11 @@ def _changed() -> tuple[dict[str, str], dict[int, str]]:
 
 
 _PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+# Text encoded once, twice or three times is read: a search for "jane%40example.com" is
+# "q=jane%2540example.com" in the address.
+_PERCENT_LEVELS = 3
+# Escapes of JSON and of Python's repr: "\\uff20" is a full-width "@", "\\n" a line break.
+_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[nrt])")
 # "jane (at) example [dot] com": brackets of any kind, spaces inside and around.
 _SPELLED = re.compile(r" ?[(\[{<] ?(at|dot) ?[)\]}>] ?", re.IGNORECASE)
 
@@ -125,8 +131,12 @@ class _Copy:
         self.text = text
         self.starts = list(range(len(text)))
         self.ends = list(range(1, len(text) + 1))
-        if "%" in text:
+        for _ in range(_PERCENT_LEVELS):  # "%2540" is an "@" encoded twice
+            if "%" not in self.text or not _PERCENT.search(self.text):
+                break
             self._sub(_PERCENT, _decoded)
+        if "\\" in self.text:
+            self._sub(_ESCAPE, _unescaped)
         if not self.text.isascii():
             table = _changed()[0]
             reads = [table.get(char, char) for char in self.text]
@@ -168,7 +178,7 @@ _LOCAL = r"[\w.%+-]"
 # previous character cannot continue it, so each run is read once: linear in the text.
 _EMAIL = re.compile(
     rf"(?<!{_LOCAL}){_LOCAL}+ ?@ ?([^\W_][\w-]{{0,62}}(?:\.[\w-]{{1,63}}){{0,8}}"
-    r"\.[^\W\d_]{2,63})(?![\w-])"
+    r"\.[^\W\d_]{2,63})(?![^\W\d]|-)"  # digits right after the domain: still an address
 )
 # "icon@2x.png", "hero@1.5x.webp": image names for high-resolution screens.
 _RETINA = re.compile(r"[0-9]+(?:\.[0-9]+)?x\.[A-Za-z]{3,4}")
@@ -176,11 +186,15 @@ _RETINA = re.compile(r"[0-9]+(?:\.[0-9]+)?x\.[A-Za-z]{3,4}")
 # -- phone numbers -------------------------------------------------------------------------------
 
 # A run of digits with separators. Each separator is one of a few shapes that cannot match
-# the same characters two ways, so a failed match backtracks once per digit at most.
-_SEPARATOR = r"(?:\)[ -]?| ?[-./] ?| \(?|\()"
+# the same characters two ways, so a failed match backtracks once per digit at most. A dot
+# between spaces ends a sentence ("call 810 12 34 56. 01.02.2024 …"), not a group.
+_SEPARATOR = r"(?:\)[ -]?| ?[-/] ?|\.| \(?|\()"
 _PHONE = re.compile(
-    r"(?<![\w+.-])(?<![0-9][ ./-])"  # not continuing a word or a number
-    rf"(?:\+|\(\+?)?[0-9](?:{_SEPARATOR}?[0-9]){{6,19}}"
+    # "+" starts a number after anything but a digit or "+" (also after a word: form-encoded
+    # text writes a space as "+", and a URL loses its line breaks), "(" after anything but a
+    # word; a digit after neither a word nor a number and a separator (it would continue it)
+    r"(?:(?<![0-9_+])\+|(?<![\w+])\(\+?|(?<![\w.-])(?<![0-9][ ./-]))"
+    rf"[0-9](?:{_SEPARATOR}?[0-9]){{6,19}}"
     r"(?: ?(?:x|ext\.?|#) ?[0-9]{1,6})?"  # an extension
     r"(?![\w-]|[.,/][0-9])"
 )
@@ -301,6 +315,11 @@ def _decoded(match: re.Match[str]) -> str:
     return unquote_to_bytes(match[0]).decode("utf-8", "replace")
 
 
+def _unescaped(match: re.Match[str]) -> str:
+    escape = match[0]
+    return " " if escape[1] in "nrt" else chr(int(escape[2:], 16))
+
+
 def _spelled(match: re.Match[str]) -> str:
     return "@" if match[1].lower() == "at" else "."
 
@@ -308,7 +327,13 @@ def _spelled(match: re.Match[str]) -> str:
 def _read(text: str) -> str:
     """The normalised copy of ``text`` alone, fast: what :class:`_Copy` writes, without where
     each character came from (needed only once something is found)."""
-    read = _PERCENT.sub(_decoded, text) if "%" in text else text
+    read = text
+    for _ in range(_PERCENT_LEVELS):  # "%2540" is an "@" encoded twice
+        if "%" not in read:
+            break
+        read = _PERCENT.sub(_decoded, read)
+    if "\\" in read:
+        read = _ESCAPE.sub(_unescaped, read)
     if not read.isascii():
         read = read.translate(_changed()[1])
     if ("(" in read or "[" in read or "{" in read or "<" in read) and _SPELLED.search(read):
@@ -318,12 +343,21 @@ def _read(text: str) -> str:
 
 def _found(text: str, first_only: bool = False) -> list[tuple[int, int, PersonalData]]:
     """Where the e-mail addresses and phone numbers of ``text`` are, in the original."""
+    return [(start, end, kind) for start, end, kind, _ in _found_read(text, first_only)]
+
+
+def _found_read(text: str, first_only: bool = False) -> list[tuple[int, int, PersonalData, str]]:
+    """:func:`_found`, with each match as the normalised copy reads it (``jane@example.com``
+    for ``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ``)."""
     read = _read(text)
     found = _found_in(read, first_only)
     if not found or read is text or first_only:
-        return found
+        return [(start, end, kind, read[start:end]) for start, end, kind in found]
     copy = _Copy(text)
-    return [(*copy.span(start, end), kind) for start, end, kind in _found_in(copy.text)]
+    return [
+        (*copy.span(start, end), kind, copy.text[start:end])
+        for start, end, kind in _found_in(copy.text)
+    ]
 
 
 def _shorter_phone(number: str, after: str) -> str:
@@ -357,13 +391,15 @@ def _found_in(read: str, first_only: bool = False) -> list[tuple[int, int, Perso
             if first_only:
                 return found
     if _may_be_phone(read):
-        for match in _PHONE.finditer(read):
-            number = match[0]
+        at = 0
+        while candidate := _PHONE.search(read, at):
+            start = candidate.start()
+            at = start + 1  # a run that is no phone may hold one ("$1,299.99 (201) 555-0123")
+            number = candidate[0]
             if not _is_phone(number):
-                number = _shorter_phone(number, read[match.end() : match.end() + 2])
+                number = _shorter_phone(number, read[candidate.end() : candidate.end() + 2])
                 if not number:
                     continue
-            start = match.start()
             end = start + len(number)
             if (
                 number[0] not in "+("
@@ -372,6 +408,7 @@ def _found_in(read: str, first_only: bool = False) -> list[tuple[int, int, Perso
             ):
                 continue
             found.append((start, end, "phone"))
+            at = end
             if first_only:
                 return found
     found.sort()
@@ -407,15 +444,18 @@ def replace_personal_data(
     text: str, email: Callable[[str], str], phone: Callable[[str], str]
 ) -> str:
     """``text`` with each e-mail address replaced by ``email(address)`` and each phone number
-    by ``phone(number)``."""
+    by ``phone(number)``: the whole of what was found is replaced, and the functions get it as
+    the screen reads it (``jane@example.com`` for ``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ`` or
+    ``jane%40example.com``), so that a partial mask (``j***@example.com``) cannot keep the
+    original's look-alike characters."""
     parts = []
     done = 0
-    for start, end, kind in _found(text):
+    for start, end, kind, read in _found_read(text):
         if start < done:  # overlaps the previous match: masked with it
             done = max(done, end)
             continue
         parts.append(text[done:start])
-        parts.append(email(text[start:end]) if kind == "email" else phone(text[start:end]))
+        parts.append(email(read) if kind == "email" else phone(read))
         done = end
     if not done:
         return text
