@@ -74,12 +74,14 @@ def shop(**config: object) -> tuple[Flask, TikTokPixel]:
     return app, pixel
 
 
-def test_forget_clears_the_carried_identity_and_the_deferred_events() -> None:
+# /forget calls pixel.forget(); /logout only Flask-Login's logout_user().
+@pytest.mark.parametrize("route", ["/forget", "/logout"])
+def test_forget_clears_the_carried_identity_and_the_deferred_events(route: str) -> None:
     app, _ = shop()
     client = app.test_client()
     client.post("/login/alice")
     client.post("/pay")
-    client.post("/forget")
+    client.post(route)
     home = client.get("/home").text
     assert identified(home) is None
     assert tracked(home) == []
@@ -90,17 +92,6 @@ def test_a_forget_before_anything_was_carried_leaves_nothing_behind() -> None:
     client = app.test_client()
     client.post("/forget")  # identify and track in the same request, then forget
     assert identified(client.get("/home").text) is None
-
-
-def test_flask_logins_logout_forgets_by_itself() -> None:
-    app, _ = shop()
-    client = app.test_client()
-    client.post("/login/alice")
-    client.post("/pay")
-    client.post("/logout")
-    home = client.get("/home").text
-    assert identified(home) is None
-    assert tracked(home) == []
 
 
 def test_the_next_person_is_never_mixed_with_the_last() -> None:

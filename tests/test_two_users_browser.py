@@ -24,12 +24,13 @@ from flask_login import (  # type: ignore[import-untyped]
     logout_user,
 )
 from partial_support import HTMX, beacons
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
+from sdk_support import real_sdk_page
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel
 from pixel_embed.matching import hash_email, hash_phone
-from pixel_embed.testing import WireEvent, install_recorder, serve_app, wire_events
+from pixel_embed.testing import WireEvent, serve_app, wire_events
 
 PEOPLE = {
     "alice": {"email": "alice@example.com", "phone_number": "+14155550100"},
@@ -107,10 +108,8 @@ def two_user_shop(*, boost: bool) -> Flask:
 
 @pytest.fixture
 def tab(pixel_browser: Browser, sdk_dir: Path) -> Iterator[Page]:
-    context: BrowserContext = pixel_browser.new_context()
-    install_recorder(context, sdk="real", sdk_dir=sdk_dir)
-    yield context.new_page()
-    context.close()
+    with real_sdk_page(pixel_browser, sdk_dir) as page:
+        yield page
 
 
 def hashes(events: list[WireEvent]) -> set[str]:

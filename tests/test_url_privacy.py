@@ -18,12 +18,13 @@ from conftest import make_app, page
 from flask import Flask, render_template_string, request, send_file
 from markupsafe import Markup
 from partial_support import HTMX, beacons
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, Page
+from sdk_support import real_sdk_page
 from werkzeug.wrappers import Response
 
 from pixel_embed import PersonalDataInUrl, TikTokPixel
 from pixel_embed.screening import personal_data_in_url
-from pixel_embed.testing import install_recorder, serve_app, wire_events
+from pixel_embed.testing import serve_app, wire_events
 from pixel_embed.testing.pii import pii_in_beacons
 
 
@@ -136,10 +137,8 @@ def wire_app(*, clean: bool) -> Flask:
 
 @pytest.fixture
 def tab(pixel_browser: Browser, sdk_dir: Path) -> Iterator[Page]:
-    context: BrowserContext = pixel_browser.new_context()
-    install_recorder(context, sdk="real", sdk_dir=sdk_dir)
-    yield context.new_page()
-    context.close()
+    with real_sdk_page(pixel_browser, sdk_dir) as page:
+        yield page
 
 
 def leaking(tab: Page) -> list[str]:
