@@ -269,9 +269,13 @@ class TikTokPixel:
 
     def _forget_on_logout(self, app: Flask) -> None:
         """With Flask-Login installed, :meth:`forget` runs when ``logout_user()`` is called in
-        one of ``app``'s requests (its ``user_logged_out`` signal)."""
+        one of ``app``'s requests (its ``user_logged_out`` signal); and ``login_user()`` drops
+        what earlier requests carried for the next page (``user_logged_in``): a login without
+        a logout before it (a shared computer) must not fire the last person's deferred
+        purchase on the new one's page."""
         try:
             from flask_login import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                user_logged_in,
                 user_logged_out,
             )
         except ImportError:
@@ -281,7 +285,12 @@ class TikTokPixel:
             if has_request_context():
                 self.forget()
 
+        def forget_carried_on_login(sender: Flask, **extra: object) -> None:
+            if has_request_context():
+                self._forget_carried(self._state("forget"))
+
         user_logged_out.connect(forget_on_logout, app, weak=False)
+        user_logged_in.connect(forget_carried_on_login, app, weak=False)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -493,6 +502,11 @@ class TikTokPixel:
         state.deferred = []
         state.server_events = []
         state.forgotten = True
+        self._forget_carried(state)
+
+    def _forget_carried(self, state: _RequestState) -> None:
+        """Drop what earlier requests left in the session for the next page (identity,
+        deferred events), and have the next partial page empty TikTok's SDK."""
         if not state.app.secret_key:
             return  # no session: nothing was carried
         saved = session.get(_SESSION_KEY)

@@ -102,6 +102,17 @@ def test_the_next_person_is_never_mixed_with_the_last() -> None:
     assert identified(client.get("/home").text) == {"email": hash_email("bob@example.com")}
 
 
+def test_a_login_without_a_logout_drops_the_last_persons_deferred_events() -> None:
+    app, _ = shop()
+    client = app.test_client()
+    client.post("/login/alice")
+    client.post("/pay")  # Alice's purchase waits for a page she never sees
+    client.post("/login/bob")  # Flask-Login's login_user(), no logout before it
+    home = client.get("/home").text
+    assert identified(home) == {"email": hash_email("bob@example.com")}
+    assert tracked(home) == []
+
+
 def test_one_persons_carried_identities_still_add_up() -> None:
     app, pixel = shop()
 
