@@ -17,6 +17,9 @@ from flask_login import (  # type: ignore[import-untyped]
     login_user,
     logout_user,
 )
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
 from werkzeug.wrappers import Response as BaseResponse
 
 from pixel_embed import ConfigurationError, TikTokPixel
@@ -201,3 +204,72 @@ def test_flask_logins_logout_gives_no_warning(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING, "pixel_embed"):
         app.test_client().post("/logout")
     assert "reaches no page" not in caplog.text
+
+
+# -- the lifecycle, as a state machine ------------------------------------------------------------
+
+PEOPLE = {
+    "alice": ALICE,
+    "bob": {"email": "bob@example.com"},
+    # Alice's phone number with another e-mail: not Alice (they disagree on a shared key).
+    "carol": {"email": "carol@example.com", "phone_number": ALICE["phone_number"]},
+}
+
+
+def hashes_of(name: str) -> dict[str, str]:
+    fields = PEOPLE[name]
+    found = {"email": hash_email(fields["email"])}
+    if "phone_number" in fields:
+        found["phone_number"] = hash_phone(fields["phone_number"])
+    return found
+
+
+def lifecycle_shop() -> Flask:
+    app, pixel = shop()
+
+    @app.post("/as/<name>")
+    def login_as(name: str) -> BaseResponse:
+        login_user(User(name))
+        pixel.identify(**PEOPLE[name], defer=True)  # type: ignore[arg-type]
+        return redirect("/home")
+
+    return app
+
+
+class VisitorsOnOneBrowser(RuleBasedStateMachine):
+    """People log in and out, pay and look at pages, in any order, on one browser: a page
+    shows one person's identity or none, and only the purchases made since that person
+    logged in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.client = lifecycle_shop().test_client()
+        self.carried: str | None = None  # whose identity waits for the next page
+        self.purchases = 0  # deferred purchases waiting for it
+
+    @rule(name=st.sampled_from(sorted(PEOPLE)))
+    def log_in(self, name: str) -> None:
+        self.client.post(f"/as/{name}")
+        self.carried, self.purchases = name, 0
+
+    @rule()
+    def log_out(self) -> None:
+        self.client.post("/logout")
+        self.carried, self.purchases = None, 0
+
+    @rule()
+    def pay(self) -> None:
+        self.client.post("/pay")
+        self.purchases += 1
+
+    @rule()
+    def look(self) -> None:
+        html = self.client.get("/home").text
+        expected = hashes_of(self.carried) if self.carried else None
+        assert identified(html) == expected
+        assert tracked(html) == ["CompletePayment"] * min(self.purchases, 20)
+        self.carried, self.purchases = None, 0
+
+
+VisitorsOnOneBrowser.TestCase.settings = settings(max_examples=60, stateful_step_count=12)
+TestVisitorsOnOneBrowser = VisitorsOnOneBrowser.TestCase
