@@ -230,7 +230,7 @@ def lifecycle_shop() -> Flask:
     @app.post("/as/<name>")
     def login_as(name: str) -> BaseResponse:
         login_user(User(name))
-        pixel.identify(**PEOPLE[name], defer=True)  # type: ignore[arg-type]
+        pixel.identify(**PEOPLE[name], defer=True)
         return redirect("/home")
 
     return app
