@@ -144,8 +144,10 @@ class PersonalDataInUrl(InvalidInput):
     (``/search?q=jane%40example.com``): TikTok's SDK sends the page's URL with every event
     (``context.page.url``), and the next page's ``referrer`` carries it too.
 
-    Raised by ``tiktok_pixel()`` in strict mode; in lenient mode a warning names the place.
-    :attr:`field` is the query parameter's name, or ``"path"``; the URL is never repeated.
+    Reported, never raised: a visitor chooses the URL, and a raise would let anyone turn a
+    page into an HTTP 500. Lenient mode logs it as a warning and renders the pixel; strict mode
+    logs it as an error and leaves the pixel out of the page. :attr:`field` is the query
+    parameter's name, or ``"path"``; the URL is never repeated.
     """
 
     def __init__(self, field: str, value: object, problem: str) -> None:

@@ -571,6 +571,11 @@ class TikTokPixel:
             return partial.placeholder()
         state.rendered = True
         state.shown = []
+        if config.settings is not None and self._url_refused(current, config):
+            # Deferred events wait for a page whose address TikTok may see.
+            return render_disabled(
+                "the URL of this page holds what looks like personal data (TIKTOK_PIXEL_STRICT)"
+            )
         # Deferred events are used up by the next page, whether it shows the pixel or not.
         identity, deferred = self._pop_deferred(state.app, current)
         settings = config.settings
@@ -578,7 +583,6 @@ class TikTokPixel:
             return render_disabled("TIKTOK_PIXEL_ENABLED is False")
         if config.internal_networks and self._is_internal(config):
             return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
-        self._check_url(current, config)
         # Nothing deferred (the usual page): this request's identity as it is, tested once.
         identity = state.identity if identity is NO_IDENTITY else identity.merged(state.identity)
         identified = bool(identity)  # an Identity's truth looks at each field: once
@@ -716,18 +720,21 @@ class TikTokPixel:
             _make_private(response)
         return response
 
-    def _check_url(self, current: Request, config: _AppConfig) -> None:
-        """Warn (strict mode: raise) when the page's URL holds personal data: TikTok's SDK
-        sends it with every event as ``context.page.url``, and as the next page's referrer."""
+    def _url_refused(self, current: Request, config: _AppConfig) -> bool:
+        """Whether the page's URL holds personal data and strict mode leaves the pixel out:
+        TikTok's SDK sends the URL with every event as ``context.page.url``, and as the next
+        page's referrer. Lenient mode warns and renders; strict mode logs an error and
+        refuses. Neither raises: a visitor chooses the URL, and could turn any page into an
+        HTTP 500."""
         environ = current.environ
         path: str = environ.get("PATH_INFO", "")
         query: str = environ.get("QUERY_STRING", "")
         # The usual page: no query, a path without "@", "%" or 7 digits (no pattern runs).
         if not query and "@" not in path and "%" not in path and not may_hold_phone(path):
-            return
+            return False
         found = personal_data_in_url(path, query)
         if not found:
-            return
+            return False
         place, kind = found[0]
         what = "an e-mail address" if kind == "email" else "a phone number"
         error = PersonalDataInUrl(
@@ -737,18 +744,20 @@ class TikTokPixel:
             "every event (context.page.url) and the next page as its referrer: send the form "
             'with POST, or keep it out of the address (hx-push-url="false")',
         )
-        if config.strict:
-            raise error
         key = f"url {current.endpoint} {place}"
-        if key in self._warned_endpoints:
-            return
-        if len(self._warned_endpoints) < 1000:
-            self._warned_endpoints.add(key)
-        log.warning(
-            "TikTok pixel: %s (endpoint %s; shown once per endpoint and place)",
-            error.redacted(),
-            safe_repr(current.endpoint or "(no endpoint)", 100),
-        )
+        if key not in self._warned_endpoints:
+            if len(self._warned_endpoints) < 1000:
+                self._warned_endpoints.add(key)
+            log.log(
+                logging.ERROR if config.strict else logging.WARNING,
+                "TikTok pixel: %s%s (endpoint %s; shown once per endpoint and place)",
+                error.redacted(),
+                "; the pixel is left out of such pages (TIKTOK_PIXEL_STRICT)"
+                if config.strict
+                else "",
+                safe_repr(current.endpoint or "(no endpoint)", 100),
+            )
+        return config.strict
 
     def _identity_lost(self, response: Response) -> None:
         """Warn, once per endpoint, that an identity was set on a redirect or on a page

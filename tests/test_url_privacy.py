@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page
 from sdk_support import real_sdk_page
 from werkzeug.wrappers import Response
 
-from pixel_embed import PersonalDataInUrl, TikTokPixel
+from pixel_embed import TikTokPixel, mask_personal_data
 from pixel_embed.screening import personal_data_in_url
 from pixel_embed.testing import serve_app, wire_events
 from pixel_embed.testing.pii import pii_in_beacons
@@ -53,7 +53,8 @@ def search_app(**config: object) -> tuple[Flask, TikTokPixel]:
 
     @app.get("/search")
     def search() -> str:
-        pixel.track("Search", query=request.args.get("q", ""))
+        # As a strict site does: what the visitor typed is masked before it is tracked.
+        pixel.track("Search", query=mask_personal_data(request.args.get("q") or "-"))
         return page()
 
     return app, pixel
@@ -76,15 +77,37 @@ def test_a_page_whose_url_holds_an_address_is_reported_naming_the_parameter(
     assert "example.com" not in caplog.text
 
 
-def test_strict_mode_refuses_a_page_whose_url_holds_personal_data() -> None:
+def test_strict_mode_leaves_the_pixel_out_of_such_a_page_and_never_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, _ = search_app()  # strict
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        response = client.get("/search?to=%2B14155550100")
+    assert response.status_code == 200  # a visitor chooses the URL: never an HTTP 500
+    assert "ttq." not in response.text
+    assert (
+        "TikTok Pixel off: the URL of this page holds what looks like personal data"
+        in response.text
+    )
+    [record] = [r for r in caplog.records if "page's URL" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("TikTok pixel: to (value withheld) of the page's URL")
+    assert "4155550100" not in caplog.text
+
+
+def test_strict_mode_keeps_deferred_events_for_a_page_tiktok_may_see() -> None:
     app, pixel = search_app()
-    with (
-        app.test_request_context("/search?to=%2B14155550100"),
-        pytest.raises(PersonalDataInUrl) as caught,
-    ):
-        pixel.render()
-    assert caught.value.field == "to"
-    assert "4155550100" not in str(caught.value)
+
+    @app.post("/pay")
+    def pay() -> str:
+        pixel.track("CompletePayment", value=1, currency="USD", defer=True)
+        return "ok"
+
+    client = app.test_client()
+    client.post("/pay")
+    assert "CompletePayment" not in client.get("/search?q=joe%40example.com").text
+    assert "CompletePayment" in client.get("/search?q=mugs").text
 
 
 def test_a_clean_url_costs_no_screening(caplog: pytest.LogCaptureFixture) -> None:
