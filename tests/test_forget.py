@@ -273,3 +273,29 @@ class VisitorsOnOneBrowser(RuleBasedStateMachine):
 
 VisitorsOnOneBrowser.TestCase.settings = settings(max_examples=60, stateful_step_count=12)
 TestVisitorsOnOneBrowser = VisitorsOnOneBrowser.TestCase
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "not a mapping",
+        ["a", "list"],
+        {"identity": "x", "events": "y"},
+        {"identity": {"email": hash_email("a@example.com")}, "identity_at": "yesterday"},
+        {"identity": {"email": hash_email("a@example.com")}},  # the previous release's layout
+        {"events": [{"name": "Search"}]},  # an event without its fields
+        {"forget": {"x": 1}, "once": "sibling"},
+    ],
+)
+def test_an_unreadable_or_old_session_value_never_breaks_a_page(saved: object) -> None:
+    app, _ = shop()
+    client = app.test_client()
+    with client.session_transaction() as session_:
+        session_[SESSION_KEY] = saved
+    assert client.get("/home").status_code == 200
+    assert client.post("/login/alice").status_code == 302
+    assert identified(client.get("/home").text) == {
+        "email": hash_email("alice@example.com"),
+        "phone_number": hash_phone(ALICE["phone_number"]),
+    }
+    assert client.post("/logout").status_code == 302
