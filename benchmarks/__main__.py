@@ -4,7 +4,7 @@ Each figure is printed with its target and PASS or MISS. A missed target is a fi
 failure: the exit status is 0 unless a benchmark could not run at all.
 
 Options: ``--only NAME`` (one part: server, pageload, partial_default, sdk, size, isolation,
-suite, events_api, hostile, audit),
+suite, events_api, hostile, audit, screen),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
@@ -31,6 +31,7 @@ from . import (
     isolation,
     pageload,
     partial_default,
+    screen,
     sdk,
     server,
     size,
@@ -57,6 +58,7 @@ PARTS: dict[str, Callable[..., Figures]] = {
     "suite": suite.run,
     "hostile": hostile.run,
     "audit": audit.run,
+    "screen": screen.run,
 }
 
 
@@ -101,6 +103,9 @@ TARGETS: dict[str, Target] = {
     "hostile_worst_call_ms": Target("<= 5 ms", _fixed(5.0)),
     "hostile_identities_mb": Target("<= 50 MB", _fixed(50.0)),
     "audit_python_peak_mb": Target("<= 150 MB", _fixed(150.0)),
+    "screen_recall": Target(">= 95%", _fixed(0.95), at_most=False),
+    "screen_false_positive_rate": Target("<= 1%", _fixed(0.01)),
+    "screen_worst_ms": Target("<= 5 ms", _fixed(5.0)),
     "server_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
 }
 

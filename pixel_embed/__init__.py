@@ -11,6 +11,7 @@ from .errors import InvalidIdentity as InvalidIdentity
 from .errors import InvalidInput as InvalidInput
 from .errors import InvalidPhoneNumber as InvalidPhoneNumber
 from .errors import PersonalDataInText as PersonalDataInText
+from .errors import PersonalDataInUrl as PersonalDataInUrl
 from .errors import PixelError as PixelError
 from .errors import StreamingError as StreamingError
 from .events import PURCHASE_EVENTS as PURCHASE_EVENTS
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidInput",
     "InvalidPhoneNumber",
     "PersonalDataInText",
+    "PersonalDataInUrl",
     "PixelCall",
     "PixelError",
     "PixelSettings",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reprlib
 
-from .screening import mask_personal_data
+from .screening import holds_personal_data, mask_personal_data
 
 #: The longest a value is quoted in an error message: a 500 kB value is not repeated whole.
 MAX_QUOTED = 80
@@ -34,7 +34,13 @@ def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
     terminal's cursor; an e-mail address or phone number in it is masked (``[email]``)."""
     bounded = _REPRS.get(limit) or _bounded_repr(limit)
     try:
-        text = bounded.repr(value) if type(value) is not str else repr(value[:limit])
+        # A string is masked before repr() escapes it ("\n0501 234 56 78" would read as a
+        # word, then digits); a little more than is shown, so no address is cut in two.
+        text = (
+            bounded.repr(value)
+            if type(value) is not str
+            else repr(mask_personal_data(value[: limit * 4])[:limit])
+        )
     except Exception:  # a hostile or broken __repr__, a too-long int, a too-deep list
         return f"<{type(value).__name__} object (repr failed)>"
     if len(text) > limit:
@@ -51,8 +57,7 @@ def _shown(field: str) -> str:
         and field.isascii()
         and field.isprintable()
         and len(field) <= 200
-        and "@" not in field
-        and not any(c.isdigit() for c in field)
+        and not holds_personal_data(field)
     ):
         return field
     return safe_repr(str(field), 200)[1:-1]
@@ -134,6 +139,24 @@ class PersonalDataInText(InvalidEvent):
         return self.redacted()
 
 
+class PersonalDataInUrl(InvalidInput):
+    """The page's URL holds something that looks like an e-mail address or a phone number
+    (``/search?q=jane%40example.com``): TikTok's SDK sends the page's URL with every event
+    (``context.page.url``), and the next page's ``referrer`` carries it too.
+
+    Reported, never raised: a visitor chooses the URL, and a raise would let anyone turn a
+    page into an HTTP 500. Lenient mode logs it as a warning and renders the pixel; strict mode
+    logs it as an error and leaves the pixel out of the page. :attr:`field` is the query
+    parameter's name, or ``"path"``; the URL is never repeated.
+    """
+
+    def __init__(self, field: str, value: object, problem: str) -> None:
+        super().__init__(field, value, problem, sensitive=True)
+
+    def __str__(self) -> str:
+        return self.redacted()
+
+
 class StreamingError(PixelError, RuntimeError):
     """``tiktok_pixel()`` was called while a streamed response was being sent.
 
@@ -143,10 +166,20 @@ class StreamingError(PixelError, RuntimeError):
 
 
 class InvalidIdentity(InvalidInput):
-    """An advanced-matching field given to ``identify`` is invalid."""
+    """An advanced-matching field given to ``identify`` is invalid.
+
+    The message never repeats a text value (``.value`` holds it): a mistyped address
+    (``jane.doe@gmail``) is still personal data, and strict mode's exception ends up in logs
+    and error trackers. A value of the wrong type is described by its type.
+    """
 
     def __init__(self, field: str, value: object, problem: str) -> None:
         super().__init__(field, value, problem, sensitive=True)
+
+    def __str__(self) -> str:
+        if isinstance(self.value, str):
+            return self.redacted()
+        return super().__str__()
 
 
 class InvalidEmail(InvalidIdentity):

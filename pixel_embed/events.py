@@ -14,7 +14,7 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -226,6 +226,18 @@ def _screen(field: str, text: str, check: _Check) -> str:
     return text
 
 
+def _spend(field: str, key: str, check: _Check) -> None:
+    """Count a parameter's name in the event's text budget (a name is sent as text is)."""
+    check.text_left -= len(key)
+    if check.text_left < 0:
+        raise InvalidEvent(
+            field,
+            key,
+            f"takes the event's text beyond {MAX_EVENT_TEXT} characters in all (names count); "
+            "it and the rest of the lists and mappings it is in are left out",
+        )
+
+
 def _key(field: str, key: object) -> str:
     """A parameter name that is safe to send (``field`` is the name with its path)."""
     if type(key) is not str:
@@ -246,6 +258,12 @@ def _key(field: str, key: object) -> str:
             sensitive=True,
         )
     return key
+
+
+def unreadable(exc: BaseException) -> str:
+    """The problem of a value that raised when it was read: an object whose ``__eq__``,
+    ``__hash__``, ``__str__``, ``__iter__``… raises."""
+    return f"could not be read (reading it raised {type(exc).__name__})"
 
 
 def raise_error(error: InvalidEvent) -> None:
@@ -381,7 +399,7 @@ def _text(field: str, value: object, check: _Check) -> str:
         return str(_number(field, value))
     if not isinstance(value, str):
         raise InvalidEvent(field, value, f"must be a string, not {type(value).__name__}")
-    if not value.strip():
+    if not str.strip(value):
         raise InvalidEvent(field, value, "is empty")
     return _screen(field, str.__str__(value), check)
 
@@ -433,16 +451,21 @@ def _json_value(field: str, value: object, check: _Check, depth: int = 0) -> Any
     mapping = isinstance(value, Mapping)
     kept: dict[str, Any] = {}
     for key, item in entries:
-        path = f"{field}.{key}" if mapping else f"{field}[{key}]"
+        if mapping:
+            path = f"{field}.{key}" if type(key) is str else f"{field}.(a key)"
+        else:
+            path = f"{field}[{key}]"
         try:
             if mapping:
-                _key(path, key)
+                _spend(path, _key(path, key), check)
             kept[key] = _json_value(path, item, check, depth + 1)
         except PersonalDataInText as exc:
             check.report(exc)
             kept[key] = exc.masked
         except InvalidEvent as exc:
             check.report(exc)
+        except Exception as exc:  # an object whose methods raise: this entry only
+            check.report(InvalidEvent(path, item, unreadable(exc)))
         if check.text_left < 0:
             break
     return kept if mapping else list(kept.values())
@@ -495,7 +518,9 @@ def _item(field: str, index: int, value: object, check: _Check) -> dict[str, Any
                 item[key] = known(key, raw, check)
             else:  # rare: names the whole path itself
                 path = f"{field}[{index}]"
-                item[key] = _json_value(f"{path}.{_key(f'{path}.{key!s}', key)}", raw, check)
+                name = _key(f"{path}.{key if type(key) is str else '(a key)'}", key)
+                _spend(f"{path}.{name}", name, check)
+                item[key] = _json_value(f"{path}.{name}", raw, check)
         except PersonalDataInText as exc:
             check.report(_nested(exc, f"{field}[{index}]") if known else exc)
             item[key] = exc.masked
@@ -519,7 +544,13 @@ def _contents(field: str, value: object, check: _Check) -> list[dict[str, Any]]:
     if type(value) is not list or len(value) > MAX_ITEMS:  # a short list needs no more checks
         value = _list(field, value, "items (mappings with 'content_id')")
     for i, raw in enumerate(value):
-        item = _item(field, i, raw, check)
+        try:
+            item = _item(field, i, raw, check)
+        except InvalidEvent:  # strict mode's on_error
+            raise
+        except Exception as exc:  # an object whose methods raise: this item only
+            check.report(InvalidEvent(f"{field}[{i}]", raw, unreadable(exc)))
+            continue
         if item is not None:
             items.append(item)
         if check.text_left < 0:
@@ -553,6 +584,32 @@ _PARAMS: dict[str, Check] = {
     "content_id": _text,
     **dict.fromkeys(_TEXT_PARAMS, _text),
 }
+
+
+def _param_items(params: object, on_error: OnError) -> Iterable[tuple[Any, Any]]:
+    """The (name, value) pairs of ``params``, at most :data:`MAX_PARAMS`."""
+    if type(params) is dict and len(params) <= MAX_PARAMS:
+        return params.items()  # the usual case: a plain dict cannot raise
+    if params is None:
+        return []
+    if type(params) is not dict and not isinstance(params, Mapping):
+        on_error(InvalidEvent("params", params, "must be a mapping of names to values"))
+        return []
+    try:
+        count = len(params)
+        items = list(itertools.islice(params.items(), MAX_PARAMS))
+    except Exception as exc:  # a mapping whose methods raise
+        on_error(InvalidEvent("params", params, unreadable(exc)))
+        return []
+    if count > MAX_PARAMS:
+        on_error(
+            InvalidEvent(
+                "params",
+                f"{count} parameters",
+                f"are more than {MAX_PARAMS}; the rest left out",
+            )
+        )
+    return items
 
 
 def validate_event(
@@ -613,34 +670,28 @@ def validate_event(
         event_id = new_event_id()
     check = _Check(on_error)
     clean: dict[str, Any] = {}
-    if params is not None and type(params) is not dict and not isinstance(params, Mapping):
-        on_error(InvalidEvent("params", params, "must be a mapping of names to values"))
-        params = None
-    if params and len(params) > MAX_PARAMS:
-        on_error(
-            InvalidEvent(
-                "params",
-                f"{len(params)} parameters",
-                f"are more than {MAX_PARAMS}; the rest left out",
-            )
-        )
-        params = dict(itertools.islice(params.items(), MAX_PARAMS))
-    for key, raw in (params or {}).items():
+    for key, raw in _param_items(params, on_error):
         if raw is None:
             continue
-        known = _PARAMS.get(key)
         try:
+            # A key that is not a str but equals one (its __eq__ and __hash__ say so) is
+            # refused by _key, never taken for a known parameter.
+            known = _PARAMS.get(key) if type(key) is str else None
             if known is not None:
                 clean[key] = known(key, raw, check)
             else:
-                clean[_key(str(key) if type(key) is str else "params", key)] = _json_value(
-                    key, raw, check
-                )
+                # The name first: the value's own errors must not store a refused name.
+                param = _key(key if type(key) is str else "params", key)
+                _spend(param, param, check)
+                clean[param] = _json_value(param, raw, check)
         except PersonalDataInText as exc:
             check.report(exc)
             clean[key] = exc.masked
         except InvalidEvent as exc:
             check.report(exc)
+        except Exception as exc:  # an object whose methods raise: this parameter only
+            field = key if type(key) is str else "params"
+            check.report(InvalidEvent(field, raw, unreadable(exc)))
     if check.unreported:
         check.done()
     if "value" in clean and "currency" not in clean:

@@ -14,7 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Request, Response, current_app, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    current_app,
+    has_request_context,
+    request,
+    session,
+)
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
@@ -24,6 +33,7 @@ from .errors import (
     InvalidEvent,
     InvalidInput,
     PersonalDataInText,
+    PersonalDataInUrl,
     StreamingError,
     safe_repr,
 )
@@ -42,6 +52,7 @@ from .render import (
     render_disabled,
 )
 from .resources import TEMPLATES_DIR
+from .screening import may_hold_phone, personal_data_in_url
 from .segment.adapter import SegmentAdapter
 
 log = logging.getLogger("pixel_embed")
@@ -53,9 +64,27 @@ MAX_DEFERRED = 20
 #: events beyond it are dropped with a warning. Flask's signed cookie adds about a third
 #: (base64, signature), leaving the site's own session data room below browsers' 4 KB.
 MAX_DEFERRED_BYTES = 2000
-_SESSION_KEY = "_tiktok_pixel"
-#: The session key of ``track(..., once=KEY)``'s keys: a list of short digests, newest last.
-_ONCE_SESSION_KEY = "_tiktok_pixel_once"
+#: The session's one key for pixel_embed. Its value is a mapping that several parts share,
+#: each its own keys, each leaving the others' alone:
+#:
+#: - ``identity``: the carried identity (``identify(..., defer=True)``), digests and the
+#:   clear fields, with ``identity_at``, when it was carried (seconds since the epoch), for
+#:   ``TIKTOK_PIXEL_IDENTITY_MAX_AGE``;
+#: - ``events``: the deferred events (``track(..., defer=True)``);
+#: - ``forget``: ``1`` after :meth:`TikTokPixel.forget`, until a page that does not reload
+#:   has told TikTok's SDK to forget too;
+#: - ``once``: the keys of ``track(..., once=KEY)``, short digests, newest last, at most
+#:   :data:`MAX_ONCE_KEYS` (about 400 bytes);
+#: - sibling keys of other parts, within :data:`SIBLING_SESSION_BYTES`.
+#:
+#: Identity and events take at most :data:`MAX_DEFERRED_BYTES`, ``once`` and siblings at most
+#: :data:`SIBLING_SESSION_BYTES`: about 3.4 KB in Flask's signed cookie at worst.
+SESSION_KEY = "_tiktok_pixel"
+_SESSION_KEY = SESSION_KEY
+#: The bytes of JSON left in :data:`SESSION_KEY` for keys other than this module's.
+SIBLING_SESSION_BYTES = 500
+# This module's keys in the session's mapping (see SESSION_KEY).
+_OWN_SESSION_KEYS = ("identity", "identity_at", "events", "forget")
 #: The most ``once`` keys kept per visitor; the oldest beyond it are forgotten (that event
 #: could then fire again: for a purchase, with the same :func:`~pixel_embed.events.order_event_id`).
 MAX_ONCE_KEYS = 20
@@ -87,6 +116,7 @@ class _AppConfig:
     # The app's template globals (the dict itself: a CSP extension may register its nonce
     # function after us): ``app.jinja_env`` is a property, looked up on every page otherwise.
     template_globals: Mapping[str, Any] = field(default_factory=dict)
+    identity_max_age: float = 1800.0  # seconds a carried identity waits for its page
 
     def on_error(self, error: InvalidInput) -> None:
         """What becomes of a bad field: raised in strict mode, else dropped (or, for personal
@@ -115,6 +145,10 @@ class _RequestState:
     shown: list[PixelCall] | None = None
     # A track(..., once=KEY) was sent on this response: no copy of it may be kept anywhere.
     once_sent: bool = False
+    # forget() was called: the session holds nothing of the visitor's from before.
+    forgotten: bool = False
+    # This page tells TikTok's SDK to forget the identity it holds (a page that does not reload).
+    forget_browser: bool = False
 
 
 def _flag(app: Flask, key: str) -> bool:
@@ -221,6 +255,9 @@ class TikTokPixel:
         app.config.setdefault("TIKTOK_PIXEL_PARTIAL", False)
         #: When the SDK is requested: "async" (TikTok's snippet) or "idle" (after the page loaded).
         app.config.setdefault("TIKTOK_PIXEL_LOAD", "async")
+        #: Seconds a carried identity (identify(..., defer=True)) waits in the session for its
+        #: page; older, it is dropped.
+        app.config.setdefault("TIKTOK_PIXEL_IDENTITY_MAX_AGE", 1800)
 
         config = self._read_config(app)
         self.segment.init_app(app)
@@ -242,6 +279,32 @@ class TikTokPixel:
             partial=partial,
             template_globals=app.jinja_env.globals,
         )
+        self._forget_on_logout(app)
+
+    def _forget_on_logout(self, app: Flask) -> None:
+        """With Flask-Login installed, :meth:`forget` runs when ``logout_user()`` is called in
+        one of ``app``'s requests (its ``user_logged_out`` signal); and ``login_user()`` drops
+        what earlier requests carried for the next page (``user_logged_in``): a login without
+        a logout before it (a shared computer) must not fire the last person's deferred
+        purchase on the new one's page."""
+        try:
+            from flask_login import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                user_logged_in,
+                user_logged_out,
+            )
+        except ImportError:
+            return
+
+        def forget_on_logout(sender: Flask, **extra: object) -> None:
+            if has_request_context():
+                self.forget()
+
+        def forget_carried_on_login(sender: Flask, **extra: object) -> None:
+            if has_request_context():
+                self._forget_carried(self._state("forget"))
+
+        user_logged_out.connect(forget_on_logout, app, weak=False)
+        user_logged_in.connect(forget_carried_on_login, app, weak=False)
 
     @staticmethod
     def _read_config(app: Flask) -> _AppConfig:
@@ -265,11 +328,18 @@ class TikTokPixel:
                 consent_cookie=app.config["TIKTOK_PIXEL_CONSENT_COOKIE"],
                 load=app.config["TIKTOK_PIXEL_LOAD"],
             )
+        max_age = app.config["TIKTOK_PIXEL_IDENTITY_MAX_AGE"]
+        if isinstance(max_age, bool) or not isinstance(max_age, int | float) or not max_age > 0:
+            raise ConfigurationError(
+                f"TIKTOK_PIXEL_IDENTITY_MAX_AGE must be a number of seconds above 0, not "
+                f"{max_age!r}"
+            )
         return _AppConfig(
             settings=settings,
             region=region.upper() if region else None,
             strict=_flag(app, "TIKTOK_PIXEL_STRICT"),
             internal_networks=_networks(app.config["TIKTOK_PIXEL_INTERNAL_IPS"]),
+            identity_max_age=float(max_age),
         )
 
     # -- per-request state -------------------------------------------------------------------
@@ -354,9 +424,7 @@ class TikTokPixel:
         try:
             checked = validate_event(
                 event,
-                {**params, **properties}
-                if params and properties and isinstance(params, Mapping)
-                else params or properties,
+                _given_params(params, properties),
                 event_id=event_id,
                 on_error=config.on_error,
             )
@@ -400,14 +468,18 @@ class TikTokPixel:
         text = f"{wire_event_name(event.name)}\x1f{once}"
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         digest = digest[:_ONCE_DIGEST_CHARS]
-        saved = session.get(_ONCE_SESSION_KEY)
+        shared = session.get(_SESSION_KEY)
+        shared = shared if isinstance(shared, dict) else {}
+        saved = shared.get("once")
         keys = [key for key in saved if isinstance(key, str)] if isinstance(saved, list) else []
         if digest in keys:
             log.debug("TikTok pixel: %s already sent once for this key; not again", event.name)
             return False
         current = request._get_current_object()  # type: ignore[attr-defined]
         if not (is_prefetch(current) or is_history_restore(current)):
-            session[_ONCE_SESSION_KEY] = [*keys, digest][-MAX_ONCE_KEYS:]
+            # A sibling in the shared mapping (see SESSION_KEY): the deferred store, forget()
+            # and the next page's pop keep it.
+            session[_SESSION_KEY] = {**shared, "once": [*keys, digest][-MAX_ONCE_KEYS:]}
             state.once_sent = True
         return True
 
@@ -455,8 +527,8 @@ class TikTokPixel:
             on_error=config.on_error,
         )
         current = request_state.identity
-        # The first identify() of a request: its identity as it is (merged() would test both).
-        request_state.identity = identity if current is NO_IDENTITY else current.merged(identity)
+        # The first identify() of a request: its identity as it is (extended() would test both).
+        request_state.identity = identity if current is NO_IDENTITY else current.extended(identity)
         if defer:
             if not request_state.app.secret_key:
                 raise ConfigurationError(
@@ -466,6 +538,40 @@ class TikTokPixel:
             request_state.defer_identity = True
         elif defer is False and request_state.defer_identity is None:
             request_state.defer_identity = False
+
+    def forget(self) -> None:
+        """Forget the visitor: for a logout, or a browser handed to someone else.
+
+        Everything the library keeps for this browser goes: the identity carried in the
+        session and this request's, the deferred events in the session and those queued by
+        this request so far (for the page and the Events API). The next page that does not
+        reload (htmx, ``hx-boost``) tells TikTok's SDK to drop the identity it holds; a page
+        that loads anew starts with none. Calls made after this one are kept: a view may log
+        the next person in.
+
+        With Flask-Login installed, this runs by itself when ``logout_user()`` is called.
+        """
+        state = self._state("forget")
+        state.identity = NO_IDENTITY
+        state.defer_identity = None
+        state.events = []
+        state.deferred = []
+        state.server_events = []
+        state.forgotten = True
+        self._forget_carried(state)
+
+    def _forget_carried(self, state: _RequestState) -> None:
+        """Drop what earlier requests left in the session for the next page (identity,
+        deferred events), and have the next partial page empty TikTok's SDK."""
+        if not state.app.secret_key:
+            return  # no session: nothing was carried
+        saved = session.get(_SESSION_KEY)
+        kept = (
+            {key: value for key, value in saved.items() if key not in _OWN_SESSION_KEYS}
+            if isinstance(saved, dict)
+            else {}
+        )
+        session[_SESSION_KEY] = {**kept, "forget": 1}
 
     @property
     def consent(self) -> ConsentState | None:
@@ -524,6 +630,11 @@ class TikTokPixel:
             return partial.placeholder()
         state.rendered = True
         state.shown = []
+        if config.settings is not None and self._url_refused(current, config):
+            # Deferred events wait for a page whose address TikTok may see.
+            return render_disabled(
+                "the URL of this page holds what looks like personal data (TIKTOK_PIXEL_STRICT)"
+            )
         # Deferred events are used up by the next page, whether it shows the pixel or not.
         identity, deferred = self._pop_deferred(state.app, current)
         settings = config.settings
@@ -575,19 +686,23 @@ class TikTokPixel:
     # -- deferred events, in the signed session ------------------------------------------------
 
     @staticmethod
-    def _read_deferred(saved: object) -> tuple[Identity, list[Event]]:
+    def _read_deferred(saved: object, max_age: float) -> tuple[Identity, list[Event]]:
         if not isinstance(saved, dict):
             return NO_IDENTITY, []
         try:
             events = [Event.from_dict(item) for item in saved.get("events", [])]
             identity = Identity.from_params(saved.get("identity", {}))
-        except (KeyError, TypeError, ValueError):
+            carried_at = saved.get("identity_at", 0)
+            if identity and not time.time() - float(carried_at) <= max_age:
+                identity = NO_IDENTITY  # too old (or of a version without a time): dropped
+        except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("TikTok pixel: ignored unreadable deferred events in the session")
             return NO_IDENTITY, []
         return identity, events
 
     def _peek_deferred(self) -> tuple[Identity, list[Event]]:
-        return self._read_deferred(session.get(_SESSION_KEY))
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        return self._read_deferred(session.get(_SESSION_KEY), self._config(app).identity_max_age)
 
     def _pop_deferred(
         self, app: Flask, current: Request | None = None
@@ -613,7 +728,20 @@ class TikTokPixel:
         current = current or request._get_current_object()  # type: ignore[attr-defined]
         if is_prefetch(current) or is_history_restore(current):
             return NO_IDENTITY, []
-        return self._read_deferred(saved.pop(_SESSION_KEY))
+        value = saved[_SESSION_KEY]
+        if not isinstance(value, dict):
+            saved.pop(_SESSION_KEY)
+            return NO_IDENTITY, []
+        kept = {key: item for key, item in value.items() if key not in _OWN_SESSION_KEYS}
+        if kept:  # the other parts' keys stay (and the session is marked modified)
+            saved[_SESSION_KEY] = kept
+        else:
+            saved.pop(_SESSION_KEY)
+        if value.get("forget"):
+            state: _RequestState | None = getattr(current, _STATE_KEY, None)
+            if state is not None:
+                state.forget_browser = True
+        return self._read_deferred(value, self._config(app).identity_max_age)
 
     def _after_request(self, response: Response) -> Response:
         current = request._get_current_object()  # type: ignore[attr-defined]
@@ -711,6 +839,45 @@ class TikTokPixel:
             safe_repr(current.path, 200),
         )
 
+    def _url_refused(self, current: Request, config: _AppConfig) -> bool:
+        """Whether the page's URL holds personal data and strict mode leaves the pixel out:
+        TikTok's SDK sends the URL with every event as ``context.page.url``, and as the next
+        page's referrer. Lenient mode warns and renders; strict mode logs an error and
+        refuses. Neither raises: a visitor chooses the URL, and could turn any page into an
+        HTTP 500."""
+        environ = current.environ
+        path: str = environ.get("PATH_INFO", "")
+        query: str = environ.get("QUERY_STRING", "")
+        # The usual page: no query, a path without "@", "%" or 7 digits (no pattern runs).
+        if not query and "@" not in path and "%" not in path and not may_hold_phone(path):
+            return False
+        found = personal_data_in_url(path, query)
+        if not found:
+            return False
+        place, kind = found[0]
+        what = "an e-mail address" if kind == "email" else "a phone number"
+        error = PersonalDataInUrl(
+            place,
+            current.url,
+            f"of the page's URL holds what looks like {what}, which TikTok's SDK sends with "
+            "every event (context.page.url) and the next page as its referrer: send the form "
+            'with POST, or keep it out of the address (hx-push-url="false")',
+        )
+        key = f"url {current.endpoint} {place}"
+        if key not in self._warned_endpoints:
+            if len(self._warned_endpoints) < 1000:
+                self._warned_endpoints.add(key)
+            log.log(
+                logging.ERROR if config.strict else logging.WARNING,
+                "TikTok pixel: %s%s (endpoint %s; shown once per endpoint and place)",
+                error.redacted(),
+                "; the pixel is left out of such pages (TIKTOK_PIXEL_STRICT)"
+                if config.strict
+                else "",
+                safe_repr(current.endpoint or "(no endpoint)", 100),
+            )
+        return config.strict
+
     def _identity_lost(self, response: Response) -> None:
         """Warn, once per endpoint, that an identity was set on a redirect or on a page
         without the pixel: it reaches no page unless ``identify(..., defer=True)``."""
@@ -725,9 +892,11 @@ class TikTokPixel:
         if len(self._warned_endpoints) < 1000:  # an app's routes; bounded all the same
             self._warned_endpoints.add(endpoint)
         log.warning(
-            "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Call "
-            "identify(..., defer=True) to carry it to the next page, or defer=False where it "
-            "is set on every request (this warning is shown once per endpoint)",
+            "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Where it "
+            "is set on every request, pass defer=False; where this request ends the visitor's "
+            "session (a logout), call pixel.forget() (Flask-Login's logout_user() does); only "
+            "where the visitor is identified for the next page (a login that redirects) call "
+            "identify(..., defer=True) (this warning is shown once per endpoint)",
             safe_repr(request.path, 200),
             safe_repr(endpoint, 100),
             "the response is a redirect" if redirect else "the page has no {{ tiktok_pixel() }}",
@@ -737,7 +906,10 @@ class TikTokPixel:
         """Keep this request's deferred events (and identity) for the next page, within
         :data:`MAX_DEFERRED` events and :data:`MAX_DEFERRED_BYTES` bytes: the oldest go first."""
         identity, events = self._peek_deferred()
-        identity = identity.merged(state.identity)
+        # This request's identity goes with its deferred events unless it is for this request
+        # only (defer=False).
+        carried = state.defer_identity is not False and bool(state.identity)
+        identity = identity.merged(state.identity) if carried else identity
         waiting = [event.to_dict() for event in [*events, *state.deferred][-MAX_DEFERRED:]]
         dropped = len(events) + len(state.deferred) - len(waiting)
         # The size of each event, as Flask's session writes it (compact JSON, ASCII only).
@@ -749,7 +921,22 @@ class TikTokPixel:
             total -= kept.pop(0)[1]
         saved = [event for event, _ in kept]
         dropped += len(waiting) - len(saved)
-        data = {"identity": identity.as_params(), "events": saved}
+        previous = session.get(_SESSION_KEY)
+        data: dict[str, Any] = (
+            {key: value for key, value in previous.items() if key not in _OWN_SESSION_KEYS}
+            if isinstance(previous, dict)
+            else {}
+        )
+        if isinstance(previous, dict) and previous.get("forget"):
+            data["forget"] = 1
+        if identity:
+            data["identity"] = identity.as_params()
+            data["identity_at"] = (
+                int(time.time())
+                if carried or not isinstance(previous, dict)
+                else previous.get("identity_at", 0)
+            )
+        data["events"] = saved
         if dropped:
             log.warning(
                 "TikTok pixel: too many deferred events for the session (at most %d, %d "
@@ -759,6 +946,21 @@ class TikTokPixel:
                 dropped,
             )
         session[_SESSION_KEY] = data
+
+
+def _given_params(
+    params: Mapping[str, Any] | None, properties: dict[str, Any]
+) -> Mapping[str, Any] | None:
+    """track()'s parameters, from the mapping and the keyword arguments; a mapping whose
+    methods raise is handed on as it is, for validation to report."""
+    if params is None or (type(params) is dict and not params):
+        return properties
+    if properties and isinstance(params, Mapping):
+        try:
+            return {**params, **properties}
+        except Exception:
+            return params
+    return params
 
 
 def _current_request(caller: str) -> Request:

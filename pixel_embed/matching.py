@@ -149,11 +149,12 @@ def normalize_external_id(value: str | int) -> str:
 
 def _squeezed(field: str, value: object, drop: re.Pattern[str]) -> str:
     raw = _text(field, value)
-    if field in CLEAR_FIELDS and holds_personal_data(raw):
+    if field in CLEAR_FIELDS and holds_personal_data(raw, digit_runs=True):
         raise InvalidIdentity(
             field,
             value,
-            "looks like an e-mail address or a phone number, and this field is sent in clear",
+            "looks like an e-mail address, a phone number or a run of 7 or more digits, and "
+            "this field is sent in clear",
         )
     text = drop.sub("", unicodedata.normalize("NFC", raw).lower())
     if not text:
@@ -252,6 +253,9 @@ def hash_external_id(value: str | int) -> str:
 HASHED_FIELDS = ("email", "phone_number", "external_id", "first_name", "last_name", "zip_code")
 #: Fields sent normalised but in clear, as TikTok's own integrations do (see above).
 CLEAR_FIELDS = ("city", "state", "country")
+#: The fields that tell one person from another: two identities are one person's when they
+#: share one of these and agree on each they share (:meth:`Identity.same_person`).
+PERSON_KEYS = ("email", "phone_number", "external_id")
 
 
 @dataclass(frozen=True)
@@ -296,8 +300,8 @@ class Identity:
             out and the others are kept.
         :raises InvalidIdentity: a field is invalid and no ``on_error`` was given.
         """
-        if isinstance(country, str) and is_region_code(country.strip()):
-            region = country.strip()
+        if isinstance(country, str) and is_region_code(str.strip(country)):
+            region = str.strip(country)
         raw_values = (
             email,
             phone_number,
@@ -327,7 +331,7 @@ class Identity:
     ) -> Identity:
         values: dict[str, str] = {}
         for (name, normalize), raw in zip(_NORMALIZERS.items(), raw_values, strict=True):
-            if raw is None or raw == "":
+            if raw is None or (isinstance(raw, str) and not str.__len__(raw)):
                 continue
             try:
                 text = (
@@ -347,14 +351,54 @@ class Identity:
                 if on_error is None:
                     raise
                 on_error(exc)
+            except Exception as exc:  # an object whose methods raise: this field only
+                error = InvalidIdentity(
+                    name, raw, f"could not be read (reading it raised {type(exc).__name__})"
+                )
+                if on_error is None:
+                    raise error from None
+                on_error(error)
         return cls(**values)
 
+    def same_person(self, other: Identity) -> bool:
+        """Whether both identities name one person: they share at least one of
+        :data:`PERSON_KEYS` (e-mail, phone, external id) and agree on every one they share."""
+        shared = False
+        for name in PERSON_KEYS:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine and theirs:
+                if mine != theirs:
+                    return False
+                shared = True
+        return shared
+
     def merged(self, other: Identity) -> Identity:
-        """This identity with every field that ``other`` sets taken from ``other``."""
+        """The identity to use when ``other`` comes after this one (a carried identity, then
+        this request's): ``other``'s fields over this one's when both are one person
+        (:meth:`same_person`), else ``other`` alone. Two people's fields are never mixed."""
         if not other:
             return self
         if not self:
             return other
+        if not self.same_person(other):
+            return other
+        return self._overlaid(other)
+
+    def extended(self, other: Identity) -> Identity:
+        """Within one request: ``other``'s fields added to this one's (``identify(email=…)``
+        then ``identify(phone_number=…)``), unless they disagree on one of
+        :data:`PERSON_KEYS` (then ``other`` alone: another person)."""
+        if not other:
+            return self
+        if not self:
+            return other
+        for name in PERSON_KEYS:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine and theirs and mine != theirs:
+                return other
+        return self._overlaid(other)
+
+    def _overlaid(self, other: Identity) -> Identity:
         values = {f.name: getattr(other, f.name) or getattr(self, f.name) for f in fields(self)}
         return Identity(**values)
 

@@ -126,6 +126,19 @@ def partial_calls(
     return [call for call in page_calls(settings, identity, events) if call.method != "page"]
 
 
+#: The call that has the client script empty TikTok's SDK of the identity it holds, after
+#: :meth:`TikTokPixel.forget <pixel_embed.TikTokPixel.forget>`, on a page that did not reload.
+FORGET_CALL = PixelCall("forget")
+
+
+def forget_first(state: _RequestState, calls: list[PixelCall]) -> list[PixelCall]:
+    """``calls``, after :data:`FORGET_CALL` when the visitor was forgotten since the last page."""
+    if not state.forget_browser:
+        return calls
+    state.forget_browser = False
+    return [FORGET_CALL, *calls]
+
+
 def encode_calls(calls: Sequence[PixelCall]) -> str:
     """``calls`` as the JSON :data:`HEADER` and the fragment carry (ASCII, HTML-safe)."""
     return "[" + ",".join(to_js(call.as_list) for call in calls) + "]"
@@ -234,9 +247,9 @@ class PartialPages:
         identity, older = pixel._pop_deferred(state.app) if kind == "htmx" else (NO_IDENTITY, [])
         events = [*older, *state.deferred, *state.events]
         identity = identity.merged(state.identity)
-        if not events and not (placeholder and identity):
+        if not events and not (placeholder and identity) and not state.forget_browser:
             return
-        calls = partial_calls(config.settings, identity, events)
+        calls = forget_first(state, partial_calls(config.settings, identity, events))
         value, left = encode_to_fit(calls, MAX_HEADER_BYTES)
         left = min(left, len(events))  # the identity comes first, and always fits
         state.events = []
@@ -283,14 +296,15 @@ def render_fragment(pixel: TikTokPixel) -> Markup:
     identity = identity.merged(state.identity)
     state.events = []
     state.deferred = []
-    if not events and not identity:
+    if not events and not identity and not state.forget_browser:
         return Markup("")
     state.private = True
     nonce = pixel._current_nonce(state.config)
     nonce_attribute = f' nonce="{escape(nonce)}"' if nonce else ""
+    calls = forget_first(state, partial_calls(config.settings, identity, events))
     return Markup(
         f'<script type="application/json" data-pixel-embed-calls{nonce_attribute}>'
-        f"{encode_calls(partial_calls(config.settings, identity, events))}</script>"
+        f"{encode_calls(calls)}</script>"
     )
 
 

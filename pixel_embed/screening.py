@@ -1,47 +1,60 @@
-"""What "looks like an e-mail address or a phone number" means in free text: THE one definition.
+# ruff: noqa: RUF002 (look-alike characters are what the screen reads)
+"""What "looks like an e-mail address or a phone number" in free text means: THE one definition.
 
 Event parameters are free text a site often takes from its visitors (a search query, a
 message). :func:`find_personal_data` finds the e-mail addresses and phone numbers in such text,
 :func:`mask_personal_data` replaces them with :data:`EMAIL_MARKER` / :data:`PHONE_MARKER`, and
 :func:`scrub_url` takes them (and secrets) out of a URL. The QA kit's PII guard
-(:mod:`pixel_embed.testing.pii`) uses the same definition, so what the library lets through
-is what its own checks accept.
+(:mod:`pixel_embed.testing.pii`) and the audit use the same definition, so what the library
+lets through is what its own checks accept.
 
-**An e-mail address** is a local part of 1 to 64 letters, digits or ``. _ % + -`` (not
-continuing a longer such run), ``@``, then a domain: a letter or digit, then labels of letters,
-digits, ``-`` or ``_`` joined by dots (at most 9), ending in a dot and a top-level domain of 2 to
-63 *letters* (``jane@example.com``, ``j.doe+shop@mail.example.co.uk``). Letters include
-accented ones (``jöhn@exämple.de``). ``@handle``, ``user@localhost`` and ``5@10.99`` are not.
+**Text is read as people type it.** The patterns run on a normalised copy, and what they find
+is masked in the original: each character is NFKC-normalised (full-width at signs, plus signs
+and digits become ``@``, ``+`` and ``0-9``), digits of every script become ASCII digits, format
+characters (zero-width spaces and joiners, soft hyphens, byte-order marks) and combining marks
+are dropped, Unicode spaces become a space and Unicode dashes a hyphen; ``%XX`` escapes are
+decoded (``jane%40example.com``), and ``(at)``, ``[at]``, ``(dot)``, ``[dot]`` read as ``@``
+and ``.``.
 
-**A phone number** is one of:
+**An e-mail address** is a local part of letters, digits or ``. _ % + -`` (of any length: a
+long run before the address is masked with it), ``@`` (a space on either side allowed), then a
+domain: a letter or digit, then labels of letters, digits, ``-`` or ``_`` joined by dots (at
+most 9), ending in a dot and a top-level domain of 2 to 63 *letters* (``jane@example.com``,
+``j.doe+shop@mail.example.co.uk``, ``jöhn@exämple.de``). ``@handle``, ``user@localhost``,
+``5@10.99`` and image names such as ``icon@2x.png`` are not.
 
-- international: ``+`` (not after a letter, digit or ``+``), then 7 to 15 digits, which may be
-  separated by spaces, dots, hyphens, slashes or parentheses (``+12133734253``,
-  ``+1 (213) 373-4253``, ``+44 20 7946 0958``);
-- North American: ``(213) 373-4253``, ``213-373-4253``, ``213.373.4253``, ``213 373 4253``,
+**A phone number** is a run of digits with separators (spaces, dots, hyphens, slashes,
+parentheses), optionally with an extension (``x23``, ``ext. 23``), that is one of:
+
+- international: ``+``, ``00`` or ``011`` and then 7 to 15 digits (``+44 20 7946 0958``,
+  ``0044 20 7946 0958``, ``011 44 20 7946 0958``);
+- North American: ``(213) 373-4253``, ``(213)3734253``, ``213-373-4253``, ``213.373.4253``,
   optionally after ``1-`` (area code and exchange start with 2-9, as in NANP);
-- national with a trunk ``0``: ``0`` and 1 to 4 digits, then 1 to 4 groups of 2 to 8 digits
-  separated by a space, dot or hyphen, 9 to 12 digits in all (``020 7946 0958``,
-  ``0412 345 678``, ``01 09 75 83 51``).
+- national: 7 to 12 digits in at least two groups (or with parentheses) that
+  ``phonenumbers``' metadata calls a valid number of one of :data:`PHONE_REGIONS`
+  (``138 0013 8000`` in China, ``(11) 91234-5678`` in Brazil, ``030/12345678`` in Germany,
+  ``01 09 75 83 51`` in France) and that is not a date, a time or a number grouped in
+  thousands (``1 000 000 000``).
 
-A number must not continue a word or a longer number (``SKU-415-555-0100``, ``ORD-2133734253``
-and the groups of a UUID are not phones). A run of digits without ``+`` or separators
+A number must not continue a word or a longer number (``SKU-415-555-0100``, ``ORD-2133734253``,
+the groups of a UUID, ``1Z 999 AA1 01 2345 6784``). A run of digits without ``+`` or separators
 (``2133734253``) is *not* a phone number: it cannot be told from an order number.
-Prices (``1299.99``, ``$1,299.99``), dates (``2024-01-15``, ``15/01/2024``, ``01.02.2024``),
-ISO timestamps (``2024-01-15T10:30:00+02:00``), SKUs, order numbers and UUIDs pass untouched.
 
-Digits are the ASCII digits 0-9. Every pattern is bounded (no unbounded repetition that can
-backtrack), and text that cannot hold either (no ``@``, fewer than 7 digits) is let through
-without running a regular expression at all: this runs for every string parameter of every
-event.
+Every pattern is bounded (no unbounded repetition that can backtrack), and text that cannot
+hold either (no ``@``, fewer than 7 digits once normalised) is let through without running a
+pattern: this runs for every string parameter of every event.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, unquote_to_bytes, urlencode, urlsplit, urlunsplit
+
+import phonenumbers
 
 PersonalData = Literal["email", "phone"]
 
@@ -50,45 +63,237 @@ EMAIL_MARKER = "[email]"
 #: What replaces a phone number in masked text.
 PHONE_MARKER = "[phone]"
 
+#: The regions whose national numbers (written without a country code) are recognised, by
+#: ``phonenumbers``' metadata: the largest TikTok markets and the formats of the corpus
+#: (tests/corpora/pii_variants.jsonl). A number of another region is found when written with
+#: ``+``, ``00`` or ``011``.
+PHONE_REGIONS = (
+    "US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "SE", "RU", "TR", "CN", "JP", "KR",
+    "IN", "ID", "AU", "BR", "MX", "ZA", "NG", "EG", "SA", "VN", "PH",
+)  # fmt: skip
+
+# -- the normalised copy -------------------------------------------------------------------------
+
+# The planes scanned for characters the copy changes: the Basic and Supplementary Multilingual
+# Planes and the tags and variation selectors (plane 14); the ideographic planes 2-3 hold no
+# digit, space, dash, "@" or format character.
+_SCANNED = (range(0x80, 0x20000), range(0xE0000, 0xE1000))
+
+
+def _read_char(char: str) -> str:
+    """What one character is in the normalised copy."""
+    category = unicodedata.category(char)
+    if category in ("Cf", "Mn", "Mc", "Me"):  # zero-width, soft hyphen, BOM, combining marks
+        return ""
+    if category == "Zs" or char in "\u2028\u2029\x85":
+        return " "
+    if category == "Pd" or char == "\u2212":  # dashes, the minus sign
+        return "-"
+    if category == "Nd":  # a digit of any script
+        return str(unicodedata.decimal(char))
+    if char in "\u3002\uff61":  # ideographic full stops, as CJK input methods type them
+        return "."
+    return unicodedata.normalize("NFKC", char)
+
+
+@functools.cache
+def _changed() -> tuple[dict[str, str], dict[int, str]]:
+    """What each character the copy changes becomes, also as a table for ``str.translate``.
+    Built on first use, in about 0.1 s."""
+    table = {}
+    for block in _SCANNED:
+        for point in block:
+            char = chr(point)
+            if unicodedata.category(char) not in ("Cn", "Co", "Cs"):
+                read = _read_char(char)
+                if read != char:
+                    table[char] = read
+    return table, {ord(char): read for char, read in table.items()}
+
+
+_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+# Text encoded once, twice or three times is read: a search for "jane%40example.com" is
+# "q=jane%2540example.com" in the address.
+_PERCENT_LEVELS = 3
+# Escapes of JSON and of Python's repr: "\\uff20" is a full-width "@", "\\n" a line break.
+_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[nrt])")
+# "jane (at) example [dot] com": brackets of any kind, spaces inside and around.
+_SPELLED = re.compile(r" ?[(\[{<] ?(at|dot) ?[)\]}>] ?", re.IGNORECASE)
+
+
+class _Copy:
+    """``text`` normalised as :func:`_read` does it, with where each of its characters came
+    from: ``starts[i]`` to ``ends[i]`` in the original."""
+
+    __slots__ = ("ends", "starts", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = list(range(len(text)))
+        self.ends = list(range(1, len(text) + 1))
+        for _ in range(_PERCENT_LEVELS):  # "%2540" is an "@" encoded twice
+            if "%" not in self.text or not _PERCENT.search(self.text):
+                break
+            self._sub(_PERCENT, _decoded)
+        if "\\" in self.text:
+            self._sub(_ESCAPE, _unescaped)
+        if not self.text.isascii():
+            table = _changed()[0]
+            reads = [table.get(char, char) for char in self.text]
+            source = [index for index, read in enumerate(reads) for _ in read]
+            self.text = "".join(reads)
+            self.starts = [self.starts[index] for index in source]
+            self.ends = [self.ends[index] for index in source]
+        if _SPELLED.search(self.text):
+            self._sub(_SPELLED, _spelled)
+
+    def _sub(self, pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]) -> None:
+        text, starts, ends = self.text, self.starts, self.ends
+        parts: list[str] = []
+        new_starts: list[int] = []
+        new_ends: list[int] = []
+        done = 0
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            read = replace(match)
+            parts += (text[done:start], read)
+            new_starts += starts[done:start] + [starts[start]] * len(read)
+            new_ends += ends[done:start] + [ends[end - 1]] * len(read)
+            done = end
+        parts.append(text[done:])
+        self.text = "".join(parts)
+        self.starts = new_starts + starts[done:]
+        self.ends = new_ends + ends[done:]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Where the copy's ``text[start:end]`` is in the original."""
+        return self.starts[start], self.ends[end - 1]
+
+
+# -- e-mail addresses ----------------------------------------------------------------------------
+
 _LOCAL = r"[\w.%+-]"
+# The local part has no length cap: a cap let a long run of word characters ("hello+i+am+
+# writing+...+jane@example.com", a URL slug) hide the address. A run starts only where the
+# previous character cannot continue it, so each run is read once: linear in the text.
 _EMAIL = re.compile(
-    rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}@[^\W_](?:[\w-]{{0,62}})(?:\.[\w-]{{1,63}}){{0,8}}"
-    r"\.[^\W\d_]{2,63}(?![\w-])"
+    rf"(?<!{_LOCAL}){_LOCAL}+ ?@ ?([^\W_][\w-]{{0,62}}(?:\.[\w-]{{1,63}}){{0,8}}"
+    r"\.[^\W\d_]{2,63})(?![^\W\d]|-)"  # digits right after the domain: still an address
 )
+# "icon@2x.png", "hero@1.5x.webp": image names for high-resolution screens.
+_RETINA = re.compile(r"[0-9]+(?:\.[0-9]+)?x\.[A-Za-z]{3,4}")
+
+# -- phone numbers -------------------------------------------------------------------------------
+
+# A run of digits with separators. Each separator is one of a few shapes that cannot match
+# the same characters two ways, so a failed match backtracks once per digit at most. A dot
+# between spaces ends a sentence ("call 810 12 34 56. 01.02.2024 …"), not a group.
+_SEPARATOR = r"(?:\)[ -]?| ?[-/] ?|\.| \(?|\()"
 _PHONE = re.compile(
-    # international, +CC…
-    r"(?<![\w+])\+[0-9][0-9 ./()\u00a0-]{5,28}[0-9](?![\w-]|[.,][0-9])"
-    # North American, 3-3-4
-    r"|(?<![\w+.-])(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-]"
-    r"[0-9]{4}(?![\w-]|[.,][0-9])"
-    # national, with a trunk 0
-    r"|(?<![\w+.-])0[0-9]{1,4}(?:[ .-][0-9]{2,8}){1,4}(?![\w-]|[.,:/][0-9])"
+    # "+" starts a number after anything but a digit or "+" (also after a word: form-encoded
+    # text writes a space as "+", and a URL loses its line breaks), "(" after anything but a
+    # word; a digit after neither a word nor a number and a separator (it would continue it)
+    r"(?:(?<![0-9_+])\+|(?<![\w+])\(\+?|(?<![\w.-])(?<![0-9][ ./-]))"
+    rf"[0-9](?:{_SEPARATOR}?[0-9]){{6,19}}"
+    r"(?: ?(?:x|ext\.?|#) ?[0-9]{1,6})?"  # an extension
+    r"(?![\w-]|[.,/][0-9])"
 )
+_EXTENSION = re.compile(r" ?(?:x|ext\.?|#) ?[0-9]{1,6}$")
 _NOT_DIGIT = re.compile(r"[^0-9]+")
-# Every byte but the ASCII digits: ``bytes.translate`` deletes them to count digits fast.
-_NOT_DIGIT_BYTES = bytes(b for b in range(256) if not 48 <= b <= 57)
-# Digits a phone number may hold, by kind of match: see the module docstring.
+_DIGIT_RUN = re.compile(r"[0-9]{7}")
+_NORTH_AMERICAN = re.compile(
+    r"(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ ./-])[2-9][0-9]{2}[ .-]?[0-9]{4}"
+)
+# Not phone numbers, whatever a region's metadata says: a date (and an hour after it), a
+# number grouped in thousands, coordinates, a decimal number or a version ("1.980.1518", in
+# TikTok's own beacons), an id that starts with a year
+# ("2024-000123", "INV/2024/00123") or an ISBN's 978/979.
+_NOT_PHONE = re.compile(
+    r"(?:19|20)[0-9]{2}[ ./-].*|97[89][0-9]?[ -].*|[0-9]+\.[0-9]+|[1-9][0-9]*(?:\.[0-9]+)+|"
+    r"[0-9]{4}([-./])[0-9]{1,2}\1[0-9]{1,2}(?: [0-9]{1,2})?"
+    r"|[0-9]{1,2}([-./])[0-9]{1,2}\2(?:[0-9]{2}|[0-9]{4})(?: [0-9]{1,2})?"
+    r"|[1-9][0-9]{0,2}([ ,.'])[0-9]{3}(?:\3[0-9]{3})*"
+    r"|[0-9]{1,3}\.[0-9]{3,} ?[-,]? ?[0-9]{1,3}\.[0-9]{3,}"
+)
+_SPACED_NINE = re.compile(r"[0-9]{3} [0-9]{3} [0-9]{3}")  # Spanish, Polish mobiles
+_GROUPS = re.compile(r"[0-9]+")
+# A national number must not be followed by a code of digits and letters ("AB 1234 5678 9GB").
+_CODE_AFTER = re.compile(r" ?[-./]? ?[0-9]{1,8}[^\W\d]")
+_TRAILING_COUNT = re.compile(r" [0-9]{1,2}$")
+_LAST_GROUP = re.compile(r"[^0-9]+[0-9]+$")
 _INTERNATIONAL_DIGITS = range(7, 16)
-_NATIONAL_DIGITS = range(9, 13)
+_NATIONAL_DIGITS = range(7, 13)
 
 
 def _is_phone(match: str) -> bool:
-    digits = len(_NOT_DIGIT.sub("", match))
-    if match[0] == "+":
-        return digits in _INTERNATIONAL_DIGITS
-    if match[0] == "0":
-        return digits in _NATIONAL_DIGITS
-    return True  # the North American pattern fixes its digits itself
+    number = _EXTENSION.sub("", match)
+    digits = _NOT_DIGIT.sub("", number)
+    if number[0] == "+" or number[:2] == "(+":
+        return len(digits) in _INTERNATIONAL_DIGITS
+    if digits[:3] == "011" and len(digits) - 3 in _INTERNATIONAL_DIGITS and digits[3] != "0":
+        return True  # dialled from North America
+    if digits[:2] == "00" and len(digits) - 2 in _INTERNATIONAL_DIGITS and digits[2] != "0":
+        return True  # dialled from most of the world
+    if _NORTH_AMERICAN.fullmatch(number):
+        return True
+    if len(digits) not in _NATIONAL_DIGITS:
+        return False
+    if _NOT_PHONE.fullmatch(number) and not _SPACED_NINE.fullmatch(number):
+        return False
+    groups = _GROUPS.findall(number)
+    if len(groups) < 2 or min(len(group) for group in groups[1:]) < 2:
+        return False  # a single run, or an ISBN's check digit
+    return is_national_number(digits)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_national_number(digits: str) -> bool:
+    """Whether ``digits``, written without a country code, is a valid number of one of
+    :data:`PHONE_REGIONS` (by ``phonenumbers``' metadata)."""
+    for region, (prefix, lengths) in _region_lengths().items():
+        significant = len(digits) - len(prefix) if prefix and digits.startswith(prefix) else None
+        if len(digits) not in lengths and significant not in lengths:
+            continue
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(digits, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
+
+
+@functools.cache
+def _region_lengths() -> dict[str, tuple[str, frozenset[int]]]:
+    # Each region's trunk prefix and the lengths its numbers can have: a number of another
+    # length is not parsed at all (parsing costs ~25 us).
+    lengths = {}
+    for region in PHONE_REGIONS:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is None or metadata.general_desc is None:
+            continue
+        possible = frozenset(metadata.general_desc.possible_length or ())
+        lengths[region] = (metadata.national_prefix or "", possible)
+    return lengths
+
+
+_NOT_DIGIT_BYTES = bytes(b for b in range(256) if not 48 <= b <= 57)
+
+
+def may_hold_phone(text: str) -> bool:
+    """Whether ``text`` has the 7 ASCII digits every phone number has (a cheap first test)."""
+    return _may_be_phone(text)
 
 
 def _may_be_phone(text: str) -> bool:
-    # Every phone number has 7 ASCII digits at least; few other texts have (product names,
+    # Every phone number has 7 digits at least; few other texts have (product names,
     # queries), and counting them costs a tenth of a search with the patterns.
     return (
         len(text) >= 8
-        and len(text.encode("utf-8", "surrogatepass").translate(None, _NOT_DIGIT_BYTES)) >= 7
+        and len(text.encode("ascii", "ignore").translate(None, _NOT_DIGIT_BYTES)) >= 7
     )
 
+
+# -- finding -------------------------------------------------------------------------------------
 
 #: How an error describes text that :func:`is_encodable` refuses.
 UNENCODABLE = "holds characters that cannot be encoded (a lone surrogate)"
@@ -106,21 +311,125 @@ def is_encodable(text: str) -> bool:
     return True
 
 
+def _decoded(match: re.Match[str]) -> str:
+    return unquote_to_bytes(match[0]).decode("utf-8", "replace")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    escape = match[0]
+    return " " if escape[1] in "nrt" else chr(int(escape[2:], 16))
+
+
+def _spelled(match: re.Match[str]) -> str:
+    return "@" if match[1].lower() == "at" else "."
+
+
+def _read(text: str) -> str:
+    """The normalised copy of ``text`` alone, fast: what :class:`_Copy` writes, without where
+    each character came from (needed only once something is found)."""
+    read = text
+    for _ in range(_PERCENT_LEVELS):  # "%2540" is an "@" encoded twice
+        if "%" not in read:
+            break
+        read = _PERCENT.sub(_decoded, read)
+    if "\\" in read:
+        read = _ESCAPE.sub(_unescaped, read)
+    if not read.isascii():
+        read = read.translate(_changed()[1])
+    if ("(" in read or "[" in read or "{" in read or "<" in read) and _SPELLED.search(read):
+        read = _SPELLED.sub(_spelled, read)
+    return read
+
+
+def _found(text: str, first_only: bool = False) -> list[tuple[int, int, PersonalData]]:
+    """Where the e-mail addresses and phone numbers of ``text`` are, in the original."""
+    return [(start, end, kind) for start, end, kind, _ in _found_read(text, first_only)]
+
+
+def _found_read(text: str, first_only: bool = False) -> list[tuple[int, int, PersonalData, str]]:
+    """:func:`_found`, with each match as the normalised copy reads it (``jane@example.com``
+    for ``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ``)."""
+    read = _read(text)
+    found = _found_in(read, first_only)
+    if not found or read is text or first_only:
+        return [(start, end, kind, read[start:end]) for start, end, kind in found]
+    copy = _Copy(text)
+    return [
+        (*copy.span(start, end), kind, copy.text[start:end])
+        for start, end, kind in _found_in(copy.text)
+    ]
+
+
+def _shorter_phone(number: str, after: str) -> str:
+    """The phone number at the start of a longer run ``number`` (followed by ``after``):
+    an international number followed by more digits ("+1 415 555 0100 00000"), a North
+    American one followed by any number, or a number followed by a count ("call
+    415-555-0100 2 times"; not by a check digit)."""
+    if number[0] == "+" or number[:2] == "(+":
+        for _ in range(3):
+            number = _LAST_GROUP.sub("", number)
+            if _is_phone(number):
+                return number
+        return ""
+    shorter = _LAST_GROUP.sub("", number)
+    if _NORTH_AMERICAN.fullmatch(shorter):  # a shape too strong to be anything else
+        return shorter
+    shorter = _TRAILING_COUNT.sub("", number)
+    if shorter != number and after[1:].isalpha() and _is_phone(shorter):
+        return shorter
+    return ""
+
+
+def _found_in(read: str, first_only: bool = False) -> list[tuple[int, int, PersonalData]]:
+    """Where the e-mail addresses and phone numbers of the normalised ``read`` are."""
+    found: list[tuple[int, int, PersonalData]] = []
+    if "@" in read:
+        for match in _EMAIL.finditer(read):
+            if _RETINA.fullmatch(match[1]):
+                continue
+            found.append((*match.span(), "email"))
+            if first_only:
+                return found
+    if _may_be_phone(read):
+        at = 0
+        while candidate := _PHONE.search(read, at):
+            start = candidate.start()
+            at = start + 1  # a run that is no phone may hold one ("$1,299.99 (201) 555-0123")
+            number = candidate[0]
+            if not _is_phone(number):
+                number = _shorter_phone(number, read[candidate.end() : candidate.end() + 2])
+                if not number:
+                    continue
+            end = start + len(number)
+            if (
+                number[0] not in "+("
+                and _CODE_AFTER.match(read, end)
+                and not _NORTH_AMERICAN.match(number)
+            ):
+                continue
+            found.append((start, end, "phone"))
+            at = end
+            if first_only:
+                return found
+    found.sort()
+    return found
+
+
 def find_personal_data(text: str) -> list[tuple[PersonalData, str]]:
-    """The e-mail addresses and phone numbers in ``text``, in order, as ``(kind, text)``."""
-    found: list[tuple[int, PersonalData, str]] = []
-    if "@" in text:
-        found += [(m.start(), "email", m.group()) for m in _EMAIL.finditer(text)]
-    if _may_be_phone(text):
-        found += [(m.start(), "phone", m[0]) for m in _PHONE.finditer(text) if _is_phone(m[0])]
-    return [(kind, value) for _, kind, value in sorted(found)]
+    """The e-mail addresses and phone numbers in ``text``, in order, as ``(kind, text)``:
+    the text as it is written in ``text``."""
+    return [(kind, text[start:end]) for start, end, kind in _found(text)]
 
 
-def holds_personal_data(text: str) -> bool:
-    """Whether ``text`` holds something that looks like an e-mail address or phone number."""
-    if "@" in text and _EMAIL.search(text):
+def holds_personal_data(text: str, *, digit_runs: bool = False) -> bool:
+    """Whether ``text`` holds something that looks like an e-mail address or phone number.
+
+    :param digit_runs: also a bare run of 7 or more digits (``4155550100``), which free text
+        lets through (an order number looks the same) but a city or state cannot hold.
+    """
+    if digit_runs and _DIGIT_RUN.search(_read(text)):
         return True
-    return _may_be_phone(text) and any(_is_phone(m[0]) for m in _PHONE.finditer(text))
+    return bool(_found(text, first_only=True))
 
 
 # Short texts found clean lately (product names, SKUs, categories come back on every page):
@@ -135,11 +444,23 @@ def replace_personal_data(
     text: str, email: Callable[[str], str], phone: Callable[[str], str]
 ) -> str:
     """``text`` with each e-mail address replaced by ``email(address)`` and each phone number
-    by ``phone(number)``."""
-    replaced = _EMAIL.sub(lambda m: email(m[0]), text) if "@" in text else text
-    if _may_be_phone(replaced):
-        replaced = _PHONE.sub(lambda m: phone(m[0]) if _is_phone(m[0]) else m[0], replaced)
-    return replaced
+    by ``phone(number)``: the whole of what was found is replaced, and the functions get it as
+    the screen reads it (``jane@example.com`` for ``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ`` or
+    ``jane%40example.com``), so that a partial mask (``j***@example.com``) cannot keep the
+    original's look-alike characters."""
+    parts = []
+    done = 0
+    for start, end, kind, read in _found_read(text):
+        if start < done:  # overlaps the previous match: masked with it
+            done = max(done, end)
+            continue
+        parts.append(text[done:start])
+        parts.append(email(read) if kind == "email" else phone(read))
+        done = end
+    if not done:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def mask_personal_data(text: str) -> str:
@@ -232,14 +553,41 @@ def scrub_url(url: str | None) -> str | None:
         host = f"[{host}]"
     query = parts.query
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
+        pieces = [piece for piece in query.split("&") if piece]
+        # A form writes a space as "+", and that is how the value is read; a link typed by
+        # hand means a "+" ("?to=+14155550100"): a value is screened both ways.
         kept = [
-            (name, value)
-            for name, value in pairs
-            if not is_secret_parameter(name)
-            and not holds_personal_data(value)
-            and not holds_personal_data(name)
+            (unquote_plus(name), unquote_plus(value))
+            for name, _, value in (piece.partition("=") for piece in pieces)
+            if not is_secret_parameter(unquote_plus(name))
+            and not holds_personal_data(unquote_plus(value))
+            and not ("+" in value and holds_personal_data(unquote(value)))
+            and not holds_personal_data(unquote_plus(name))
         ]
-        if len(kept) != len(pairs):
+        if len(kept) != len(pieces):
             query = urlencode(kept)
     return urlunsplit((parts.scheme, host + port, mask_personal_data(parts.path), query, ""))
+
+
+def personal_data_in_url(path: str, query: str = "") -> list[tuple[str, PersonalData]]:
+    """Where a URL holds an e-mail address or phone number, as ``(place, kind)``: ``"path"``,
+    or the name of the query parameter whose value holds it (``"q"``), or ``"a parameter
+    name"``; each place once, in order. The URL is not repeated: a place names where to look.
+
+    :param path: the URL's path (percent-encoded or not).
+    :param query: the URL's query string, without ``?`` (as the browser sent it).
+    """
+    found: list[tuple[str, PersonalData]] = []
+    for _, _, kind in _found(path)[:1]:
+        found.append(("path", kind))
+    for piece in query.split("&") if query else ():
+        name, _, value = piece.partition("=")
+        # A form writes a space as "+"; a link typed by hand means a "+": read both ways.
+        hits = _found(unquote_plus(value), first_only=True) or (
+            _found(unquote(value), first_only=True) if "+" in value else []
+        )
+        if hits:
+            found.append((unquote_plus(name), hits[0][2]))
+        elif holds_personal_data(unquote_plus(name)):
+            found.append(("a parameter name", "phone" if "@" not in name else "email"))
+    return list(dict.fromkeys(found))

@@ -28,7 +28,7 @@
     return map;
   }
   var has = Object.prototype.hasOwnProperty;
-  var METHODS = table(["identify", "track"]);
+  var METHODS = table(["identify", "track", "forget"]);
   // The longest a swapping response's calls wait for htmx:afterSettle (which a swap that
   // leaves no element behind never sends) before they run anyway.
   var SETTLE_WAIT_MS = 2000;
@@ -62,7 +62,20 @@
     } catch (e) { /* an old browser without CustomEvent */ }
   }
 
+  // pixel.forget() on the server (a logout): TikTok's SDK has no reset, and its identify()
+  // merges into the user info it holds (and skips empty values), so that the next person
+  // would be sent with the last one's fields. Its user info is emptied but for the anonymous id.
+  function forget(target) {
+    var context = target && target.context;
+    var info = context && typeof context.getUserInfo === "function" ? context.getUserInfo() : null;
+    if (!info || typeof info !== "object") return;
+    for (var key in info) {
+      if (key !== "anonymous_id" && Object.prototype.hasOwnProperty.call(info, key)) delete info[key];
+    }
+  }
+
   function apply(target, call) {
+    if (call[0] === "forget") return forget(target);
     var method = target && target[call[0]];
     if (typeof method === "function") method.apply(target, call[1]);
   }

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 from pixel_embed.render import PixelSettings, render_pixel
+from pixel_embed.testing import install_recorder
 from pixel_embed.testing.sdk import ENV_VAR, find_sdk_dir
 
 #: CI's copy, beside the clone (as ``/work/shared`` sits beside each worktree).
@@ -35,3 +39,15 @@ def raw_page(script: str, *, codes: tuple[str, ...], ldu: bool = False) -> str:
         f"<!doctype html><html><head><title>t</title>{stub}<script>{script}</script></head>"
         "<body>ok</body></html>"
     )
+
+
+@contextmanager
+def real_sdk_page(browser: Browser, sdk_dir: Path) -> Iterator[Page]:
+    """A page in a context of its own, TikTok's hosts answered by the SDK copy in ``sdk_dir``
+    (the recorder keeping every beacon); the context is closed after the block."""
+    context = browser.new_context()
+    try:
+        install_recorder(context, sdk="real", sdk_dir=sdk_dir)
+        yield context.new_page()
+    finally:
+        context.close()

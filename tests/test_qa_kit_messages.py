@@ -160,9 +160,11 @@ def test_the_pii_guard_reads_the_beacons() -> None:
     assert pii_in_beacons([leaky]) == [
         "beacon 1 (Pageview to analytics.tiktok.com/api/v2/pixel) context.user.email: "
         "'jane@example.com' is not a SHA-256 digest",
+        "beacon 1 (Pageview to analytics.tiktok.com/api/v2/pixel) context.page.url: a phone "
+        "number in query parameter 'phone' of 'https://shop.test/?phone=+12133734253' (TikTok "
+        "receives the page's URL: send the form with POST, or keep it out of the address)",
         "beacon 1 (Pageview to analytics.tiktok.com/api/v2/pixel): "
         "e-mail address 'jane@example.com'",
-        "beacon 1 (Pageview to analytics.tiktok.com/api/v2/pixel): phone number '+12133734253'",
     ]
 
 

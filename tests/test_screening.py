@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (look-alike characters are what these tests are about)
 """The one definition of "looks like an e-mail address or a phone number" in free text."""
 
 from __future__ import annotations
@@ -142,3 +143,63 @@ def test_clean_urls_are_kept_as_they_are() -> None:
     assert scrub_url(None) is None
     assert scrub_url("http://[::1]:5000/x?a=1") == "http://[::1]:5000/x?a=1"
     assert scrub_url("http://[::1/x") is None  # unparseable: left out
+
+
+# The review's finding 1: an address after a long run of word characters was never masked.
+LONG_RUNS = [
+    "hello+i+am+writing+about+the+price+of+the+red+mug+please+reply+to+jane@example.com",
+    "our-red-mugs-and-how-to-reach-the-team-who-makes-them-by-mail-write-now-jane@example.com",
+    "x" * 70 + ".jane@example.com",
+]
+# Finding 2: what real keyboards, input methods and national habits produce.
+TYPED = [
+    ("jane＠example.com", "email"),
+    ("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", "email"),
+    ("jane\u200b@example.com", "email"),
+    ("jane@\u200dexample.com", "email"),
+    ("jane\u00ad@example.com", "email"),
+    ("jane%40example.com", "email"),
+    ("jane＋shop@example.com", "email"),
+    ("＋１ ４１５ ５５５ ０１００", "phone"),
+    ("+1\u00a0415\u00a0555\u00a00100", "phone"),
+    ("+44\u200920\u20097946\u20090958", "phone"),
+    ("415\u2013555\u20130100", "phone"),
+    ("138 0013 8000", "phone"),
+    ("(11) 91234-5678", "phone"),
+    ("030/12345678", "phone"),
+    ("0044 20 7946 0958", "phone"),
+    ("011 44 20 7946 0958", "phone"),
+    ("(415)5550100", "phone"),
+    ("415-555-0100x23", "phone"),
+]
+
+
+@pytest.mark.parametrize("text", LONG_RUNS)
+def test_an_address_after_a_long_run_of_word_characters_is_masked(text: str) -> None:
+    assert mask_personal_data(text).endswith("[email]")
+    assert "jane" not in mask_personal_data(f"see {text} now")
+    assert scrub_url(f"https://shop.example/p/{text}") == "https://shop.example/p/[email]"
+
+
+@pytest.mark.parametrize(("text", "kind"), TYPED)
+def test_what_keyboards_type_is_found_and_masked_in_the_original(text: str, kind: str) -> None:
+    assert find_personal_data(f"write: {text} thanks") == [(kind, text)]
+    assert mask_personal_data(f"write: {text} thanks") == f"write: [{kind}] thanks"
+
+
+@pytest.mark.parametrize(
+    "text", ["image@2x.png", "hero@1.5x.webp", "1Z 999 AA1 01 2345 6784", "1 000 000 000"]
+)
+def test_image_names_tracking_numbers_and_counts_are_not_personal_data(text: str) -> None:
+    assert find_personal_data(text) == []
+
+
+def test_a_number_followed_by_a_count_is_still_found() -> None:
+    assert mask_personal_data("call 415-555-0100 2 times") == "call [phone] 2 times"
+
+
+def test_a_plus_in_a_hand_written_query_is_read_as_a_plus() -> None:
+    url = "https://shop.example/share?to=+14155550100&ref=tiktok"
+    assert scrub_url(url) == "https://shop.example/share?ref=tiktok"
+    # and a form's "+" is still a space
+    assert scrub_url("https://shop.example/s?q=red+mug") == "https://shop.example/s?q=red+mug"

@@ -94,7 +94,10 @@ def mask_identity_value(key: str, value: str) -> str:
     if not value.strip() or is_sha256(value.strip()):
         return value
     if "@" in value:
-        return mask_email(value.strip())
+        # Each address masked where it is (a value may hold several, or look-alike
+        # characters); a value that is no address at all shows its first character only.
+        masked = mask_text(value)
+        return masked if masked != value else f"{value.strip()[:1]}***"
     if key in ("phone", "phone_number", "sha256_phone_number") or find_personal_data(
         value.strip()
     ) == [("phone", value.strip())]:

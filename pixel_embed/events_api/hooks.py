@@ -11,6 +11,7 @@ the browser call the next page makes.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,16 @@ log = logging.getLogger("pixel_embed.events_api")
 EXTENSION_KEY = "tiktok_pixel_events_api"
 #: The cookie TikTok's SDK keeps its browser id in.
 TTP_COOKIE = "_ttp"
+# What TikTok's SDK writes in _ttp ("01M90YT8ARXAH5PW6W18GFP0WH_.tt.3", about 32 characters):
+# anything else (a 3.5 KB value another script or the visitor set) is not forwarded.
+_TTP = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def ttp_cookie(value: str | None) -> str | None:
+    """``value`` of a ``_ttp`` cookie if it has the shape TikTok's SDK gives it, else ``None``."""
+    return value if value and _TTP.fullmatch(value) else None
+
+
 _TOKEN_PROBLEM = (
     "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable characters without spaces, "
     "as shown in TikTok Events Manager (the value is not repeated here)"
@@ -228,7 +239,7 @@ class ServerEvents:
             user_agent=request.headers.get("User-Agent"),
             url=request.url,
             referrer=request.referrer,
-            ttp=request.cookies.get(TTP_COOKIE),
+            ttp=ttp_cookie(request.cookies.get(TTP_COOKIE)),
             ttclid=request_ttclid(request),
         )
         items = [

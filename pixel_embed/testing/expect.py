@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from playwright.sync_api import Page
 
 from ..matching import CLEAR_FIELDS, Identity, is_region_code, is_sha256
+from .pii import auto_collected
 from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
 from .violations import blocked_beacons_note
 from .wire import WireEvent, format_wire, page_path, wire_name
@@ -562,6 +563,19 @@ class PixelExpectation:
             lambda beacons: any(good(b) for b in named(beacons)),
             explain,
         )
+
+    def not_to_have_auto_collected(self) -> None:
+        """TikTok's SDK collected no identity from the page's forms by itself (automatic
+        advanced matching), once the wire has been quiet for :data:`QUIET` seconds."""
+        beacons = self._quiet_wire()
+        problems = auto_collected(beacons)
+        if problems:
+            raise AssertionError(
+                "expected no identity collected by TikTok's SDK itself, got:\n  "
+                + "\n  ".join(problems)
+                + "\nturn automatic advanced matching off in TikTok Events Manager; "
+                + self._wire_table(beacons)
+            )
 
 
 def _same_page(actual: str, expected: str) -> bool:

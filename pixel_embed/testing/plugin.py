@@ -27,6 +27,7 @@ when there is no SDK copy.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast, get_args
@@ -36,7 +37,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from .browser import BrowserNotFound, find_chromium
-from .pii import pii_in_beacons, pii_in_calls, pii_in_text
+from .pii import AutoCollectedIdentity, auto_collected, pii_in_beacons, pii_in_calls, pii_in_text
 from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from .sdk import ENV_VAR, find_sdk_dir
 from .server import pixel_app_url as pixel_app_url
@@ -175,6 +176,14 @@ def pixel_page(request: pytest.FixtureRequest) -> Iterator[Page]:
 def _check_pii(request: pytest.FixtureRequest, page: Page) -> None:
     if request.node.get_closest_marker("pixel_allow_raw_pii") is None:
         assert_no_raw_pii(page)
+    report_auto_collected(page)
+
+
+def report_auto_collected(page: Page) -> None:
+    """Warn (:class:`AutoCollectedIdentity`) for each identity TikTok's SDK collected from the
+    page's forms by itself, as the audit's ``wire-auto-collected`` finding does."""
+    for problem in auto_collected(recorder_for(page).beacons):
+        warnings.warn(problem, AutoCollectedIdentity, stacklevel=2)
 
 
 def assert_no_csp_block(page: Page) -> None:
