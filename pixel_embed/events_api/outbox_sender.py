@@ -9,7 +9,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .client import DeliveryError, EventsApiClient
@@ -75,6 +75,11 @@ class OutboxSender:
         self._deadline = float("inf")
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        # Held for one delivery pass (and by fork(), so that a child is never forked while
+        # this process's delivery is half-done inside SQLite or urllib3).
+        self._busy = threading.RLock()
+        self._claimed_at = 0.0
+        self._unsettled: list[tuple[Callable[..., None], Sequence[Claimed], tuple[Any, ...]]] = []
         if start:
             self.start()
 
@@ -126,67 +131,117 @@ class OutboxSender:
 
         :returns: how many events were claimed (0: none was due).
         """
-        claimed = self.outbox.claim(self.owner, self.batch_size, self.lease)
-        if not claimed:
-            return 0
-        now = self.outbox.clock()
-        fresh = [event for event in claimed if now - event.event_time <= self.max_age]
-        if len(fresh) < len(claimed):
-            self.outbox.bury(
-                self.owner,
-                [event for event in claimed if event not in fresh],
-                f"too old: TikTok gets events at most {self.max_age / 3600:g} h old",
+        with self._busy:
+            self._settle()
+            claimed = self.outbox.claim(self.owner, self.batch_size, self.lease)
+            if not claimed:
+                return 0
+            self._claimed_at = self.outbox.clock()
+            fresh = [
+                event for event in claimed if self._claimed_at - event.event_time <= self.max_age
+            ]
+            if len(fresh) < len(claimed):
+                self._record(
+                    self.outbox.bury,
+                    [event for event in claimed if event not in fresh],
+                    f"too old: TikTok gets events at most {self.max_age / 3600:g} h old",
+                )
+            by_pixel: dict[str, list[Claimed]] = {}
+            for event in fresh:
+                by_pixel.setdefault(event.pixel_code, []).append(event)
+            for pixel_code, events in by_pixel.items():
+                self._post(pixel_code, events)
+            return len(claimed)
+
+    def _record(self, outcome: Callable[..., None], events: Sequence[Claimed], *args: Any) -> None:
+        # An outcome that cannot be written now (a locked or full disk) is written before the
+        # next claim, not forgotten: forgetting it would send the events again once the lease
+        # ran out, or keep a refused event coming back.
+        try:
+            outcome(self.owner, events, *args)
+        except sqlite3.Error as exc:
+            self._unsettled.append((outcome, events, args))
+            log.error(
+                "TikTok Events API: could not record what happened to %d event(s) (%s); "
+                "recorded before the next delivery",
+                len(events),
+                type(exc).__name__,
             )
-        by_pixel: dict[str, list[Claimed]] = {}
-        for event in fresh:
-            by_pixel.setdefault(event.pixel_code, []).append(event)
-        for pixel_code, events in by_pixel.items():
-            self._post(pixel_code, events)
-        return len(claimed)
+
+    def _settle(self) -> None:
+        while self._unsettled:
+            outcome, events, args = self._unsettled[0]
+            outcome(self.owner, events, *args)  # raises on: nothing claimed until it is written
+            self._unsettled.pop(0)
+
+    def _lease_running_out(self) -> bool:
+        # Halving a refused batch takes one request per half: none is started after half the
+        # lease (by default the lease is twice the time-out plus 30 s, so a request started
+        # before ends before it), after which another process may claim the same events.
+        return self.outbox.clock() - self._claimed_at >= self.lease / 2
 
     def _post(self, pixel_code: str, events: list[Claimed]) -> None:
+        if self._lease_running_out():
+            self._record(self.outbox.retry_later, events, "lease ran out", self.outbox.clock())
+            return
         try:
             self.client.post_body(
                 self.client.encode_encoded(pixel_code, [event.body for event in events])
             )
         except DeliveryError as exc:
-            self._failed(pixel_code, events, exc)
+            error = exc
         except Exception as exc:  # never let one bad batch stop delivery
-            self._failed(pixel_code, events, DeliveryError(type(exc).__name__, retryable=True))
+            error = DeliveryError(type(exc).__name__, retryable=True)
         else:
-            self.outbox.delivered(self.owner, events)
+            self._record(self.outbox.delivered, events)
+            return
+        if not error.retryable and not error.whole_request and len(events) > 1:
+            # TikTok refused the batch and (publicly) names no event: halve it until each
+            # refused event is alone, so that only those are dead-lettered.
+            log.warning(
+                "TikTok Events API: %s; sending the %d event(s) for pixel %s in halves to find "
+                "the refused one(s)",
+                error.problem,
+                len(events),
+                pixel_code,
+            )
+            half = len(events) // 2
+            self._post(pixel_code, events[:half])
+            self._post(pixel_code, events[half:])
+            return
+        self._failed(pixel_code, events, error)
 
     def _failed(self, pixel_code: str, events: list[Claimed], error: DeliveryError) -> None:
         now = self.outbox.clock()
-        later: dict[float, list[Claimed]] = {}
+        later: list[tuple[Claimed, float]] = []
         given_up = []
         for event in events:
             delay = next_try(self.policy, event.tries, error)
             if delay is None:
                 given_up.append(event)
             else:
-                later.setdefault(delay, []).append(event)
+                later.append((event, now + delay))
         if given_up:
             reason = f"{error.problem} (gave up after {tries(max(e.tries for e in given_up))})"
-            self.outbox.bury(self.owner, given_up, reason)
+            self._record(self.outbox.bury, given_up, reason)
             log.error(
                 "TikTok Events API: %d event(s) for pixel %s moved to the dead letters: %s",
                 len(given_up),
                 pixel_code,
                 reason,
             )
-        # One back-off for the batch: they failed together and are retried together.
+        # Each event its own back-off (its own tries, its own jitter): events that failed
+        # together are not glued together, so a good one is not held back by a bad one.
         if later:
-            delay = max(later)
-            retried = [event for group in later.values() for event in group]
-            self.outbox.retry_later(self.owner, retried, error.problem, now + delay)
+            retried = [event for event, _ in later]
+            self._record(self.outbox.retry_later, retried, error.problem, [due for _, due in later])
             log.warning(
                 "TikTok Events API: %s; %d event(s) for pixel %s stay in the outbox, "
-                "retried in %.2f s",
+                "retried in %.2f s or later",
                 error.problem,
                 len(retried),
                 pixel_code,
-                delay,
+                min(due for _, due in later) - now,
             )
 
     def _run(self) -> None:
