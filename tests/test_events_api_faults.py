@@ -102,3 +102,65 @@ def test_a_version_1_file_is_migrated_on_open_and_keeps_everything(
     assert [event["event_id"] for event in fake.accepted] == ["v1-e3"]
     # Opened again (another process, a restart): nothing to migrate twice.
     assert Outbox(path, clock=clock).stats().dead == 4
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [Answer(400), Answer(200, code=40002, message="data[7]: invalid currency")],
+    ids=["http-400", "code-40002"],
+)
+def test_one_poison_event_is_dead_lettered_alone_with_tiktoks_message(
+    fake: FakeEventsApi, tmp_path: Path, clock: Clock, refusal: Answer
+) -> None:
+    # Bug 2: a batch TikTok refused for one bad event took all its batch-mates to the dead
+    # letters (120 events, one poison: 70 delivered, 50 dead).
+    outbox = Outbox(str(tmp_path / "o.sqlite3"), clock=clock)
+    sender = manual_sender(outbox, fake)
+    fake.refuse(["e77"], refusal)
+    outbox.add([(CODE, timed_event(f"e{n}", clock)) for n in range(120)])
+
+    while sender.deliver_due():
+        pass
+
+    assert Counter(event["event_id"] for event in fake.accepted) == {
+        f"e{n}": 1 for n in range(120) if n != 77
+    }
+    [dead] = outbox.dead_letters()
+    assert dead.event_id == "e77"
+    expected = "HTTP 400" if refusal.code == 0 else "TikTok code 40002: data[7]: invalid currency"
+    assert dead.reason == f"{expected} (gave up after 1 try)"
+    stats = outbox.stats()
+    assert (stats.waiting, stats.delivered, stats.dead) == (0, 119, 1)
+
+
+def test_a_refusal_about_the_token_is_not_split(
+    fake: FakeEventsApi, tmp_path: Path, clock: Clock
+) -> None:
+    outbox = Outbox(str(tmp_path / "o.sqlite3"), clock=clock)
+    sender = manual_sender(outbox, fake)
+    fake.answer(Answer(401))
+    outbox.add([(CODE, timed_event(f"e{n}", clock)) for n in range(50)])
+
+    sender.deliver_due()
+
+    assert len(fake.requests) == 1  # halving would be refused 99 times the same way
+    assert outbox.reasons() == [("HTTP 401 (gave up after 1 try)", 50)]
+
+
+def test_events_that_failed_together_are_retried_on_their_own_times(
+    fake: FakeEventsApi, tmp_path: Path, clock: Clock
+) -> None:
+    # Bug 2's other half: on a retryable answer every event of the batch got the batch's one
+    # due time, so a good event stayed glued to a bad one that kept failing.
+    outbox = Outbox(str(tmp_path / "o.sqlite3"), clock=clock)
+    sender = manual_sender(outbox, fake)
+    fake.refuse(["bad"], Answer(500))
+    outbox.add([(CODE, timed_event(name, clock)) for name in ("good-1", "bad", "good-2")])
+
+    for _ in range(30):
+        sender.deliver_due()
+        clock.now = outbox.next_due() or clock.now
+
+    assert sorted(event["event_id"] for event in fake.accepted) == ["good-1", "good-2"]
+    connection = sqlite3.connect(outbox.path)
+    assert connection.execute("SELECT event_id FROM events").fetchall() == [("bad",)]

@@ -147,6 +147,8 @@ class DeliveryStats:
     :param retried: failed attempts that were retried.
     :param oldest_waiting: seconds the oldest waiting event has waited, or ``None``.
     :param waiting_bytes: bytes of waiting events.
+    :param buffered: events this process keeps for the outbox file while another process
+        holds its lock (not in ``waiting`` yet).
     """
 
     waiting: int = 0
@@ -157,6 +159,7 @@ class DeliveryStats:
     retried: int = 0
     oldest_waiting: float | None = None
     waiting_bytes: int = 0
+    buffered: int = 0
 
 
 def _event_fields(data: Mapping[str, Any]) -> tuple[str, str, int]:
@@ -219,9 +222,16 @@ class Outbox:
         return connection
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
         connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
+        if wait is None:
+            connection.execute("BEGIN IMMEDIATE")
+        else:
+            connection.execute(f"PRAGMA busy_timeout = {max(0, round(wait * 1000))}")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT * 1000)}")
         try:
             yield connection
         except BaseException:
@@ -280,12 +290,21 @@ class Outbox:
         value: int = self._connect().execute("PRAGMA user_version").fetchone()[0]
         return value
 
-    def add(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    def add(
+        self,
+        items: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        wait: float | None = None,
+        dropped: int = 0,
+    ) -> int:
         """Write events (pixel code, Events API data) in one transaction.
 
         When the outbox is full the events that do not fit are refused, counted as dropped
         and logged: what is already waiting is older, closer to being delivered, and kept.
 
+        :param wait: seconds to wait at most for another writer's lock (SQLite's busy
+            time-out, :data:`BUSY_TIMEOUT`, by default).
+        :param dropped: events lost elsewhere, counted as dropped in the same transaction.
         :returns: how many events were written.
         :raises sqlite3.Error: the file could not be written (disk full, locked too long).
         """
@@ -295,7 +314,7 @@ class Outbox:
             body = orjson.dumps(data)
             name, event_id, event_time = _event_fields(data)
             rows.append((pixel_code, event_id, name, event_time, body, len(body), now, now))
-        with self._write() as connection:
+        with self._write(wait) as connection:
             count, size = connection.execute("SELECT events, bytes FROM totals").fetchone()
             room = self.max_events - count
             kept = []
@@ -311,17 +330,17 @@ class Outbox:
                     kept,
                 )
                 self._count(connection, events=len(kept), bytes=sum(row[5] for row in kept))
-            dropped = len(rows) - len(kept)
-            if dropped:
-                self._count(connection, dropped=dropped)
+            refused = len(rows) - len(kept)
+            if refused + dropped:
+                self._count(connection, dropped=refused + dropped)
                 total = connection.execute("SELECT dropped FROM totals").fetchone()[0]
-        if dropped:
+        if refused:
             log.warning(
                 "TikTok Events API: the outbox is full (%d events or %d bytes at most): "
                 "refused %d event(s) (%s), %d refused so far",
                 self.max_events,
                 self.max_bytes,
-                dropped,
+                refused,
                 ", ".join(f"{row[2]} {row[1]}" for row in rows[len(kept) :][:5]),
                 total,
             )

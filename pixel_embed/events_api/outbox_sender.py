@@ -4,17 +4,20 @@ restart, dead letters with a reason. See :mod:`.outbox` for the file itself."""
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .client import DeliveryError, EventsApiClient
 from .delivery import BATCH_SIZE, CLOSE_TIMEOUT, DURABLE_RETRIES, RetryPolicy, next_try, tries
 from .outbox import MAX_AGE, Claimed, DeliveryStats, Outbox, new_owner
+from .outbox_buffer import BUFFER_EVENTS, WriteBuffer
 
 log = logging.getLogger("pixel_embed.events_api")
 
@@ -43,6 +46,9 @@ class OutboxSender:
         the client's timeout, plus 30 s).
     :param close_timeout: seconds :meth:`close` keeps delivering at shutdown.
     :param start: start the delivery thread now (else the first event, or :meth:`start`).
+    :param deliver_in_thread: deliver from a thread of this process (``False``: only write,
+        and a ``flask tiktok-pixel events deliver`` process delivers).
+    :param buffer_events: events kept in this process at most while the file is locked.
     """
 
     def __init__(
@@ -57,6 +63,8 @@ class OutboxSender:
         poll_interval: float = POLL_INTERVAL,
         close_timeout: float = CLOSE_TIMEOUT,
         start: bool = True,
+        deliver_in_thread: bool = True,
+        buffer_events: int = BUFFER_EVENTS,
     ) -> None:
         self.outbox = outbox
         self.client = client
@@ -66,8 +74,9 @@ class OutboxSender:
         self.lease = 2 * client.timeout + 30.0 if lease is None else lease
         self.poll_interval = poll_interval
         self.close_timeout = close_timeout
-        #: Events lost because the file could not be written (logged each time).
-        self.lost = 0
+        self.deliver_in_thread = deliver_in_thread
+        #: Where a request's events wait while another process holds the file's lock.
+        self.buffer = WriteBuffer(outbox, max_events=buffer_events, written=self._wake_up)
         self.owner = new_owner()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -80,6 +89,9 @@ class OutboxSender:
         self._busy = threading.RLock()
         self._claimed_at = 0.0
         self._unsettled: list[tuple[Callable[..., None], Sequence[Claimed], tuple[Any, ...]]] = []
+        self._forking = False
+        self._closed = False
+        _SENDERS.add(self)
         if start:
             self.start()
 
@@ -90,29 +102,30 @@ class OutboxSender:
         """Write one event to the outbox; returns once it is on disk."""
         self.send_many([(pixel_code, data)])
 
-    def send_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        """Write a request's events in one transaction; returns once they are on disk.
+    @property
+    def lost(self) -> int:
+        """Events this process lost: the file stayed locked and its buffer was full, or it
+        closed before the file took them (logged each time)."""
+        return self.buffer.lost
 
-        A file that cannot be written loses the events with a logged error (never an
-        exception into the request).
+    def send_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Write a request's events in one transaction; returns once they are on disk, or,
+        when another process holds the file's lock, in this process's buffer (a request
+        never waits more than a few milliseconds for the lock; see :mod:`.outbox_buffer`).
+        Never raises into the request.
         """
-        try:
-            self.outbox.add(items)
-        except sqlite3.Error as exc:
-            self.lost += len(items)
-            log.error(
-                "TikTok Events API: could not write %d event(s) to the outbox %s (%s): lost",
-                len(items),
-                self.outbox.path,
-                type(exc).__name__,
-            )
-            return
-        self.start()
-        self._wake.set()
+        if self.buffer.write(items):
+            self._wake_up()
+
+    def _wake_up(self) -> None:
+        if self.deliver_in_thread:
+            self.start()
+            self._wake.set()
 
     def start(self) -> None:
-        """Start the delivery thread of this process, if it is not running."""
-        if self._thread is not None and self._pid == os.getpid():
+        """Start the delivery thread of this process, if it is not running (and this sender
+        delivers in a thread)."""
+        if not self.deliver_in_thread or (self._thread is not None and self._pid == os.getpid()):
             return  # the common case, once per request: no lock
         with self._lock:
             if self._pid != os.getpid():  # threads do not survive fork()
@@ -120,11 +133,25 @@ class OutboxSender:
                 self.owner = new_owner()
             if self._thread is not None or self._closing.is_set():
                 return
-            self._thread = threading.Thread(
-                target=self._run, name="pixel-embed-outbox", daemon=True
-            )
+            self._thread = threading.Thread(target=self.run, name="pixel-embed-outbox", daemon=True)
             self._thread.start()
         atexit.register(self.close)
+
+    def start_if_waiting(self) -> bool:
+        """Start the delivery thread if events wait in the file (left by an earlier run, or
+        by another process): a restarted site delivers them without waiting for a visitor.
+
+        :returns: whether it started (or was running).
+        """
+        if not self.deliver_in_thread:
+            return False
+        try:
+            waiting = self.outbox.next_due() is not None
+        except sqlite3.Error:
+            return False
+        if waiting:
+            self.start()
+        return waiting
 
     def deliver_due(self) -> int:
         """Claim one batch of due events and deliver it; synchronous.
@@ -244,7 +271,9 @@ class OutboxSender:
                 min(due for _, due in later) - now,
             )
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Deliver in this thread until :meth:`stop` (the delivery thread, or
+        ``flask tiktok-pixel events deliver``)."""
         checkpointed = time.monotonic()
         while True:
             closing = self._closing.is_set()
@@ -282,21 +311,33 @@ class OutboxSender:
             time.sleep(0.01)
         return True
 
-    def close(self, timeout: float | None = None) -> None:
-        """Deliver what is due, for at most ``timeout`` seconds (``close_timeout`` by default),
-        then stop. What is left stays in the outbox for the next start. Registered with
-        :mod:`atexit`."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask delivery to stop: what is due is delivered for at most ``timeout`` seconds
+        (``close_timeout`` by default); returns at once (safe in a signal handler)."""
         timeout = self.close_timeout if timeout is None else timeout
-        with self._lock:
-            if self._closing.is_set():
-                return
+        if not self._closing.is_set():
             self._deadline = time.monotonic() + timeout
             self._closing.set()
+        self._wake.set()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write what waits in this process's buffer, deliver what is due, for at most
+        ``timeout`` seconds (``close_timeout`` by default), then stop. What is left stays in
+        the outbox for the next start. Registered with :mod:`atexit`."""
+        timeout = self.close_timeout if timeout is None else timeout
+        end = time.monotonic() + timeout
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             thread = self._thread if self._pid == os.getpid() else None
         atexit.unregister(self.close)
+        self.buffer.close(timeout)
+        self._deadline = min(self._deadline, end)
+        self._closing.set()
         self._wake.set()
         if thread is not None:
-            thread.join(timeout)
+            thread.join(max(0.0, end - time.monotonic()))
         try:
             left = self.outbox.stats().waiting
         except sqlite3.Error:
@@ -309,5 +350,43 @@ class OutboxSender:
             )
 
     def stats(self) -> DeliveryStats:
-        """Counts by state across every process that shares the outbox."""
-        return self.outbox.stats()
+        """Counts by state across every process that shares the outbox, and this process's
+        events waiting in its buffer for the file."""
+        return dataclasses.replace(self.outbox.stats(), buffered=len(self.buffer))
+
+    def _before_fork(self) -> None:
+        # No child is forked mid-delivery: it would inherit SQLite's and urllib3's state
+        # half-changed (a lock held by a thread it does not have). One request at most.
+        self._forking = self._busy.acquire(timeout=self.client.timeout + 1.0)
+
+    def _after_fork_in_parent(self) -> None:
+        if self._forking:
+            self._busy.release()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent keeps delivering (and writing its buffer); the child starts its own
+        # thread with its first request, under its own name.
+        self._busy = threading.RLock()
+        self._lock = threading.Lock()
+        self._pid, self._thread = os.getpid(), None
+        self.owner = new_owner()
+        self._unsettled = []
+        self.buffer.after_fork()
+
+
+_SENDERS: weakref.WeakSet[OutboxSender] = weakref.WeakSet()
+
+
+def _each_sender(method: Callable[[OutboxSender], None]) -> Callable[[], None]:
+    def call() -> None:
+        for sender in list(_SENDERS):
+            method(sender)
+
+    return call
+
+
+os.register_at_fork(
+    before=_each_sender(OutboxSender._before_fork),
+    after_in_parent=_each_sender(OutboxSender._after_fork_in_parent),
+    after_in_child=_each_sender(OutboxSender._after_fork_in_child),
+)
