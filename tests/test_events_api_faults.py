@@ -4,18 +4,34 @@ with nobody visiting. Each test failed on the release before the fix."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from events_api_support import TOKEN, Clock, manual_sender, timed_event
-from outbox_process import CODE
+from events_api_support import (
+    TOKEN,
+    Clock,
+    closing_sender,
+    events_app,
+    manual_sender,
+    shop,
+    timed_event,
+)
+from outbox_process import CODE, event
 
+from pixel_embed import TikTokPixel
+from pixel_embed.errors import ConfigurationError
+from pixel_embed.events_api import EventsApiClient, OutboxSender
+from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.events_api.outbox import SCHEMA_VERSION, Outbox
-from pixel_embed.testing.events_api import Answer, FakeEventsApi
+from pixel_embed.testing.events_api import Answer, FakeEventsApi, outbox_locked
 
 HERE = Path(__file__).parent
 #: An outbox written by the release before issue 21 (schema version 1, commit 963428c): events
@@ -164,3 +180,160 @@ def test_events_that_failed_together_are_retried_on_their_own_times(
     assert sorted(event["event_id"] for event in fake.accepted) == ["good-1", "good-2"]
     connection = sqlite3.connect(outbox.path)
     assert connection.execute("SELECT event_id FROM events").fetchall() == [("bad",)]
+
+
+def outbox_sender(app: object) -> OutboxSender:
+    sender = app.extensions[EXTENSION_KEY].sender  # type: ignore[attr-defined]
+    assert isinstance(sender, OutboxSender)
+    return sender
+
+
+def test_a_locked_outbox_neither_stalls_the_pages_nor_loses_their_events(
+    fake: FakeEventsApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Bug 3: each request waited SQLite's 5 s busy time-out for another process's lock, then
+    # dropped its events. Now the request waits 5 ms at most; its events wait in this
+    # process's buffer and are written once the lock is free.
+    path = tmp_path / "o.sqlite3"
+    app = events_app(fake, TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{path}")
+    shop(app, TikTokPixel(app))
+    sender = outbox_sender(app)
+    browser = app.test_client()
+    with closing_sender(app):
+        with outbox_locked(str(path)):
+            event_ids = [browser.get("/buy").headers["X-Event-Id"] for _ in range(5)]
+            assert sender.stats().buffered == 5
+            assert "is busy (OperationalError): events wait in this process" in caplog.text
+        assert sender.flush(timeout=20)
+        assert sorted(event["event_id"] for event in fake.accepted) == sorted(event_ids)
+        stats = sender.stats()
+        assert (stats.delivered, stats.dropped, stats.buffered, sender.lost) == (5, 0, 0, 0)
+
+
+def test_a_full_buffer_loses_events_counted_and_logged(
+    fake: FakeEventsApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox = Outbox(str(tmp_path / "o.sqlite3"))
+    client = EventsApiClient(access_token=TOKEN, url=fake.url)
+    sender = OutboxSender(outbox, client, start=False, buffer_events=3, poll_interval=0.05)
+    try:
+        with outbox_locked(outbox.path):
+            sender.send_many([(CODE, event(f"e{n}")) for n in range(5)])
+            assert (sender.stats().buffered, sender.lost) == (3, 2)
+            assert "lost 2 event(s) (CompletePayment e3, CompletePayment e4)" in caplog.text
+        assert sender.flush(timeout=20)
+    finally:
+        sender.close(timeout=2)
+    assert sorted(e["event_id"] for e in fake.accepted) == ["e0", "e1", "e2"]
+    assert outbox.stats().dropped == 2  # written to the file's counters once it was free
+
+
+def test_events_waiting_at_start_are_delivered_with_no_request(
+    fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    # Bug 4: the delivery thread started with the first request a process served.
+    path = tmp_path / "o.sqlite3"
+    Outbox(str(path)).add([(CODE, event(f"night-{n}")) for n in range(3)])
+
+    app = events_app(fake, TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{path}")
+    TikTokPixel(app)
+    with closing_sender(app):
+        accepted = fake.wait_for_accepted(3, timeout=20)
+
+    assert sorted(e["event_id"] for e in accepted) == [f"night-{n}" for n in range(3)]
+
+
+def test_worker_delivery_leaves_the_web_process_without_a_delivery_thread(
+    fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    Outbox(str(path)).add([(CODE, event("waiting"))])
+    app = events_app(
+        fake, TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{path}", TIKTOK_PIXEL_EVENTS_DELIVERY="worker"
+    )
+    shop(app, TikTokPixel(app))
+    with closing_sender(app):
+        assert app.test_client().get("/buy").status_code == 200
+        sender = outbox_sender(app)
+        assert sender._thread is None
+        assert sender.stats().waiting == 2
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"TIKTOK_PIXEL_EVENTS_DELIVERY": "cron"}, "must be 'thread' or 'worker'"),
+        (
+            {"TIKTOK_PIXEL_EVENTS_DELIVERY": "worker", "TIKTOK_PIXEL_EVENTS_QUEUE": "memory"},
+            "'worker' delivers from the sqlite outbox; TIKTOK_PIXEL_EVENTS_QUEUE is 'memory'",
+        ),
+    ],
+)
+def test_a_bad_delivery_setting_is_a_configuration_error(
+    fake: FakeEventsApi, config: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=problem):
+        TikTokPixel(events_app(fake, **config))
+
+
+def flask_command(path: Path, url: str, *args: str, delivery: str = "thread") -> list[str]:
+    factory = f"outbox_process:shop('sqlite:///{path}', '{url}', 2.0, '{delivery}')"
+    return [sys.executable, "-m", "flask", "--app", factory, "tiktok-pixel", "events", *args]
+
+
+def test_a_flask_command_never_starts_delivery(fake: FakeEventsApi, tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    Outbox(str(path)).add([(CODE, event("e1"))])
+    done = subprocess.run(
+        flask_command(path, fake.url, "status"), cwd=HERE, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "waiting: 1 " in done.stdout
+    assert fake.requests == []
+
+
+def test_the_deliver_command_delivers_and_stops_cleanly_on_sigterm(
+    fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    Outbox(str(path)).add([(CODE, event(f"e{n}")) for n in range(3)])
+    fake.answer(Answer(200, hang=True))  # in flight when SIGTERM comes
+    command = flask_command(path, fake.url, "deliver", delivery="worker")
+    process = subprocess.Popen(command, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert fake.wait_until_hanging(timeout=30)
+        process.send_signal(signal.SIGTERM)
+        fake.release()
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert b"stopped: 0 event(s) waiting, 0 dead letter(s)" in out
+    assert Counter(e["event_id"] for e in fake.accepted) == {"e0": 1, "e1": 1, "e2": 1}
+    assert Outbox(str(path)).stats().delivered == 3
+
+
+def test_a_forked_child_delivers_under_its_own_name(fake: FakeEventsApi, tmp_path: Path) -> None:
+    # gunicorn --preload: the app (and its sender) is built before fork().
+    app = events_app(fake, TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{tmp_path}/o.sqlite3")
+    shop(app, TikTokPixel(app))
+    sender = outbox_sender(app)
+    with closing_sender(app):
+        assert app.test_client().get("/buy").status_code == 200
+        assert sender.flush(timeout=10)
+        parent_owner = sender.owner
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through its exit status
+            status = 1
+            try:
+                ok = app.test_client().get("/buy").status_code == 200 and sender.flush(10)
+                status = 0 if ok and sender.owner != parent_owner else 2
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(fake.accepted) == 2
+    assert sender.owner == parent_owner

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .delivery import describe
 from .outbox import Outbox
 
 log = logging.getLogger("pixel_embed.events_api")
@@ -114,7 +115,7 @@ class WriteBuffer:
                 self.outbox.path,
                 self.max_events,
                 refused,
-                ", ".join(f"{data.get('event')} {data.get('event_id')}" for _, data in items[:5]),
+                describe([data for _, data in items[room:]]),
                 lost,
             )
 

@@ -299,12 +299,13 @@ class OutboxSender:
             self._wake.clear()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until no event waits in the outbox (delivered or dead-lettered).
+        """Wait until no event waits in this process's buffer or in the outbox (delivered or
+        dead-lettered).
 
         :returns: whether that happened within ``timeout`` seconds.
         """
         end = time.monotonic() + (3600.0 if timeout is None else timeout)
-        while self.outbox.stats().waiting:
+        while len(self.buffer) or self.outbox.stats().waiting:
             if time.monotonic() >= end:
                 return False
             self._wake.set()

@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -124,6 +126,38 @@ def contract_problems(
             if key in _HASHED_USER_FIELDS and not (isinstance(value, str) and is_sha256(value)):
                 problems.append(f"{where}.user.{key} is not a SHA-256 digest")
     return problems
+
+
+_HOLD_LOCK = (
+    "import sqlite3, sys\n"
+    "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "connection.execute('BEGIN IMMEDIATE')\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@contextlib.contextmanager
+def outbox_locked(path: str) -> Iterator[None]:
+    """Hold the outbox file's write lock from another process (as a long ``events purge``, a
+    backup or a stuck worker would) until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        if holder.stdin is not None:
+            holder.stdin.close()
+        try:
+            holder.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
 
 
 class FakeEventsApi:
