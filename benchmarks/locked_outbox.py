@@ -7,7 +7,8 @@ holds locked from start to end (taking turns, load from other processes on the m
 both alike); the latency a request adds is the difference of the two apps' percentiles.
 Then the lock is released, and the events TikTok (the local fake) got are counted against
 those tracked. It also times the lock attempt itself (``REQUEST_WAIT`` of
-:mod:`pixel_embed.events_api.outbox_buffer`) on its own. Run it with ``python -m benchmarks --only locked_outbox``.
+:mod:`pixel_embed.events_api.outbox_buffer`) on its own. Run it with
+``python -m benchmarks --only locked_outbox``.
 """
 
 from __future__ import annotations
