@@ -148,7 +148,8 @@ def outbox_locked(path: str) -> Iterator[None]:
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        if holder.stdout is None or holder.stdout.readline().strip() != "locked":
+            raise RuntimeError(f"could not lock the outbox {path!r} from another process")
         yield
     finally:
         if holder.stdin is not None:
