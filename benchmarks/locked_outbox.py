@@ -15,52 +15,31 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import statistics
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from flask import Flask, render_template_string
+from flask import Flask
 
-from pixel_embed import TikTokPixel
 from pixel_embed.events_api import OutboxSender
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.events_api.outbox_buffer import REQUEST_WAIT
 from pixel_embed.testing.events_api import FakeEventsApi, outbox_locked
 
-CODE = "CABCDE1234567890ABCD"
-TOKEN = "benchmark-token"
+from .events_api import TOKEN, three_events_app
+from .timing import median, quantile
+
 REQUESTS = 1000
 EVENTS_PER_REQUEST = 3
-_LAYOUT = "<!doctype html><html><head>{{ tiktok_pixel() }}</head><body>ok</body></html>"
 
 
 def _app(path: Path, url: str) -> Flask:
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY="bench",
-        TIKTOK_PIXEL_CODE=CODE,
+    return three_events_app(
         TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
         TIKTOK_PIXEL_EVENTS_API_URL=url,
         TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{path}",
     )
-    pixel = TikTokPixel(app)
-
-    @app.get("/checkout")
-    def checkout() -> str:
-        pixel.identify(email="jane@example.com", phone_number="+12133734253", external_id="u-42")
-        pixel.track("AddToCart", content_id="sku-1", value=42.5, currency="USD", server=True)
-        pixel.track("InitiateCheckout", value=42.5, currency="USD", server=True)
-        pixel.track("CompletePayment", value=42.5, currency="USD", server=True)
-        return render_template_string(_LAYOUT)
-
-    return app
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def _timed_request(app: Flask) -> float:
@@ -104,14 +83,14 @@ def run(*, quick: bool = False) -> dict[str, float]:
         delivered = len(Counter(event["event_id"] for event in locked_fake.accepted))
     figures = {
         "requests": float(requests),
-        "free_wall_p50_ms": statistics.median(free),
-        "free_wall_p99_ms": _percentile(free, 0.99),
-        "locked_wall_p50_ms": statistics.median(locked),
-        "locked_wall_p99_ms": _percentile(locked, 0.99),
+        "free_wall_p50_ms": median(free),
+        "free_wall_p99_ms": quantile(free, 0.99),
+        "locked_wall_p50_ms": median(locked),
+        "locked_wall_p99_ms": quantile(locked, 0.99),
         "locked_wall_first_ms": locked[0],
         "locked_wall_max_ms": max(locked),
-        "lock_attempt_p50_ms": statistics.median(attempts) if attempts else float("nan"),
-        "lock_attempt_p99_ms": _percentile(attempts, 0.99) if attempts else float("nan"),
+        "lock_attempt_p50_ms": median(attempts),
+        "lock_attempt_p99_ms": quantile(attempts, 0.99),
         "buffered_while_locked": float(buffered),
         "events_lost": float(requests * EVENTS_PER_REQUEST - delivered),
         "events_lost_counted": float(lost),
