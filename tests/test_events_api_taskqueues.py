@@ -198,9 +198,10 @@ def test_our_rq_worker_refuses_a_pickled_job(
 
     process = worker(environment, *RQ, "--burst")
     try:
-        process.wait(timeout=60)
+        _, err = process.communicate(timeout=60)  # read: RQ's traceback fills a pipe
     finally:
         stop(process)
+    assert b"DeserializationError" in err
 
     assert not marker.exists()
     assert [e["event_id"] for e in fake.accepted] == ["order-5"]
