@@ -47,7 +47,7 @@ from pixel_embed.events_api.outbox import Claimed
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 #: Examples ``make test`` runs, and steps per example.
-EXAMPLES, STEPS = 60, 30
+EXAMPLES, STEPS = 60, 50
 #: The nightly size (``PIXEL_EMBED_NIGHTLY=1``).
 NIGHTLY_EXAMPLES, NIGHTLY_STEPS = 2000, 60
 LEASE = 60.0
@@ -194,6 +194,12 @@ class OutboxModel(RuleBasedStateMachine):
         finally:
             self.fake.clear_answers()
         self.note_requests(answer)
+
+    @rule(process=st.sampled_from("ab"), refusal=st.sampled_from(sorted(REFUSALS)))
+    def deliver_refused(self, process: str, refusal: str) -> None:
+        """A delivery pass that TikTok refuses (its own rule: refusals are what fill the dead
+        letters, where the faults of version 1 were)."""
+        self.deliver(process, refusal)
 
     @rule(process=st.sampled_from("ab"))
     def kill_mid_delivery_and_restart(self, process: str) -> None:
