@@ -228,6 +228,32 @@ def test_a_full_buffer_loses_events_counted_and_logged(
     assert outbox.stats().dropped == 2  # written to the file's counters once it was free
 
 
+def test_a_worker_mode_web_process_writes_its_buffer_at_exit(
+    fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    # No delivery thread in "worker" mode: the buffer must still be written when the process
+    # exits, not dropped with it.
+    path = tmp_path / "o.sqlite3"
+    Outbox(str(path))
+    script = (
+        "import sys, threading, time, sqlite3\n"
+        "from outbox_process import shop\n"
+        f"app = shop('sqlite:///{path}', '{fake.url}', 5.0, 'worker')\n"
+        f"holder = sqlite3.connect('{path}', isolation_level=None, check_same_thread=False)\n"
+        "holder.execute('BEGIN IMMEDIATE')\n"
+        "assert app.test_client().get('/buy/locked-1').status_code == 200\n"
+        # The lock frees while the process exits.
+        "threading.Timer(0.5, holder.execute, ['ROLLBACK']).start()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=HERE, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "is busy" in done.stderr
+    assert Outbox(str(path)).stats().waiting == 1
+    assert fake.requests == []
+
+
 def test_events_waiting_at_start_are_delivered_with_no_request(
     fake: FakeEventsApi, tmp_path: Path
 ) -> None:

@@ -91,6 +91,7 @@ class OutboxSender:
         self._unsettled: list[tuple[Callable[..., None], Sequence[Claimed], tuple[Any, ...]]] = []
         self._forking = False
         self._closed = False
+        self._exit_registered = False
         _SENDERS.add(self)
         if start:
             self.start()
@@ -116,6 +117,10 @@ class OutboxSender:
         """
         if self.buffer.write(items):
             self._wake_up()
+        elif not self._exit_registered:
+            # In every delivery mode: at exit, the buffer is written (or its loss logged).
+            self._exit_registered = True
+            atexit.register(self.close)
 
     def _wake_up(self) -> None:
         if self.deliver_in_thread:
