@@ -39,12 +39,15 @@ from typing import Any
 
 import orjson
 import pytest
-from events_api_support import TOKEN, Clock
+from events_api_support import TOKEN, Clock, events_app
+from flask import Flask
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from outbox_process import CODE, event
 
+from pixel_embed import TikTokPixel
+from pixel_embed.cli import flask_cli
 from pixel_embed.events_api import EventsApiClient, Outbox, OutboxSender
 from pixel_embed.events_api.outbox import Claimed
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
@@ -115,6 +118,7 @@ class OutboxModel(RuleBasedStateMachine):
         self.refused_alone: set[str] = set()  # good events a scripted refusal hit alone
         self.purged: set[str] = set()
         self.seen_requests = 0
+        self.site: Flask | None = None  # the site whose `events status` the operator runs
 
     @initialize(file=st.sampled_from(["new", "version 1"]))
     def open_the_file(self, file: str) -> None:
@@ -147,7 +151,10 @@ class OutboxModel(RuleBasedStateMachine):
         return sender
 
     def teardown(self) -> None:
-        for sender in self.senders.values():
+        senders = list(self.senders.values())
+        if self.site is not None:
+            senders.append(self.site.extensions["tiktok_pixel_events_api"].sender)
+        for sender in senders:
             sender.close(timeout=0)
         self.fake.__exit__(None, None, None)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -236,6 +243,27 @@ class OutboxModel(RuleBasedStateMachine):
         self.outbox.purge_dead()
         self.purged |= dead
 
+    @rule()
+    def operator_reads_the_status(self) -> None:
+        """``flask tiktok-pixel events status --json`` of a site on this file (delivering with
+        a worker, so that opening the file starts no thread) agrees with the model."""
+        if self.site is None:
+            self.site = events_app(
+                self.fake,
+                TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{self.path}",
+                TIKTOK_PIXEL_EVENTS_DELIVERY="worker",
+            )
+            TikTokPixel(self.site)
+        result = self.site.test_cli_runner().invoke(flask_cli, ["events", "status", "--json"])
+        assert result.exit_code == 0, result.output
+        status = orjson.loads(result.output)
+        waiting, dead, delivered = self.places()
+        assert (status["waiting"], status["dead"], status["delivered"]) == (
+            len(waiting),
+            len(dead),
+            delivered,
+        )
+
     def note_requests(self, answer: str) -> None:
         """Which requests the scripted answer hit: the first that carried no poison event
         (poison events get their own refusal whatever was scripted)."""
@@ -258,6 +286,18 @@ class OutboxModel(RuleBasedStateMachine):
         # per look: opening and closing connections between steps changes how SQLite picks
         # the next row id, which hid the version-1 id collision from the model.
         return self.outbox._connect().execute(query).fetchall()
+
+    def places(self) -> tuple[dict[str, float], dict[str, str], int]:
+        """The events waiting (with their due time), dead (with their reason), and how many
+        were delivered, as the file says."""
+        waiting = dict(self.read("SELECT event_id, due FROM events"))
+        dead = dict(self.read("SELECT event_id, reason FROM dead"))
+        delivered = sum(
+            1
+            for event_id in self.poison
+            if event_id not in waiting and event_id not in dead and event_id not in self.purged
+        )
+        return waiting, dead, delivered
 
     @invariant()
     def every_event_is_in_exactly_one_place(self) -> None:
