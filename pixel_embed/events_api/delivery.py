@@ -366,22 +366,45 @@ def deliver_once(
         )
     if not fresh:
         return None
-    try:
-        client.post(pixel_code, fresh)
-    except DeliveryError as exc:
+    again: list[Mapping[str, Any]] = []
+    longest = 0.0
+    for events, exc in post_isolating(client, pixel_code, fresh):
         delay = next_try(policy, attempt, exc)
-        if delay is not None:
-            log.warning(
-                "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
-                exc.problem,
-                len(fresh),
-                pixel_code,
-                delay,
-                attempt + 1,
-            )
-            return fresh, delay
-        _gave_up(pixel_code, fresh, f"after {tries(attempt)}: {exc.problem}")
-    return None
+        if delay is None:
+            _gave_up(pixel_code, events, f"after {tries(attempt)}: {exc.problem}")
+            continue
+        log.warning(
+            "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
+            exc.problem,
+            len(events),
+            pixel_code,
+            delay,
+            attempt + 1,
+        )
+        again.extend(events)
+        longest = max(longest, delay)
+    return (again, longest) if again else None
+
+
+def post_isolating(
+    client: EventsApiClient, pixel_code: str, data: Sequence[Mapping[str, Any]]
+) -> list[tuple[list[Mapping[str, Any]], DeliveryError]]:
+    """Post a batch; when TikTok refuses it (a 4xx, or a non-zero ``code``: it names no
+    event), post it again in halves, down to single events, so that one bad event does not
+    take its batch-mates with it.
+
+    :returns: the events that failed, with why (none: all accepted).
+    """
+    try:
+        client.post(pixel_code, data)
+    except DeliveryError as exc:
+        if exc.retryable or exc.whole_request or len(data) == 1:
+            return [(list(data), exc)]
+        half = len(data) // 2
+        return post_isolating(client, pixel_code, data[:half]) + post_isolating(
+            client, pixel_code, data[half:]
+        )
+    return []
 
 
 def by_pixel(items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
