@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from outbox_process import CODE, event
 from pixel_embed import TikTokPixel
 from pixel_embed.errors import ConfigurationError
 from pixel_embed.events_api import EventsApiClient, OutboxSender
+from pixel_embed.events_api import outbox as outbox_module
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.events_api.outbox import SCHEMA_VERSION, Outbox
 from pixel_embed.testing.events_api import Answer, FakeEventsApi, outbox_locked
@@ -363,3 +365,37 @@ def test_a_forked_child_delivers_under_its_own_name(fake: FakeEventsApi, tmp_pat
     assert os.waitstatus_to_exitcode(status) == 0
     assert len(fake.accepted) == 2
     assert sender.owner == parent_owner
+
+
+def test_an_outcome_that_cannot_be_written_is_written_before_the_next_claim(
+    fake: FakeEventsApi,
+    tmp_path: Path,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # TikTok accepted the batch, then another process held the lock past SQLite's busy
+    # time-out: the outcome was lost and the events sent again once the lease ran out.
+    monkeypatch.setattr(outbox_module, "BUSY_TIMEOUT", 0.2)  # the wait, not the behaviour
+    path = str(tmp_path / "o.sqlite3")
+    outbox = Outbox(path, clock=clock)
+    sender = manual_sender(outbox, fake)
+    outbox.add([(CODE, timed_event("e1", clock))])
+    fake.answer(Answer(200, hang=True))
+    delivering = threading.Thread(target=sender.deliver_due)
+    delivering.start()
+    assert fake.wait_until_hanging()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    fake.release()  # TikTok answers 200 while the file is locked
+    delivering.join(timeout=20)
+    assert "could not record what happened to 1 event(s)" in caplog.text
+    holder.execute("ROLLBACK")
+    holder.close()
+
+    clock.now += sender.lease + 1  # even once the lease has run out
+    assert sender.deliver_due() == 0
+
+    assert [event["event_id"] for event in fake.accepted] == ["e1"]
+    stats = outbox.stats()
+    assert (stats.waiting, stats.delivered) == (0, 1)
