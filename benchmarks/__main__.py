@@ -4,7 +4,7 @@ Each figure is printed with its target and PASS or MISS. A missed target is a fi
 failure: the exit status is 0 unless a benchmark could not run at all.
 
 Options: ``--only NAME`` (one part: server, pageload, partial_default, sdk, size, isolation,
-suite, events_api, hostile, audit, screen),
+suite, events_api, locked_outbox, hostile, audit, screen),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
@@ -29,6 +29,7 @@ from . import (
     events_api,
     hostile,
     isolation,
+    locked_outbox,
     pageload,
     partial_default,
     screen,
@@ -51,6 +52,7 @@ PARTS: dict[str, Callable[..., Figures]] = {
     "size": size.run,
     "server": server.run,
     "events_api": _events_api,
+    "locked_outbox": locked_outbox.run,
     "isolation": isolation.run,
     "pageload": pageload.run,
     "partial_default": partial_default.run,
@@ -100,6 +102,8 @@ TARGETS: dict[str, Target] = {
     "events_api_outbox_delivery_events_per_s_batch_50": Target(
         ">= 2000", _fixed(2000.0), at_most=False
     ),
+    "locked_outbox_added_wall_p99_ms": Target("<= 50 ms", _fixed(50.0)),
+    "locked_outbox_events_lost": Target("0", _fixed(0)),
     "hostile_worst_call_ms": Target("<= 5 ms", _fixed(5.0)),
     "hostile_identities_mb": Target("<= 50 MB", _fixed(50.0)),
     "audit_python_peak_mb": Target("<= 150 MB", _fixed(150.0)),

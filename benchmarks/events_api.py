@@ -154,7 +154,7 @@ def run(*, requests: int = REQUESTS, rounds: int = ROUNDS) -> dict[str, float]:
     }
 
 
-def _three_events_app(**config: object) -> Flask:
+def three_events_app(**config: object) -> Flask:
     """A view that identifies the visitor and tracks three server events, as the issue asks."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY="bench", TIKTOK_PIXEL_CODE=CODE, **config)
@@ -184,8 +184,8 @@ def queue_costs(*, requests: int = REQUESTS, rounds: int = ROUNDS) -> dict[str, 
     with FakeEventsApi(access_token=TOKEN) as fake, tempfile.TemporaryDirectory() as folder:
         common = {"TIKTOK_PIXEL_ACCESS_TOKEN": TOKEN, "TIKTOK_PIXEL_EVENTS_API_URL": fake.url}
         apps = {
-            "memory": _three_events_app(TIKTOK_PIXEL_EVENTS_QUEUE="memory", **common),
-            "sqlite": _three_events_app(
+            "memory": three_events_app(TIKTOK_PIXEL_EVENTS_QUEUE="memory", **common),
+            "sqlite": three_events_app(
                 TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{folder}/events.sqlite3", **common
             ),
         }

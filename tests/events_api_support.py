@@ -11,8 +11,15 @@ from conftest import make_app, page
 from flask import Flask, redirect, render_template_string
 
 from pixel_embed import TikTokPixel
-from pixel_embed.events_api import BackgroundSender, ServerEvents
+from pixel_embed.events_api import (
+    BackgroundSender,
+    EventsApiClient,
+    Outbox,
+    OutboxSender,
+    ServerEvents,
+)
 from pixel_embed.events_api.hooks import EXTENSION_KEY
+from pixel_embed.events_api.outbox import MAX_AGE
 from pixel_embed.testing.events_api import FakeEventsApi
 
 TOKEN = "tt-secret-0123456789abcdef"
@@ -23,6 +30,31 @@ CART = (
     "<!doctype html><html><head>{{ tiktok_pixel() }}</head><body>"
     '<form method="post" action="/checkout"><button>Pay</button></form></body></html>'
 )
+
+
+class Clock:
+    """Simulated Unix time: tests move it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def manual_sender(outbox: Outbox, fake: FakeEventsApi, max_age: float = MAX_AGE) -> OutboxSender:
+    """A sender without its thread: the test calls deliver_due() at simulated times."""
+    client = EventsApiClient(access_token=TOKEN, url=fake.url, timeout=5.0)
+    return OutboxSender(outbox, client, start=False, max_age=max_age)
+
+
+def timed_event(event_id: str, clock: Clock, age: float = 0.0) -> dict[str, object]:
+    """An Events API entry (``outbox_process.event``) that happened ``age`` seconds ago."""
+    from outbox_process import event
+
+    data = event(event_id)
+    data["event_time"] = int(clock.now - age)
+    return data
 
 
 def server_events(app: Flask) -> ServerEvents:

@@ -30,7 +30,7 @@ CODE = "CABCDE1234567890ABCD"
 TOKEN = "tt-secret-0123456789abcdef"
 
 
-def shop(queue: str, url: str, shutdown: float = 5.0) -> Flask:
+def shop(queue: str, url: str, shutdown: float = 5.0, delivery: str = "thread") -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY="test",
@@ -41,6 +41,7 @@ def shop(queue: str, url: str, shutdown: float = 5.0) -> Flask:
         TIKTOK_PIXEL_EVENTS_API_TIMEOUT=20.0,
         TIKTOK_PIXEL_EVENTS_QUEUE=queue,
         TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT=shutdown,
+        TIKTOK_PIXEL_EVENTS_DELIVERY=delivery,
     )
     pixel = TikTokPixel(app)
 

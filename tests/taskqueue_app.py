@@ -58,5 +58,11 @@ def create_rq_app() -> Flask:
     return create_app("rq")
 
 
+def mark(path: str) -> None:
+    """What a pickled job asks the worker to run (a test checks it never ran)."""
+    with open(path, "w") as file:
+        file.write("ran")
+
+
 # The worker builds the client from the app's settings: the token never enters the broker.
 register(celery_app, lambda: client_from_config(create_app()))

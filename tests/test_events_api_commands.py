@@ -48,7 +48,7 @@ def test_status_retry_and_purge(app: Flask, fake: FakeEventsApi) -> None:
     sender = sender_of(app)
     sender.outbox.add([(CODE, event("e1")), (CODE, event("e2")), (CODE, event("e3"))])
     assert "waiting: 3 (0 in delivery" in cli(app, "status")
-    fake.answer(Answer(400))
+    fake.answer(*[Answer(400)] * 5)  # the batch, then its halves down to single events
     sender.deliver_due()
 
     text = cli(app, "status")

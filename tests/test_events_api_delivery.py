@@ -257,3 +257,31 @@ def test_a_task_queue_attempt_follows_the_outbox_rules(
     assert deliver_once(client, CODE, events, 3, max_age=3600) is None
     assert [event["event_id"] for event in fake.accepted] == ["new"]
     assert_clean_logs(caplog)
+
+
+def test_a_task_queue_attempt_gives_up_on_the_poison_event_alone(
+    fake: FakeEventsApi, client: EventsApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Celery or RQ job carries a request's events: one bad event must not take the others.
+    fake.refuse(["bad"], Answer(200, code=40002, message="bad currency"))
+    events = [purchase("good-1"), purchase("bad"), purchase("good-2")]
+
+    assert deliver_once(client, CODE, events, 1, max_age=3600) is None
+
+    assert sorted(event["event_id"] for event in fake.accepted) == ["good-1", "good-2"]
+    assert "gave up on 1 event(s) for pixel CABCDE1234567890ABCD after 1 try" in caplog.text
+    assert "(events: Purchase bad)" in caplog.text
+
+
+def test_the_memory_queue_gives_up_on_the_poison_event_alone(
+    fake: FakeEventsApi, client: EventsApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.refuse(["bad"], Answer(400))
+    batch = [purchase(event_id) for event_id in ("good-1", "bad", "good-2", "good-3")]
+
+    assert deliver(client, CODE, batch) is False  # not every event was accepted
+
+    assert sorted(e["event_id"] for e in fake.accepted) == ["good-1", "good-2", "good-3"]
+    assert "gave up on 1 event(s) for pixel CABCDE1234567890ABCD after 1 try: HTTP 400" in (
+        caplog.text
+    )

@@ -15,10 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from events_api_support import TOKEN, assert_clean_logs, closing_sender, events_app, shop
+from events_api_support import (
+    TOKEN,
+    Clock,
+    assert_clean_logs,
+    closing_sender,
+    events_app,
+    manual_sender,
+    shop,
+    timed_event,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from outbox_process import CODE, event
+from outbox_process import CODE
 
 from pixel_embed import TikTokPixel
 from pixel_embed.errors import ConfigurationError
@@ -30,16 +39,6 @@ from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 HERE = Path(__file__).parent
 HOUR = 3600.0
-
-
-class Clock:
-    """Simulated Unix time: tests move it instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -55,18 +54,6 @@ def clock() -> Clock:
 
 def outbox_at(path: Path, clock: Clock, **limits: int) -> Outbox:
     return Outbox(str(path), clock=clock, **limits)
-
-
-def manual_sender(outbox: Outbox, fake: FakeEventsApi, max_age: float = MAX_AGE) -> OutboxSender:
-    """A sender without its thread: the test calls deliver_due() at simulated times."""
-    client = EventsApiClient(access_token=TOKEN, url=fake.url, timeout=5.0)
-    return OutboxSender(outbox, client, start=False, max_age=max_age)
-
-
-def timed_event(event_id: str, clock: Clock, age: float = 0.0) -> dict[str, object]:
-    data = event(event_id)
-    data["event_time"] = int(clock.now - age)
-    return data
 
 
 def test_a_request_writes_its_events_in_one_transaction_and_they_are_delivered(
@@ -149,9 +136,11 @@ def test_an_endpoint_down_for_hours_then_back_gets_everything(
     start = clock.now
     fake.answer(*[Answer(503)] * 1000)
 
-    attempts = 0
+    attempts = claims = 0
     while clock.now - start < 6 * HOUR:  # far past the memory queue's ~15 s of retries
-        assert sender.deliver_due() == 5
+        claimed = sender.deliver_due()
+        assert claimed >= 1  # each event has its own back-off: not always all five at once
+        claims += claimed
         attempts += 1
         next_due = outbox.next_due()
         assert next_due is not None
@@ -159,12 +148,13 @@ def test_an_endpoint_down_for_hours_then_back_gets_everything(
         assert next_due - clock.now <= 600  # at most 10 minutes between tries
         clock.now = next_due
     fake.clear_answers()
-    sender.deliver_due()
+    while outbox.stats().waiting:
+        clock.now = max(clock.now, outbox.next_due() or clock.now)
+        sender.deliver_due()
 
     assert sorted(e["event_id"] for e in fake.accepted) == [f"e{n}" for n in range(5)]
-    assert outbox.stats().waiting == 0
-    assert outbox.stats().retried == 5 * attempts
-    assert len(fake.requests) == attempts + 1
+    assert outbox.stats().retried == claims
+    assert len(fake.requests) - len(fake.accepted) <= attempts  # the failed ones, by batch
     assert_clean_logs(caplog)
 
 
@@ -213,7 +203,8 @@ def test_a_refusal_is_dead_lettered_and_can_be_retried(
     outbox = outbox_at(tmp_path / "o.sqlite3", clock)
     sender = manual_sender(outbox, fake)
     outbox.add([(CODE, timed_event("e1", clock)), (CODE, timed_event("e2", clock))])
-    fake.answer(Answer(200, code=40002, message=f"bad data, token {TOKEN.upper()}"))
+    # The batch is refused, then each of its halves: both events are bad.
+    fake.answer(*[Answer(200, code=40002, message=f"bad data, token {TOKEN.upper()}")] * 3)
 
     sender.deliver_due()
 

@@ -4,12 +4,15 @@ retries, and nothing of the event is left in Redis afterwards."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
+from rq.serializers import JSONSerializer
 
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
@@ -161,7 +165,68 @@ def test_a_request_event_reaches_tiktok_through_a_real_worker_with_retries(
 def test_the_token_never_enters_the_broker(environment: dict[str, str]) -> None:
     app = shop("rq")
     assert app.test_client().get("/buy/order-9").status_code == 200
-    [job] = Queue("pixel", connection=Redis.from_url(environment["REDIS_URL"])).get_jobs()
+    redis = Redis.from_url(environment["REDIS_URL"])
+    [job] = Queue("pixel", connection=redis, serializer=JSONSerializer).get_jobs()
     assert "order-9" in repr(job.args)  # the job waits, with the event (stored compressed)
     assert TOKEN not in repr(job.args)
     assert TOKEN.encode() not in redis_contents(environment["REDIS_URL"])
+
+
+def test_rq_jobs_are_json(environment: dict[str, str]) -> None:
+    app = shop("rq")
+    assert app.test_client().get("/buy/order-7").status_code == 200
+    redis = Redis.from_url(environment["REDIS_URL"])
+    [key] = [key for key in redis.scan_iter("rq:job:*") if b":" not in key[len(b"rq:job:") :]]
+    stored = redis.hget(key, "data")
+    assert isinstance(stored, bytes)
+    function, _, args, _ = json.loads(zlib.decompress(stored))
+    assert function == "pixel_embed.events_api.rq.deliver_job"
+    assert args[0] == "CABCDE1234567890ABCD"
+    assert args[1][0]["event_id"] == "order-7"
+
+
+def test_our_rq_worker_refuses_a_pickled_job(
+    environment: dict[str, str], fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    redis = Redis.from_url(environment["REDIS_URL"])
+    # What a site's queue held before the upgrade, or what anyone who can write to Redis puts
+    # there: a pickled job naming any importable function.
+    pickled = Queue("pixel", connection=redis).enqueue("taskqueue_app.mark", str(marker))
+    app = shop("rq")
+    assert app.test_client().get("/buy/order-5").status_code == 200  # a JSON job behind it
+
+    process = worker(environment, *RQ, "--burst")
+    try:
+        _, err = process.communicate(timeout=60)  # read: RQ's traceback fills a pipe
+    finally:
+        stop(process)
+    assert b"DeserializationError" in err
+
+    assert not marker.exists()
+    assert [e["event_id"] for e in fake.accepted] == ["order-5"]
+    assert pickled.id in Queue("pixel", connection=redis).failed_job_registry.get_job_ids()
+
+
+def test_celery_messages_are_json_even_where_the_app_pickles(environment: dict[str, str]) -> None:
+    from celery import Celery
+
+    from pixel_embed.events_api.celery import CelerySender
+
+    pickling = Celery("site", broker=environment["REDIS_URL"])
+    pickling.conf.update(task_serializer="pickle", accept_content=["pickle", "json"])
+    CelerySender(pickling, queue="pixel-json").send_many([("CABCDE1234567890ABCD", {"a": 1})])
+
+    [raw] = Redis.from_url(environment["REDIS_URL"]).lrange("pixel-json", 0, -1)
+    message = json.loads(raw)
+    assert message["content-type"] == "application/json"
+    assert json.loads(base64.b64decode(message["body"]))[0] == [
+        "CABCDE1234567890ABCD",
+        [{"a": 1}],
+        1,
+    ]
+    # Celery's own default, which our test worker keeps and a site's workers should.
+    import taskqueue_app
+
+    assert list(Celery("default").conf.accept_content) == ["json"]
+    assert list(taskqueue_app.celery_app.conf.accept_content) == ["json"]

@@ -5,6 +5,8 @@ it (:func:`register`) with the retry rules of the outbox: back-off and ``Retry-A
 new task with a countdown, events too old for TikTok given up on with a logged reason.
 Results are never stored (``ignore_result``) and the task returns nothing, so no result
 backend keeps an event; a retry is a new message, not an exception with the arguments in it.
+Messages are JSON whatever the app's ``task_serializer`` (keep Celery's default
+``accept_content = ["json"]`` on the workers, so that they unpickle nothing).
 
 Web app::
 
@@ -56,7 +58,11 @@ class CelerySender:
         """
         for pixel_code, data in by_pixel(items).items():
             self.celery_app.send_task(
-                TASK_NAME, args=(pixel_code, data, 1), queue=self.queue, retry=False
+                TASK_NAME,
+                args=(pixel_code, data, 1),
+                queue=self.queue,
+                retry=False,
+                serializer="json",
             )
 
     def close(self, timeout: float | None = None) -> None:
@@ -95,7 +101,9 @@ def register(
         again = deliver_once(the_client(), pixel_code, data, attempt, policy, max_age=max_age)
         if again is not None:
             events, delay = again
-            task.apply_async(args=(pixel_code, events, attempt + 1), countdown=delay)
+            task.apply_async(
+                args=(pixel_code, events, attempt + 1), countdown=delay, serializer="json"
+            )
 
     task: Task = deliver
     return task

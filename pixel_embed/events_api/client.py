@@ -43,6 +43,9 @@ MAX_ANSWER_BYTES = 64 * 1024
 # errors. All are worth another try, like HTTP 429 and 5xx; 40001, 40002, 40105 (permission,
 # parameters, token) are not.
 _RETRYABLE_CODES = frozenset({40100, 42900})
+# Codes and statuses about the request itself (permission, the token), not any one event.
+_WHOLE_REQUEST_CODES = frozenset({40001, 40105})
+_WHOLE_REQUEST_STATUSES = frozenset({401, 403})
 _IP_ADDRESS = re.compile(
     r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){2,7}\b"
 )
@@ -57,21 +60,39 @@ class DeliveryError(PixelError):
     :param retryable: another try may succeed (HTTP 429 and 5xx, TikTok's rate limit, network
         errors and time-outs).
     :param retry_after: seconds the server asked to wait (``Retry-After``), if it said.
+    :param whole_request: the refusal is about the request, not its events (the token, a
+        permission, a redirect, a certificate): sending the events in smaller batches would
+        be refused the same way.
     """
 
-    def __init__(self, problem: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        problem: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        whole_request: bool = False,
+    ) -> None:
         self.problem = problem
         self.retryable = retryable
         self.retry_after = retry_after
+        self.whole_request = whole_request
         super().__init__(f"TikTok Events API request failed: {problem}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Task queues pickle exceptions; keyword-only arguments need saying how.
-        return (_delivery_error, (self.problem, self.retryable, self.retry_after))
+        return (
+            _delivery_error,
+            (self.problem, self.retryable, self.retry_after, self.whole_request),
+        )
 
 
-def _delivery_error(problem: str, retryable: bool, retry_after: float | None) -> DeliveryError:
-    return DeliveryError(problem, retryable=retryable, retry_after=retry_after)
+def _delivery_error(
+    problem: str, retryable: bool, retry_after: float | None, whole_request: bool = False
+) -> DeliveryError:
+    return DeliveryError(
+        problem, retryable=retryable, retry_after=retry_after, whole_request=whole_request
+    )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -104,7 +125,9 @@ def _transport_problem(exc: BaseException, timeout: float) -> DeliveryError:
         return DeliveryError(f"timed out after {timeout:g} s", retryable=True)
     if isinstance(exc, SSLError):
         # A certificate that does not verify will not verify on the next try either.
-        return DeliveryError("the TLS certificate check failed", retryable=False)
+        return DeliveryError(
+            "the TLS certificate check failed", retryable=False, whole_request=True
+        )
     cause: BaseException = exc
     while cause.__context__ is not None and isinstance(cause, Urllib3Error):
         cause = cause.__context__
@@ -210,12 +233,15 @@ class EventsApiClient:
             raise _transport_problem(exc, self.timeout) from None
         if 300 <= status < 400:
             # Following it would send the token wherever the answer points.
-            raise DeliveryError(f"HTTP {status} redirect, not followed", retryable=False)
+            raise DeliveryError(
+                f"HTTP {status} redirect, not followed", retryable=False, whole_request=True
+            )
         if status >= 300 or status < 200:
             raise DeliveryError(
                 f"HTTP {status}",
                 retryable=status == 429 or status >= 500,
                 retry_after=parse_retry_after(retry_after),
+                whole_request=status in _WHOLE_REQUEST_STATUSES,
             )
         self._check(answer)
 
@@ -231,4 +257,5 @@ class EventsApiClient:
         raise DeliveryError(
             f"TikTok code {code}: {message}",
             retryable=code in _RETRYABLE_CODES or code >= 50000,
+            whole_request=code in _WHOLE_REQUEST_CODES,
         )

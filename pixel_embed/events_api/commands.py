@@ -5,6 +5,8 @@
 - ``retry``: put dead letters back in the outbox (all, or ``--id``);
 - ``purge``: delete dead letters (all, or ``--older-than`` hours) and give the file's space
   back; delivered events are deleted as they are delivered;
+- ``deliver``: deliver from the outbox as a long-lived process of its own (for
+  ``TIKTOK_PIXEL_EVENTS_DELIVERY = "worker"``), until SIGTERM or SIGINT;
 - ``rq-worker``: an RQ worker inside the app, for ``TIKTOK_PIXEL_EVENTS_QUEUE = "rq"``.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import signal
+from types import FrameType
 
 import click
 from flask import current_app
@@ -34,14 +38,18 @@ def _sender() -> Sender:
     return sender
 
 
-def _outbox() -> Outbox:
+def _outbox_sender(what: str) -> OutboxSender:
     sender = _sender()
     if not isinstance(sender, OutboxSender):
         raise click.ClickException(
             f"TIKTOK_PIXEL_EVENTS_QUEUE is {current_app.config['TIKTOK_PIXEL_EVENTS_QUEUE']!r}: "
-            "only the sqlite outbox keeps dead letters"
+            f"only the sqlite outbox {what}"
         )
-    return sender.outbox
+    return sender
+
+
+def _outbox() -> Outbox:
+    return _outbox_sender("keeps dead letters").outbox
 
 
 def _when(seconds: float) -> str:
@@ -117,6 +125,34 @@ def purge(older_than: float | None) -> None:
     they are delivered)."""
     count = _outbox().purge_dead(None if older_than is None else older_than * 3600)
     click.echo(f"{count} dead letter(s) deleted")
+
+
+@events_cli.command("deliver")
+@click.option("--burst", is_flag=True, help="Stop once nothing is due.")
+@with_appcontext
+def deliver(burst: bool) -> None:
+    """Deliver from the outbox until SIGTERM or SIGINT (then what is due, for at most
+    TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT seconds): the delivery process of
+    TIKTOK_PIXEL_EVENTS_DELIVERY = "worker"."""
+    sender = _outbox_sender("is delivered by this command")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        sender.stop()
+
+    handlers = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    click.echo(f"delivering from {sender.outbox.path} (SIGTERM or Ctrl-C stops)")
+    try:
+        if burst:
+            while sender.deliver_due():
+                pass
+        else:
+            sender.run()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        sender.close(timeout=0)
+    stats = sender.stats()
+    click.echo(f"stopped: {stats.waiting} event(s) waiting, {stats.dead} dead letter(s)")
 
 
 @events_cli.command("rq-worker")

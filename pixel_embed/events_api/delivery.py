@@ -119,38 +119,57 @@ def deliver(
     *,
     wait: Callable[[float], bool | None] = time.sleep,
 ) -> bool:
-    """Send one batch, retrying what may succeed later; log an error when giving up.
+    """Send one batch, retrying what may succeed later; log an error when giving up. A batch
+    TikTok refuses is sent again in halves (:func:`post_isolating`), so that only the refused
+    events are given up on.
 
     Synchronous: for a background thread or a task-queue job, never a request thread.
 
     :param wait: sleeps for the given seconds; returning ``False`` means "no time left" and
         gives up at once (used at shutdown).
-    :returns: whether TikTok accepted the batch.
+    :returns: whether TikTok accepted every event of the batch.
     """
-    attempt = 0
+    return _deliver_counting(client, pixel_code, data, policy, wait) == len(data)
+
+
+def _deliver_counting(
+    client: EventsApiClient,
+    pixel_code: str,
+    data: Sequence[Mapping[str, Any]],
+    policy: RetryPolicy,
+    wait: Callable[[float], bool | None],
+) -> int:
+    """:func:`deliver`, returning how many events TikTok accepted."""
+    pending, accepted, attempt = list(data), 0, 0
     while True:
         attempt += 1
-        try:
-            client.post(pixel_code, data)
-        except DeliveryError as exc:
-            seconds = next_try(policy, attempt, exc)
-            if seconds is not None:
-                log.warning(
-                    "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s "
-                    "(try %d of %d)",
-                    exc.problem,
-                    len(data),
-                    pixel_code,
-                    seconds,
-                    attempt + 1,
-                    policy.max_tries,
-                )
-                if wait(seconds) is not False:
-                    continue
-                exc = DeliveryError(f"{exc.problem}, and no time left to retry", retryable=False)
-            _gave_up(pixel_code, data, f"after {tries(attempt)}: {exc.problem}")
-            return False
-        return True
+        failures = post_isolating(client, pixel_code, pending)
+        accepted += len(pending) - sum(len(events) for events, _ in failures)
+        retry: list[Mapping[str, Any]] = []
+        seconds, problem = 0.0, ""
+        for events, exc in failures:
+            delay = next_try(policy, attempt, exc)
+            if delay is None:
+                _gave_up(pixel_code, events, f"after {tries(attempt)}: {exc.problem}")
+            else:
+                retry.extend(events)
+                seconds, problem = max(seconds, delay), exc.problem
+        if not retry:
+            return accepted
+        log.warning(
+            "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d of %d)",
+            problem,
+            len(retry),
+            pixel_code,
+            seconds,
+            attempt + 1,
+            policy.max_tries,
+        )
+        if wait(seconds) is False:
+            why = f"after {tries(attempt)}: {problem}, and no time left to retry"
+            _gave_up(pixel_code, retry, why)
+            return accepted
+        pending = retry
 
 
 # The queue's items: an event for a pixel and its size, or ``None``, the signal to stop.
@@ -319,7 +338,7 @@ class BackgroundSender:
 
     def _deliver(self, pixel_code: str, events: list[Mapping[str, Any]], size: int) -> None:
         try:
-            ok = deliver(self.client, pixel_code, events, self.policy, wait=self._wait)
+            sent = _deliver_counting(self.client, pixel_code, events, self.policy, self._wait)
         except Exception as exc:  # never let one bad batch kill the worker
             # Only the type: an exception's text might quote the data.
             log.error(
@@ -327,8 +346,8 @@ class BackgroundSender:
                 type(exc).__name__,
                 pixel_code,
             )
-            ok = False
-        self._done(sent=len(events) if ok else 0, failed=0 if ok else len(events), size=size)
+            sent = 0
+        self._done(sent=sent, failed=len(events) - sent, size=size)
 
     def _done(self, *, sent: int = 0, failed: int = 0, size: int = 0) -> None:
         with self._idle:
@@ -366,22 +385,45 @@ def deliver_once(
         )
     if not fresh:
         return None
-    try:
-        client.post(pixel_code, fresh)
-    except DeliveryError as exc:
+    again: list[Mapping[str, Any]] = []
+    longest = 0.0
+    for events, exc in post_isolating(client, pixel_code, fresh):
         delay = next_try(policy, attempt, exc)
-        if delay is not None:
-            log.warning(
-                "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
-                exc.problem,
-                len(fresh),
-                pixel_code,
-                delay,
-                attempt + 1,
-            )
-            return fresh, delay
-        _gave_up(pixel_code, fresh, f"after {tries(attempt)}: {exc.problem}")
-    return None
+        if delay is None:
+            _gave_up(pixel_code, events, f"after {tries(attempt)}: {exc.problem}")
+            continue
+        log.warning(
+            "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
+            exc.problem,
+            len(events),
+            pixel_code,
+            delay,
+            attempt + 1,
+        )
+        again.extend(events)
+        longest = max(longest, delay)
+    return (again, longest) if again else None
+
+
+def post_isolating(
+    client: EventsApiClient, pixel_code: str, data: Sequence[Mapping[str, Any]]
+) -> list[tuple[list[Mapping[str, Any]], DeliveryError]]:
+    """Post a batch; when TikTok refuses it (a 4xx, or a non-zero ``code``: it names no
+    event), post it again in halves, down to single events, so that one bad event does not
+    take its batch-mates with it.
+
+    :returns: the events that failed, with why (none: all accepted).
+    """
+    try:
+        client.post(pixel_code, data)
+    except DeliveryError as exc:
+        if exc.retryable or exc.whole_request or len(data) == 1:
+            return [(list(data), exc)]
+        half = len(data) // 2
+        return post_isolating(client, pixel_code, data[:half]) + post_isolating(
+            client, pixel_code, data[half:]
+        )
+    return []
 
 
 def by_pixel(items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:

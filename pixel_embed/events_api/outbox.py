@@ -32,8 +32,9 @@ from ..errors import ConfigurationError
 
 log = logging.getLogger("pixel_embed.events_api")
 
-#: The layout of the file this release writes; a later release migrates from it.
-SCHEMA_VERSION = 1
+#: The layout of the file this release writes (``PRAGMA user_version``); older files are
+#: migrated when opened (:data:`_MIGRATIONS`), newer ones refused.
+SCHEMA_VERSION = 2
 #: Events waiting at most; further events are refused (and counted) while it is full.
 MAX_EVENTS = 100_000
 #: Bytes of events waiting at most (the JSON as sent); further events are refused too.
@@ -49,30 +50,53 @@ MIN_SQLITE = (3, 35)
 #: Seconds SQLite waits for another process's write before a write fails.
 BUSY_TIMEOUT = 5.0
 
-_SCHEMA = """
-CREATE TABLE totals (
-    one INTEGER PRIMARY KEY CHECK (one = 1),
-    events INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    delivered INTEGER NOT NULL,
-    dead INTEGER NOT NULL,
-    dropped INTEGER NOT NULL,
-    retried INTEGER NOT NULL
-);
-INSERT INTO totals VALUES (1, 0, 0, 0, 0, 0, 0);
-CREATE TABLE events ({event}, due REAL NOT NULL, owner TEXT NOT NULL DEFAULT '',
-    problem TEXT NOT NULL DEFAULT '');
-CREATE INDEX events_due ON events (due);
-CREATE TABLE dead ({event}, failed REAL NOT NULL, reason TEXT NOT NULL);
-""".format(
-    # The columns an event keeps, waiting or dead.
-    event="id INTEGER PRIMARY KEY, pixel_code TEXT NOT NULL, event_id TEXT NOT NULL, "
-    "event TEXT NOT NULL, event_time INTEGER NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, "
+# The columns an event keeps, waiting or dead, after its id.
+_EVENT = (
+    "pixel_code TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL, "
+    "event_time INTEGER NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, "
     "created REAL NOT NULL, tries INTEGER NOT NULL DEFAULT 0"
 )
+# AUTOINCREMENT: an id is never given twice, even once the row that held the highest has gone.
+# Version 1 reused them, and copied an event's id into the dead letters, so the second dead
+# letter of a drained outbox collided with the first and was never recorded (issue 21).
+_EVENTS_TABLE = (
+    f"CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, {_EVENT}, due REAL NOT NULL, "
+    "owner TEXT NOT NULL DEFAULT '', problem TEXT NOT NULL DEFAULT '')"
+)
+# A dead letter has its own number (what `events retry --id` takes), never an event's id.
+_DEAD_TABLE = (
+    f"CREATE TABLE dead (id INTEGER PRIMARY KEY AUTOINCREMENT, {_EVENT}, failed REAL NOT NULL, "
+    "reason TEXT NOT NULL)"
+)
+_SCHEMA = (
+    "CREATE TABLE totals (one INTEGER PRIMARY KEY CHECK (one = 1), events INTEGER NOT NULL, "
+    "bytes INTEGER NOT NULL, delivered INTEGER NOT NULL, dead INTEGER NOT NULL, "
+    "dropped INTEGER NOT NULL, retried INTEGER NOT NULL)",
+    "INSERT INTO totals VALUES (1, 0, 0, 0, 0, 0, 0)",
+    _EVENTS_TABLE,
+    "CREATE INDEX events_due ON events (due)",
+    _DEAD_TABLE,
+)
+# Each migration takes a file from the version before it to its own, inside the transaction that
+# opens the file; a table whose key changes is copied (SQLite cannot alter a primary key). Rows
+# keep their ids, so a dead letter keeps its number and a claimed event its lease.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE events RENAME TO events_v1",
+        "DROP INDEX events_due",
+        _EVENTS_TABLE,
+        "INSERT INTO events SELECT * FROM events_v1",
+        "DROP TABLE events_v1",
+        "CREATE INDEX events_due ON events (due)",
+        "ALTER TABLE dead RENAME TO dead_v1",
+        _DEAD_TABLE,
+        "INSERT INTO dead SELECT * FROM dead_v1",
+        "DROP TABLE dead_v1",
+    ),
+}
 _COUNTERS = frozenset({"events", "bytes", "delivered", "dead", "dropped", "retried"})
 _IN_IDS = " WHERE id IN (SELECT value FROM json_each(?))"
-_EVENT_COLUMNS = "id, pixel_code, event_id, event, event_time, body, size, created, tries"
+_EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, tries"
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,8 @@ class DeliveryStats:
     :param retried: failed attempts that were retried.
     :param oldest_waiting: seconds the oldest waiting event has waited, or ``None``.
     :param waiting_bytes: bytes of waiting events.
+    :param buffered: events this process keeps for the outbox file while another process
+        holds its lock (not in ``waiting`` yet).
     """
 
     waiting: int = 0
@@ -133,6 +159,7 @@ class DeliveryStats:
     retried: int = 0
     oldest_waiting: float | None = None
     waiting_bytes: int = 0
+    buffered: int = 0
 
 
 def _event_fields(data: Mapping[str, Any]) -> tuple[str, str, int]:
@@ -195,9 +222,16 @@ class Outbox:
         return connection
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
         connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
+        if wait is None:
+            connection.execute("BEGIN IMMEDIATE")
+        else:
+            connection.execute(f"PRAGMA busy_timeout = {max(0, round(wait * 1000))}")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT * 1000)}")
         try:
             yield connection
         except BaseException:
@@ -222,11 +256,22 @@ class Outbox:
             connection.execute("PRAGMA journal_mode = WAL")
             with self._write() as connection:
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
+                # One statement at a time: executescript() would commit first.
                 if version == 0:
-                    # One statement at a time: executescript() would commit first.
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                    for statement in _SCHEMA:
                         connection.execute(statement)
                     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version < SCHEMA_VERSION:
+                    for step in range(version + 1, SCHEMA_VERSION + 1):
+                        for statement in _MIGRATIONS[step]:
+                            connection.execute(statement)
+                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    log.info(
+                        "TikTok Events API: the outbox %s migrated from schema version %d to %d",
+                        self.path,
+                        version,
+                        SCHEMA_VERSION,
+                    )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(
                 f"TIKTOK_PIXEL_EVENTS_QUEUE: cannot open the outbox {self.path!r} "
@@ -245,12 +290,21 @@ class Outbox:
         value: int = self._connect().execute("PRAGMA user_version").fetchone()[0]
         return value
 
-    def add(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    def add(
+        self,
+        items: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        wait: float | None = None,
+        dropped: int = 0,
+    ) -> int:
         """Write events (pixel code, Events API data) in one transaction.
 
         When the outbox is full the events that do not fit are refused, counted as dropped
         and logged: what is already waiting is older, closer to being delivered, and kept.
 
+        :param wait: seconds to wait at most for another writer's lock (SQLite's busy
+            time-out, :data:`BUSY_TIMEOUT`, by default).
+        :param dropped: events lost elsewhere, counted as dropped in the same transaction.
         :returns: how many events were written.
         :raises sqlite3.Error: the file could not be written (disk full, locked too long).
         """
@@ -260,7 +314,7 @@ class Outbox:
             body = orjson.dumps(data)
             name, event_id, event_time = _event_fields(data)
             rows.append((pixel_code, event_id, name, event_time, body, len(body), now, now))
-        with self._write() as connection:
+        with self._write(wait) as connection:
             count, size = connection.execute("SELECT events, bytes FROM totals").fetchone()
             room = self.max_events - count
             kept = []
@@ -276,17 +330,17 @@ class Outbox:
                     kept,
                 )
                 self._count(connection, events=len(kept), bytes=sum(row[5] for row in kept))
-            dropped = len(rows) - len(kept)
-            if dropped:
-                self._count(connection, dropped=dropped)
+            refused = len(rows) - len(kept)
+            if refused + dropped:
+                self._count(connection, dropped=refused + dropped)
                 total = connection.execute("SELECT dropped FROM totals").fetchone()[0]
-        if dropped:
+        if refused:
             log.warning(
                 "TikTok Events API: the outbox is full (%d events or %d bytes at most): "
                 "refused %d event(s) (%s), %d refused so far",
                 self.max_events,
                 self.max_bytes,
-                dropped,
+                refused,
                 ", ".join(f"{row[2]} {row[1]}" for row in rows[len(kept) :][:5]),
                 total,
             )
@@ -308,7 +362,7 @@ class Outbox:
             rows = connection.execute(
                 f"UPDATE events SET due = ?, owner = ?, tries = tries + 1 WHERE id IN "
                 f"(SELECT id FROM events WHERE due <= ? ORDER BY due, id LIMIT ?) "
-                f"RETURNING {_EVENT_COLUMNS}",
+                f"RETURNING id, {_EVENT_COLUMNS}",
                 (now + lease, owner, now, limit),
             ).fetchall()
         return sorted((Claimed(*row) for row in rows), key=lambda claimed: claimed.id)
@@ -329,13 +383,19 @@ class Outbox:
                 bytes=-sum(size for (size,) in sizes),
             )
 
-    def retry_later(self, owner: str, events: Sequence[Claimed], problem: str, due: float) -> None:
-        """Put events back, to be tried again from ``due`` (Unix seconds)."""
+    def retry_later(
+        self, owner: str, events: Sequence[Claimed], problem: str, due: float | Sequence[float]
+    ) -> None:
+        """Put events back, to be tried again from ``due`` (Unix seconds: one for all, or one
+        per event, in order: events that failed together need not be tried together)."""
+        dues = [due] * len(events) if isinstance(due, int | float) else list(due)
         with self._write() as connection:
-            connection.execute(
-                "UPDATE events SET due = ?, owner = '', problem = ? "
-                "WHERE owner = ? AND id IN (SELECT value FROM json_each(?))",
-                (due, problem, owner, _ids(events)),
+            connection.executemany(
+                "UPDATE events SET due = ?, owner = '', problem = ? WHERE owner = ? AND id = ?",
+                [
+                    (when, problem, owner, event.id)
+                    for event, when in zip(events, dues, strict=True)
+                ],
             )
             self._count(connection, retried=len(events))
 
@@ -351,11 +411,11 @@ class Outbox:
             ).fetchall()
             connection.executemany(
                 f"INSERT INTO dead ({_EVENT_COLUMNS}, failed, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, now, reason) for row in rows],
             )
             self._count(
-                connection, dead=len(rows), events=-len(rows), bytes=-sum(row[6] for row in rows)
+                connection, dead=len(rows), events=-len(rows), bytes=-sum(row[5] for row in rows)
             )
             excess = connection.execute("SELECT count(*) FROM dead").fetchone()[0] - self.max_dead
             if excess > 0:

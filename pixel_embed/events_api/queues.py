@@ -43,6 +43,8 @@ from .outbox import MAX_AGE, MAX_BYTES, MAX_EVENTS, DeliveryStats, Outbox
 DEFAULT_QUEUE = "sqlite:///tiktok-pixel-events.sqlite3"
 log = logging.getLogger("pixel_embed.events_api")
 _KINDS = "'memory', 'sqlite:///PATH', 'celery' or 'rq'"
+#: The values of ``TIKTOK_PIXEL_EVENTS_DELIVERY``.
+DELIVERY_MODES = ("thread", "worker")
 
 
 def set_defaults(app: Flask) -> None:
@@ -60,6 +62,10 @@ def set_defaults(app: Flask) -> None:
     app.config.setdefault("TIKTOK_PIXEL_CELERY", None)
     #: The rq.Queue that carries server events, with TIKTOK_PIXEL_EVENTS_QUEUE = "rq".
     app.config.setdefault("TIKTOK_PIXEL_RQ_QUEUE", None)
+    #: Who delivers from the outbox: "thread" (a thread in each process that serves requests
+    #: or opens an outbox with events waiting) or "worker" (only `flask tiktok-pixel events
+    #: deliver`, run as its own process; web processes only write).
+    app.config.setdefault("TIKTOK_PIXEL_EVENTS_DELIVERY", "thread")
 
 
 def outbox_path(app: Flask, queue: str) -> str | None:
@@ -109,7 +115,17 @@ def sender_factory(
         backoff=policy.backoff,
         max_delay=DURABLE_RETRIES.max_delay,
     )
+    delivery = app.config["TIKTOK_PIXEL_EVENTS_DELIVERY"]
+    if delivery not in DELIVERY_MODES:
+        raise ConfigurationError(
+            f"TIKTOK_PIXEL_EVENTS_DELIVERY {delivery!r} must be 'thread' or 'worker'"
+        )
     path = outbox_path(app, queue)
+    if delivery == "worker" and path is None:
+        raise ConfigurationError(
+            f"TIKTOK_PIXEL_EVENTS_DELIVERY 'worker' delivers from the sqlite outbox; "
+            f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}"
+        )
     if path is not None:
         try:
             outbox = Outbox(
@@ -148,16 +164,21 @@ def sender_factory(
 
         def sqlite() -> Sender:
             exit_cleanly_on_sigterm()
-            # Started by the first request this process serves (hooks.py), not here: a
-            # `flask tiktok-pixel events` command must not deliver.
-            return OutboxSender(
+            sender = OutboxSender(
                 outbox,
                 client,
                 policy=durable,
                 max_age=max_age,
                 close_timeout=close_timeout,
                 start=False,
+                deliver_in_thread=delivery == "thread",
             )
+            # Started by the first request this process serves (hooks.py), or now when events
+            # wait in the file: a site restarted at night delivers them with no visitor. Not
+            # in a `flask` command other than `flask run` (`events status` must not deliver).
+            if not in_flask_command():
+                sender.start_if_waiting()
+            return sender
 
         return sqlite
     if queue == "celery":
@@ -180,6 +201,15 @@ def sender_factory(
             )
         return lambda: RqSender(rq_queue)
     raise ConfigurationError(f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} must be one of {_KINDS}")
+
+
+def in_flask_command() -> bool:
+    """Whether the app is being built for a ``flask`` command (or another click program,
+    such as ``celery worker``) other than ``flask run``, which serves requests."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name != "run"
 
 
 def delivery_stats(app: Flask) -> DeliveryStats | None:

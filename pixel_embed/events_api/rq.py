@@ -6,6 +6,12 @@ scheduled for later (run the worker with its scheduler), events too old for TikT
 with a logged reason. Jobs keep no result (``result_ttl=0``: the job and its arguments are
 deleted once done) and never fail with the data in a traceback.
 
+Jobs are JSON (RQ's :class:`~rq.serializers.JSONSerializer`), never pickles: a worker that
+unpickles what it finds in Redis runs whatever code whoever can write to Redis put there. Every
+``Queue`` and ``Worker`` made here uses it (:func:`json_queue`), whatever the serializer of the
+queue the site configured; our worker refuses a pickled job (it cannot be read as JSON, and
+RQ moves it to the failed jobs unread).
+
 Web app::
 
     app.config.update(TIKTOK_PIXEL_EVENTS_QUEUE="rq", TIKTOK_PIXEL_RQ_QUEUE=Queue(connection=r))
@@ -23,6 +29,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from rq import Queue, Worker, get_current_job
+from rq.serializers import JSONSerializer
 
 from .client import EventsApiClient
 from .delivery import DURABLE_RETRIES, by_pixel, deliver_once
@@ -35,6 +42,11 @@ FAILURE_TTL = 3600
 _CLIENTS: dict[int, EventsApiClient] = {}
 
 
+def json_queue(queue: Queue) -> Queue:
+    """The same RQ queue (name, Redis connection), with jobs as JSON."""
+    return Queue(queue.name, connection=queue.connection, serializer=JSONSerializer)
+
+
 class RqSender:
     """Enqueues server events as RQ jobs; never waits for TikTok.
 
@@ -42,7 +54,7 @@ class RqSender:
     """
 
     def __init__(self, queue: Queue) -> None:
-        self.queue = queue
+        self.queue = json_queue(queue)
 
     def __repr__(self) -> str:
         return f"RqSender({self.queue.name!r})"
@@ -99,11 +111,13 @@ def deliver_job(pixel_code: str, data: list[dict[str, Any]], attempt: int = 1) -
     job = get_current_job()
     if again is not None and job is not None:
         events, delay = again
-        queue = Queue(job.origin, connection=job.connection)
+        queue = json_queue(Queue(job.origin, connection=job.connection))
         _enqueue(queue, pixel_code, [dict(event) for event in events], attempt + 1, delay)
 
 
 def run_worker(app: Flask, queue: Queue, *, burst: bool = False) -> None:
     """Run an RQ worker (with its scheduler, for retries) inside ``app``'s context."""
+    queue = json_queue(queue)
     with app.app_context():
-        Worker([queue], connection=queue.connection).work(with_scheduler=True, burst=burst)
+        worker = Worker([queue], connection=queue.connection, serializer=JSONSerializer)
+        worker.work(with_scheduler=True, burst=burst)

@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -126,6 +128,39 @@ def contract_problems(
     return problems
 
 
+_HOLD_LOCK = (
+    "import sqlite3, sys\n"
+    "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "connection.execute('BEGIN IMMEDIATE')\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@contextlib.contextmanager
+def outbox_locked(path: str) -> Iterator[None]:
+    """Hold the outbox file's write lock from another process (as a long ``events purge``, a
+    backup or a stuck worker would) until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if holder.stdout is None or holder.stdout.readline().strip() != "locked":
+            raise RuntimeError(f"could not lock the outbox {path!r} from another process")
+        yield
+    finally:
+        if holder.stdin is not None:
+            holder.stdin.close()
+        try:
+            holder.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+
+
 class FakeEventsApi:
     """A threaded HTTP server on 127.0.0.1 that plays TikTok's Events API.
 
@@ -142,6 +177,7 @@ class FakeEventsApi:
         self.problems: list[str] = []
         self.accepted: list[dict[str, Any]] = []
         self._answers: list[Answer] = []
+        self._poison: dict[str, Answer] = {}
         self._lock = threading.Condition()
         self._release = threading.Event()
         self._hanging = threading.Event()
@@ -169,6 +205,12 @@ class FakeEventsApi:
         """Answer the next requests so, in order; later ones get HTTP 200, code 0."""
         with self._lock:
             self._answers.extend(answers)
+
+    def refuse(self, event_ids: Iterable[str], answer: Answer) -> None:
+        """Answer every request that carries one of these events so (TikTok refusing a batch
+        for one bad event), whatever else it carries; before the queued answers."""
+        with self._lock:
+            self._poison.update(dict.fromkeys(event_ids, answer))
 
     def clear_answers(self) -> None:
         """Forget the answers not given yet: later requests get HTTP 200, code 0."""
@@ -247,7 +289,15 @@ class FakeEventsApi:
         with self._lock:
             self.requests.append(ReceivedRequest(method, path, headers, body, client_port=port))
             self.problems.extend(problems)
-            answer = self._answers.pop(0) if self._answers else Answer()
+            poisoned = [
+                self._poison[item["event_id"]]
+                for item in (body.get("data") if isinstance(body, dict) else None) or []
+                if isinstance(item, dict) and item.get("event_id") in self._poison
+            ]
+            if poisoned:
+                answer = poisoned[0]
+            else:
+                answer = self._answers.pop(0) if self._answers else Answer()
             self._lock.notify_all()
         if problems:
             return Answer(200, code=40002, message="; ".join(problems))
