@@ -115,9 +115,26 @@ def deliver_job(pixel_code: str, data: list[dict[str, Any]], attempt: int = 1) -
         _enqueue(queue, pixel_code, [dict(event) for event in events], attempt + 1, delay)
 
 
+class _Worker(Worker):
+    """RQ's worker, polling its command channel every second rather than every 60 s.
+
+    RQ listens for commands (``rq suspend``, kill-horse) in a redis-py pub/sub thread with a
+    60 s poll. redis-py 8.2's ``PubSubWorkerThread.stop()`` waits for that thread, which,
+    unsubscribed while it waits for a subscription, sleeps out the whole poll: a ``--burst``
+    worker took a minute to exit after its last job (seen with rq 3.0 and redis 8.2).
+    """
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+
 def run_worker(app: Flask, queue: Queue, *, burst: bool = False) -> None:
     """Run an RQ worker (with its scheduler, for retries) inside ``app``'s context."""
     queue = json_queue(queue)
     with app.app_context():
-        worker = Worker([queue], connection=queue.connection, serializer=JSONSerializer)
+        worker = _Worker([queue], connection=queue.connection, serializer=JSONSerializer)
         worker.work(with_scheduler=True, burst=burst)
