@@ -15,6 +15,7 @@ line runs each URL in a child process of its own (:mod:`.isolation`).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -293,7 +294,10 @@ class _Journey:
 
         :raises AuditFailed: the page did not answer in time.
         """
-        wrapped = f"arg => ({{value: ({expression})(arg)}})"
+        # The answer comes back as a string: a handle to a primitive holds its value in the
+        # driver, so reading it asks nothing more of the page (a handle to an object is read in
+        # a second round trip, which a page that went busy in between never answers).
+        wrapped = f"arg => JSON.stringify({{value: ({expression})(arg)}})"
         timeout = self.within(self.timeout_ms)
         try:
             handle = self.page.wait_for_function(wrapped, arg=arg, timeout=timeout)
@@ -305,9 +309,13 @@ class _Journey:
                 )
             ) from None
         try:
-            return handle.json_value()["value"]
+            answer = handle.json_value()
         finally:
             handle.dispose()
+        try:
+            return json.loads(answer).get("value") if isinstance(answer, str) else None
+        except (ValueError, AttributeError):  # the page replaced JSON.stringify
+            return None
 
     def settle(self) -> None:
         """Let the current document finish loading, then listen until it is quiet."""
