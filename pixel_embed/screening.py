@@ -221,6 +221,7 @@ _GROUPS = re.compile(r"[0-9]+")
 _CODE_AFTER = re.compile(r" ?[-./]? ?[0-9]{1,8}[^\W\d]")
 _TRAILING_COUNT = re.compile(r" [0-9]{1,2}$")
 _LAST_GROUP = re.compile(r"[^0-9]+[0-9]+$")
+_BRACKET = re.compile(r"[()]")
 _INTERNATIONAL_DIGITS = range(7, 16)
 _NATIONAL_DIGITS = range(7, 13)
 
@@ -374,6 +375,13 @@ def _shorter_phone(number: str, after: str) -> str:
     shorter = _LAST_GROUP.sub("", number)
     if _NORTH_AMERICAN.fullmatch(shorter):  # a shape too strong to be anything else
         return shorter
+    # A parenthesis inside the run opens another number or closes this one ("08-12 34 56
+    # (0 12345 67890)", "010-6552 9988) 010-6552 9988"): the run is cut there, as a person
+    # reads it.
+    for bracket in reversed([match.start() for match in _BRACKET.finditer(number, 1)]):
+        shorter = number[:bracket].rstrip(" ")  # the longest number first
+        if _is_phone(shorter):
+            return shorter
     shorter = _TRAILING_COUNT.sub("", number)
     if shorter != number and after[1:].isalpha() and _is_phone(shorter):
         return shorter

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from urllib.parse import quote, quote_plus
 
 from conftest import make_app, page
 from flask import Flask
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.screen import load_corpus
@@ -134,8 +135,20 @@ def _outbox_rows(data: dict[str, object]) -> Iterator[str]:
                     yield repr(row)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# make test runs a fixed sample, so that a gap found by chance fails the nightly run, not a
+# colleague's unrelated change; PIXEL_EMBED_NIGHTLY=1 explores, with more examples.
+NIGHTLY = os.environ.get("PIXEL_EMBED_NIGHTLY") == "1"
+
+
+@settings(
+    max_examples=2000 if NIGHTLY else 150,
+    derandomize=not NIGHTLY,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(texts)
+@example(", 08-12 34 56, 08-12 34 56 (0 12345 67890 5")  # found by chance: "(" opens a number
+@example(", 010-6552 9988) 010-6552 9988")  # found by chance: ")" closes one
 def test_no_channel_holds_the_raw_address_or_number(text: str) -> None:
     TEXT["text"] = text
     handler = Collect()

@@ -203,3 +203,12 @@ def test_a_plus_in_a_hand_written_query_is_read_as_a_plus() -> None:
     assert scrub_url(url) == "https://shop.example/share?ref=tiktok"
     # and a form's "+" is still a space
     assert scrub_url("https://shop.example/s?q=red+mug") == "https://shop.example/s?q=red+mug"
+
+
+def test_a_parenthesis_after_a_number_opens_another() -> None:
+    # Found by tests/test_privacy_property.py in CI: the run "08-12 34 56 (0 12345 67890 5"
+    # was judged as one 20-digit number, no phone, and the Swedish number before it was kept.
+    assert mask_personal_data("08-12 34 56 (0 12345 67890 5") == "[phone] (0 12345 67890 5"
+    assert mask_personal_data(", 08-12 34 56, 08-12 34 56 (0 1") == ", [phone], [phone] (0 1"
+    assert mask_personal_data("010-6552 9988) 010-6552 9988") == "[phone]) [phone]"
+    assert mask_personal_data("8 (301) 123-45-67) 8 (301) 123-45-67") == "[phone]) [phone]"
