@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: test lint demo bench chromium redis clean docs docs-check
+.PHONY: test lint demo demo-fastapi bench chromium redis clean docs docs-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ docs-check: $(BIN)/.installed
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m demo_site --host $(HOST) --port $(PORT)
+
+# The same shop's journey on FastAPI and uvicorn (pixel_embed.integrations.starlette).
+demo-fastapi: $(BIN)/.installed
+	$(BIN)/python -m demo_fastapi --host $(HOST) --port $(PORT)
 
 bench: $(BIN)/.installed chromium
 	$(BIN)/python -m benchmarks

@@ -1,0 +1,164 @@
+"""Requests at once, in one event loop and in the threadpool: no request sees another's state;
+a client that goes away mid-stream, and a background task that tracks too late, leave the next
+request clean."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from asgi_support import KINDS, Kind, endpoint, served, site
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from pixel_embed import hash_email
+from pixel_embed.errors import StreamingError
+from pixel_embed.integrations.starlette import TikTokPixel
+
+
+def test_two_async_requests_interleaved_in_one_loop_keep_their_own_calls() -> None:
+    app, pixel = site("async")
+    first_tracked = asyncio.Event()
+    second_tracked = asyncio.Event()
+
+    async def first(request: Request) -> Response:
+        pixel.identify(email="first@example.com")
+        pixel.track("ViewContent", content_id="first")
+        first_tracked.set()
+        await second_tracked.wait()  # the second request runs its view meanwhile
+        return PlainTextResponse(repr(pixel.page_calls()))
+
+    async def second(request: Request) -> Response:
+        await first_tracked.wait()
+        pixel.track("Search", query="second")
+        second_tracked.set()
+        return PlainTextResponse(repr(pixel.page_calls()))
+
+    app.router.routes[:0] = [Route("/first", first), Route("/second", second)]
+    with served(app) as client, ThreadPoolExecutor(2) as pool:
+        one = pool.submit(client.get, "/first")
+        two = pool.submit(client.get, "/second")
+        first_calls, second_calls = one.result(timeout=10).text, two.result(timeout=10).text
+    assert "'first'" in first_calls and hash_email("first@example.com") in first_calls
+    assert "second" not in first_calls
+    assert "'second'" in second_calls
+    assert "first" not in second_calls and "identify" not in second_calls
+
+
+def test_two_threadpool_requests_at_once_keep_their_own_calls() -> None:
+    app, pixel = site("sync")
+    both_tracked = threading.Barrier(2, timeout=5)
+
+    def view(request: Request) -> Response:
+        name = request.path_params["name"]
+        pixel.track("ViewContent", content_id=name)
+        both_tracked.wait()  # both threads hold their state at once
+        return PlainTextResponse(repr(pixel.page_calls()))
+
+    app.router.routes[:0] = [Route("/at-once/{name}", view)]
+    with served(app) as client, ThreadPoolExecutor(2) as pool:
+        a = pool.submit(client.get, "/at-once/alpha")
+        b = pool.submit(client.get, "/at-once/beta")
+        alpha, beta = a.result(timeout=10).text, b.result(timeout=10).text
+    assert "'alpha'" in alpha and "beta" not in alpha
+    assert "'beta'" in beta and "alpha" not in beta
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_visitors_at_once_each_get_only_their_own_identity_and_events(kind: Kind) -> None:
+    app, pixel = site(kind)
+
+    def visit(request: Request) -> Response:
+        number = request.path_params["number"]
+        pixel.identify(email=f"visitor{number}@example.com")
+        pixel.track("ViewContent", content_id=f"item-{number}")
+        time.sleep(0.001)  # let others run between the calls and the page
+        pixel.track("AddToCart", content_id=f"item-{number}")
+        return PlainTextResponse(repr(pixel.page_calls()))
+
+    app.router.routes[:0] = [Route("/visit/{number}", endpoint(visit, kind))]
+    visitors = range(60)
+    with served(app) as client, ThreadPoolExecutor(12) as pool:
+        pages = list(pool.map(lambda n: client.get(f"/visit/{n}").text, visitors))
+    for number, calls in zip(visitors, pages, strict=True):
+        assert hash_email(f"visitor{number}@example.com") in calls
+        assert calls.count(f"'item-{number}'") == 2
+        others = [n for n in visitors if n != number and f"'item-{n}'" in calls]
+        assert others == [], f"visitor {number} saw {others}"
+
+
+def test_a_client_gone_mid_stream_leaves_the_next_request_clean(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    app, pixel = site("async")
+    started = threading.Event()
+
+    async def slow(request: Request) -> Response:
+        pixel.track("ViewContent", content_id="slow")
+        html = pixel.render()
+
+        async def body() -> AsyncIterator[str]:
+            yield f"<head>{html}</head>"
+            started.set()
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                yield "."
+
+        return StreamingResponse(body(), media_type="text/html")
+
+    app.router.routes[:0] = [Route("/slow", slow)]
+    with served(app) as client:
+        with client.stream("GET", "/slow") as streamed:
+            first = next(streamed.iter_text())
+            assert '"content_id":"slow"' in first
+            assert started.wait(5)
+        # The connection is closed here, mid-stream.
+        page = client.get("/product/next")
+        assert '"content_id":"next"' in page.text and "slow" not in page.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_background_task_that_tracks_is_told_it_is_too_late(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, pixel = site("async")
+
+    def too_late() -> None:
+        pixel.track("Purchase", value=1, currency="USD")
+
+    async def with_task(request: Request) -> Response:
+        return PlainTextResponse("ok", background=BackgroundTask(too_late))
+
+    app.router.routes[:0] = [Route("/task", with_task)]
+    with served(app) as client:
+        assert client.get("/task").text == "ok"
+        client.get("/")  # the task ran before the connection answers again
+    errors = [r for r in caplog.records if r.exc_info and r.exc_info[0] is StreamingError]
+    assert errors, caplog.text
+    assert "after the response started" in str(errors[0].exc_info[1])  # type: ignore[index]
+
+
+def test_a_pixel_of_another_app_is_refused_with_the_fix() -> None:
+    app, _ = site("async")
+    stranger = TikTokPixel({"TIKTOK_PIXEL_CODE": "CZYXWV0987654321ZYXW"})
+
+    async def wrong(request: Request) -> Response:
+        try:
+            stranger.track("ViewContent")
+        except RuntimeError as error:
+            return PlainTextResponse(str(error))
+        return PlainTextResponse("tracked")
+
+    app.router.routes[:0] = [Route("/wrong", wrong)]
+    with served(app) as client:
+        answer = client.get("/wrong").text
+    assert "not the one PixelMiddleware serves" in answer
+

@@ -1,0 +1,179 @@
+"""The Starlette integration over real HTTP (uvicorn on a local port): each behaviour from an
+``async def`` and from a ``def`` endpoint, as Flask's tests prove it for Flask."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+from asgi_support import CODE, KINDS, Kind, calls_header, served, site
+
+from pixel_embed import PixelError, hash_email, order_event_id
+from pixel_embed.errors import StreamingError
+from pixel_embed.integrations.starlette import TikTokPixel
+from pixel_embed.integrations.starlette.pixel import MISPLACED_SESSION, SESSION_HINT
+from pixel_embed.testing.asgi_server import serve_asgi
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> Kind:
+    kind: Kind = request.param
+    return kind
+
+
+def test_a_page_carries_its_events_and_only_once(kind: Kind) -> None:
+    app, _ = site(kind)
+    with served(app) as client:
+        html = client.get("/product/mug").text
+        assert html.count("<script>") == 1
+        assert f'ttq.load("{CODE}")' in html
+        assert '"ViewContent"' in html and '"content_id":"mug"' in html
+        # Nothing carried to the next page.
+        assert '"ViewContent"' not in client.get("/").text
+
+
+def test_the_macro_import_renders_the_same_pixel(kind: Kind) -> None:
+    app, _ = site(kind)
+    with served(app) as client:
+        html = client.get("/macro").text
+    assert '"Search"' in html and f'ttq.load("{CODE}")' in html
+
+
+def test_a_deferred_purchase_fires_once_after_the_redirect(kind: Kind) -> None:
+    app, _ = site(kind)
+    with served(app) as client:
+        posted = client.post("/buy")
+        assert posted.status_code == 303
+        assert "session=" in posted.headers["set-cookie"]
+        thanks = client.get("/thanks")
+        assert order_event_id("CompletePayment", "A-1") in thanks.text
+        assert thanks.headers["cache-control"] == "private"
+        assert "CompletePayment" not in client.get("/thanks").text
+
+
+def test_a_login_identity_is_hashed_and_carried_to_the_next_page(kind: Kind) -> None:
+    app, _ = site(kind)
+    with served(app) as client:
+        page = client.post("/login", params={"email": " Jane@Example.COM "}, follow_redirects=True)
+    assert hash_email("jane@example.com") in page.text
+    assert "Jane@Example" not in page.text and "jane@example.com" not in page.text
+    assert page.headers["cache-control"] == "private"
+
+
+def test_forget_drops_what_was_carried(kind: Kind) -> None:
+    app, _ = site(kind)
+    with served(app) as client:
+        client.post("/login")
+        client.post("/buy")
+        page = client.post("/logout", follow_redirects=True)
+    assert "ttq.identify(" not in page.text and "CompletePayment" not in page.text
+
+
+def test_htmx_gets_its_calls_in_the_header_and_the_body_is_untouched(kind: Kind) -> None:
+    app, _ = site(kind, TIKTOK_PIXEL_PARTIAL=True)
+    with served(app) as client:
+        answered = client.post("/api/wishlist", headers={"HX-Request": "true"})
+        assert answered.text == '{"ok": true}'
+        [call] = json.loads(calls_header(answered))
+        assert call[0] == "track" and call[1][0] == "AddToWishlist"
+        assert answered.headers["cache-control"] == "private"
+        page = client.get("/")
+        assert "HX-Request" in page.headers["vary"]
+        assert "/_pixel_embed/pixel_embed_partial.js?v=" in page.text
+        script = page.text.split('data-src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        served_script = client.get(script)
+        assert served_script.status_code == 200
+        assert "immutable" in served_script.headers["cache-control"]
+        assert "pixelEmbed" in served_script.text
+        again = client.get(script, headers={"If-None-Match": served_script.headers["etag"]})
+        assert again.status_code == 304
+
+
+def test_a_fragment_carries_its_calls_in_a_data_block(kind: Kind) -> None:
+    app, _ = site(kind, TIKTOK_PIXEL_PARTIAL=True)
+    with served(app) as client:
+        answered = client.post(
+            "/cart/add", headers={"Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "cors"}
+        )
+    assert "data-pixel-embed-calls" in answered.text and '"AddToCart"' in answered.text
+    assert "PixelEmbed-Calls" not in answered.headers
+
+
+# -- the session: missing, misplaced -----------------------------------------------------------
+
+
+def test_defer_without_a_session_names_the_middleware_to_add(kind: Kind) -> None:
+    app, _ = site(kind, session="none")
+    with served(app) as client:
+        answered = client.post("/buy")
+        # Pages without defer work.
+        assert '"ViewContent"' in client.get("/product/mug").text
+    assert answered.status_code == 500
+    assert answered.text.endswith(SESSION_HINT)
+    assert "add Starlette's SessionMiddleware outside PixelMiddleware" in answered.text
+
+
+def test_a_session_inside_the_pixel_stops_the_app_at_startup(
+    kind: Kind, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = site(kind, session="inside")
+    with pytest.raises(PixelError, match="did not start"), serve_asgi(app):
+        pass
+    assert MISPLACED_SESSION in caplog.text
+
+
+def test_a_session_on_a_mounted_app_is_refused_where_it_is_needed(kind: Kind) -> None:
+    app, _ = site(kind, session="mounted")
+    with served(app) as client:
+        answered = client.post("/buy")
+    assert answered.status_code == 500
+    assert answered.text == MISPLACED_SESSION
+
+
+# -- streaming -----------------------------------------------------------------------------------
+
+
+def test_a_page_rendered_before_streaming_works(kind: Kind) -> None:
+    app, _ = site(kind)
+    with served(app) as client:
+        client.post("/buy")
+        page = client.get("/streamed/early")
+        assert page.text.count("part ") == 3
+        assert '"content_id":"early"' in page.text
+        # The deferred purchase was taken out of the session with the page's headers.
+        assert order_event_id("CompletePayment", "A-1") in page.text
+        assert page.headers["cache-control"] == "private"
+        assert "CompletePayment" not in client.get("/thanks").text
+
+
+def test_rendering_while_streaming_is_a_clear_error(
+    kind: Kind, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = site(kind)
+    with served(app) as client, pytest.raises(httpx.RemoteProtocolError):
+        client.get("/streamed/late")
+    errors = [r for r in caplog.records if r.exc_info and r.exc_info[0] is StreamingError]
+    assert errors, caplog.text
+    assert "Call pixel.render() in the view before" in str(errors[0].exc_info[1])  # type: ignore[index]
+
+
+# -- outside a request ---------------------------------------------------------------------------
+
+
+def test_outside_a_request_the_error_says_where_to_call_it() -> None:
+    pixel = TikTokPixel({"TIKTOK_PIXEL_CODE": CODE})
+    with pytest.raises(RuntimeError, match="needs a request served through PixelMiddleware"):
+        pixel.track("ViewContent")
+
+
+def test_errors_in_the_app_pass_through_and_the_next_request_is_clean(
+    kind: Kind, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    app, _ = site(kind, session="none")
+    with served(app) as client:
+        assert client.get("/product/mug").status_code == 200
+        assert client.get("/no/such/page").status_code == 404
+        assert '"content_id":"mug"' not in client.get("/").text
