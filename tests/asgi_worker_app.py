@@ -42,7 +42,8 @@ pixel = TikTokPixel(
 async def buy(request: Request) -> PlainTextResponse:
     order = request.path_params["order"]
     pixel.track("CompletePayment", value=1, currency="EUR", event_id=order, server=True)
-    return PlainTextResponse(f"{os.getpid()} {order}")
+    # The pid first: the test tells the workers apart by it.
+    return PlainTextResponse(f"{os.getpid()} {order}\n{pixel.render()}")
 
 
 app = Starlette(

@@ -126,7 +126,8 @@ def test_the_journey_with_the_recorder(
     response = page.goto(shop + f"/orders/{order_id}")
     assert response is not None
     nonce = response.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
-    assert page.locator(f'script[nonce="{nonce}"]').count() >= 1
+    # (Chromium hides nonces from the DOM: the HTML as it came.)
+    assert f'<script nonce="{nonce}">' in response.text()
     assert "CompletePayment" not in [c.event for c in pixel_calls(page)]  # once
 
     assert all(tracked(page)[event] == 1 for event in JOURNEY), tracked(page)
@@ -138,6 +139,9 @@ def test_the_journey_with_the_recorder(
 
 
 @pytest.mark.pixel_sdk("real")
+# The login form's e-mail address is the visitor's own: TikTok's automatic advanced matching
+# reading it is expected here (the kit warns because on other forms it would not be).
+@pytest.mark.filterwarnings("ignore:beacon .* collected an e-mail address")
 def test_the_journey_on_the_wire(pixel_page: Page, shop: str, fake: FakeEventsApi) -> None:
     page = pixel_page
     page.goto(shop + "/product/tote-bag")

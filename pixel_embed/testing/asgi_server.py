@@ -57,6 +57,9 @@ def serve_asgi(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[
         bound_port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,
+            # The test process's logging, not uvicorn's own handlers: pytest shows what the
+            # app logged (a failed startup, an error in a view) with the failing test.
+            log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="auto",
@@ -69,7 +72,7 @@ def serve_asgi(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[
         server = uvicorn.Server(config)
         # Off the main thread uvicorn installs no signal handlers: Ctrl-C stays pytest's.
         thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="pixel-embed-asgi", daemon=True
+            target=_run, args=(server, sock), name="pixel-embed-asgi", daemon=True
         )
         thread.start()
         try:
@@ -79,6 +82,13 @@ def serve_asgi(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[
         finally:
             server.should_exit = True
             thread.join(timeout=STOP_TIMEOUT + 5)
+
+
+def _run(server: Any, sock: socket.socket) -> None:
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:
+        pass  # a failed startup: uvicorn logged why, and _wait_started raises
 
 
 def _wait_started(server: Any, thread: threading.Thread) -> None:

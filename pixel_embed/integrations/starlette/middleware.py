@@ -161,13 +161,19 @@ class PixelMiddleware:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         server_events = self.pixel.app_setup.server_events
+        try:
+            self._check_order(scope)
+        except ConfigurationError as error:
+            # Said as the lifespan protocol says it, so the server stops (an exception would be
+            # taken for an app without lifespan support by uvicorn's default, "auto").
+            if (await receive())["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": f"{error}"})
+            return
 
         async def receive_checked() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._check_order(scope)
-                if server_events is not None:
-                    server_events.start()
+            if message["type"] == "lifespan.startup" and server_events is not None:
+                server_events.start()
             return message
 
         async def send_after_delivery(message: Message) -> None:

@@ -1,0 +1,260 @@
+"""``pixel-embed events --app MODULE:ATTRIBUTE …``: look at and repair the server-event delivery
+of a Starlette or FastAPI app, as ``flask tiktok-pixel events …`` does for Flask.
+
+The app is named as uvicorn names it (``shop.main:app``, with ``--factory`` for a function that
+builds it); the command finds the :class:`~.pixel.TikTokPixel` in it (the app's
+``PixelMiddleware``), or takes the pixel itself (``shop.main:pixel``). Importing the app does
+not start delivery: only ``deliver`` delivers.
+
+- ``status``: counts by state, the oldest waiting event, dead letters with their reasons
+  (``--json`` for monitoring);
+- ``retry``: put dead letters back in the outbox (all, or ``--id``);
+- ``purge``: delete dead letters (all, or ``--older-than`` hours) and give the file's space
+  back (``--yes``, or a confirmation on a terminal);
+- ``deliver``: deliver from the outbox until SIGTERM or SIGINT, for
+  ``TIKTOK_PIXEL_EVENTS_DELIVERY = "worker"`` (``--burst``: until nothing is due).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any, TextIO
+
+from ...errors import PixelError
+from ...events_api.delivery import BackgroundSender, Sender
+from ...events_api.outbox import Outbox
+from ...events_api.outbox_sender import OutboxSender
+from .middleware import PixelMiddleware
+from .pixel import TikTokPixel
+
+
+class CommandError(PixelError):
+    """What the command cannot do, said in one line (exit status 2)."""
+
+
+def build_parser(prog: str = "pixel-embed events") -> argparse.ArgumentParser:
+    """The command line of ``pixel-embed events``."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Look at and repair the server-event delivery of a Starlette or FastAPI "
+        "app (for Flask: flask tiktok-pixel events).",
+    )
+    parser.add_argument(
+        "--app",
+        required=True,
+        metavar="MODULE:ATTRIBUTE",
+        help="the app (or its TikTokPixel), as uvicorn takes it: shop.main:app",
+    )
+    parser.add_argument(
+        "--factory", action="store_true", help="ATTRIBUTE is a function that builds the app"
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="counts by state, dead letters and why")
+    status.add_argument("--json", action="store_true", help="print the counters as JSON")
+    status.add_argument("--dead", type=int, default=10, help="dead letters shown (10)")
+    retry = actions.add_parser("retry", help="put dead letters back in the outbox")
+    retry.add_argument("--id", dest="ids", type=int, action="append", help="a dead letter")
+    purge = actions.add_parser("purge", help="delete dead letters for good")
+    purge.add_argument("--older-than", type=float, help="only those older than these hours")
+    purge.add_argument("--yes", action="store_true", help="do not ask")
+    deliver = actions.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
+    deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "pixel-embed events") -> int:
+    """Run ``pixel-embed events`` with ``argv``; the exit status (2: a usage error, or what
+    the command cannot do, said in one line)."""
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already printed
+        return int(exc.code or 0)
+    try:
+        return run(args)
+    except PixelError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run the action ``args`` name; the exit status.
+
+    :raises PixelError: the app cannot be found (:class:`CommandError`) or its settings are
+        wrong (``ConfigurationError``), or the action does not apply to its queue.
+    """
+    out = out or sys.stdout
+    pixel = find_pixel(args.app, factory=args.factory)
+    server_events = pixel.app_setup.server_events
+    if server_events is None:
+        raise CommandError(
+            "server events are off: set TIKTOK_PIXEL_ACCESS_TOKEN and TIKTOK_PIXEL_CODE"
+        )
+    queue = pixel.config.events_api.queue if pixel.config.events_api else None
+    action: Callable[[Sender, argparse.Namespace, TextIO, str | None], int] = {
+        "status": _status,
+        "retry": _retry,
+        "purge": _purge,
+        "deliver": _deliver,
+    }[args.action]
+    return action(server_events.sender, args, out, queue)
+
+
+def find_pixel(target: str, *, factory: bool = False) -> TikTokPixel:
+    """The pixel of the app ``target`` names (``MODULE:ATTRIBUTE``, imported from the working
+    directory as uvicorn does): the attribute itself, its ``PixelMiddleware``'s, or the one in
+    a Starlette app's middleware.
+
+    :raises CommandError: ``target`` is not ``MODULE:ATTRIBUTE``, cannot be imported, or holds
+        no pixel.
+    """
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise CommandError(f"--app {target!r} is not MODULE:ATTRIBUTE, such as 'shop.main:app'")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CommandError(f"--app {target!r}: cannot import {module_name!r}: {exc}") from None
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise CommandError(f"--app {target!r}: {module_name!r} has no {attribute!r}") from None
+    if factory:
+        if not callable(found):
+            raise CommandError(f"--app {target!r} --factory: {attribute!r} is not callable")
+        found = found()
+    pixel = pixel_of(found)
+    if pixel is None:
+        raise CommandError(
+            f"--app {target!r} holds no TikTokPixel: name the app that has "
+            "PixelMiddleware(pixel=...), or the pixel itself"
+        )
+    return pixel
+
+
+def pixel_of(app: object) -> TikTokPixel | None:
+    """The pixel ``app`` serves: ``app`` itself, a ``PixelMiddleware`` (or an app it wraps, a
+    middleware wrapping it), or a Starlette app whose middleware list holds one."""
+    seen: set[int] = set()
+    while app is not None and id(app) not in seen:
+        seen.add(id(app))
+        if isinstance(app, TikTokPixel):
+            return app
+        if isinstance(app, PixelMiddleware):
+            return app.pixel
+        for item in getattr(app, "user_middleware", None) or []:
+            if getattr(item, "cls", None) is PixelMiddleware:
+                options = getattr(item, "kwargs", None) or getattr(item, "options", None) or {}
+                pixel = options.get("pixel")
+                if isinstance(pixel, TikTokPixel):
+                    return pixel
+        app = getattr(app, "app", None)  # a plain ASGI middleware around the app
+    return None
+
+
+def _outbox_sender(sender: Sender, queue: str | None, what: str) -> OutboxSender:
+    if not isinstance(sender, OutboxSender):
+        raise CommandError(f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: only the sqlite outbox {what}")
+    return sender
+
+
+def _outbox(sender: Sender, queue: str | None) -> Outbox:
+    return _outbox_sender(sender, queue, "keeps dead letters").outbox
+
+
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _status(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
+    if not isinstance(sender, OutboxSender | BackgroundSender):
+        raise CommandError(
+            f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: the task queue's own tools show its jobs "
+            "(celery inspect, rq info)"
+        )
+    stats = sender.stats()
+    outbox = sender.outbox if isinstance(sender, OutboxSender) else None
+    reasons = outbox.reasons() if outbox else []
+    if args.json:
+        report = {"queue": queue, **dataclasses.asdict(stats), "dead_reasons": dict(reasons)}
+        print(json.dumps(report, sort_keys=True), file=out)
+        return 0
+    lines = [f"queue: {queue}"]
+    if outbox is None:
+        lines.append("(the memory queue keeps nothing across processes: this process's counters)")
+    else:
+        lines.append(f"file: {outbox.path} (schema version {outbox.schema_version})")
+    oldest = "-" if stats.oldest_waiting is None else f"{stats.oldest_waiting:.0f} s ago"
+    lines += [
+        f"waiting: {stats.waiting} ({stats.in_delivery} in delivery, {stats.waiting_bytes} "
+        f"bytes), oldest written {oldest}",
+        f"delivered: {stats.delivered}",
+        f"retried attempts: {stats.retried}",
+        f"dropped (queue full): {stats.dropped}",
+        f"dead letters: {stats.dead}",
+        *(f"  {count} x {reason}" for reason, count in reasons),
+    ]
+    if outbox is not None and args.dead > 0:
+        lines += [
+            f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
+            f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
+            for dead in outbox.dead_letters(args.dead)
+        ]
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def _retry(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
+    count = _outbox(sender, queue).retry_dead(args.ids or None)
+    print(f"{count} dead letter(s) put back in the outbox", file=out)
+    return 0
+
+
+def _purge(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
+    outbox = _outbox(sender, queue)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError("purge deletes dead letters for good: pass --yes to confirm")
+        if input("Delete the dead letters for good? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Aborted.", file=out)
+            return 1
+    hours = args.older_than
+    count = outbox.purge_dead(None if hours is None else hours * 3600)
+    print(f"{count} dead letter(s) deleted", file=out)
+    return 0
+
+
+def _deliver(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
+    delivering = _outbox_sender(sender, queue, "is delivered by this command")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        delivering.stop()
+
+    handlers = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    print(f"delivering from {delivering.outbox.path} (SIGTERM or Ctrl-C stops)", file=out)
+    out.flush()
+    try:
+        if args.burst:
+            while delivering.deliver_due():
+                pass
+        else:
+            delivering.run()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        delivering.close(timeout=0)
+    stats = delivering.stats()
+    print(f"stopped: {stats.waiting} event(s) waiting, {stats.dead} dead letter(s)", file=out)
+    return 0
