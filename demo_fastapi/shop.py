@@ -246,7 +246,9 @@ ROUTES: list[tuple[str, Callable[..., Response], str]] = [
 ]
 
 
-def as_endpoint(view: Callable[..., Response], kind: Literal["async", "sync"]) -> Callable[..., Any]:
+def as_endpoint(
+    view: Callable[..., Response], kind: Literal["async", "sync"]
+) -> Callable[..., Any]:
     """``view`` as FastAPI should run it: itself (a ``def``: in the threadpool), or wrapped in
     an ``async def`` that calls it in the event loop."""
     if kind == "sync":
@@ -261,7 +263,9 @@ def as_endpoint(view: Callable[..., Response], kind: Literal["async", "sync"]) -
 
 def router(kind: Literal["async", "sync"]) -> APIRouter:
     """The shop's routes, each run as ``kind`` says."""
-    routes = APIRouter(dependencies=[Depends(identify_customer)], default_response_class=HTMLResponse)
+    routes = APIRouter(
+        dependencies=[Depends(identify_customer)], default_response_class=HTMLResponse
+    )
     for path, view, method in ROUTES:
         routes.add_api_route(
             path, as_endpoint(view, kind), methods=[method], name=view.__name__, response_model=None

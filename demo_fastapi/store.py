@@ -49,7 +49,9 @@ class Store:
     def add_user(self, *, name: str, email: str, phone: str | None, password: str) -> User:
         salt = secrets.token_bytes(16)
         with self._lock:
-            user = User(f"u-{len(self._users) + 1}", name, email, phone, salt, _hash(password, salt))
+            user = User(
+                f"u-{len(self._users) + 1}", name, email, phone, salt, _hash(password, salt)
+            )
             self._users[user.id] = user
         return user
 

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -91,9 +90,7 @@ def site(
 
     def buy(request: Request) -> Response:
         try:
-            pixel.track(
-                "CompletePayment", value=42.5, currency="USD", order_id="A-1", defer=True
-            )
+            pixel.track("CompletePayment", value=42.5, currency="USD", order_id="A-1", defer=True)
         except ConfigurationError as error:  # the test reads the message over HTTP
             return PlainTextResponse(str(error), status_code=500)
         return RedirectResponse("/thanks", status_code=303)
@@ -169,13 +166,5 @@ def served(app: Any) -> Iterator[httpx.Client]:
 
 
 def calls_header(response: httpx.Response) -> str:
-    return response.headers.get("PixelEmbed-Calls", "")
-
-
-def run_soon(coroutine: Callable[[], Any]) -> Any:
-    """Run ``coroutine`` in a fresh event loop (for the in-process ASGI tests)."""
-    return asyncio.run(coroutine())
-
-
-def config_of(**settings: Any) -> Mapping[str, Any]:
-    return {"TIKTOK_PIXEL_CODE": CODE, **settings}
+    value: str = response.headers.get("PixelEmbed-Calls", "")
+    return value

@@ -105,9 +105,7 @@ def tracked(page: Page) -> Counter[str]:
     return Counter(c.event for c in pixel_calls(page, all_pages=True) if c.event)
 
 
-def test_the_journey_with_the_recorder(
-    pixel_page: Page, shop: str, fake: FakeEventsApi
-) -> None:
+def test_the_journey_with_the_recorder(pixel_page: Page, shop: str, fake: FakeEventsApi) -> None:
     page = pixel_page
     page.goto(shop + "/")
     # Consent hold: the SDK loads and every event waits for the visitor's choice.
@@ -119,7 +117,8 @@ def test_the_journey_with_the_recorder(
         "CompletePayment", times=1, event_id=event_id, order_id=order_id, value=14.5
     )
     identify = [c for c in pixel_calls(page) if c.method == "identify"]
-    assert identify and identify[0].params["email"] == hash_email(EMAIL)
+    assert identify
+    assert identify[0].params["email"] == hash_email(EMAIL)
     assert identify[0].params["phone_number"] == hash_phone(PHONE)
 
     # The page's script carries the nonce the policy allows.
@@ -160,7 +159,9 @@ def test_the_journey_on_the_wire(pixel_page: Page, shop: str, fake: FakeEventsAp
     wire.to_have_sent("ViewContent", times=1, contents=[{"content_id": "PX-3001"}])
     wire.to_have_sent_user(email=EMAIL, phone_number=PHONE)
     signed_in = [b for b in wire_events(page) if b.is_event and b.user.get("email")]
-    assert signed_in and all(b.identity.get("email") == "hashed" for b in signed_in)
+    assert signed_in
+    assert all(b.identity.get("email") == "hashed" for b in signed_in)
 
     server = server_copies(fake, event_id)
-    assert len(server) == 1 and server[0]["event"] == "Purchase"
+    assert len(server) == 1
+    assert server[0]["event"] == "Purchase"

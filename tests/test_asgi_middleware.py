@@ -29,7 +29,8 @@ def test_a_page_carries_its_events_and_only_once(kind: Kind) -> None:
         html = client.get("/product/mug").text
         assert html.count("<script>") == 1
         assert f'ttq.load("{CODE}")' in html
-        assert '"ViewContent"' in html and '"content_id":"mug"' in html
+        assert '"ViewContent"' in html
+        assert '"content_id":"mug"' in html
         # Nothing carried to the next page.
         assert '"ViewContent"' not in client.get("/").text
 
@@ -38,7 +39,8 @@ def test_the_macro_import_renders_the_same_pixel(kind: Kind) -> None:
     app, _ = site(kind)
     with served(app) as client:
         html = client.get("/macro").text
-    assert '"Search"' in html and f'ttq.load("{CODE}")' in html
+    assert '"Search"' in html
+    assert f'ttq.load("{CODE}")' in html
 
 
 def test_a_deferred_purchase_fires_once_after_the_redirect(kind: Kind) -> None:
@@ -58,7 +60,8 @@ def test_a_login_identity_is_hashed_and_carried_to_the_next_page(kind: Kind) -> 
     with served(app) as client:
         page = client.post("/login", params={"email": " Jane@Example.COM "}, follow_redirects=True)
     assert hash_email("jane@example.com") in page.text
-    assert "Jane@Example" not in page.text and "jane@example.com" not in page.text
+    assert "Jane@Example" not in page.text
+    assert "jane@example.com" not in page.text
     assert page.headers["cache-control"] == "private"
 
 
@@ -68,7 +71,8 @@ def test_forget_drops_what_was_carried(kind: Kind) -> None:
         client.post("/login")
         client.post("/buy")
         page = client.post("/logout", follow_redirects=True)
-    assert "ttq.identify(" not in page.text and "CompletePayment" not in page.text
+    assert "ttq.identify(" not in page.text
+    assert "CompletePayment" not in page.text
 
 
 def test_htmx_gets_its_calls_in_the_header_and_the_body_is_untouched(kind: Kind) -> None:
@@ -77,7 +81,8 @@ def test_htmx_gets_its_calls_in_the_header_and_the_body_is_untouched(kind: Kind)
         answered = client.post("/api/wishlist", headers={"HX-Request": "true"})
         assert answered.text == '{"ok": true}'
         [call] = json.loads(calls_header(answered))
-        assert call[0] == "track" and call[1][0] == "AddToWishlist"
+        assert call[0] == "track"
+        assert call[1][0] == "AddToWishlist"
         assert answered.headers["cache-control"] == "private"
         page = client.get("/")
         assert "HX-Request" in page.headers["vary"]
@@ -97,7 +102,8 @@ def test_a_fragment_carries_its_calls_in_a_data_block(kind: Kind) -> None:
         answered = client.post(
             "/cart/add", headers={"Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "cors"}
         )
-    assert "data-pixel-embed-calls" in answered.text and '"AddToCart"' in answered.text
+    assert "data-pixel-embed-calls" in answered.text
+    assert '"AddToCart"' in answered.text
     assert "PixelEmbed-Calls" not in answered.headers
 
 

@@ -13,7 +13,7 @@ import inspect
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from typing import Any
 
 from ..errors import PixelError
@@ -85,10 +85,9 @@ def serve_asgi(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[
 
 
 def _run(server: Any, sock: socket.socket) -> None:
-    try:
+    # A failed startup exits: uvicorn logged why, and _wait_started raises.
+    with suppress(SystemExit):
         server.run(sockets=[sock])
-    except SystemExit:
-        pass  # a failed startup: uvicorn logged why, and _wait_started raises
 
 
 def _wait_started(server: Any, thread: threading.Thread) -> None:

@@ -221,7 +221,9 @@ def apply_policy(
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` (an ASGI start message's) changed as ``policy`` says."""
     if policy.private or policy.no_store:
-        control = [value.decode("latin-1") for name, value in headers if _is(name, b"cache-control")]
+        control = [
+            value.decode("latin-1") for name, value in headers if _is(name, b"cache-control")
+        ]
         value = "no-store" if policy.no_store else private_cache_control(", ".join(control) or None)
         headers = [
             (name, b"no-store" if name.lower() in _CDN_NAMES else header)
@@ -242,7 +244,9 @@ def _is(name: bytes, lower: bytes) -> bool:
     return name.lower() == lower
 
 
-def _add_vary(headers: list[tuple[bytes, bytes]], names: tuple[str, ...]) -> list[tuple[bytes, bytes]]:
+def _add_vary(
+    headers: list[tuple[bytes, bytes]], names: tuple[str, ...]
+) -> list[tuple[bytes, bytes]]:
     present = [
         part.strip().lower()
         for name, value in headers
@@ -257,4 +261,3 @@ def _add_vary(headers: list[tuple[bytes, bytes]], names: tuple[str, ...]) -> lis
     kept = [item for item in headers if not _is(item[0], b"vary")]
     old = [value.decode("latin-1") for name, value in headers if _is(name, b"vary")]
     return [*kept, (b"vary", ", ".join([*old, *missing]).encode("latin-1"))]
-
