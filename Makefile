@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: test lint demo demo-fastapi bench chromium redis clean docs docs-check
+.PHONY: test test-asgi-oldest lint demo demo-fastapi bench chromium redis clean docs docs-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,15 @@ docs-check: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/python -m demo_site --host $(HOST) --port $(PORT)
 
+# The Starlette integration's tests against the oldest versions pyproject.toml's extras allow,
+# in a venv of their own (.venv-oldest).
+ASGI_OLDEST := starlette==0.37.2 fastapi==0.112.0 uvicorn==0.30.0 httpx==0.27.0 \
+	python-multipart==0.0.9 itsdangerous==2.1.2
+test-asgi-oldest: chromium
+	$(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/pip install --quiet -e '.[testing]' hypothesis $(ASGI_OLDEST)
+	.venv-oldest/bin/pytest tests/test_asgi_*.py
+
 # The same shop's journey on FastAPI and uvicorn (pixel_embed.integrations.starlette).
 demo-fastapi: $(BIN)/.installed
 	$(BIN)/python -m demo_fastapi --host $(HOST) --port $(PORT)
@@ -61,4 +70,4 @@ bench: $(BIN)/.installed chromium
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build
+	rm -rf $(VENV) .venv-oldest .pytest_cache .mypy_cache .ruff_cache docs/_build

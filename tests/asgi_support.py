@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 import httpx
+import pytest
 from jinja2 import DictLoader, Environment
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -168,3 +169,21 @@ def served(app: Any) -> Iterator[httpx.Client]:
 def calls_header(response: httpx.Response) -> str:
     value: str = response.headers.get("PixelEmbed-Calls", "")
     return value
+
+
+def logged(caplog: pytest.LogCaptureFixture, kind: type[BaseException]) -> list[BaseException]:
+    """The exceptions of type ``kind`` that the log records carry, also inside the exception
+    groups that Starlette's task groups raise (a ``StreamingResponse``'s, before 0.38)."""
+    found: list[BaseException] = []
+
+    def walk(error: BaseException | None) -> None:
+        if isinstance(error, kind):
+            found.append(error)
+        elif isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+
+    for record in caplog.records:
+        if record.exc_info:
+            walk(record.exc_info[1])
+    return found

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgi_support import KINDS, Kind, endpoint, served, site
+from asgi_support import KINDS, Kind, endpoint, logged, served, site
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -146,9 +146,9 @@ def test_a_background_task_that_tracks_is_told_it_is_too_late(
     with served(app) as client:
         assert client.get("/task").text == "ok"
         client.get("/")  # the task ran before the connection answers again
-    errors = [r for r in caplog.records if r.exc_info and r.exc_info[0] is StreamingError]
+    errors = logged(caplog, StreamingError)
     assert errors, caplog.text
-    assert "after the response started" in str(errors[0].exc_info[1])  # type: ignore[index]
+    assert "after the response started" in str(errors[0])
 
 
 def test_a_pixel_of_another_app_is_refused_with_the_fix() -> None:

@@ -8,7 +8,7 @@ import logging
 
 import httpx
 import pytest
-from asgi_support import CODE, KINDS, Kind, calls_header, served, site
+from asgi_support import CODE, KINDS, Kind, calls_header, logged, served, site
 
 from pixel_embed import PixelError, hash_email, order_event_id
 from pixel_embed.errors import StreamingError
@@ -160,9 +160,9 @@ def test_rendering_while_streaming_is_a_clear_error(
     app, _ = site(kind)
     with served(app) as client, pytest.raises(httpx.RemoteProtocolError):
         client.get("/streamed/late")
-    errors = [r for r in caplog.records if r.exc_info and r.exc_info[0] is StreamingError]
+    errors = logged(caplog, StreamingError)
     assert errors, caplog.text
-    assert "Call pixel.render() in the view before" in str(errors[0].exc_info[1])  # type: ignore[index]
+    assert "Call pixel.render() in the view before" in str(errors[0])
 
 
 # -- outside a request ---------------------------------------------------------------------------
