@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote_from_bytes
 
 from starlette.datastructures import URL, Headers
 from starlette.requests import cookie_parser
 from starlette.types import Message, Scope
+
+# What a query string keeps as it is: printable ASCII but the space.
+_URL_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
 class ScopeRequest:
@@ -28,7 +31,13 @@ class ScopeRequest:
 
     @cached_property
     def url(self) -> str:
-        return str(URL(scope=self.scope))
+        scope = self.scope
+        query = bytes(scope.get("query_string", b""))
+        if not query.isascii():
+            # Starlette's URL decodes the query as UTF-8 and raises on other bytes (a client
+            # may send them): percent-encoded, as Werkzeug writes such a URL.
+            scope = {**scope, "query_string": quote_from_bytes(query, _URL_SAFE).encode()}
+        return str(URL(scope=scope))
 
     @property
     def path(self) -> str:
