@@ -318,7 +318,9 @@ class PixelConfig:
     #: ``TIKTOK_PIXEL_PARTIAL``: calls travel with htmx and fetch() responses.
     partial: bool = False
     #: Segment's mappings (``TIKTOK_PIXEL_MAPPINGS``), loaded.
-    mappings: SegmentMappings = field(default_factory=SegmentMappings.presets, repr=False)
+    mappings: SegmentMappings = field(
+        default_factory=SegmentMappings.presets, repr=False, compare=False
+    )
     #: ``TIKTOK_PIXEL_SERVER_EVENTS``: every tracked event also goes to the Events API.
     server_events: bool = False
     #: The Events API settings; ``None`` without ``TIKTOK_PIXEL_ACCESS_TOKEN``.

@@ -11,9 +11,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..csp import CspBlocksPixel, describe_problems, policy_problems
-from ..errors import PersonalDataInUrl, safe_repr
+from ..errors import safe_repr
 from ..partial import deliver_partial
-from ..screening import may_hold_phone, personal_data_in_url
 from .policy import ResponsePolicy, is_history_restore, is_prefetch, request_kind
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ _KIND_NAMES = {
 _WARNED_MAX = 1000
 
 
-def _first_warning(seen: set[str], key: str) -> bool:
+def first_warning(seen: set[str], key: str) -> bool:
     """Whether the warning for ``key`` was not shown yet; remembers it."""
     if key in seen:
         return False
@@ -108,7 +107,7 @@ def _check_csp(pixel: PixelCore, state: RequestState, response: ResponseFacts) -
     fix = "pixel.csp_sources() lists TikTok's sources; pixel_embed.merge_csp(policy) adds them"
     if state.config.strict:
         raise CspBlocksPixel(f"{message}\n{fix}")
-    if _first_warning(pixel.csp_warned, endpoint):
+    if first_warning(pixel.csp_warned, endpoint):
         log.warning("TikTok pixel: %s\n%s (this warning is shown once per endpoint)", message, fix)
 
 
@@ -145,7 +144,7 @@ def _identity_lost(pixel: PixelCore, state: RequestState, response: ResponseFact
         return
     request = state.request
     endpoint = request.endpoint or "(no endpoint)"
-    if not _first_warning(pixel.warned, endpoint):
+    if not first_warning(pixel.warned, endpoint):
         return
     log.warning(
         "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Where it "
@@ -157,38 +156,3 @@ def _identity_lost(pixel: PixelCore, state: RequestState, response: ResponseFact
         safe_repr(endpoint, 100),
         "the response is a redirect" if redirect else "the page has no {{ tiktok_pixel() }}",
     )
-
-
-def refuse_url(pixel: PixelCore, state: RequestState) -> bool:
-    """Whether the page's URL holds personal data and strict mode leaves the pixel out:
-    TikTok's SDK sends the URL with every event as ``context.page.url``, and as the next
-    page's referrer. Lenient mode warns and renders; strict mode logs an error and refuses.
-    Neither raises: a visitor chooses the URL, and could turn any page into an HTTP 500."""
-    request = state.request
-    path = request.raw_path
-    query = request.raw_query
-    # The usual page: no query, a path without "@", "%" or 7 digits (no pattern runs).
-    if not query and "@" not in path and "%" not in path and not may_hold_phone(path):
-        return False
-    found = personal_data_in_url(path, query)
-    if not found:
-        return False
-    place, kind = found[0]
-    what = "an e-mail address" if kind == "email" else "a phone number"
-    error = PersonalDataInUrl(
-        place,
-        request.url,
-        f"of the page's URL holds what looks like {what}, which TikTok's SDK sends with "
-        "every event (context.page.url) and the next page as its referrer: send the form "
-        'with POST, or keep it out of the address (hx-push-url="false")',
-    )
-    strict = state.config.strict
-    if _first_warning(pixel.warned, f"url {request.endpoint} {place}"):
-        log.log(
-            logging.ERROR if strict else logging.WARNING,
-            "TikTok pixel: %s%s (endpoint %s; shown once per endpoint and place)",
-            error.redacted(),
-            "; the pixel is left out of such pages (TIKTOK_PIXEL_STRICT)" if strict else "",
-            safe_repr(request.endpoint or "(no endpoint)", 100),
-        )
-    return strict

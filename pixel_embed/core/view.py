@@ -21,7 +21,7 @@ from typing import Any, cast
 from markupsafe import Markup
 
 from ..csp import tiktok_sources
-from ..errors import ConfigurationError, InvalidEvent, StreamingError
+from ..errors import ConfigurationError, InvalidEvent
 from ..events import Event, validate_event
 from ..events_api.delivery import Sender
 from ..matching import NO_IDENTITY, Identity
@@ -31,14 +31,13 @@ from ..render import (
     ConsentState,
     PixelCall,
     page_calls,
-    render_calls,
-    render_disabled,
 )
 from ..segment.adapter import SegmentAdapter
 from .config import PixelConfig
 from .deferred import SESSION_KEY, DeferredStore, once_digest
-from .finish import finish_request, refuse_url
-from .policy import RESTORE_HEADER, ResponsePolicy, is_history_restore, is_prefetch
+from .finish import finish_request
+from .page import render_page
+from .policy import ResponsePolicy, is_history_restore, is_prefetch
 from .request import RequestFacts, ResponseFacts
 from .state import AppSetup, RequestState
 
@@ -126,7 +125,8 @@ class PixelCore:
         """The end of the request (an after-request step): the partial-page calls, the CSP
         check, the server events, the deferred events saved; returns what the response needs.
 
-        :raises CspBlocksPixel: in strict mode, the response's policy blocks TikTok.
+        :raises ~pixel_embed.csp.CspBlocksPixel: in strict mode, the response's policy blocks
+            TikTok.
         """
         return finish_request(self, state, response)
 
@@ -389,59 +389,7 @@ class PixelCore:
 
         :raises StreamingError: the response's headers are already sent.
         """
-        state = self.request_state("render")
-        if state.rendered:
-            return render_disabled("already rendered on this page")
-        if state.responded:
-            raise StreamingError(
-                "tiktok_pixel() was called while a streamed response was being sent: its "
-                "headers and session cookie are gone, so the page could be cached with the "
-                "visitor's data and deferred events would fire again. Call pixel.render() in "
-                "the view before stream_template(...) and pass the HTML to the template."
-            )
-        config = state.config
-        request = state.request
-        if is_history_restore(request):
-            state.rendered = True
-            return render_disabled(f"a history restore ({RESTORE_HEADER}) is not a visit")
-        partial = state.setup.partial
-        if partial is not None and partial.wants(request):
-            state.partial_page = True
-            return partial.placeholder()
-        state.rendered = True
-        state.shown = []
-        settings = config.pixel
-        if settings is not None and refuse_url(self, state):
-            # Deferred events wait for a page whose address TikTok may see.
-            return render_disabled(
-                "the URL of this page holds what looks like personal data (TIKTOK_PIXEL_STRICT)"
-            )
-        # Deferred events are used up by the next page, whether it shows the pixel or not.
-        identity, deferred = self.pop_deferred(state)
-        if settings is None:
-            return render_disabled("TIKTOK_PIXEL_ENABLED is False")
-        if config.internal_networks and self.is_internal(state):
-            return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
-        # Nothing deferred (the usual page): this request's identity as it is, tested once.
-        identity = state.identity if identity is NO_IDENTITY else identity.merged(state.identity)
-        identified = bool(identity)  # an Identity's truth looks at each field: once
-        state.private = identified or bool(deferred)
-        state.shown = page_calls(
-            settings, identity if identified else None, [*deferred, *state.events]
-        )
-        nonce = state.nonce = self.current_nonce(state)
-        html = render_calls(
-            settings,
-            state.shown,
-            nonce=nonce,
-            # Only the consent modes' script reads the choice: no cookie parsing otherwise.
-            consent_state=None
-            if settings.consent == "none"
-            else self.consent_of(config, request.cookies),
-        )
-        if partial is not None:
-            html += partial.script_tag(nonce, self.partial_script_url(state))
-        return html
+        return render_page(self, self.request_state("render"))
 
     def fragment(self) -> Markup:
         """This request's pending calls, for HTML inserted into a page that has the pixel: the
