@@ -66,7 +66,8 @@ def serve_wsgi(app: Any, host: str, port: int) -> Iterator[str]:
     )
     thread.start()
     try:
-        yield f"http://{host}:{server.server_port}"
+        named = f"[{host}]" if ":" in host else host  # an IPv6 address goes in brackets
+        yield f"http://{named}:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=5)
