@@ -21,7 +21,7 @@ from ..errors import PixelError
 from ..resources import STATIC_DIR
 from .calls import RecordedCall
 from .hosts import LOCAL_HOSTS, is_tiktok_host
-from .sdk import SdkFiles, require_sdk_dir
+from .sdk import LOADER_PATH, SdkFiles, require_sdk_dir
 from .violations import PROBE_JS, PROBE_QUERY, PolicyViolation, watch_violations
 from .wire import WireEvent
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Route
 
 #: TikTok's SDK path; the stub asks for ``https://analytics.tiktok.com/i18n/pixel/events.js``.
-SDK_PATH = "/i18n/pixel/events.js"
+SDK_PATH = LOADER_PATH
 _CALLS_JS = (STATIC_DIR / "pixel_embed_calls.js").read_text(encoding="utf-8")
 _RECORDER_JS = _CALLS_JS + (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
 _OBSERVER_JS = _CALLS_JS + (STATIC_DIR / "pixel_embed_observer.js").read_text(encoding="utf-8")

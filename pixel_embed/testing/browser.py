@@ -3,6 +3,7 @@
 :mod:`pixel_embed.browser.chromium`, which the audit shares). Kept so 0.1's imports and command
 still work."""
 
+import sys
 import warnings
 
 from ..browser.chromium import BrowserNotFound as BrowserNotFound
@@ -13,12 +14,12 @@ from ..browser.chromium import main as main
 
 __all__ = ["BrowserNotFound", "Chromium", "LaunchOptions", "find_chromium", "main"]
 
-warnings.warn(
+DEPRECATED = (
     "pixel_embed.testing.browser is deprecated: import find_chromium and Chromium from "
-    "pixel_embed.testing, and run python -m pixel_embed.browser.chromium",
-    DeprecationWarning,
-    stacklevel=2,
+    "pixel_embed.testing, and run python -m pixel_embed.browser.chromium"
 )
 
 if __name__ == "__main__":
+    print(DEPRECATED, file=sys.stderr)  # Python hides a DeprecationWarning raised from runpy
     raise SystemExit(main())
+warnings.warn(DEPRECATED, DeprecationWarning, stacklevel=2)
