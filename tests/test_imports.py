@@ -20,10 +20,10 @@ import pytest
 BLOCKED = ("flask", "werkzeug", "playwright", "django", "starlette")
 
 # Run first in the child: refuse the blocked packages, and print what tried (JSON, last line).
-BLOCKER = f"""
+BLOCKER = """
 import atexit, importlib.abc, json, sys, traceback
 
-BLOCKED = {BLOCKED!r}
+BLOCKED = {blocked!r}
 tried = []
 
 class Refuse(importlib.abc.MetaPathFinder):
@@ -44,12 +44,12 @@ atexit.register(lambda: print("\\n" + json.dumps({{"tried": tried}})))
 
 
 def run_blocked(
-    code: str, cwd: Path | None = None
+    code: str, cwd: Path | None = None, blocked: tuple[str, ...] = BLOCKED
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Run ``code`` in a child Python that refuses :data:`BLOCKED`; return the process and the
+    """Run ``code`` in a child Python that refuses ``blocked``; return the process and the
     blocked imports it attempted."""
     process = subprocess.run(
-        [sys.executable, "-c", BLOCKER + code],
+        [sys.executable, "-c", BLOCKER.format(blocked=blocked) + code],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -163,3 +163,27 @@ def test_playwright_comes_with_the_first_browser_fixture(tmp_path: Path) -> None
     )
     assert process.returncode == 0, process.stdout + process.stderr
     assert "playwright after collection: False" in process.stdout
+
+
+def test_the_audit_without_playwright_says_what_to_install() -> None:
+    process, tried = run_blocked(
+        "from pixel_embed.cli import main\n"
+        "raise SystemExit(main(['audit', 'http://127.0.0.1:9/']))\n",
+        blocked=("playwright",),
+    )
+    assert process.returncode == 2, explain(process, tried)
+    assert "pip install 'pixel-embed[testing]'" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_pixel_page_without_playwright_fails_with_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "test_page.py").write_text(
+        "def test_page(pixel_page):\n    pixel_page.goto('about:blank')\n", encoding="utf-8"
+    )
+    process, tried = run_blocked(
+        COLLECT.replace('"--co", ', ""), cwd=tmp_path, blocked=("playwright",)
+    )
+    assert process.returncode == 1, explain(process, tried)
+    assert "Playwright is not installed" in process.stdout
+    assert "pip install 'pixel-embed[testing]'" in process.stdout
+    assert "Traceback" not in process.stdout

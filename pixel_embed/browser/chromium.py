@@ -26,6 +26,10 @@ SYSTEM_CHROMIUM_ARGS: tuple[str, ...] = (
 ENV_VAR = "PIXEL_EMBED_CHROMIUM"
 _SYSTEM_NAMES = ("chromium", "chromium-browser")
 
+NO_PLAYWRIGHT = (
+    "Playwright is not installed, and it drives Chromium for the QA kit and the audit: "
+    "pip install 'pixel-embed[testing]'"
+)
 NO_BROWSER = (
     "No Chromium found: install one with `apt-get install -y chromium` (Debian/Ubuntu) or "
     "`python -m playwright install chromium`, or set PIXEL_EMBED_CHROMIUM to a Chromium "
@@ -94,8 +98,13 @@ def _bundled() -> str | None:
 def find_chromium() -> Chromium:
     """The Chromium to use: ``$PIXEL_EMBED_CHROMIUM``, else Playwright's own, else the system's.
 
-    :raises BrowserNotFound: there is none; the message says how to get one.
+    :raises BrowserNotFound: there is none, or no Playwright to drive it; the message says how
+        to get one.
     """
+    try:
+        import playwright.sync_api  # noqa: F401 (only: is it there?)
+    except ImportError:
+        raise BrowserNotFound(NO_PLAYWRIGHT) from None
     explicit = os.environ.get(ENV_VAR)
     if explicit:
         if not (Path(explicit).is_file() and os.access(explicit, os.X_OK)):

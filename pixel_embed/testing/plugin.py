@@ -110,12 +110,12 @@ def assert_no_raw_pii(page: Page) -> None:
 @pytest.fixture(scope="session")
 def pixel_browser() -> Iterator[Browser]:
     """A headless Chromium for the whole session."""
-    from playwright.sync_api import sync_playwright
-
     try:
-        chromium = find_chromium()
+        chromium = find_chromium()  # first: it says what to install when Playwright is missing
     except BrowserNotFound as exc:
         pytest.fail(str(exc), pytrace=False)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium.launch_options)
         yield browser
