@@ -262,6 +262,8 @@ def _error(args: argparse.Namespace, message: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     try:
+        import playwright.sync_api  # noqa: F401 (the audit modules import it only when used)
+
         from .audit.isolation import Job, audit_isolated
         from .audit.redact import json_safe, safe_text
         from .audit.report import exit_status, format_report, report_json

@@ -165,17 +165,6 @@ def test_playwright_comes_with_the_first_browser_fixture(tmp_path: Path) -> None
     assert "playwright after collection: False" in process.stdout
 
 
-def test_the_audit_without_playwright_says_what_to_install() -> None:
-    process, tried = run_blocked(
-        "from pixel_embed.cli import main\n"
-        "raise SystemExit(main(['audit', 'http://127.0.0.1:9/']))\n",
-        blocked=("playwright",),
-    )
-    assert process.returncode == 2, explain(process, tried)
-    assert "pip install 'pixel-embed[testing]'" in process.stderr
-    assert "Traceback" not in process.stderr
-
-
 def test_pixel_page_without_playwright_fails_with_what_to_install(tmp_path: Path) -> None:
     (tmp_path / "test_page.py").write_text(
         "def test_page(pixel_page):\n    pixel_page.goto('about:blank')\n", encoding="utf-8"
