@@ -258,6 +258,8 @@ def _error(args: argparse.Namespace, message: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     try:
+        import playwright.sync_api  # noqa: F401 (the audit modules import it only when used)
+
         from .audit.isolation import Job, audit_isolated
         from .audit.redact import json_safe, safe_text
         from .audit.report import exit_status, format_report, report_json
@@ -266,8 +268,8 @@ def _audit(args: argparse.Namespace) -> int:
     except ImportError as exc:
         _error(args, f"{NEEDS_PLAYWRIGHT} ({exc})")
         return EXIT_USAGE
-    from .testing.browser import BrowserNotFound, find_chromium
-    from .testing.sdk import require_sdk_dir
+    from .browser.chromium import BrowserNotFound, find_chromium
+    from .browser.sdk import require_sdk_dir
 
     sdk_dir = require_sdk_dir(args.sdk) if args.sdk is not None else None
     urls: list[str] = args.urls
@@ -340,7 +342,7 @@ def _wire_report(text: str, results: Sequence[Any], on_wire: dict[int, Any]) -> 
 
 
 def _sdk_pull(args: argparse.Namespace) -> int:
-    from .testing.sdk import pull_sdk
+    from .browser.sdk import pull_sdk
 
     if not args.pixel:
         _error(args, "give the pixel code to pull the SDK for: --pixel CODE")
@@ -354,7 +356,7 @@ def _sdk_pull(args: argparse.Namespace) -> int:
 
 
 def _sdk_info(args: argparse.Namespace) -> int:
-    from .testing.sdk import sdk_info
+    from .browser.sdk import sdk_info
 
     info = sdk_info(args.dir)
     print(json.dumps(info.as_dict(), indent=2) if args.json else info.describe())
