@@ -249,7 +249,27 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--region", metavar="CC", help="region of a phone number written without +country"
     )
     hashing.set_defaults(run=_hash)
+    # Starlette and FastAPI (Flask: flask tiktok-pixel events): the whole line goes to
+    # pixel_embed.integrations.starlette.commands, imported only for it.
+    events = commands.add_parser(
+        "events",
+        help="server-event delivery of a Starlette or FastAPI app: "
+        "events --app MODULE:ATTRIBUTE status|retry|purge|deliver",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    events.add_argument("argv", nargs=argparse.REMAINDER)
+    events.set_defaults(run=_events)
     return parser
+
+
+def _events(args: argparse.Namespace) -> int:
+    try:
+        from .integrations.starlette.commands import main as events_main
+    except ImportError as exc:
+        problem = f"events needs Starlette ({exc}): pip install 'pixel-embed[starlette]'"
+        raise PixelError(problem) from None
+    return events_main(args.argv, prog=f"{args.prog} events")
 
 
 def _error(args: argparse.Namespace, message: str) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from typing import Any
 
+from ..browser.hosts import LOCAL_HOSTS
 from ..errors import PixelError
 
 #: Seconds to wait for the server to start (its lifespan startup included), and for requests
@@ -41,7 +42,7 @@ def serve_asgi(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[
     :raises PixelError: uvicorn is not installed, or the app failed to start (its lifespan
         startup raised): the error says which, and the app's own traceback is logged.
     """
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOCAL_HOSTS:
         raise PixelError(f"serve_asgi host {host!r} is not a loopback address")
     try:
         import uvicorn

@@ -1,8 +1,9 @@
 """Serve the site under test on this machine in a background thread, for a real browser:
 :func:`serve_app`, and the pytest fixture ``pixel_app_url`` that serves the test's own app.
 
-A WSGI app (Flask, Django's WSGI handler) runs on Werkzeug's threaded server, imported when an
-app is served: pytest starts in projects that have no Werkzeug.
+A WSGI app (Flask, Django's WSGI handler) runs on Werkzeug's threaded server, an ASGI app
+(Starlette, FastAPI) on uvicorn (:mod:`.asgi_server`), each imported when an app is served:
+pytest starts in projects that have neither.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from ..browser.hosts import LOCAL_HOSTS
 from ..errors import PixelError
+from .asgi_server import is_asgi_app, serve_asgi
 
 if TYPE_CHECKING:
     from werkzeug.serving import WSGIRequestHandler
@@ -36,6 +38,10 @@ def serve_app(app: object, *, host: str = "127.0.0.1", port: int = 0) -> Iterato
     """
     if host not in LOCAL_HOSTS:
         raise PixelError(f"serve_app host {host!r} is not a loopback address")
+    if is_asgi_app(app):  # Starlette, FastAPI: on uvicorn, its lifespan included
+        with serve_asgi(app, host=host, port=port) as url:
+            yield url
+        return
     with serve_wsgi(app, host, port) as url:
         yield url
 
