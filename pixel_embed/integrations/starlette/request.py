@@ -5,17 +5,53 @@ computed when the core first reads it (most pages read few)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TypeVar, overload
 from urllib.parse import parse_qsl, quote_from_bytes
 
-from starlette.datastructures import URL, Headers
+from starlette.datastructures import URL
 from starlette.requests import cookie_parser
 from starlette.types import Message, Scope
 
+_Default = TypeVar("_Default")
+
 # What a query string keeps as it is: printable ASCII but the space.
 _URL_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
+
+
+class HeaderMap(Mapping[str, str]):
+    """Raw ASGI headers as a mapping whose names are found in any case, the first of a
+    repeated name winning (as Starlette's ``Headers`` and Werkzeug's do). Made once per
+    request and response: Starlette's ``Headers`` scans and lower-cases the whole list on each
+    lookup, and the core looks up a dozen names on every page (measured: ``make bench``)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        values: dict[str, str] = {}
+        for name, value in raw:
+            values.setdefault(bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
+        self._values = values
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name.lower()]
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | _Default) -> str | _Default: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        return self._values.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 class ScopeRequest:
@@ -79,7 +115,7 @@ class ScopeRequest:
 
     @cached_property
     def headers(self) -> Mapping[str, str]:
-        return Headers(scope=self.scope)
+        return HeaderMap(self.scope["headers"])
 
     @cached_property
     def cookies(self) -> Mapping[str, str]:
@@ -119,18 +155,12 @@ class StartedResponse:
     def passthrough(self) -> bool:
         return False
 
-    @property
+    @cached_property
     def headers(self) -> Mapping[str, str]:
-        return Headers(raw=list(self.message.get("headers", [])))
+        return HeaderMap(self.message.get("headers", []))
 
     def header_items(self) -> Iterable[tuple[str, str]]:
         return [
             (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
             for name, value in self.message.get("headers", [])
         ]
-
-
-def raw_headers(message: Message) -> list[tuple[bytes, bytes]]:
-    """The headers of ``message`` as a list the caller may change."""
-    headers: Any = message.get("headers", [])
-    return list(headers)
