@@ -79,9 +79,11 @@ def app() -> FastAPI:
     without = FastAPI()
     with_pixel = FastAPI()
     with_pixel.add_middleware(PixelMiddleware, pixel=pixel)
+    # "layer": the unchecked page behind the pixel's middleware, the pixel unused: what the
+    # ASGI layer itself costs a request.
     for site, views in (
         (without, {"none": none, "unchecked": unchecked}),
-        (with_pixel, {"pixel": page}),
+        (with_pixel, {"pixel": page, "layer": unchecked}),
     ):
         for name, view in views.items():
             site.add_api_route(f"/sync/{name}", view, response_class=HTMLResponse)
@@ -102,7 +104,7 @@ def _as_async(
 
 
 def _path(name: str, sync: bool) -> str:
-    prefix = "/p" if name == "pixel" else ""
+    prefix = "/p" if name in ("pixel", "layer") else ""
     return f"{prefix}{'/sync' if sync else ''}/{name}"
 
 
@@ -149,6 +151,7 @@ def _per_request(repeats: int) -> dict[str, float]:
             for name in PAGES
             for sync in (False, True)
         }
+        pages["layer"] = _asgi_get(site, _path("layer", False), loop)
         for name in ("pixel", "pixel_sync"):
             if pages[name]().count(b"ttq.track(") != len(_EVENTS):
                 raise RuntimeError("the benchmark's pixel page does not hold its events")
@@ -163,6 +166,8 @@ def _per_request(repeats: int) -> dict[str, float]:
         "asgi_pixel_us": us["pixel"],
         "asgi_ratio_vs_unchecked": ratio(us["pixel"], us["unchecked"]),
         "asgi_checking_us": us["pixel"] - us["unchecked"],
+        # The middleware alone (a request the pixel does nothing for).
+        "asgi_layer_us": us["layer"] - us["unchecked"],
         "asgi_sync_unchecked_us": us["unchecked_sync"],
         "asgi_sync_pixel_us": us["pixel_sync"],
         "asgi_sync_ratio_vs_unchecked": ratio(us["pixel_sync"], us["unchecked_sync"]),
