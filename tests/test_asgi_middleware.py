@@ -8,7 +8,10 @@ import logging
 
 import httpx
 import pytest
-from asgi_support import CODE, KINDS, Kind, calls_header, logged, served, site
+from asgi_support import CODE, KINDS, Kind, calls_header, endpoint, logged, served, site, templates
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from pixel_embed import PixelError, hash_email, order_event_id
 from pixel_embed.errors import StreamingError
@@ -183,3 +186,44 @@ def test_errors_in_the_app_pass_through_and_the_next_request_is_clean(
         assert client.get("/product/mug").status_code == 200
         assert client.get("/no/such/page").status_code == 404
         assert '"content_id":"mug"' not in client.get("/").text
+
+
+# -- the response's cache headers ----------------------------------------------------------------
+
+
+def test_a_personal_page_keeps_the_views_cache_directives_but_public(kind: Kind) -> None:
+    def cached(request: Request) -> Response:
+        pixel.identify(email="jane@example.com")
+        response = pages.TemplateResponse(request, "page.html", {"body": "cached"})
+        response.headers["Cache-Control"] = "public, max-age=60, s-maxage=600"
+        response.headers["CDN-Cache-Control"] = "max-age=600"
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+    app, pixel = site(kind, TIKTOK_PIXEL_PARTIAL=True)
+    pages = templates(pixel)
+    app.router.routes.insert(0, Route("/cached", endpoint(cached, kind)))
+    with served(app) as client:
+        page = client.get("/cached")
+    assert page.headers["cache-control"] == "max-age=60, private"
+    assert page.headers["cdn-cache-control"] == "no-store"
+    assert page.headers.get_list("vary") == [
+        "Accept-Encoding, HX-Request, HX-History-Restore-Request, Sec-Fetch-Dest, "
+        "Sec-Fetch-Mode, X-Requested-With"
+    ]
+
+
+def test_once_sends_an_order_once_and_keeps_the_page_out_of_every_cache(kind: Kind) -> None:
+    def thanks_once(request: Request) -> Response:
+        pixel.track("CompletePayment", value=5, currency="USD", order_id="B-7", once="B-7")
+        return pages.TemplateResponse(request, "page.html", {"body": "thanks"})
+
+    app, pixel = site(kind)
+    pages = templates(pixel)
+    app.router.routes.insert(0, Route("/thanks-once", endpoint(thanks_once, kind)))
+    with served(app) as client:
+        first = client.get("/thanks-once")
+        again = client.get("/thanks-once")
+    assert order_event_id("CompletePayment", "B-7") in first.text
+    assert first.headers["cache-control"] == "no-store"
+    assert "CompletePayment" not in again.text
