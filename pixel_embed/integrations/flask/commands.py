@@ -12,19 +12,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import json
-import signal
-from types import FrameType
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from ...core.config import EventsApiConfig
-from ...events_api.delivery import BackgroundSender, Sender
+from ...events_api.delivery import Sender
 from ...events_api.hooks import EXTENSION_KEY
+from ...events_api.maintenance import (
+    NotApplicable,
+    deliver_until_stopped,
+    outbox_sender,
+    status_text,
+)
 from ...events_api.outbox import Outbox
 from ...events_api.outbox_sender import OutboxSender
 
@@ -40,21 +40,14 @@ def _sender() -> Sender:
 
 
 def _outbox_sender(what: str) -> OutboxSender:
-    sender = _sender()
-    if not isinstance(sender, OutboxSender):
-        raise click.ClickException(
-            f"TIKTOK_PIXEL_EVENTS_QUEUE is {current_app.config['TIKTOK_PIXEL_EVENTS_QUEUE']!r}: "
-            f"only the sqlite outbox {what}"
-        )
-    return sender
+    try:
+        return outbox_sender(_sender(), current_app.config["TIKTOK_PIXEL_EVENTS_QUEUE"], what)
+    except NotApplicable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _outbox() -> Outbox:
     return _outbox_sender("keeps dead letters").outbox
-
-
-def _when(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 @click.group("events")
@@ -68,42 +61,11 @@ def events_cli() -> None:
 @with_appcontext
 def status(as_json: bool, dead_shown: int) -> None:
     """Counts by state, the oldest waiting event, dead letters and why."""
-    sender = _sender()
     queue = current_app.config["TIKTOK_PIXEL_EVENTS_QUEUE"]
-    if not isinstance(sender, OutboxSender | BackgroundSender):
-        raise click.ClickException(
-            f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: the task queue's own tools show its jobs "
-            "(celery inspect, rq info)"
-        )
-    stats = sender.stats()
-    outbox = sender.outbox if isinstance(sender, OutboxSender) else None
-    reasons = outbox.reasons() if outbox else []
-    if as_json:
-        report = {"queue": queue, **dataclasses.asdict(stats), "dead_reasons": dict(reasons)}
-        click.echo(json.dumps(report, sort_keys=True))
-        return
-    click.echo(f"queue: {queue}")
-    if outbox is None:
-        click.echo("(the memory queue keeps nothing across processes: this process's counters)")
-    else:
-        click.echo(f"file: {outbox.path} (schema version {outbox.schema_version})")
-    oldest = "-" if stats.oldest_waiting is None else f"{stats.oldest_waiting:.0f} s ago"
-    click.echo(
-        f"waiting: {stats.waiting} ({stats.in_delivery} in delivery, {stats.waiting_bytes} "
-        f"bytes), oldest written {oldest}"
-    )
-    click.echo(f"delivered: {stats.delivered}")
-    click.echo(f"retried attempts: {stats.retried}")
-    click.echo(f"dropped (queue full): {stats.dropped}")
-    click.echo(f"dead letters: {stats.dead}")
-    for reason, count in reasons:
-        click.echo(f"  {count} x {reason}")
-    if outbox is not None and dead_shown > 0:
-        for dead in outbox.dead_letters(dead_shown):
-            click.echo(
-                f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
-                f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
-            )
+    try:
+        click.echo(status_text(_sender(), queue, as_json=as_json, dead_shown=dead_shown))
+    except NotApplicable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @events_cli.command("retry")
@@ -135,25 +97,9 @@ def deliver(burst: bool) -> None:
     """Deliver from the outbox until SIGTERM or SIGINT (then what is due, for at most
     TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT seconds): the delivery process of
     TIKTOK_PIXEL_EVENTS_DELIVERY = "worker"."""
-    sender = _outbox_sender("is delivered by this command")
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        sender.stop()
-
-    handlers = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-    click.echo(f"delivering from {sender.outbox.path} (SIGTERM or Ctrl-C stops)")
-    try:
-        if burst:
-            while sender.deliver_due():
-                pass
-        else:
-            sender.run()
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        sender.close(timeout=0)
-    stats = sender.stats()
-    click.echo(f"stopped: {stats.waiting} event(s) waiting, {stats.dead} dead letter(s)")
+    deliver_until_stopped(
+        _outbox_sender("is delivered by this command"), burst=burst, say=click.echo
+    )
 
 
 @events_cli.command("rq-worker")

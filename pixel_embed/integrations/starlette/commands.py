@@ -18,21 +18,15 @@ not start delivery: only ``deliver`` delivers.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import datetime
 import importlib
-import json
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
-from types import FrameType
 from typing import Any, TextIO
 
 from ...errors import PixelError
-from ...events_api.delivery import BackgroundSender, Sender
-from ...events_api.outbox import Outbox
-from ...events_api.outbox_sender import OutboxSender
+from ...events_api.delivery import Sender
+from ...events_api.maintenance import deliver_until_stopped, outbox_sender, status_text
 from .middleware import PixelMiddleware
 from .pixel import TikTokPixel
 
@@ -164,66 +158,20 @@ def pixel_of(app: object) -> TikTokPixel | None:
     return None
 
 
-def _outbox_sender(sender: Sender, queue: str | None, what: str) -> OutboxSender:
-    if not isinstance(sender, OutboxSender):
-        raise CommandError(f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: only the sqlite outbox {what}")
-    return sender
-
-
-def _outbox(sender: Sender, queue: str | None) -> Outbox:
-    return _outbox_sender(sender, queue, "keeps dead letters").outbox
-
-
-def _when(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
 def _status(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
-    if not isinstance(sender, OutboxSender | BackgroundSender):
-        raise CommandError(
-            f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: the task queue's own tools show its jobs "
-            "(celery inspect, rq info)"
-        )
-    stats = sender.stats()
-    outbox = sender.outbox if isinstance(sender, OutboxSender) else None
-    reasons = outbox.reasons() if outbox else []
-    if args.json:
-        report = {"queue": queue, **dataclasses.asdict(stats), "dead_reasons": dict(reasons)}
-        print(json.dumps(report, sort_keys=True), file=out)
-        return 0
-    lines = [f"queue: {queue}"]
-    if outbox is None:
-        lines.append("(the memory queue keeps nothing across processes: this process's counters)")
-    else:
-        lines.append(f"file: {outbox.path} (schema version {outbox.schema_version})")
-    oldest = "-" if stats.oldest_waiting is None else f"{stats.oldest_waiting:.0f} s ago"
-    lines += [
-        f"waiting: {stats.waiting} ({stats.in_delivery} in delivery, {stats.waiting_bytes} "
-        f"bytes), oldest written {oldest}",
-        f"delivered: {stats.delivered}",
-        f"retried attempts: {stats.retried}",
-        f"dropped (queue full): {stats.dropped}",
-        f"dead letters: {stats.dead}",
-        *(f"  {count} x {reason}" for reason, count in reasons),
-    ]
-    if outbox is not None and args.dead > 0:
-        lines += [
-            f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
-            f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
-            for dead in outbox.dead_letters(args.dead)
-        ]
-    print("\n".join(lines), file=out)
+    print(status_text(sender, queue, as_json=args.json, dead_shown=args.dead), file=out)
     return 0
 
 
 def _retry(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
-    count = _outbox(sender, queue).retry_dead(args.ids or None)
+    outbox = outbox_sender(sender, queue, "keeps dead letters").outbox
+    count = outbox.retry_dead(args.ids or None)
     print(f"{count} dead letter(s) put back in the outbox", file=out)
     return 0
 
 
 def _purge(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
-    outbox = _outbox(sender, queue)
+    outbox = outbox_sender(sender, queue, "keeps dead letters").outbox
     if not args.yes:
         if not sys.stdin.isatty():
             raise CommandError("purge deletes dead letters for good: pass --yes to confirm")
@@ -237,24 +185,10 @@ def _purge(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | N
 
 
 def _deliver(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
-    delivering = _outbox_sender(sender, queue, "is delivered by this command")
+    delivering = outbox_sender(sender, queue, "is delivered by this command")
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        delivering.stop()
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
 
-    handlers = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-    print(f"delivering from {delivering.outbox.path} (SIGTERM or Ctrl-C stops)", file=out)
-    out.flush()
-    try:
-        if args.burst:
-            while delivering.deliver_due():
-                pass
-        else:
-            delivering.run()
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        delivering.close(timeout=0)
-    stats = delivering.stats()
-    print(f"stopped: {stats.waiting} event(s) waiting, {stats.dead} dead letter(s)", file=out)
+    deliver_until_stopped(delivering, burst=args.burst, say=say)
     return 0
