@@ -227,3 +227,32 @@ def test_once_sends_an_order_once_and_keeps_the_page_out_of_every_cache(kind: Ki
     assert order_event_id("CompletePayment", "B-7") in first.text
     assert first.headers["cache-control"] == "no-store"
     assert "CompletePayment" not in again.text
+
+
+# -- templates, the FastAPI dependency, internal addresses -----------------------------------------
+
+
+def test_two_pixels_on_one_templates_are_refused() -> None:
+    _, pixel = site("async")
+    pages = templates(pixel)
+    pixel.install(pages)  # the same pixel again: nothing changes
+    other = TikTokPixel({"TIKTOK_PIXEL_CODE": CODE})
+    with pytest.raises(RuntimeError, match="Another TikTokPixel is installed on these templates"):
+        other.install(pages)
+
+
+def test_current_pixel_without_the_middleware_says_what_to_add() -> None:
+    import asyncio
+
+    from pixel_embed.integrations.starlette import current_pixel
+
+    with pytest.raises(RuntimeError, match=r"app.add_middleware\(PixelMiddleware, pixel=pixel\)"):
+        asyncio.run(current_pixel())
+
+
+def test_an_internal_address_gets_a_comment_instead_of_the_pixel(kind: Kind) -> None:
+    app, _ = site(kind, TIKTOK_PIXEL_INTERNAL_IPS=["127.0.0.0/8"])
+    with served(app) as client:
+        page = client.get("/product/mug").text
+    assert "TikTok Pixel off: request from an internal address" in page
+    assert "ttq.load(" not in page
