@@ -9,6 +9,7 @@ import logging
 import httpx
 import pytest
 from asgi_support import CODE, KINDS, Kind, calls_header, endpoint, logged, served, site, templates
+from events_api_support import TOKEN, fake_api
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -256,3 +257,24 @@ def test_an_internal_address_gets_a_comment_instead_of_the_pixel(kind: Kind) -> 
         page = client.get("/product/mug").text
     assert "TikTok Pixel off: request from an internal address" in page
     assert "ttq.load(" not in page
+
+
+def test_a_view_that_fails_still_sends_its_server_events(kind: Kind) -> None:
+    """As Flask's after-request step does on its error page: the purchase may have happened."""
+
+    def fails(request: Request) -> Response:
+        pixel.track("CompletePayment", value=5, currency="USD", event_id="failed-1", server=True)
+        raise RuntimeError("the view failed after tracking")
+
+    with fake_api() as fake:
+        app, pixel = site(
+            kind,
+            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
+            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
+            TIKTOK_PIXEL_EVENTS_QUEUE="memory",
+        )
+        app.router.routes.insert(0, Route("/fails", endpoint(fails, kind)))
+        with served(app) as client:
+            assert client.get("/fails").status_code == 500
+        [event] = fake.wait_for_events(1)
+        assert event["event_id"] == "failed-1"

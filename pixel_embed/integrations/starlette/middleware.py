@@ -21,6 +21,7 @@ keeps what is left for the next start.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from starlette.middleware.sessions import SessionMiddleware
@@ -95,6 +96,15 @@ class PixelMiddleware:
         token = CURRENT.set(slot)
         try:
             await self.app(scope, receive, send_with_pixel)
+        except Exception:
+            if not slot.responded and slot.state is not None:
+                # The view failed: Starlette's error page goes out around this middleware. The
+                # request still ends as Flask's does on its error page: its server events go
+                # to the Events API (the browser gets none of its calls).
+                slot.responded = True
+                with suppress(Exception):
+                    await self._respond(slot, {"type": "http.response.start", "status": 500})
+            raise
         finally:
             CURRENT.reset(token)
 
