@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgi_support import KINDS, Kind, endpoint, logged, served, site
+from asgi_support import KINDS, Kind, logged, served, site
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -27,18 +27,23 @@ def test_two_async_requests_interleaved_in_one_loop_keep_their_own_calls() -> No
     app, pixel = site("async")
     first_tracked = asyncio.Event()
     second_tracked = asyncio.Event()
+    first_done = asyncio.Event()
 
     async def first(request: Request) -> Response:
         pixel.identify(email="first@example.com")
         pixel.track("ViewContent", content_id="first")
         first_tracked.set()
-        await second_tracked.wait()  # the second request runs its view meanwhile
-        return PlainTextResponse(repr(pixel.page_calls()))
+        await second_tracked.wait()  # the second request started and tracked meanwhile
+        pixel.track("AddToCart", content_id="first-again")
+        calls = repr(pixel.page_calls())
+        first_done.set()
+        return PlainTextResponse(calls)
 
     async def second(request: Request) -> Response:
         await first_tracked.wait()
         pixel.track("Search", query="second")
         second_tracked.set()
+        await first_done.wait()  # still running while the first one finishes
         return PlainTextResponse(repr(pixel.page_calls()))
 
     app.router.routes[:0] = [Route("/first", first), Route("/second", second)]
@@ -47,6 +52,7 @@ def test_two_async_requests_interleaved_in_one_loop_keep_their_own_calls() -> No
         two = pool.submit(client.get, "/second")
         first_calls, second_calls = one.result(timeout=10).text, two.result(timeout=10).text
     assert "'first'" in first_calls
+    assert "'first-again'" in first_calls
     assert hash_email("first@example.com") in first_calls
     assert "second" not in first_calls
     assert "'second'" in second_calls
@@ -79,15 +85,26 @@ def test_two_threadpool_requests_at_once_keep_their_own_calls() -> None:
 def test_many_visitors_at_once_each_get_only_their_own_identity_and_events(kind: Kind) -> None:
     app, pixel = site(kind)
 
-    def visit(request: Request) -> Response:
-        number = request.path_params["number"]
+    def first_calls(number: str) -> None:
         pixel.identify(email=f"visitor{number}@example.com")
         pixel.track("ViewContent", content_id=f"item-{number}")
-        time.sleep(0.001)  # let others run between the calls and the page
+
+    def last_calls(number: str) -> Response:
         pixel.track("AddToCart", content_id=f"item-{number}")
         return PlainTextResponse(repr(pixel.page_calls()))
 
-    app.router.routes[:0] = [Route("/visit/{number}", endpoint(visit, kind))]
+    def visit(request: Request) -> Response:
+        first_calls(request.path_params["number"])
+        time.sleep(0.001)  # other threads run between the calls
+        return last_calls(request.path_params["number"])
+
+    async def visit_async(request: Request) -> Response:
+        first_calls(request.path_params["number"])
+        await asyncio.sleep(0.001)  # other requests run in the loop between the calls
+        return last_calls(request.path_params["number"])
+
+    view = visit_async if kind == "async" else visit
+    app.router.routes[:0] = [Route("/visit/{number}", view)]
     visitors = range(60)
     with served(app) as client, ThreadPoolExecutor(12) as pool:
         pages = list(pool.map(lambda n: client.get(f"/visit/{n}").text, visitors))
