@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
 from asgi_support import CODE, KINDS, Kind, calls_header, endpoint, logged, served, site, templates
 from events_api_support import TOKEN, fake_api
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from pixel_embed import PixelError, hash_email, order_event_id
 from pixel_embed.errors import StreamingError
@@ -278,3 +282,35 @@ def test_a_view_that_fails_still_sends_its_server_events(kind: Kind) -> None:
             assert client.get("/fails").status_code == 500
         [event] = fake.wait_for_events(1)
         assert event["event_id"] == "failed-1"
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_base_http_middleware_beside_the_pixels_changes_nothing(kind: Kind, where: str) -> None:
+    """Starlette's BaseHTTPMiddleware runs the app in a task of its own (a copy of the context)."""
+
+    async def stamp(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["X-Stamp"] = where
+        return response
+
+    app, _ = site(kind)
+    layer = Middleware(BaseHTTPMiddleware, dispatch=stamp)
+    position = len(app.user_middleware) if where == "inside" else 1
+    app.user_middleware.insert(position, layer)
+    with served(app) as client:
+        client.post("/buy")
+        thanks = client.get("/thanks")
+    assert order_event_id("CompletePayment", "A-1") in thanks.text
+    assert thanks.headers["x-stamp"] == where
+    assert thanks.headers["cache-control"] == "private"
+
+
+def test_an_app_mounted_below_a_path_serves_its_script_there(kind: Kind) -> None:
+    inner, _ = site(kind, TIKTOK_PIXEL_PARTIAL=True)
+    outer = Starlette(routes=[Mount("/shop", app=inner)])
+    with served(outer) as client:
+        page = client.get("/shop/product/mug")
+        assert '"content_id":"mug"' in page.text
+        script = page.text.split('data-src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        assert script.startswith("/shop/_pixel_embed/pixel_embed_partial.js?v=")
+        assert "pixelEmbed" in client.get(script).text
