@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pytest
@@ -34,6 +36,7 @@ TEMPLATES = {
     "macro.html": '{% from "pixel_embed/macros.html" import tiktok_pixel %}{{ tiktok_pixel() }}',
 }
 View = Callable[[Request], Response]
+T = TypeVar("T")
 
 
 def endpoint(view: View, kind: Kind) -> Callable[[Request], Any]:
@@ -187,3 +190,11 @@ def logged(caplog: pytest.LogCaptureFixture, kind: type[BaseException]) -> list[
         if record.exc_info:
             walk(record.exc_info[1])
     return found
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end in an event loop of its own, on a thread of its own: the
+    test's thread may have one running already (Playwright's sync API, once a browser test
+    ran in this session), which ``asyncio.run`` refuses to share."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

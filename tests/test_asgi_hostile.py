@@ -8,7 +8,6 @@ bytes no HTTP client would send), and a few through uvicorn over a real socket."
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import socket
@@ -17,7 +16,7 @@ from typing import Any
 
 import itsdangerous
 import pytest
-from asgi_support import CODE, SECRET, templates
+from asgi_support import CODE, SECRET, run_async, templates
 from events_api_support import TOKEN
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -127,7 +126,7 @@ def call(app: Starlette, scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(dict(message))
 
-    asyncio.run(app(scope, receive, send))
+    run_async(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], start["headers"], body

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_support import CODE, KINDS, Kind, calls_header, endpoint, logged, served, site, templates
+from asgi_support import (
+    CODE,
+    KINDS,
+    Kind,
+    calls_header,
+    endpoint,
+    logged,
+    run_async,
+    served,
+    site,
+    templates,
+)
 from events_api_support import TOKEN, fake_api
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from pixel_embed import PixelError, hash_email, order_event_id
@@ -247,12 +259,10 @@ def test_two_pixels_on_one_templates_are_refused() -> None:
 
 
 def test_current_pixel_without_the_middleware_says_what_to_add() -> None:
-    import asyncio
-
     from pixel_embed.integrations.starlette import current_pixel
 
     with pytest.raises(RuntimeError, match=r"app.add_middleware\(PixelMiddleware, pixel=pixel\)"):
-        asyncio.run(current_pixel())
+        run_async(current_pixel())
 
 
 def test_an_internal_address_gets_a_comment_instead_of_the_pixel(kind: Kind) -> None:
@@ -314,3 +324,33 @@ def test_an_app_mounted_below_a_path_serves_its_script_there(kind: Kind) -> None
         script = page.text.split('data-src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
         assert script.startswith("/shop/_pixel_embed/pixel_embed_partial.js?v=")
         assert "pixelEmbed" in client.get(script).text
+
+
+@pytest.mark.parametrize("queue", ["memory", "outbox"])
+def test_one_app_served_again_after_its_shutdown_still_delivers(
+    kind: Kind, queue: str, tmp_path: Path
+) -> None:
+    """A test suite serves one app (its module's) for each test: each lifespan shutdown closes
+    delivery, and the next startup opens it again."""
+
+    def paid(request: Request) -> Response:
+        order = request.path_params["order"]
+        pixel.track("CompletePayment", value=5, currency="USD", event_id=order, server=True)
+        return PlainTextResponse(order)
+
+    with fake_api() as fake:
+        app, pixel = site(
+            kind,
+            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
+            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
+            TIKTOK_PIXEL_EVENTS_API_BACKOFF=0.01,
+            TIKTOK_PIXEL_EVENTS_QUEUE="memory"
+            if queue == "memory"
+            else f"sqlite:///{tmp_path}/o.db",
+        )
+        app.router.routes.insert(0, Route("/paid/{order}", endpoint(paid, kind)))
+        for order in ("first-serve", "second-serve", "third-serve"):
+            with served(app) as client:
+                assert client.get(f"/paid/{order}").text == order
+        events = fake.wait_for_events(3)
+    assert sorted(e["event_id"] for e in events) == ["first-serve", "second-serve", "third-serve"]

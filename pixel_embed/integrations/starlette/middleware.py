@@ -170,7 +170,6 @@ class PixelMiddleware:
             raise ConfigurationError(MISPLACED_SESSION)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        server_events = self.pixel.app_setup.server_events
         try:
             self._check_order(scope)
         except ConfigurationError as error:
@@ -179,20 +178,21 @@ class PixelMiddleware:
             if (await receive())["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.failed", "message": f"{error}"})
             return
+        pixel = self.pixel
 
         async def receive_checked() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.startup" and server_events is not None:
-                server_events.start()
+            if message["type"] == "lifespan.startup":
+                pixel.start_delivery()
             return message
 
         async def send_after_delivery(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete" and server_events is not None:
+            if message["type"] == "lifespan.shutdown.complete":
                 import anyio.to_thread
 
                 # After the app's own shutdown (it may track to the end); a worker told to stop
                 # delivers what waits before it reports that it is done.
-                await anyio.to_thread.run_sync(server_events.sender.close)
+                await anyio.to_thread.run_sync(pixel.stop_delivery)
             await send(message)
 
         await self.app(scope, receive_checked, send_after_delivery)

@@ -110,12 +110,14 @@ class TikTokPixel(PixelCore):
     ) -> None:
         super().__init__(sender=sender)
         self._request_nonce = nonce
-        checked = PixelConfig.from_mapping(config or {})
+        self._own_sender = sender is None
+        self._instance_path = os.fspath(instance_path or os.getcwd())
+        self._delivery_closed = False
         # Delivery starts when a server serves the app (its lifespan, or its first request),
         # not when a command imports it to look at the outbox.
         self.app_setup: AppSetup = self.setup(
-            checked,
-            instance_path=os.fspath(instance_path or os.getcwd()),
+            PixelConfig.from_mapping(config or {}),
+            instance_path=self._instance_path,
             start_waiting=False,
         )
 
@@ -123,6 +125,29 @@ class TikTokPixel(PixelCore):
     def config(self) -> PixelConfig:
         """The settings, checked."""
         return self.app_setup.config
+
+    # -- delivery, for the lifespan ----------------------------------------------------------------
+
+    def start_delivery(self) -> None:
+        """Deliver server events from this process (the app's lifespan startup). After a
+        shutdown closed the sender this pixel made, a new one takes over: a test suite serves
+        one app many times in one process."""
+        if self._delivery_closed:
+            self.app_setup = self.setup(
+                self.config, instance_path=self._instance_path, start_waiting=False
+            )
+            self._delivery_closed = False
+        if self.app_setup.server_events is not None:
+            self.app_setup.server_events.start()
+
+    def stop_delivery(self) -> None:
+        """Deliver what waits, for at most ``TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT`` seconds, and
+        stop (the app's lifespan shutdown): the outbox keeps what is left for the next start.
+        A sender the site gave is the site's to close."""
+        server_events = self.app_setup.server_events
+        if server_events is not None and self._own_sender:
+            server_events.sender.close()
+            self._delivery_closed = True
 
     # -- the core's hooks ------------------------------------------------------------------------
 
