@@ -354,3 +354,20 @@ def test_one_app_served_again_after_its_shutdown_still_delivers(
                 assert client.get(f"/paid/{order}").text == order
         events = fake.wait_for_events(3)
     assert sorted(e["event_id"] for e in events) == ["first-serve", "second-serve", "third-serve"]
+
+
+def test_segment_calls_work_as_on_flask(kind: Kind) -> None:
+    def completed(request: Request) -> Response:
+        pixel.segment.track(
+            "Order Completed", {"order_id": "S-1", "revenue": 42.5, "currency": "USD"}
+        )
+        return pages.TemplateResponse(request, "page.html", {"body": "done"})
+
+    app, pixel = site(kind)
+    pages = templates(pixel)
+    app.router.routes.insert(0, Route("/completed", endpoint(completed, kind)))
+    with served(app) as client:
+        page = client.get("/completed").text
+    # Mapped as Segment's destination maps it (its presets: PlaceAnOrder or CompletePayment).
+    assert 'ttq.track("PlaceAnOrder"' in page or 'ttq.track("CompletePayment"' in page
+    assert '"order_id":"S-1"' in page
