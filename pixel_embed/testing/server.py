@@ -2,7 +2,9 @@
 :func:`serve_app`, and the pytest fixture ``pixel_app_url`` that serves the test's own app.
 
 A WSGI app (Flask, Django's WSGI handler) runs on Werkzeug's threaded server, imported when an
-app is served: pytest starts in projects that have no Werkzeug.
+app is served: pytest starts in projects that have no Werkzeug. Another kind of app plugs in
+beside :func:`serve_wsgi`, as a context manager ``(app, host, port)`` that yields the base URL
+and stops its server at the end, which :func:`serve_app` picks for that kind of app.
 """
 
 from __future__ import annotations
