@@ -13,13 +13,15 @@ _CDN_CACHE_NAMES = frozenset(name.lower() for name in CDN_CACHE_HEADERS)
 
 class FlaskRequest:
     """A Flask request as a :class:`~pixel_embed.core.request.RequestFacts`: each field read
-    from the request when the core asks for it."""
+    from the request when the core asks for it, but the headers, which every page reads."""
 
-    __slots__ = ("request",)
+    __slots__ = ("environ", "headers", "request")
 
     def __init__(self, request: Request) -> None:
         #: The Flask request.
         self.request = request
+        self.environ = request.environ
+        self.headers: Mapping[str, str] = request.headers  # type: ignore[assignment]
 
     @property
     def method(self) -> str:
@@ -35,12 +37,12 @@ class FlaskRequest:
 
     @property
     def raw_path(self) -> str:
-        path: str = self.request.environ.get("PATH_INFO", "")
+        path: str = self.environ.get("PATH_INFO", "")
         return path
 
     @property
     def raw_query(self) -> str:
-        query: str = self.request.environ.get("QUERY_STRING", "")
+        query: str = self.environ.get("QUERY_STRING", "")
         return query
 
     @property
@@ -54,10 +56,6 @@ class FlaskRequest:
     @property
     def is_secure(self) -> bool:
         return self.request.is_secure
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self.request.headers  # type: ignore[return-value]
 
     @property
     def cookies(self) -> Mapping[str, str]:
