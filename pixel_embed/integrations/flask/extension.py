@@ -85,7 +85,7 @@ class TikTokPixel(PixelCore):
                 "Import and use that instance instead."
             )
         for key, default in DEFAULTS.items():
-            app.config.setdefault(key, default)
+            app.config.setdefault(key, list(default) if isinstance(default, list) else default)
         config = PixelConfig.from_mapping(app.config)
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
