@@ -43,7 +43,13 @@ def first_warning(seen: set[str], key: str) -> bool:
 def finish_request(
     pixel: PixelCore, state: RequestState, response: ResponseFacts
 ) -> ResponsePolicy:
-    """See :meth:`~pixel_embed.core.view.PixelCore.finish`."""
+    """``pixel.finish(state, response)``: the end of the request (an after-request step): the
+    partial-page calls, the CSP check, the server events, the deferred events saved; returns
+    what the response needs (:data:`~.policy.NO_POLICY` when nothing).
+
+    :raises ~pixel_embed.csp.CspBlocksPixel: in strict mode, the response's policy blocks
+        TikTok.
+    """
     state.responded = True
     vary: tuple[str, ...] = ()
     headers: dict[str, str] = {}

@@ -157,7 +157,8 @@ class TikTokPixel(PixelCore):
                 "This TikTokPixel is not registered on the current app: call "
                 "pixel.init_app(app) in the app factory."
             ) from None
-        state = self.new_state(site.setup, FlaskRequest(current), site)
+        setup = site.setup
+        state = RequestState(self, setup, setup.config, FlaskRequest(current), site)
         state.responded = getattr(current, _RESPONDED_KEY, False)
         setattr(current, _STATE_KEY, state)
         return state
