@@ -375,16 +375,9 @@ class PixelCore:
 
     # -- rendering -----------------------------------------------------------------------------
 
-    def render(self) -> Markup:
-        """The pixel's HTML for this page: the ``tiktok_pixel()`` template global.
-
-        A streamed page (``stream_template``) must call it in the view, before streaming, and
-        pass the HTML to the template: once the response has started, the page can no longer
-        be marked private nor its deferred events taken out of the session.
-
-        :raises StreamingError: the response's headers are already sent.
-        """
-        return render_page(self, self.request_state("render"))
+    #: ``render() -> Markup``: the pixel's HTML for this page, the ``tiktok_pixel()`` template
+    #: global (see :func:`~pixel_embed.core.page.render_page`).
+    render = render_page
 
     def fragment(self) -> Markup:
         """This request's pending calls, for HTML inserted into a page that has the pixel: the
