@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from starlette.middleware.sessions import SessionMiddleware
 
-from ...core.policy import CDN_CACHE_HEADERS, ResponsePolicy, private_cache_control
+from ...core.policy import CDN_CACHE_HEADERS, NO_POLICY, ResponsePolicy, private_cache_control
 from ...errors import ConfigurationError
 from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE, ttclid_to_remember
 from ...events_api.hooks import consent_allows
@@ -125,7 +125,7 @@ class PixelMiddleware:
                 )
             else:
                 policy = pixel.finish(state, StartedResponse(message))
-            if policy:
+            if policy is not NO_POLICY:
                 headers = apply_policy(headers, policy)
         cookie = self._click_cookie(slot)
         if cookie is not None:
