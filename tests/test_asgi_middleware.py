@@ -371,3 +371,25 @@ def test_segment_calls_work_as_on_flask(kind: Kind) -> None:
     # Mapped as Segment's destination maps it (its presets: PlaceAnOrder or CompletePayment).
     assert 'ttq.track("PlaceAnOrder"' in page or 'ttq.track("CompletePayment"' in page
     assert '"order_id":"S-1"' in page
+
+
+@pytest.mark.parametrize(("consent", "kept"), [("none", True), ("strict", False)])
+def test_an_ad_clicks_id_is_kept_where_consent_allows(kind: Kind, consent: str, kept: bool) -> None:
+    with fake_api() as fake:
+        app, _ = site(
+            kind,
+            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
+            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
+            TIKTOK_PIXEL_EVENTS_QUEUE="memory",
+            TIKTOK_PIXEL_CONSENT=consent,
+        )
+        with served(app) as client:
+            landed = client.get("/product/mug", params={"ttclid": "E.C.P.ad-click_1"})
+            hostile = client.get("/product/mug", params={"ttclid": "<x>;\r\nSet-Cookie: a=b"})
+    cookies = landed.headers.get_list("set-cookie")
+    click = [c for c in cookies if c.startswith("ttclid=")]
+    if kept:
+        assert click == ["ttclid=E.C.P.ad-click_1; Max-Age=2592000; Path=/; HttpOnly; SameSite=Lax"]
+    else:
+        assert click == []
+    assert not [c for c in hostile.headers.get_list("set-cookie") if c.startswith("ttclid=")]
