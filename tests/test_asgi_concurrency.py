@@ -11,16 +11,18 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
-from asgi_support import KINDS, Kind, logged, served, site
+from asgi_support import KINDS, Kind, endpoint, logged, served, site
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from pixel_embed import hash_email
+from pixel_embed import hash_email, order_event_id
 from pixel_embed.errors import StreamingError
 from pixel_embed.integrations.starlette import TikTokPixel
+from pixel_embed.testing.asgi_server import serve_asgi
 
 
 def test_two_async_requests_interleaved_in_one_loop_keep_their_own_calls() -> None:
@@ -185,3 +187,33 @@ def test_a_pixel_of_another_app_is_refused_with_the_fix() -> None:
     with served(app) as client:
         answer = client.get("/wrong").text
     assert "not the one PixelMiddleware serves" in answer
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_visitors_defer_at_once_and_each_page_shows_only_their_own(kind: Kind) -> None:
+    """Forty browsers (each its own cookie jar) buy at once: each thank-you page after the
+    redirect shows that browser's purchase and identity, once, and nobody else's."""
+    app, pixel = site(kind)
+
+    def buy(request: Request) -> Response:
+        number = request.path_params["number"]
+        pixel.identify(email=f"visitor{number}@example.com", defer=True)
+        pixel.track("CompletePayment", value=1, currency="USD", order_id=f"O-{number}", defer=True)
+        return RedirectResponse("/thanks", status_code=303)
+
+    app.router.routes[:0] = [Route("/buy/{number}", endpoint(buy, kind), methods=["POST"])]
+    visitors = range(40)
+
+    def visit(number: int) -> tuple[str, str]:
+        with httpx.Client(base_url=url, timeout=10) as browser:
+            page = browser.post(f"/buy/{number}", follow_redirects=True).text
+            return page, browser.get("/thanks").text
+
+    with serve_asgi(app) as url, ThreadPoolExecutor(12) as pool:
+        pages = list(pool.map(visit, visitors))
+    for number, (page, again) in zip(visitors, pages, strict=True):
+        assert page.count(order_event_id("CompletePayment", f"O-{number}")) == 1
+        assert hash_email(f"visitor{number}@example.com") in page
+        others = [n for n in visitors if n != number and f'"O-{n}"' in page]
+        assert others == [], f"visitor {number} saw {others}"
+        assert "CompletePayment" not in again
