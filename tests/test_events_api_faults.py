@@ -92,7 +92,7 @@ def test_a_version_1_file_is_migrated_on_open_and_keeps_everything(
 
     outbox = Outbox(path, clock=clock)
 
-    assert outbox.schema_version == SCHEMA_VERSION == 2
+    assert outbox.schema_version == SCHEMA_VERSION == 3
     stats = outbox.stats()
     assert (stats.waiting, stats.dead, stats.retried) == (2, 2, 2)
     # Dead letters keep their numbers: `events retry --id 3` still means v1-e3.

@@ -176,7 +176,7 @@ def test_an_endpoint_down_past_the_age_limit_dead_letters_with_the_reason(
     assert fake.accepted == []
     [dead] = outbox.dead_letters()
     assert dead.event_id == "late"
-    assert dead.reason == "too old: TikTok gets events at most 3 h old"
+    assert dead.reason == "too old: TikTok gets web events at most 3 h old"
     assert outbox.reasons() == [(dead.reason, 1)]
 
 

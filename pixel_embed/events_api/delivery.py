@@ -19,17 +19,31 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from ..errors import InvalidEvent
 from .client import DeliveryError, EventsApiClient
 from .outbox import DeliveryStats
+from .quality import MemoryQuality
+from .sources import destination
 
 log = logging.getLogger("pixel_embed.events_api")
 
-#: Events at most in one request (TikTok takes up to 1,000; small batches fail small).
-BATCH_SIZE = 50
+#: Events at most in one request: TikTok's limit for the ``data`` list of one
+#: ``/event/track/`` request is 1,000 (see docs/events-api-delivery.md for the sources, which
+#: differ). A batch TikTok refuses is halved down to the refused events (:func:`post_isolating`),
+#: so a large batch no longer fails large.
+MAX_BATCH_EVENTS = 1000
+#: Bytes at most in one request body. TikTok's public pages state no limit; 1 MB is the limit
+#: Tealium's TikTok Events connector batches to, well under the request sizes HTTP gateways
+#: refuse, and above what 1,000 typical events take (about 600 bytes each).
+MAX_BATCH_BYTES = 1_000_000
+#: Events at most in one request, by default (:data:`MAX_BATCH_EVENTS`).
+BATCH_SIZE = MAX_BATCH_EVENTS
+# Bytes of a request body that are not events: the envelope, a test event code, the commas.
+_ENVELOPE_BYTES = 1024
 #: Events waiting at most; beyond it new events are dropped (and counted) rather than queued.
 QUEUE_SIZE = 1000
 #: Bytes of events (as JSON) waiting at most, whatever their count: a hung endpoint must not
@@ -90,16 +104,52 @@ def next_try(policy: RetryPolicy, attempt: int, error: DeliveryError) -> float |
     return None
 
 
+_T = TypeVar("_T")
+
+
+def batches(
+    items: Sequence[_T],
+    sizes: Sequence[int],
+    *,
+    max_events: int = MAX_BATCH_EVENTS,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> list[list[_T]]:
+    """``items`` (events of one destination, of ``sizes`` bytes as JSON) cut into requests of
+    at most ``max_events`` events and ``max_bytes`` bytes, in order. An event larger than
+    ``max_bytes`` by itself goes alone (TikTok refuses it, or not: it says)."""
+    budget = max(1, max_bytes - _ENVELOPE_BYTES)
+    cut: list[list[_T]] = []
+    current: list[_T] = []
+    used = 0
+    for item, size in zip(items, sizes, strict=True):
+        if current and (len(current) >= max_events or used + size + 1 > budget):
+            cut.append(current)
+            current, used = [], 0
+        current.append(item)
+        used += size + 1
+    if current:
+        cut.append(current)
+    return cut
+
+
 def tries(count: int) -> str:
     """``"1 try"``, ``"3 tries"``."""
     return f"{count} tr{'y' if count == 1 else 'ies'}"
 
 
+def where(key: str) -> str:
+    """A destination key as a log line names it ("pixel code C…", "CRM event set id 7…")."""
+    try:
+        return str(destination(key))
+    except InvalidEvent:
+        return repr(key)
+
+
 def _gave_up(pixel_code: str, data: Sequence[Mapping[str, Any]], why: str) -> None:
     log.error(
-        "TikTok Events API: gave up on %d event(s) for pixel %s %s (events: %s)",
+        "TikTok Events API: gave up on %d event(s) for %s %s (events: %s)",
         len(data),
-        pixel_code,
+        where(pixel_code),
         why,
         describe(data),
     )
@@ -157,10 +207,10 @@ def _deliver_counting(
         if not retry:
             return accepted
         log.warning(
-            "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d of %d)",
+            "TikTok Events API: %s; retrying %d event(s) for %s in %.2f s (try %d of %d)",
             problem,
             len(retry),
-            pixel_code,
+            where(pixel_code),
             seconds,
             attempt + 1,
             policy.max_tries,
@@ -211,6 +261,8 @@ class BackgroundSender:
         self.batch_size = batch_size
         self.close_timeout = close_timeout
         self.sent = self.failed = self.dropped = 0
+        #: Match-quality counts of the events this process enqueued (:mod:`.quality`).
+        self.quality = MemoryQuality()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
@@ -241,12 +293,15 @@ class BackgroundSender:
                 self._queue.put((pixel_code, data, size))
                 if self._thread is None:
                     self._start()
-                return
+                dropped = -1
+        if dropped < 0:
+            self.quality.count([(pixel_code, data)])
+            return
         if dropped == 1 or dropped % 100 == 0:
             log.warning(
-                "TikTok Events API: dropped %s event for pixel %s because %s (%d dropped so far)",
+                "TikTok Events API: dropped %s event for %s because %s (%d dropped so far)",
                 data.get("event"),
-                pixel_code,
+                where(pixel_code),
                 reason,
                 dropped,
             )
@@ -342,9 +397,9 @@ class BackgroundSender:
         except Exception as exc:  # never let one bad batch kill the worker
             # Only the type: an exception's text might quote the data.
             log.error(
-                "TikTok Events API: unexpected %s delivering to pixel %s",
+                "TikTok Events API: unexpected %s delivering to %s",
                 type(exc).__name__,
-                pixel_code,
+                where(pixel_code),
             )
             sent = 0
         self._done(sent=sent, failed=len(events) - sent, size=size)
@@ -373,10 +428,15 @@ def deliver_once(
     Events older than ``max_age`` seconds are given up on, as is the batch after the last
     try; both are logged with the reason (event names and ids only).
 
+    :param max_age: for web events; CRM and offline events have their own limits
+        (:data:`.sources.MAX_AGE`).
     :returns: the events to try again and the seconds to wait first, or ``None`` when nothing
         is left to do.
     """
     now = time.time() if now is None else now
+    to = destination(pixel_code)
+    if to.source != "web":
+        max_age = to.max_age
     fresh = [item for item in data if now - float(item.get("event_time") or now) <= max_age]
     if len(fresh) < len(data):
         stale = [item for item in data if item not in fresh]
@@ -393,10 +453,10 @@ def deliver_once(
             _gave_up(pixel_code, events, f"after {tries(attempt)}: {exc.problem}")
             continue
         log.warning(
-            "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
+            "TikTok Events API: %s; retrying %d event(s) for %s in %.2f s (try %d)",
             exc.problem,
             len(events),
-            pixel_code,
+            where(pixel_code),
             delay,
             attempt + 1,
         )
@@ -408,12 +468,19 @@ def deliver_once(
 def post_isolating(
     client: EventsApiClient, pixel_code: str, data: Sequence[Mapping[str, Any]]
 ) -> list[tuple[list[Mapping[str, Any]], DeliveryError]]:
-    """Post a batch; when TikTok refuses it (a 4xx, or a non-zero ``code``: it names no
-    event), post it again in halves, down to single events, so that one bad event does not
-    take its batch-mates with it.
+    """Post a batch (cut first into requests TikTok takes, :func:`batches`); when TikTok
+    refuses one (a 4xx, or a non-zero ``code``: it names no event), post it again in halves,
+    down to single events, so that one bad event does not take its batch-mates with it.
 
+    :param pixel_code: the destination's key (:attr:`.sources.Destination.key`).
     :returns: the events that failed, with why (none: all accepted).
     """
+    if len(data) > 1:
+        parts = batches(data, [len(orjson.dumps(item)) for item in data])
+        if len(parts) > 1:
+            return [
+                failure for part in parts for failure in post_isolating(client, pixel_code, part)
+            ]
     try:
         client.post(pixel_code, data)
     except DeliveryError as exc:

@@ -29,22 +29,24 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigurationError
+from .quality import MAX_NAMES, OTHER, QUALITY_COLUMNS, QUALITY_TABLE, counts_by_hour, prune_before
+from .sources import MAX_AGE as SOURCE_MAX_AGE
+from .sources import destination
 
 log = logging.getLogger("pixel_embed.events_api")
 
 #: The layout of the file this release writes (``PRAGMA user_version``); older files are
 #: migrated when opened (:data:`_MIGRATIONS`), newer ones refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Events waiting at most; further events are refused (and counted) while it is full.
 MAX_EVENTS = 100_000
 #: Bytes of events waiting at most (the JSON as sent); further events are refused too.
 MAX_BYTES = 256 * 1024 * 1024
 #: Dead letters kept at most; the oldest are deleted (and logged) beyond it.
 MAX_DEAD = 10_000
-#: Seconds after an event happened when it is no longer sent but dead-lettered. TikTok's public
-#: Events API pages state no limit that we could find; other ad platforms refuse events older
-#: than 7 days, so two days is a conservative default.
-MAX_AGE = 48 * 3600.0
+#: Seconds after a web event happened when it is no longer sent but dead-lettered (CRM and
+#: offline events have their own limits: :data:`.sources.MAX_AGE`).
+MAX_AGE = SOURCE_MAX_AGE["web"]
 #: The oldest SQLite the outbox runs on (UPDATE … RETURNING, 2021).
 MIN_SQLITE = (3, 35)
 #: Seconds SQLite waits for another process's write before a write fails.
@@ -93,18 +95,33 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "INSERT INTO dead SELECT * FROM dead_v1",
         "DROP TABLE dead_v1",
     ),
+    # Events of CRM and offline sources (issue 29): each row says its source; its id (a pixel
+    # code or an event set id) stays in the column pixel_code. Only columns are added, so a
+    # process of the previous release still running during a rolling upgrade keeps writing
+    # and delivering its (web) events; and the match-quality counters.
+    3: (
+        "ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'web'",
+        "ALTER TABLE dead ADD COLUMN source TEXT NOT NULL DEFAULT 'web'",
+        QUALITY_TABLE,
+    ),
 }
+#: The version _SCHEMA builds; a new file then takes every later migration, so that a new file
+#: and a migrated one have the very same layout.
+_SCHEMA_BUILDS = 2
 _COUNTERS = frozenset({"events", "bytes", "delivered", "dead", "dropped", "retried"})
 _IN_IDS = " WHERE id IN (SELECT value FROM json_each(?))"
-_EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, tries"
+_EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, tries, source"
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """An event claimed for delivery (a row of the outbox)."""
+    """An event claimed for delivery (a row of the outbox).
+
+    :ivar source_id: the pixel code, or the CRM or offline event set id, of :attr:`source`.
+    """
 
     id: int
-    pixel_code: str
+    source_id: str
     event_id: str
     event: str
     event_time: int
@@ -112,6 +129,12 @@ class Claimed:
     size: int
     created: float
     tries: int
+    source: str = "web"
+
+    @property
+    def key(self) -> str:
+        """Its destination, as senders name it (:attr:`.sources.Destination.key`)."""
+        return self.source_id if self.source == "web" else f"{self.source}:{self.source_id}"
 
     @property
     def data(self) -> dict[str, Any]:
@@ -125,13 +148,19 @@ class DeadLetter:
     """An event given up on, and why."""
 
     id: int
-    pixel_code: str
+    source_id: str
     event_id: str
     event: str
     event_time: int
     tries: int
     failed: float
     reason: str
+    source: str = "web"
+
+    @property
+    def pixel_code(self) -> str:
+        """:attr:`source_id` (its name before CRM and offline events)."""
+        return self.source_id
 
 
 @dataclass(frozen=True)
@@ -260,6 +289,9 @@ class Outbox:
                 if version == 0:
                     for statement in _SCHEMA:
                         connection.execute(statement)
+                    for step in range(_SCHEMA_BUILDS + 1, SCHEMA_VERSION + 1):
+                        for statement in _MIGRATIONS[step]:
+                            connection.execute(statement)
                     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 elif version < SCHEMA_VERSION:
                     for step in range(version + 1, SCHEMA_VERSION + 1):
@@ -297,7 +329,8 @@ class Outbox:
         wait: float | None = None,
         dropped: int = 0,
     ) -> int:
-        """Write events (pixel code, Events API data) in one transaction.
+        """Write events (destination key, Events API data) in one transaction, and count
+        their matching keys (:mod:`.quality`).
 
         When the outbox is full the events that do not fit are refused, counted as dropped
         and logged: what is already waiting is older, closer to being delivered, and kept.
@@ -310,10 +343,13 @@ class Outbox:
         """
         now = self.clock()
         rows = []
-        for pixel_code, data in items:
+        for key, data in items:
             body = orjson.dumps(data)
             name, event_id, event_time = _event_fields(data)
-            rows.append((pixel_code, event_id, name, event_time, body, len(body), now, now))
+            to = destination(key)
+            rows.append(
+                (to.source_id, event_id, name, event_time, body, len(body), now, now, to.source)
+            )
         with self._write(wait) as connection:
             count, size = connection.execute("SELECT events, bytes FROM totals").fetchone()
             room = self.max_events - count
@@ -326,10 +362,20 @@ class Outbox:
             if kept:
                 connection.executemany(
                     "INSERT INTO events (pixel_code, event_id, event, event_time, body, size,"
-                    " created, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " created, due, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     kept,
                 )
                 self._count(connection, events=len(kept), bytes=sum(row[5] for row in kept))
+                kept_ids = {id(row) for row in kept}
+                self._count_quality(
+                    connection,
+                    [
+                        (row[8], row[2], data)
+                        for row, (_, data) in zip(rows, items, strict=True)
+                        if id(row) in kept_ids
+                    ],
+                    now,
+                )
             refused = len(rows) - len(kept)
             if refused + dropped:
                 self._count(connection, dropped=refused + dropped)
@@ -345,6 +391,47 @@ class Outbox:
                 total,
             )
         return len(kept)
+
+    def _count_quality(
+        self,
+        connection: sqlite3.Connection,
+        items: Sequence[tuple[str, str, Mapping[str, Any]]],
+        now: float,
+    ) -> None:
+        # One upsert per event name in the request's transaction: a few microseconds.
+        counts = counts_by_hour(items, now)
+        hour = int(now // 3600)
+        if hour != getattr(self._local, "quality_hour", None):
+            connection.execute("DELETE FROM quality WHERE hour < ?", (prune_before(now),))
+            self._local.quality_hour = hour
+        updates = ", ".join(f"{name} = {name} + excluded.{name}" for name in QUALITY_COLUMNS)
+        for (hour, source, name), row in counts.items():
+            known = connection.execute(
+                "SELECT 1 FROM quality WHERE hour = ? AND source = ? AND event = ?",
+                (hour, source, name),
+            ).fetchone()
+            if known is None:
+                names = connection.execute(
+                    "SELECT count(*) FROM quality WHERE hour = ? AND source = ?", (hour, source)
+                ).fetchone()[0]
+                if names >= MAX_NAMES:
+                    name = OTHER
+            connection.execute(
+                f"INSERT INTO quality (hour, source, event, {', '.join(QUALITY_COLUMNS)}) "
+                f"VALUES (?, ?, ?, {', '.join('?' * len(QUALITY_COLUMNS))}) "
+                f"ON CONFLICT (hour, source, event) DO UPDATE SET {updates}",
+                (hour, source, name, *row),
+            )
+
+    def quality_counts(self, since: float, until: float) -> list[tuple[str, str, list[int]]]:
+        """Match-quality counts summed over the hours in [since, until] (see :mod:`.quality`)."""
+        sums = ", ".join(f"sum({name})" for name in QUALITY_COLUMNS)
+        rows = self._connect().execute(
+            f"SELECT source, event, {sums} FROM quality WHERE hour BETWEEN ? AND ? "
+            "GROUP BY source, event ORDER BY source, event",
+            (int(since // 3600), int(until // 3600)),
+        )
+        return [(source, event, list(counts)) for source, event, *counts in rows]
 
     @staticmethod
     def _count(connection: sqlite3.Connection, **changes: int) -> None:
@@ -411,7 +498,7 @@ class Outbox:
             ).fetchall()
             connection.executemany(
                 f"INSERT INTO dead ({_EVENT_COLUMNS}, failed, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, now, reason) for row in rows],
             )
             self._count(
@@ -467,7 +554,7 @@ class Outbox:
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The most recent dead letters, newest first."""
         rows = self._connect().execute(
-            "SELECT id, pixel_code, event_id, event, event_time, tries, failed, reason "
+            "SELECT id, pixel_code, event_id, event, event_time, tries, failed, reason, source "
             "FROM dead ORDER BY failed DESC, id DESC LIMIT ?",
             (limit,),
         )
@@ -491,12 +578,12 @@ class Outbox:
         with self._write() as connection:
             rows = connection.execute(
                 f"DELETE FROM dead{where} RETURNING pixel_code, event_id, event, event_time, "
-                "body, size, created",
+                "body, size, created, source",
                 args,
             ).fetchall()
             connection.executemany(
                 "INSERT INTO events (pixel_code, event_id, event, event_time, body, size, "
-                "created, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "created, source, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, now) for row in rows],
             )
             self._count(
