@@ -17,7 +17,6 @@ from events_api_support import (
     assert_clean_logs,
     closing_sender,
     events_app,
-    fake_api,
     sent_after,
     shop,
 )
@@ -27,12 +26,6 @@ from pixel_embed import ConfigurationError, Identity, TikTokPixel
 from pixel_embed.events_api import TTCLID_COOKIE
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.testing.events_api import FakeEventsApi
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with fake_api() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,12 +38,6 @@ from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 HERE = Path(__file__).parent
 HOUR = 3600.0
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with FakeEventsApi(access_token=TOKEN) as fake:
-        yield fake
 
 
 @pytest.fixture

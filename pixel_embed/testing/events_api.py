@@ -3,11 +3,13 @@
 ::
 
     with FakeEventsApi(access_token="test-token") as fake:
-        app.config["TIKTOK_PIXEL_EVENTS_API_URL"] = fake.url
+        app.config.update(fake.config)
         fake.answer(Answer(429, retry_after=1), Answer(500))  # then 200s
         …
-        fake.wait_for_events(1)
+        fake.to_have_received("Purchase", event_id="order-42", user={"ttclid": "E.C.P.1"})
         assert not fake.problems
+
+In a test, the ``tiktok_events_api`` fixture (the QA kit's pytest plugin) gives one.
 
 Each request is checked against the contract (path, ``Access-Token``, JSON shape); a request
 that breaks it is answered like TikTok does (HTTP 200, a non-zero ``code``) and described in
@@ -29,10 +31,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeVar
 
+import pytest
+
+from ..errors import InvalidEvent
+from ..events import wire_event_name
 from ..matching import HASHED_FIELDS, is_sha256
 
 #: The path of TikTok's endpoint, which the fake serves.
 EVENTS_API_PATH = "/open_api/v1.3/event/track/"
+#: Events TikTok takes at most in one request (:data:`.events_api.delivery.MAX_BATCH_EVENTS`).
+MAX_EVENTS_PER_REQUEST = 1000
 _HASHED_USER_FIELDS = {"phone" if name == "phone_number" else name for name in HASHED_FIELDS}
 _T = TypeVar("_T")
 # No test waits on a hung answer longer than this, even if it forgets to release it.
@@ -86,10 +94,48 @@ class ReceivedRequest:
         return list(data) if isinstance(data, list) else []
 
 
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """One event the fake received, with its request's source and id."""
+
+    source: str
+    source_id: str
+    data: dict[str, Any]
+
+    def describe(self) -> str:
+        """One line for a failure message: the event, its id, source, and what it carried."""
+        user = self.data.get("user")
+        keys = ", ".join(sorted(user)) if isinstance(user, dict) and user else "none"
+        text = (
+            f"{self.data.get('event')} event_id={self.data.get('event_id')!r} "
+            f"({self.source} {self.source_id}) user keys: {keys}"
+        )
+        for part in ("properties", "lead"):
+            value = self.data.get(part)
+            if value:
+                text += f"; {part} {json.dumps(value, sort_keys=True)[:200]}"
+        return text
+
+
+def _matches(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(
+            key not in actual if value is None else _matches(actual.get(key), value)
+            for key, value in expected.items()
+        )
+    return bool(actual == expected)
+
+
 def contract_problems(
     method: str, path: str, headers: dict[str, str], body: Any, access_token: str
 ) -> list[str]:
     """How one request breaks the Events API contract (empty when it keeps it)."""
+    # Here, not at the top: importing pixel_embed.events_api loads its Flask hooks, and the
+    # QA kit's plugin imports this module in every test session.
+    from ..events_api.sources import SOURCES, Destination, missing_fields
+
     problems = []
     if method != "POST" or path != EVENTS_API_PATH:
         problems.append(f"{method} {path}: expected POST {EVENTS_API_PATH}")
@@ -99,12 +145,24 @@ def contract_problems(
         problems.append(f"Content-Type {headers.get('content-type')!r} is not application/json")
     if not isinstance(body, dict):
         return [*problems, "the body is not a JSON object"]
-    if body.get("event_source") != "web":
-        problems.append(f"event_source {body.get('event_source')!r} is not 'web'")
-    if not isinstance(body.get("event_source_id"), str):
-        problems.append("event_source_id (the pixel code) is not a string")
+    source = body.get("event_source")
+    if source not in SOURCES:
+        problems.append(f"event_source {source!r} is not one of {', '.join(SOURCES)}")
+        source = None
+    source_id = body.get("event_source_id")
+    if not isinstance(source_id, str):
+        problems.append(f"event_source_id {source_id!r} is not a string")
+    elif source is not None:
+        try:
+            Destination(source, source_id)
+        except InvalidEvent as exc:
+            problems.append(f"event_source_id {source_id!r} {exc.problem}")
     if not isinstance(body.get("data"), list) or not body["data"]:
         return [*problems, "data is not a non-empty list"]
+    if len(body["data"]) > MAX_EVENTS_PER_REQUEST:
+        problems.append(
+            f"data holds {len(body['data'])} events: TikTok takes {MAX_EVENTS_PER_REQUEST} at most"
+        )
     for index, item in enumerate(body["data"]):
         where = f"data[{index}]"
         if not isinstance(item, dict):
@@ -125,6 +183,9 @@ def contract_problems(
         for key, value in (item.get("user") or {}).items():
             if key in _HASHED_USER_FIELDS and not (isinstance(value, str) and is_sha256(value)):
                 problems.append(f"{where}.user.{key} is not a SHA-256 digest")
+        missing = missing_fields(source, item) if source is not None else None
+        if missing is not None:
+            problems.append(f"{where}.{missing.field}: {source} event: {missing.problem}")
     return problems
 
 
@@ -252,6 +313,95 @@ class FakeEventsApi:
         """
         return self._wait_for("event", lambda: self.events, count, timeout)
 
+    @property
+    def config(self) -> dict[str, str]:
+        """The settings that point an app at this fake (``app.config.update(fake.config)``)."""
+        return {
+            "TIKTOK_PIXEL_ACCESS_TOKEN": self.access_token,
+            "TIKTOK_PIXEL_EVENTS_API_URL": self.url,
+        }
+
+    def received(self) -> list[ReceivedEvent]:
+        """Every event received, with the source and id of the request that carried it."""
+        with self._lock:
+            return [
+                ReceivedEvent(
+                    str(received.body.get("event_source")),
+                    str(received.body.get("event_source_id")),
+                    event,
+                )
+                for received in self.requests
+                if isinstance(received.body, dict)
+                for event in received.events
+                if isinstance(event, dict)
+            ]
+
+    def to_have_received(
+        self,
+        event: str,
+        *,
+        timeout: float = 5.0,
+        source: str | None = None,
+        source_id: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Wait until an event like this one arrives, and return it; fail with what did.
+
+        ``event`` is the page's name or the wire name (``CompletePayment`` matches
+        ``Purchase``). Each keyword is a field of the event: ``event_id="…"`` must be equal;
+        an object such as ``user={"ttclid": "…", "email": sha256_hex(...)}``,
+        ``properties={…}`` or ``lead={…}`` must hold at least those keys with those values
+        (``None``: the key must be absent).
+
+        ::
+
+            tiktok_events_api.to_have_received(
+                "Purchase", event_id=order_event_id("Purchase", 42), user={"ttclid": "E.C.P.x"}
+            )
+
+        :param source: ``"web"``, ``"crm"`` or ``"offline"`` (any, by default).
+        :param source_id: the pixel code or event set id (any, by default).
+        :raises AssertionError: no such event arrived within ``timeout`` seconds; the message
+            lists every event received and every contract violation seen.
+        """
+        name = wire_event_name(event)
+
+        def found() -> dict[str, Any] | None:
+            for item in self.received():
+                if (
+                    wire_event_name(str(item.data.get("event"))) == name
+                    and source in (None, item.source)
+                    and source_id in (None, item.source_id)
+                    and all(_matches(item.data.get(k), v) for k, v in fields.items())
+                ):
+                    return item.data
+            return None
+
+        end = time.monotonic() + timeout
+        with self._lock:
+            while (match := found()) is None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._lock.wait(min(left, 0.05))
+        if match is not None:
+            return match
+        wanted = ", ".join(
+            [f"{name!r}"]
+            + [f"{k}={v!r}" for k, v in (("source", source), ("source_id", source_id)) if v]
+            + [f"{k}={v!r}" for k, v in fields.items()]
+        )
+        lines = [f"the fake Events API received no event like {wanted} within {timeout:g} s"]
+        got = self.received()
+        lines.append(f"it received {len(got)} event(s):" if got else "it received no event")
+        lines += [f"  {item.describe()}" for item in got[:50]]
+        if len(got) > 50:
+            lines.append(f"  … and {len(got) - 50} more")
+        if self.problems:
+            lines.append("and refused requests for:")
+            lines += [f"  {problem}" for problem in self.problems[:20]]
+        raise AssertionError("\n".join(lines))
+
     def _wait_for(
         self, what: str, items: Callable[[], list[_T]], count: int, timeout: float
     ) -> list[_T]:
@@ -351,3 +501,17 @@ class FakeEventsApi:
                 pass
 
         return Handler
+
+
+#: The access token the ``tiktok_events_api`` fixture's fake expects.
+FAKE_ACCESS_TOKEN = "tt-fake-0123456789abcdef"
+
+
+@pytest.fixture
+def tiktok_events_api() -> Iterator[FakeEventsApi]:
+    """A fake of TikTok's Events API on 127.0.0.1 for one test, checking every request against
+    the contract (each source's required fields included). Point the app at it with
+    ``app.config.update(tiktok_events_api.config)``, then assert with
+    :meth:`FakeEventsApi.to_have_received`."""
+    with FakeEventsApi(access_token=FAKE_ACCESS_TOKEN) as fake:
+        yield fake

@@ -17,6 +17,8 @@ Fixtures:
 ``pixel_app_url``
     The base URL of the project's own app (its ``app`` fixture, or ``pixel_app``), served on a
     local port for the test's duration.
+``tiktok_events_api``
+    A fake of TikTok's Events API for the test (see :mod:`pixel_embed.testing.events_api`).
 
 What answers TikTok's SDK URL is chosen per test with ``@pytest.mark.pixel_sdk("real")``
 (``"serve"``, the recorder, is the default; ``"abort"`` plays an ad blocker), or for the whole
@@ -40,6 +42,7 @@ from .browser import BrowserNotFound, find_chromium
 from .pii import AutoCollectedIdentity, auto_collected, pii_in_beacons, pii_in_calls, pii_in_text
 from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from .sdk import ENV_VAR, find_sdk_dir
+from .events_api import tiktok_events_api as tiktok_events_api
 from .server import pixel_app_url as pixel_app_url
 from .violations import format_violations, tiktok_violations
 
