@@ -3,10 +3,10 @@ events that carried each matching key, counted where events are enqueued, with w
 the weakest.
 
 TikTok's Events Manager shows a match-quality score a day later; this counts, from what the
-site itself handed to its queue, which keys its events carry. The keys are those TikTok's
-Events API reference lists in ``user`` and its help page "About advanced matching for web"
-names as matching inputs: hashed e-mail, phone and external id, the click id ``ttclid``, the
-``_ttp`` cookie, the IP address and the user agent.
+site itself handed to its queue, which keys its events carry. The keys are those TikTok's help
+page "How to set up matching events with Events API" (February 2025) names as matching inputs:
+hashed e-mail, phone and external id, the click id ``ttclid``, the ``_ttp`` cookie, the IP address
+and the user agent.
 
 Where the counts live (each bounded to :data:`KEEP_HOURS` hours of hourly buckets, and
 :data:`MAX_NAMES` event names an hour; more names share the bucket ``(other)``):
