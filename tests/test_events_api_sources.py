@@ -320,8 +320,9 @@ def test_processes_opening_a_version_2_file_at_once_migrate_it_once(tmp_path: Pa
     assert [out.strip() for out, _ in results] == ["3"] * 4, results
     outbox = Outbox(path)
     assert outbox.stats().waiting == 3 + 4
-    columns = [row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(events)")]
-    assert columns.count("source") == 1
+    tables = sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")
+    names = sorted(name for (name,) in tables)
+    assert names == ["dead", "events", "quality", "sqlite_sequence", "totals"]
 
 
 def test_a_previous_release_process_keeps_writing_after_the_upgrade(
@@ -339,6 +340,41 @@ def test_a_previous_release_process_keeps_writing_after_the_upgrade(
     )
     manual_sender(outbox, fake).deliver_due()
     fake.to_have_received("CompletePayment", event_id="from-old-process", source="web")
+
+
+def test_a_crm_event_an_old_process_claims_comes_back_right_from_the_dead_letters(
+    fake: FakeEventsApi, tmp_path: Path, clock: Clock
+) -> None:
+    """A previous-release process claims with version 2's statements, sends the CRM event as a
+    web event (its key as the pixel code), TikTok refuses it, and it buries it with its key."""
+    path = copy_of_version_2(tmp_path)
+    outbox = Outbox(path, clock=clock)
+    outbox.add([(f"crm:{CRM_SET}", crm_event("lead-during-upgrade", clock))])
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("BEGIN IMMEDIATE")
+    [row] = old.execute(
+        "UPDATE events SET due = ?, owner = 'old', tries = tries + 1 WHERE event_id = ? "
+        "RETURNING id, pixel_code, event_id, event, event_time, body, size, created, tries",
+        (clock.now + 60, "lead-during-upgrade"),
+    ).fetchall()
+    body = orjson.dumps({"event_source": "web", "event_source_id": row[1], "data": [{}]})
+    refused = EventsApiClient(access_token=TOKEN, url=fake.url)
+    with pytest.raises(Exception, match="is not a pixel code"):
+        refused.post_body(body)
+    old.execute(
+        "INSERT INTO dead (pixel_code, event_id, event, event_time, body, size, created, tries,"
+        " failed, reason) SELECT pixel_code, event_id, event, event_time, body, size, created,"
+        " tries, 0, 'TikTok code 40002' FROM events WHERE id = ?",
+        (row[0],),
+    )
+    old.execute("DELETE FROM events WHERE id = ?", (row[0],))
+    old.execute("COMMIT")
+    [dead] = [d for d in outbox.dead_letters() if d.event_id == "lead-during-upgrade"]
+    assert (dead.source, dead.key) == ("crm", f"crm:{CRM_SET}")
+
+    assert outbox.retry_dead([dead.id]) == 1
+    manual_sender(outbox, fake).deliver_due()
+    fake.to_have_received("QualifiedLead", event_id="lead-during-upgrade", source_id=CRM_SET)
 
 
 # The memory queue ---------------------------------------------------------------------------

@@ -95,33 +95,32 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "INSERT INTO dead SELECT * FROM dead_v1",
         "DROP TABLE dead_v1",
     ),
-    # Events of CRM and offline sources (issue 29): each row says its source; its id (a pixel
-    # code or an event set id) stays in the column pixel_code. Only columns are added, so a
-    # process of the previous release still running during a rolling upgrade keeps writing
-    # and delivering its (web) events; and the match-quality counters.
-    3: (
-        "ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'web'",
-        "ALTER TABLE dead ADD COLUMN source TEXT NOT NULL DEFAULT 'web'",
-        QUALITY_TABLE,
-    ),
+    # The match-quality counters (issue 29). Events of CRM and offline sources need no new
+    # column: pixel_code holds an event's destination key (a pixel code, or "crm:<event set
+    # id>", "offline:<event set id>"), so a process of the previous release still running
+    # during a rolling upgrade keeps writing and delivering its web events, and a CRM event it
+    # happens to claim keeps its key when TikTok refuses it as a web event (a dead letter that
+    # `events retry` sends right, once the old processes are gone).
+    3: (QUALITY_TABLE,),
 }
 #: The version _SCHEMA builds; a new file then takes every later migration, so that a new file
 #: and a migrated one have the very same layout.
 _SCHEMA_BUILDS = 2
 _COUNTERS = frozenset({"events", "bytes", "delivered", "dead", "dropped", "retried"})
 _IN_IDS = " WHERE id IN (SELECT value FROM json_each(?))"
-_EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, tries, source"
+_EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, tries"
 
 
 @dataclass(frozen=True)
 class Claimed:
     """An event claimed for delivery (a row of the outbox).
 
-    :ivar source_id: the pixel code, or the CRM or offline event set id, of :attr:`source`.
+    :ivar key: its destination, as senders name it (:attr:`.sources.Destination.key`): a pixel
+        code, or ``"crm:<event set id>"``, ``"offline:<event set id>"``.
     """
 
     id: int
-    source_id: str
+    key: str
     event_id: str
     event: str
     event_time: int
@@ -129,12 +128,11 @@ class Claimed:
     size: int
     created: float
     tries: int
-    source: str = "web"
 
     @property
-    def key(self) -> str:
-        """Its destination, as senders name it (:attr:`.sources.Destination.key`)."""
-        return self.source_id if self.source == "web" else f"{self.source}:{self.source_id}"
+    def source(self) -> str:
+        """Its source: ``"web"``, ``"crm"`` or ``"offline"``."""
+        return _source(self.key)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -148,19 +146,24 @@ class DeadLetter:
     """An event given up on, and why."""
 
     id: int
-    source_id: str
+    key: str
     event_id: str
     event: str
     event_time: int
     tries: int
     failed: float
     reason: str
-    source: str = "web"
+
+    @property
+    def source(self) -> str:
+        """Its source: ``"web"``, ``"crm"`` or ``"offline"``."""
+        return _source(self.key)
 
     @property
     def pixel_code(self) -> str:
-        """:attr:`source_id` (its name before CRM and offline events)."""
-        return self.source_id
+        """Its destination key (the pixel code of a web event; the name before CRM and
+        offline events)."""
+        return self.key
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,11 @@ class DeliveryStats:
     oldest_waiting: float | None = None
     waiting_bytes: int = 0
     buffered: int = 0
+
+
+def _source(key: str) -> str:
+    source, colon, _ = key.partition(":")
+    return source if colon and source in ("crm", "offline") else "web"
 
 
 def _event_fields(data: Mapping[str, Any]) -> tuple[str, str, int]:
@@ -347,9 +355,7 @@ class Outbox:
             body = orjson.dumps(data)
             name, event_id, event_time = _event_fields(data)
             to = destination(key)
-            rows.append(
-                (to.source_id, event_id, name, event_time, body, len(body), now, now, to.source)
-            )
+            rows.append((to.key, event_id, name, event_time, body, len(body), now, now, to.source))
         with self._write(wait) as connection:
             count, size = connection.execute("SELECT events, bytes FROM totals").fetchone()
             room = self.max_events - count
@@ -362,8 +368,8 @@ class Outbox:
             if kept:
                 connection.executemany(
                     "INSERT INTO events (pixel_code, event_id, event, event_time, body, size,"
-                    " created, due, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    kept,
+                    " created, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [row[:8] for row in kept],
                 )
                 self._count(connection, events=len(kept), bytes=sum(row[5] for row in kept))
                 kept_ids = {id(row) for row in kept}
@@ -498,7 +504,7 @@ class Outbox:
             ).fetchall()
             connection.executemany(
                 f"INSERT INTO dead ({_EVENT_COLUMNS}, failed, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, now, reason) for row in rows],
             )
             self._count(
@@ -554,7 +560,7 @@ class Outbox:
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The most recent dead letters, newest first."""
         rows = self._connect().execute(
-            "SELECT id, pixel_code, event_id, event, event_time, tries, failed, reason, source "
+            "SELECT id, pixel_code, event_id, event, event_time, tries, failed, reason "
             "FROM dead ORDER BY failed DESC, id DESC LIMIT ?",
             (limit,),
         )
@@ -578,12 +584,12 @@ class Outbox:
         with self._write() as connection:
             rows = connection.execute(
                 f"DELETE FROM dead{where} RETURNING pixel_code, event_id, event, event_time, "
-                "body, size, created, source",
+                "body, size, created",
                 args,
             ).fetchall()
             connection.executemany(
                 "INSERT INTO events (pixel_code, event_id, event, event_time, body, size, "
-                "created, source, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, now) for row in rows],
             )
             self._count(

@@ -39,10 +39,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from .browser import BrowserNotFound, find_chromium
+from .events_api import tiktok_events_api as tiktok_events_api
 from .pii import AutoCollectedIdentity, auto_collected, pii_in_beacons, pii_in_calls, pii_in_text
 from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from .sdk import ENV_VAR, find_sdk_dir
-from .events_api import tiktok_events_api as tiktok_events_api
 from .server import pixel_app_url as pixel_app_url
 from .violations import format_violations, tiktok_violations
 
