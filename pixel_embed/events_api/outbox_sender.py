@@ -118,6 +118,12 @@ class OutboxSender:
     def __repr__(self) -> str:
         return f"OutboxSender({self.outbox.path!r})"
 
+    @property
+    def quality(self) -> Outbox:
+        """Where the match-quality counts of the events it takes are kept: the outbox file,
+        in the transaction that writes them (:mod:`.quality`)."""
+        return self.outbox
+
     def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
         """Write one event to the outbox; returns once it is on disk."""
         self.send_many([(pixel_code, data)])
