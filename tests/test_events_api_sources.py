@@ -409,3 +409,27 @@ def test_a_refused_crm_event_is_dead_lettered_alone_with_the_fakes_reason(
     [dead] = outbox.dead_letters()
     assert dead.event_id == "lead-bad"
     assert "lead.lead_id: crm event: is missing" in dead.reason
+
+
+def test_a_restart_mid_batch_sends_each_source_again_to_its_own_event_set(
+    fake: FakeEventsApi, tmp_path: Path, clock: Clock
+) -> None:
+    """A process claims a batch of three sources and dies before recording anything; after the
+    lease, the restarted process sends each again, with the same event ids, to its own set."""
+    path = str(tmp_path / "o.sqlite3")
+    outbox = Outbox(path, clock=clock)
+    outbox.add(
+        [
+            (CODE, timed_event("web-1", clock)),
+            (f"crm:{CRM_SET}", crm_event("lead-1", clock)),
+            (f"offline:{OFFLINE_SET}", offline_event("till-1", clock)),
+        ]
+    )
+    assert len(outbox.claim("died-mid-batch", 10, lease=60.0)) == 3
+    restarted = manual_sender(Outbox(path, clock=clock), fake)
+    assert restarted.deliver_due() == 0  # still leased
+    clock.now += 61
+    assert restarted.deliver_due() == 3
+    sent = {(r.body["event_source"], e["event_id"]) for r in fake.requests for e in r.events}
+    assert sent == {("web", "web-1"), ("crm", "lead-1"), ("offline", "till-1")}
+    assert outbox.stats().waiting == 0
