@@ -237,6 +237,23 @@ class QualityReport:
                 lines.append(text if row.source == "web" else f"{row.source}: {text}")
         return lines
 
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (for monitoring)."""
+        return {
+            "since": self.since,
+            "until": self.until,
+            "events": [
+                {
+                    "event": row.event,
+                    "source": row.source,
+                    "events": row.events,
+                    "shares": {key: round(share, 4) for key, share in row.shares.items()},
+                }
+                for row in self.rows
+            ],
+            "advice": self.advice,
+        }
+
     def format(self) -> str:
         """The report as a table for a terminal, then the advice."""
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(self.since))
