@@ -60,9 +60,9 @@ def test_the_report_gives_shares_by_event_and_advice_for_the_weakest_key() -> No
         "100% of Purchase events have no hashed phone: call identify(phone_number=...) where "
         "the visitor gave one"
     ]
-    data = report.as_dict()
-    assert data["events"][0]["shares"]["ttclid"] == 0.55
-    assert data["advice"] == report.advice
+    as_json = report.as_dict()
+    assert as_json["events"][0]["shares"]["ttclid"] == 0.55
+    assert as_json["advice"] == report.advice
     text = report.format()
     assert "event        source  events  hashed e-mail  hashed phone" in text
     assert "Purchase     web     20      100%           0%            0%           55%" in text
