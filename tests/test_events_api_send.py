@@ -13,6 +13,8 @@ import orjson
 import pytest
 from events_api_support import TOKEN, closing_sender, events_app
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pixel_embed import TikTokPixel, order_event_id
 from pixel_embed.errors import InvalidEvent, InvalidIdentity
@@ -181,6 +183,9 @@ HOSTILE_FIELDS = [
     ("user_agent", "Mozilla\x00/5.0", "context.user_agent"),
     ("user_agent", "A" * 600, "context.user_agent"),
     ("url", 42, "context.url"),
+    ("url", "https://shop.example/?email=jane@example.com", "context.url"),  # found by the property
+    ("url", "javascript:alert(1)", "context.url"),
+    ("user_agent", "Mozilla/5.0 jane@example.com", "context.user_agent"),
     ("email", EMAIL, "context.email"),  # a raw address, never a hash: refused, not hashed
     ("phone", "12345", "context.phone"),
     ("external_id", {"$gt": ""}, "context.external_id"),
@@ -381,3 +386,52 @@ def test_a_sender_that_keeps_no_counts_is_counted_in_the_process() -> None:
     row = match_quality(PROCESS_QUALITY, hours=1).row("ProcessCounted")
     assert row.events == 2
     assert row.shares["ttclid"] == 1.0
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+    | st.sampled_from([EMAIL, "+12133734253", "203.0.113.9", "E.C.P.x", "granted", "</script>"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+FIELDS = [
+    "v",
+    "at",
+    "email",
+    "phone",
+    "external_id",
+    "ttclid",
+    "ttp",
+    "url",
+    "ip",
+    "user_agent",
+    "consent",
+    "ldu",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=5))
+def test_any_stored_value_is_read_or_refused_by_name_and_nothing_raw_is_kept(
+    changes: dict[str, Any],
+) -> None:
+    refused: list[InvalidEvent] = []
+    stored = read(visit(**changes), on_error=refused.append)
+    assert all(error.field.startswith("context") for error in refused)
+    kept = orjson.dumps(
+        {**stored.request.__dict__, **stored.identity.as_params(), "consent": stored.consent}
+    ).decode()
+    assert EMAIL not in kept
+    assert "+12133734253" not in kept
+    assert "</script>" not in kept
+    for name in ("email", "phone_number", "external_id"):
+        value = getattr(stored.identity, name)
+        assert value is None or len(value) == 64
+    assert stored.consent in (None, "granted", "denied")
+    assert isinstance(stored.ldu, bool)

@@ -74,6 +74,23 @@ def _ip(value: str | None) -> str | None:
         return None
 
 
+def _page_url(value: object) -> str | None:
+    # As capture() wrote it: an http(s) URL that scrubbing leaves as it is.
+    from ..screening import scrub_url
+
+    text = _text(value if isinstance(value, str) else None, MAX_URL)
+    if text is None or not text.lower().startswith(("http://", "https://")):
+        return None
+    return text if scrub_url(text) == text else None
+
+
+def _user_agent(value: object) -> str | None:
+    from ..screening import holds_personal_data
+
+    text = _text(value if isinstance(value, str) else None, MAX_USER_AGENT)
+    return None if text is None or holds_personal_data(text) else text
+
+
 def capture(
     request: RequestContext,
     identity: Identity,
@@ -99,9 +116,9 @@ def capture(
     values = {
         "ttclid": request.ttclid if request.ttclid and _TTCLID.fullmatch(request.ttclid) else None,
         "ttp": request.ttp if request.ttp and _TTP.fullmatch(request.ttp) else None,
-        "url": _text(scrub_url(request.url), MAX_URL),
+        "url": _page_url(scrub_url(request.url)),
         "ip": _ip(request.ip),
-        "user_agent": _text(request.user_agent, MAX_USER_AGENT),
+        "user_agent": _user_agent(request.user_agent),
     }
     context.update({key: value for key, value in values.items() if value is not None})
     context["consent"] = consent
@@ -220,12 +237,17 @@ def read(
     if at is not None and now - at > MAX_CLICK_AGE and (ttclid or ttp):
         # An old click attributes to no ad: the rest (IP, user agent, hashes) still matches.
         ttclid = ttp = None
-    url = field("url", lambda v: _text(v, MAX_URL), f"is not a URL of at most {MAX_URL} characters")
+    url = field(
+        "url",
+        _page_url,
+        f"is not an http(s) URL of at most {MAX_URL} characters without personal data",
+    )
     ip = field("ip", _ip, "is not an IP address")
     user_agent = field(
         "user_agent",
-        lambda v: _text(v, MAX_USER_AGENT),
-        f"is not a user agent of at most {MAX_USER_AGENT} printable characters",
+        _user_agent,
+        f"is not a user agent of at most {MAX_USER_AGENT} printable characters, without "
+        "personal data",
     )
     consent = field(
         "consent",
