@@ -20,6 +20,7 @@ first.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -39,17 +40,8 @@ log = logging.getLogger("pixel_embed.events_api")
 #: Match-quality counts of events handed to a sender that keeps none itself (Celery, RQ, a
 #: site's own sender): this process's (:mod:`.quality`).
 PROCESS_QUALITY = MemoryQuality()
-_IDENTITY_FIELDS = (
-    "email",
-    "phone_number",
-    "external_id",
-    "first_name",
-    "last_name",
-    "city",
-    "state",
-    "country",
-    "zip_code",
-)
+# What identify() takes, the raw fields of an Identity.
+_IDENTITY_FIELDS = tuple(field.name for field in dataclasses.fields(Identity))
 
 
 def quality_store(sender: object) -> Any:
