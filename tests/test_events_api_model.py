@@ -47,10 +47,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from outbox_process import CODE, event
 
 from pixel_embed import TikTokPixel
-from pixel_embed.cli import flask_cli
 from pixel_embed.events_api import EventsApiClient, Outbox, OutboxSender
 from pixel_embed.events_api.outbox import Claimed
 from pixel_embed.events_api.sources import Destination, destination
+from pixel_embed.integrations.flask.cli import flask_cli
 from pixel_embed.matching import sha256_hex
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
