@@ -17,14 +17,13 @@ from outbox_process import CODE
 
 from pixel_embed.errors import InvalidEvent
 from pixel_embed.events_api import EventsApiClient
-from pixel_embed.events_api.delivery import (
+from pixel_embed.events_api.batching import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
-    BackgroundSender,
     batches,
-    deliver_once,
     post_isolating,
 )
+from pixel_embed.events_api.delivery import BackgroundSender, deliver_once
 from pixel_embed.events_api.outbox import SCHEMA_VERSION, Outbox
 from pixel_embed.events_api.payload import request_body
 from pixel_embed.events_api.sources import MAX_AGE, Destination, destination, missing_fields

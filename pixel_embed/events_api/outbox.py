@@ -29,15 +29,14 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigurationError
-from .quality import MAX_NAMES, OTHER, QUALITY_COLUMNS, QUALITY_TABLE, counts_by_hour, prune_before
+from .outbox_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from .outbox_schema import migrate
+from .quality import count_in_file, counts_in_file
 from .sources import MAX_AGE as SOURCE_MAX_AGE
 from .sources import destination
 
 log = logging.getLogger("pixel_embed.events_api")
 
-#: The layout of the file this release writes (``PRAGMA user_version``); older files are
-#: migrated when opened (:data:`_MIGRATIONS`), newer ones refused.
-SCHEMA_VERSION = 3
 #: Events waiting at most; further events are refused (and counted) while it is full.
 MAX_EVENTS = 100_000
 #: Bytes of events waiting at most (the JSON as sent); further events are refused too.
@@ -52,66 +51,6 @@ MIN_SQLITE = (3, 35)
 #: Seconds SQLite waits for another process's write before a write fails.
 BUSY_TIMEOUT = 5.0
 
-# The columns an event keeps, waiting or dead, after its id.
-_EVENT = (
-    "pixel_code TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL, "
-    "event_time INTEGER NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, "
-    "created REAL NOT NULL, tries INTEGER NOT NULL DEFAULT 0"
-)
-# AUTOINCREMENT: an id is never given twice, even once the row that held the highest has gone.
-# Version 1 reused them, and copied an event's id into the dead letters, so the second dead
-# letter of a drained outbox collided with the first and was never recorded (issue 21).
-_EVENTS_TABLE = (
-    f"CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, {_EVENT}, due REAL NOT NULL, "
-    "owner TEXT NOT NULL DEFAULT '', problem TEXT NOT NULL DEFAULT '')"
-)
-# A dead letter has its own number (what `events retry --id` takes), never an event's id.
-_DEAD_TABLE = (
-    f"CREATE TABLE dead (id INTEGER PRIMARY KEY AUTOINCREMENT, {_EVENT}, failed REAL NOT NULL, "
-    "reason TEXT NOT NULL)"
-)
-_SCHEMA = (
-    "CREATE TABLE totals (one INTEGER PRIMARY KEY CHECK (one = 1), events INTEGER NOT NULL, "
-    "bytes INTEGER NOT NULL, delivered INTEGER NOT NULL, dead INTEGER NOT NULL, "
-    "dropped INTEGER NOT NULL, retried INTEGER NOT NULL)",
-    "INSERT INTO totals VALUES (1, 0, 0, 0, 0, 0, 0)",
-    _EVENTS_TABLE,
-    "CREATE INDEX events_due ON events (due)",
-    _DEAD_TABLE,
-)
-# Each migration takes a file from the version before it to its own, inside the transaction that
-# opens the file; a table whose key changes is copied (SQLite cannot alter a primary key). Rows
-# keep their ids, so a dead letter keeps its number and a claimed event its lease.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: (
-        "ALTER TABLE events RENAME TO events_v1",
-        "DROP INDEX events_due",
-        _EVENTS_TABLE,
-        "INSERT INTO events SELECT * FROM events_v1",
-        "DROP TABLE events_v1",
-        "CREATE INDEX events_due ON events (due)",
-        "ALTER TABLE dead RENAME TO dead_v1",
-        _DEAD_TABLE,
-        "INSERT INTO dead SELECT * FROM dead_v1",
-        "DROP TABLE dead_v1",
-    ),
-    # The match-quality counters (issue 29). Events of CRM and offline sources need no new
-    # column: pixel_code holds an event's destination key (a pixel code, or "crm:<event set
-    # id>", "offline:<event set id>"), so a process of the previous release still running
-    # during a rolling upgrade keeps writing and delivering its web events, and a CRM event it
-    # happens to claim keeps its key when TikTok refuses it as a web event (a dead letter that
-    # `events retry` sends right, once the old processes are gone).
-    3: (QUALITY_TABLE,),
-}
-#: The version _SCHEMA builds; a new file then takes every later migration, so that a new file
-#: and a migrated one have the very same layout.
-_SCHEMA_BUILDS = 2
-_UPSERT_QUALITY = (
-    f"INSERT INTO quality (hour, source, event, {', '.join(QUALITY_COLUMNS)}) "
-    f"VALUES (?, ?, ?, {', '.join('?' * len(QUALITY_COLUMNS))}) "
-    "ON CONFLICT (hour, source, event) DO UPDATE SET "
-    + ", ".join(f"{name} = {name} + excluded.{name}" for name in QUALITY_COLUMNS)
-)
 _COUNTERS = frozenset({"events", "bytes", "delivered", "dead", "dropped", "retried"})
 _IN_IDS = " WHERE id IN (SELECT value FROM json_each(?))"
 _EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, tries"
@@ -298,26 +237,14 @@ class Outbox:
             connection = self._connect()
             connection.execute("PRAGMA journal_mode = WAL")
             with self._write() as connection:
-                version = connection.execute("PRAGMA user_version").fetchone()[0]
-                # One statement at a time: executescript() would commit first.
-                if version == 0:
-                    for statement in _SCHEMA:
-                        connection.execute(statement)
-                    for step in range(_SCHEMA_BUILDS + 1, SCHEMA_VERSION + 1):
-                        for statement in _MIGRATIONS[step]:
-                            connection.execute(statement)
-                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                elif version < SCHEMA_VERSION:
-                    for step in range(version + 1, SCHEMA_VERSION + 1):
-                        for statement in _MIGRATIONS[step]:
-                            connection.execute(statement)
-                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    log.info(
-                        "TikTok Events API: the outbox %s migrated from schema version %d to %d",
-                        self.path,
-                        version,
-                        SCHEMA_VERSION,
-                    )
+                version = migrate(connection)
+            if 0 < version < SCHEMA_VERSION:
+                log.info(
+                    "TikTok Events API: the outbox %s migrated from schema version %d to %d",
+                    self.path,
+                    version,
+                    SCHEMA_VERSION,
+                )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(
                 f"TIKTOK_PIXEL_EVENTS_QUEUE: cannot open the outbox {self.path!r} "
@@ -379,8 +306,9 @@ class Outbox:
                 )
                 self._count(connection, events=len(kept), bytes=sum(row[5] for row in kept))
                 kept_ids = {id(row) for row in kept}
-                self._count_quality(
+                count_in_file(
                     connection,
+                    self._local,
                     [
                         (row[8], row[2], data)
                         for row, (_, data) in zip(rows, items, strict=True)
@@ -404,44 +332,9 @@ class Outbox:
             )
         return len(kept)
 
-    def _count_quality(
-        self,
-        connection: sqlite3.Connection,
-        items: Sequence[tuple[str, str, Mapping[str, Any]]],
-        now: float,
-    ) -> None:
-        # One upsert per event name in the request's transaction (about 10 µs): the names this
-        # thread has seen this hour need no look at the cap.
-        counts = counts_by_hour(items, now)
-        hour = int(now // 3600)
-        local = self._local
-        if hour != getattr(local, "quality_hour", None):
-            connection.execute("DELETE FROM quality WHERE hour < ?", (prune_before(now),))
-            local.quality_hour, local.quality_known = hour, set()
-        known: set[tuple[int, str, str]] = local.quality_known
-        for bucket, row in counts.items():
-            if bucket not in known:
-                if len(known) > 4 * MAX_NAMES:
-                    known.clear()
-                named = connection.execute(
-                    "SELECT count(*), count(*) FILTER (WHERE event = ?) FROM quality "
-                    "WHERE hour = ? AND source = ?",
-                    (bucket[2], bucket[0], bucket[1]),
-                ).fetchone()
-                if not named[1] and named[0] >= MAX_NAMES:
-                    bucket = (bucket[0], bucket[1], OTHER)
-                known.add(bucket)
-            connection.execute(_UPSERT_QUALITY, (*bucket, *row))
-
     def quality_counts(self, since: float, until: float) -> list[tuple[str, str, list[int]]]:
         """Match-quality counts summed over the hours in [since, until] (see :mod:`.quality`)."""
-        sums = ", ".join(f"sum({name})" for name in QUALITY_COLUMNS)
-        rows = self._connect().execute(
-            f"SELECT source, event, {sums} FROM quality WHERE hour BETWEEN ? AND ? "
-            "GROUP BY source, event ORDER BY source, event",
-            (int(since // 3600), int(until // 3600)),
-        )
-        return [(source, event, list(counts)) for source, event, *counts in rows]
+        return counts_in_file(self._connect(), since, until)
 
     @staticmethod
     def _count(connection: sqlite3.Connection, **changes: int) -> None:

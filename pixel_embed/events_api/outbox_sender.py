@@ -14,20 +14,13 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .batching import batches, where
 from .client import DeliveryError, EventsApiClient
-from .delivery import (
-    BATCH_SIZE,
-    CLOSE_TIMEOUT,
-    DURABLE_RETRIES,
-    RetryPolicy,
-    batches,
-    next_try,
-    tries,
-    where,
-)
+from .delivery import BATCH_SIZE, CLOSE_TIMEOUT, DURABLE_RETRIES, RetryPolicy, next_try, tries
 from .outbox import MAX_AGE, Claimed, DeliveryStats, Outbox, new_owner
 from .outbox_buffer import BUFFER_EVENTS, WriteBuffer
 from .sources import MAX_AGE as SOURCE_MAX_AGE
+from .sources import describe_age
 
 log = logging.getLogger("pixel_embed.events_api")
 
@@ -39,11 +32,6 @@ CHECKPOINT_INTERVAL = 1.0
 #: claim and one POST carry many requests' events: delivering each request's events at once
 #: cost every request about 0.2 ms more (benchmarks/events_api.py), for no gain a visitor sees.
 GATHER_DELAY = 0.2
-
-
-def _age(seconds: float) -> str:
-    days = seconds / 86400
-    return f"{days:g} days" if days >= 3 and days == int(days) else f"{seconds / 3600:g} h"
 
 
 class OutboxSender:
@@ -206,7 +194,8 @@ class OutboxSender:
                 self._record(
                     self.outbox.bury,
                     events,
-                    f"too old: TikTok gets {events[0].source} events at most {_age(limit)} old",
+                    f"too old: TikTok gets {events[0].source} events at most "
+                    f"{describe_age(limit)} old",
                 )
             by_destination: dict[str, list[Claimed]] = {}
             for event in fresh:

@@ -99,6 +99,13 @@ class Destination:
         return f"{name} {self.source_id}"
 
 
+def describe_age(seconds: float) -> str:
+    """An age limit as a reason says it: ``"48 h"``, ``"28 days"``."""
+    if seconds >= 3 * 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:g} days"
+    return f"{seconds / 3600:g} h"
+
+
 def destination(key: str | Destination) -> Destination:
     """The :class:`Destination` a sender's key names (a pixel code is a web destination)."""
     if isinstance(key, Destination):

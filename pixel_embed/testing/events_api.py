@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -33,15 +31,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ..errors import InvalidEvent
 from ..events import wire_event_name
-from ..matching import HASHED_FIELDS, is_sha256
+from .events_api_contract import EVENTS_API_PATH as EVENTS_API_PATH
+from .events_api_contract import contract_problems as contract_problems
+from .outbox import outbox_locked as outbox_locked
 
-#: The path of TikTok's endpoint, which the fake serves.
-EVENTS_API_PATH = "/open_api/v1.3/event/track/"
-#: Events TikTok takes at most in one request (:data:`.events_api.delivery.MAX_BATCH_EVENTS`).
-MAX_EVENTS_PER_REQUEST = 1000
-_HASHED_USER_FIELDS = {"phone" if name == "phone_number" else name for name in HASHED_FIELDS}
 _T = TypeVar("_T")
 # No test waits on a hung answer longer than this, even if it forgets to release it.
 _MAX_HANG = 30.0
@@ -126,100 +120,6 @@ def _matches(actual: Any, expected: Any) -> bool:
             for key, value in expected.items()
         )
     return bool(actual == expected)
-
-
-def contract_problems(
-    method: str, path: str, headers: dict[str, str], body: Any, access_token: str
-) -> list[str]:
-    """How one request breaks the Events API contract (empty when it keeps it)."""
-    # Here, not at the top: importing pixel_embed.events_api loads its Flask hooks, and the
-    # QA kit's plugin imports this module in every test session.
-    from ..events_api.sources import SOURCES, Destination, missing_fields
-
-    problems = []
-    if method != "POST" or path != EVENTS_API_PATH:
-        problems.append(f"{method} {path}: expected POST {EVENTS_API_PATH}")
-    if headers.get("access-token") != access_token:
-        problems.append("Access-Token header is missing or wrong")
-    if not headers.get("content-type", "").startswith("application/json"):
-        problems.append(f"Content-Type {headers.get('content-type')!r} is not application/json")
-    if not isinstance(body, dict):
-        return [*problems, "the body is not a JSON object"]
-    source = body.get("event_source")
-    if source not in SOURCES:
-        problems.append(f"event_source {source!r} is not one of {', '.join(SOURCES)}")
-        source = None
-    source_id = body.get("event_source_id")
-    if not isinstance(source_id, str):
-        problems.append(f"event_source_id {source_id!r} is not a string")
-    elif source is not None:
-        try:
-            Destination(source, source_id)
-        except InvalidEvent as exc:
-            problems.append(f"event_source_id {source_id!r} {exc.problem}")
-    if not isinstance(body.get("data"), list) or not body["data"]:
-        return [*problems, "data is not a non-empty list"]
-    if len(body["data"]) > MAX_EVENTS_PER_REQUEST:
-        problems.append(
-            f"data holds {len(body['data'])} events: TikTok takes {MAX_EVENTS_PER_REQUEST} at most"
-        )
-    for index, item in enumerate(body["data"]):
-        where = f"data[{index}]"
-        if not isinstance(item, dict):
-            problems.append(f"{where} is not an object")
-            continue
-        for key, kind in (
-            ("event", str),
-            ("event_id", str),
-            ("user", dict),
-            ("properties", dict),
-            ("limited_data_use", bool),
-        ):
-            if not isinstance(item.get(key), kind):
-                problems.append(f"{where}.{key} {item.get(key)!r} is not a {kind.__name__}")
-        event_time = item.get("event_time")
-        if not isinstance(event_time, int) or isinstance(event_time, bool):
-            problems.append(f"{where}.event_time {event_time!r} is not Unix seconds")
-        for key, value in (item.get("user") or {}).items():
-            if key in _HASHED_USER_FIELDS and not (isinstance(value, str) and is_sha256(value)):
-                problems.append(f"{where}.user.{key} is not a SHA-256 digest")
-        missing = missing_fields(source, item) if source is not None else None
-        if missing is not None:
-            problems.append(f"{where}.{missing.field}: {source} event: {missing.problem}")
-    return problems
-
-
-_HOLD_LOCK = (
-    "import sqlite3, sys\n"
-    "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-    "connection.execute('BEGIN IMMEDIATE')\n"
-    "print('locked', flush=True)\n"
-    "sys.stdin.read()\n"
-)
-
-
-@contextlib.contextmanager
-def outbox_locked(path: str) -> Iterator[None]:
-    """Hold the outbox file's write lock from another process (as a long ``events purge``, a
-    backup or a stuck worker would) until the block ends."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        if holder.stdout is None or holder.stdout.readline().strip() != "locked":
-            raise RuntimeError(f"could not lock the outbox {path!r} from another process")
-        yield
-    finally:
-        if holder.stdin is not None:
-            holder.stdin.close()
-        try:
-            holder.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            holder.kill()
-            holder.wait()
 
 
 class FakeEventsApi:
