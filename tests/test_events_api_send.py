@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from pixel_embed.events_api.payload import RequestContext
 from pixel_embed.events_api.quality import match_quality
 from pixel_embed.events_api.send import PROCESS_QUALITY, send_event
 from pixel_embed.matching import Identity, sha256_hex
+from pixel_embed.render import CONSENT_COOKIE
 from pixel_embed.testing.events_api import FakeEventsApi
 
 CODE = "CABCDE1234567890ABCD"
@@ -435,3 +437,119 @@ def test_any_stored_value_is_read_or_refused_by_name_and_nothing_raw_is_kept(
         assert value is None or len(value) == 64
     assert stored.consent in (None, "granted", "denied")
     assert isinstance(stored.ldu, bool)
+
+
+# In a Flask site: the context captured at checkout, the webhook with no visitor -------------
+
+
+@pytest.fixture
+def shop(fake: FakeEventsApi) -> Iterator[Flask]:
+    app = events_app(fake, TIKTOK_PIXEL_LDU=False)
+    pixel = TikTokPixel(app)
+    stored: dict[str, Any] = {}
+
+    @app.post("/checkout")
+    def checkout() -> str:
+        pixel.identify(email=EMAIL, external_id="u-42", defer=False)
+        stored["o-7"] = orjson.dumps(pixel.matching_context()).decode()
+        return "placed"
+
+    @app.get("/thanks")
+    def thanks() -> tuple[str, dict[str, str]]:
+        event_id = pixel.track("CompletePayment", value=9.5, currency="EUR", order_id="o-7")
+        return "thanks", {"X-Event-Id": event_id}
+
+    @app.post("/webhook")
+    def webhook() -> tuple[str, int]:
+        sent = send_event(
+            app, "CompletePayment", value=9.5, currency="EUR", order_id="o-7", context=stored["o-7"]
+        )
+        return sent or "", 200
+
+    app.extensions["stored"] = stored
+    with closing_sender(app):
+        yield app
+
+
+def test_the_context_captured_in_the_visitors_request_reaches_the_webhooks_event(
+    shop: Flask, fake: FakeEventsApi
+) -> None:
+    visitor = shop.test_client()
+    visitor.get("/?ttclid=E.C.P.landed")  # the ad click: the click id is kept in a cookie
+    visitor.set_cookie("_ttp", "01JVISITOR000000000000000_.tt.1")
+    checkout = {"User-Agent": UA, "X-Forwarded-For": "198.51.100.7"}
+    visitor.post(
+        "/checkout?coupon=x&email=jane@example.com",
+        headers=checkout,
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    browser_id = visitor.get("/thanks").headers["X-Event-Id"]
+    context = orjson.loads(shop.extensions["stored"]["o-7"])
+    assert context == {
+        "v": 1,
+        "at": context["at"],
+        "email": EMAIL_HASH,
+        "external_id": sha256_hex("u-42"),
+        "ttclid": "E.C.P.landed",
+        "ttp": "01JVISITOR000000000000000_.tt.1",
+        "url": "http://localhost/checkout?coupon=x",
+        "ip": "203.0.113.9",
+        "user_agent": UA,
+        "consent": None,
+        "ldu": False,
+    }
+    assert len(shop.extensions["stored"]["o-7"]) <= MAX_CONTEXT_BYTES
+
+    # The payment provider: another client, no cookie, its own address and agent.
+    provider = shop.test_client()
+    answer = provider.post(
+        "/webhook", headers={"User-Agent": "provider/1"}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    )
+
+    assert answer.text == browser_id == order_event_id("CompletePayment", "o-7")
+    delivered(shop)
+    user = fake.to_have_received("Purchase", event_id=browser_id)["user"]
+    assert user == {
+        "email": EMAIL_HASH,
+        "external_id": sha256_hex("u-42"),
+        "ttclid": "E.C.P.landed",
+        "ttp": "01JVISITOR000000000000000_.tt.1",
+        "ip": "203.0.113.9",
+        "user_agent": UA,
+    }
+
+
+def test_matching_context_outside_a_request_says_where_to_call_it(shop: Flask) -> None:
+    pixel = shop.extensions["tiktok_pixel"]
+    with pytest.raises(RuntimeError, match=r"pixel.matching_context\(\) needs a request"):
+        pixel.matching_context()
+
+
+def test_a_declined_visitors_context_stops_the_webhooks_event(
+    shop: Flask, fake: FakeEventsApi
+) -> None:
+    visitor = shop.test_client()
+    visitor.set_cookie(CONSENT_COOKIE, "denied")
+    visitor.post("/checkout")
+    assert orjson.loads(shop.extensions["stored"]["o-7"])["consent"] == "denied"
+    assert shop.test_client().post("/webhook").text == ""
+    delivered(shop)
+    assert fake.events == []
+
+
+def test_send_event_takes_plain_settings_in_a_script(fake: FakeEventsApi, tmp_path: Path) -> None:
+    settings = {
+        "TIKTOK_PIXEL_CODE": CODE,
+        "TIKTOK_PIXEL_EVENTS_QUEUE": f"sqlite:///{tmp_path}/script.sqlite3",
+        **fake.config,
+    }
+    event_id = send_event(settings, "Subscribe", context=visit())
+    assert send_event(settings, "Subscribe", event_id="second") == "second"
+    from pixel_embed.events_api.send import _setup_of
+
+    sender = _setup_of(settings).server_events.sender
+    sender.start()
+    assert sender.flush(timeout=10)
+    sender.close(timeout=2)
+    fake.to_have_received("Subscribe", event_id=event_id, user={"ttclid": "E.C.P.CvgBdLz0"})
+    fake.to_have_received("Subscribe", event_id="second")

@@ -356,6 +356,13 @@ class PixelCore:
         state = self.request_state("consent")
         return self.consent_of(state.config, state.request.cookies)
 
+    def matching_context(self) -> dict[str, Any]:
+        """This visitor's keys, for an event sent later: :mod:`pixel_embed.events_api.context`."""
+        from ..events_api.context import of_request
+
+        state = self.request_state("matching_context")
+        return of_request(state, self.consent_of(state.config, state.request.cookies))
+
     def page_calls(self) -> list[PixelCall]:
         """The calls this request's page makes (or made), for an inspector or a log: copies,
         which the caller may change without touching the events (their server copies too)."""

@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -38,6 +38,9 @@ from ..errors import InvalidEvent
 from ..matching import NO_IDENTITY, Identity, is_sha256
 from ..render import ConsentState
 from .payload import RequestContext
+
+if TYPE_CHECKING:
+    from ..core.state import RequestState
 
 #: The layout :func:`capture` writes (``"v"``); :func:`read` refuses others.
 CONTEXT_VERSION = 1
@@ -124,6 +127,21 @@ def capture(
     context["consent"] = consent
     context["ldu"] = bool(ldu)
     return context
+
+
+def of_request(state: RequestState, consent: ConsentState | None) -> dict[str, Any]:
+    """The context of the request whose state is ``state`` (``pixel.matching_context()``): its
+    hashed identity so far, what :func:`~.hooks.request_context` reads of the request, the
+    visitor's consent choice and the pixel's Limited Data Use."""
+    from .hooks import request_context
+
+    pixel = state.config.pixel
+    return capture(
+        request_context(state.request),
+        state.identity,
+        consent=consent,
+        ldu=pixel is not None and pixel.ldu,
+    )
 
 
 @dataclass(frozen=True)

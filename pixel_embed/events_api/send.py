@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -72,36 +73,80 @@ def _raise(error: InvalidInput) -> None:
     raise error
 
 
-def _warn(error: InvalidInput) -> None:
-    log.warning("TikTok Events API: send_event: %s", error.redacted())
-
-
 class _Target:
     """What :func:`send_event` needs of its first argument."""
 
-    def __init__(self, server: Any, *, strict: bool, region: str | None) -> None:
+    def __init__(
+        self,
+        server: Any,
+        *,
+        on_error: Callable[[InvalidInput], None] = _raise,
+        region: str | None = None,
+        strict: bool = True,
+    ) -> None:
         self.server = server
         self.region = region
-        self.on_error: Callable[[InvalidInput], None] = _raise if strict else _warn
+        self.on_error = on_error
+        self.strict = strict
+
+
+# Set-ups built from plain settings (a script's dict, Django's settings), by the mapping's id:
+# one sender per mapping, not one per event. The mapping is kept, so its id is not reused.
+_BUILT: dict[int, tuple[object, Any]] = {}
+_BUILT_LIMIT = 8
+
+
+def _setup_of(settings: Mapping[str, Any]) -> Any:
+    from ..core.config import PixelConfig
+    from ..core.state import AppSetup
+
+    built = _BUILT.get(id(settings))
+    if built is None:
+        if len(_BUILT) >= _BUILT_LIMIT:
+            raise RuntimeError(
+                f"send_event() was given {_BUILT_LIMIT} different settings mappings: pass one "
+                "long-lived mapping (or the app), not a new dict per event"
+            )
+        setup = AppSetup.build(
+            PixelConfig.from_mapping(settings), instance_path=os.getcwd(), start_waiting=False
+        )
+        built = _BUILT[id(settings)] = (settings, setup)
+    return built[1]
 
 
 def _target(target: Any) -> _Target | None:
+    from ..core.config import PixelConfig
+    from ..core.state import AppSetup
     from .hooks import EXTENSION_KEY, ServerEvents
 
     if isinstance(target, ServerEvents):
-        return _Target(target, strict=True, region=None)
+        return _Target(target)
     extensions = getattr(target, "extensions", None)
     config = getattr(target, "config", None)
     if isinstance(extensions, Mapping) and isinstance(config, Mapping):  # a Flask app
         server = extensions.get(EXTENSION_KEY)
         if server is None:
             return None
-        region = config.get("TIKTOK_PIXEL_DEFAULT_REGION")
-        strict = config.get("TIKTOK_PIXEL_STRICT") is True
-        return _Target(server, strict=strict, region=region if isinstance(region, str) else None)
+        pixel = extensions.get("tiktok_pixel")
+        if pixel is None:
+            return _Target(server)
+        read = PixelConfig.from_mapping(config)
+        return _Target(server, on_error=read.on_error, region=read.region, strict=read.strict)
+    if isinstance(target, Mapping):
+        target = _setup_of(target)
+    if isinstance(target, AppSetup):
+        if target.server_events is None:
+            return None
+        config = target.config
+        return _Target(
+            target.server_events,
+            on_error=config.on_error,
+            region=config.region,
+            strict=config.strict,
+        )
     raise TypeError(
-        f"send_event() sends through a Flask app that set up TikTokPixel, or a ServerEvents; "
-        f"got {type(target).__name__}"
+        "send_event() sends through a Flask app that set up TikTokPixel, an AppSetup, a "
+        f"ServerEvents, or a mapping of TIKTOK_PIXEL_* settings; got {type(target).__name__}"
     )
 
 
@@ -225,7 +270,7 @@ def send_event(
             on_error=resolved.on_error,
         )
     except InvalidEvent as exc:
-        if resolved.on_error is _raise or exc.field != "event":
+        if resolved.strict or exc.field != "event":
             raise
         log.warning("TikTok Events API: send_event dropped an event: %s", exc.redacted())
         return None
