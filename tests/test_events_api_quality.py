@@ -3,7 +3,9 @@ the process for the memory queue), bounded, and read back as shares with advice.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from events_api_support import TOKEN, Clock, closing_sender, events_app
@@ -22,6 +24,8 @@ from pixel_embed.events_api.quality import (
     keys_carried,
     match_quality,
 )
+from pixel_embed.events_api.send import PROCESS_QUALITY
+from pixel_embed.integrations.flask.cli import flask_cli
 from pixel_embed.matching import sha256_hex
 from pixel_embed.testing.events_api import FakeEventsApi
 
@@ -153,3 +157,70 @@ def test_a_dropped_event_is_not_counted(fake: FakeEventsApi) -> None:
     sender.close(timeout=0)
     sender.send(CODE, data(ttclid="t"))
     assert match_quality(sender.quality).rows == []
+
+
+def test_the_quality_command_prints_the_report_of_the_outbox(
+    fake: FakeEventsApi, tmp_path: Path
+) -> None:
+    app = events_app(fake, TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{tmp_path}/o.sqlite3")
+    pixel = TikTokPixel(app)
+
+    @app.get("/buy")
+    def buy() -> str:
+        pixel.track("CompletePayment", value=1, currency="EUR", server=True)
+        return "ok"
+
+    with closing_sender(app):
+        client = app.test_client()
+        client.get("/buy?ttclid=E.C.P.1", headers={"User-Agent": "UA/1"})
+        app.test_client().get("/buy", headers={"User-Agent": "UA/1"})  # another visitor
+        runner = app.test_cli_runner()
+        text = runner.invoke(flask_cli, ["events", "quality"])
+        as_json = runner.invoke(flask_cli, ["events", "quality", "--json", "--hours", "1"])
+    assert text.exit_code == 0, text.output
+    assert "Purchase  web     2       0%" in text.output
+    assert "100% of Purchase events have no hashed e-mail: call identify(email=...)" in text.output
+    report = json.loads(as_json.output)
+    assert report["events"][0]["shares"]["ttclid"] == 0.5
+    assert report["events"][0]["shares"]["ip"] == 1.0
+
+
+class ListSender:
+    """A site's own sender (a task queue of its own): keeps no counts."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Any]] = []
+
+    def send(self, key: str, data: Any) -> None:
+        if data.get("event_id") == "breaks":
+            raise ConnectionError("broker down")
+        self.items.append((key, data))
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_sender_without_counts_is_counted_in_the_process_and_the_command_says_so(
+    fake: FakeEventsApi,
+) -> None:
+    app = events_app(fake)
+    sender = ListSender()
+    pixel = TikTokPixel(app, sender=sender)
+
+    @app.get("/lead/<event_id>")
+    def lead(event_id: str) -> str:
+        pixel.track("Lead", event_id=event_id, server=True)
+        pixel.track("Contact", event_id=f"{event_id}-contact", server=True)
+        return "ok"
+
+    app.test_client().get("/lead/l-1?ttclid=E.C.P.2")
+    app.test_client().get("/lead/breaks")  # the first fails, the second is still taken
+    assert [data["event_id"] for _, data in sender.items] == [
+        "l-1",
+        "l-1-contact",
+        "breaks-contact",
+    ]
+    report = match_quality(PROCESS_QUALITY, hours=1)
+    assert report.row("Lead").events >= 1
+    result = app.test_cli_runner().invoke(flask_cli, ["events", "quality"])
+    assert "the counts of this queue live in each process that enqueues events" in result.output

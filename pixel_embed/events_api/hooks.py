@@ -28,6 +28,7 @@ from .client import EventsApiClient
 from .delivery import Sender
 from .payload import RequestContext, server_event
 from .queues import sender_factory
+from .send import enqueue
 
 if TYPE_CHECKING:
     from ..core.config import PixelConfig
@@ -172,18 +173,11 @@ class ServerEvents:
             for event, at in events
             for code in self.codes
         ]
-        # A sender that can take them all at once does (the outbox: one transaction).
-        send_many = getattr(self.sender, "send_many", None)
-        batches = [items] if send_many is not None else [[item] for item in items]
-        for batch in batches:
-            try:
-                if send_many is not None:
-                    send_many(batch)
-                else:
-                    self.sender.send(*batch[0])
-            except Exception as exc:  # a broken task queue must not break the page
-                log.error(
-                    "TikTok Events API: the sender failed to take %s: %s",
-                    ", ".join(f"{data.get('event')} {data.get('event_id')}" for _, data in batch),
-                    type(exc).__name__,
-                )
+        try:
+            enqueue(self.sender, items)  # and counted for the match-quality report
+        except Exception as exc:  # a broken task queue must not break the page
+            log.error(
+                "TikTok Events API: the sender failed to take %s: %s",
+                ", ".join(f"{data.get('event')} {data.get('event_id')}" for _, data in items),
+                type(exc).__name__,
+            )

@@ -60,13 +60,23 @@ def enqueue(sender: Any, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None
     if not items:
         return
     send_many = getattr(sender, "send_many", None)
+    taken: Sequence[tuple[str, Mapping[str, Any]]] = items
+    failure: Exception | None = None
     if send_many is not None:
         send_many(items)
-    else:
+    else:  # one by one: one that fails does not keep the others from the sender
+        taken = []
         for key, data in items:
-            sender.send(key, data)
+            try:
+                sender.send(key, data)
+            except Exception as exc:
+                failure = failure or exc
+            else:
+                taken.append((key, data))
     if getattr(sender, "quality", None) is None:
-        PROCESS_QUALITY.count(items)
+        PROCESS_QUALITY.count(taken)
+    if failure is not None:
+        raise failure
 
 
 def _raise(error: InvalidInput) -> None:

@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 from demo_site import create_app
 from pixel_embed import order_event_id
+from pixel_embed.integrations.flask.cli import flask_cli
 from pixel_embed.testing import expect_pixel, pixel_calls, serve_app
 from pixel_embed.testing.events_api import FakeEventsApi
 
@@ -81,7 +82,7 @@ def test_the_webhooks_purchase_has_the_browsers_event_id_and_the_visitors_keys(
         assert len([e for e in fake.events if e["event"] == "Purchase"]) == 1
 
     # The match-quality report over the demo's traffic.
-    result = app.test_cli_runner().invoke(args=["tiktok-pixel", "events", "quality"])
+    result = app.test_cli_runner().invoke(flask_cli, ["events", "quality"])
     assert result.exit_code == 0, result.output
     assert "Purchase  web     1       0%" in result.output
     print(result.output)
