@@ -33,7 +33,7 @@ from .outbox_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from .outbox_schema import migrate
 from .quality import count_in_file, counts_in_file
 from .sources import MAX_AGE as SOURCE_MAX_AGE
-from .sources import destination
+from .sources import destination, source_of
 
 log = logging.getLogger("pixel_embed.events_api")
 
@@ -77,7 +77,7 @@ class Claimed:
     @property
     def source(self) -> str:
         """Its source: ``"web"``, ``"crm"`` or ``"offline"``."""
-        return _source(self.key)
+        return source_of(self.key)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class DeadLetter:
     @property
     def source(self) -> str:
         """Its source: ``"web"``, ``"crm"`` or ``"offline"``."""
-        return _source(self.key)
+        return source_of(self.key)
 
     @property
     def pixel_code(self) -> str:
@@ -137,11 +137,6 @@ class DeliveryStats:
     oldest_waiting: float | None = None
     waiting_bytes: int = 0
     buffered: int = 0
-
-
-def _source(key: str) -> str:
-    source, colon, _ = key.partition(":")
-    return source if colon and source in ("crm", "offline") else "web"
 
 
 def _event_fields(data: Mapping[str, Any]) -> tuple[str, str, int]:

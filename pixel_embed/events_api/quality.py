@@ -158,12 +158,10 @@ class MemoryQuality:
 
     def count(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Count enqueued events (destination key, data); never raises."""
-        from .sources import destination
+        from .sources import source_of
 
         try:
-            rows: list[tuple[str, str, Mapping[str, Any]]] = []
-            for key, data in items:
-                rows.append((destination(key).source, str(data.get("event", "")), data))
+            rows = [(source_of(key), str(data.get("event", "")), data) for key, data in items]
             now = self.clock()
             counts = counts_by_hour(rows, now)
         except Exception:  # counting must never lose an event or break a page

@@ -99,6 +99,13 @@ class Destination:
         return f"{name} {self.source_id}"
 
 
+def source_of(key: str) -> str:
+    """The source a destination key names, without checking its id (for counting and
+    reading rows: a key was checked when the event was written)."""
+    source, colon, _ = key.partition(":")
+    return source if colon and source in ("crm", "offline") else "web"
+
+
 def describe_age(seconds: float) -> str:
     """An age limit as a reason says it: ``"48 h"``, ``"28 days"``."""
     if seconds >= 3 * 86400 and seconds % 86400 == 0:
