@@ -553,3 +553,17 @@ def test_send_event_takes_plain_settings_in_a_script(fake: FakeEventsApi, tmp_pa
     sender.close(timeout=2)
     fake.to_have_received("Subscribe", event_id=event_id, user={"ttclid": "E.C.P.CvgBdLz0"})
     fake.to_have_received("Subscribe", event_id="second")
+
+
+def test_a_visit_from_an_internal_address_sends_no_webhook_event_either(
+    fake: FakeEventsApi,
+) -> None:
+    """Staff testing the shop from the office: no server copy in the request, none later."""
+    app = events_app(fake, TIKTOK_PIXEL_INTERNAL_IPS=["203.0.113.0/24"])
+    TikTokPixel(app)
+    with closing_sender(app):
+        assert send_event(app, "CompletePayment", order_id="o-9", context=visit()) is None
+        outside = send_event(app, "CompletePayment", order_id="o-9", context=visit(ip="192.0.2.1"))
+        assert outside == order_event_id("CompletePayment", "o-9")
+        delivered(app)
+    assert [e["user"]["ip"] for e in fake.events] == ["192.0.2.1"]

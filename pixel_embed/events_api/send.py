@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import logging
 import os
 import time
@@ -93,11 +94,23 @@ class _Target:
         on_error: Callable[[InvalidInput], None] = _raise,
         region: str | None = None,
         strict: bool = True,
+        internal: tuple[Any, ...] = (),
     ) -> None:
         self.server = server
         self.region = region
         self.on_error = on_error
         self.strict = strict
+        #: TIKTOK_PIXEL_INTERNAL_IPS: a visit from them sends no server event, later either.
+        self.internal = internal
+
+    def is_internal(self, address: str | None) -> bool:
+        if not self.internal or not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.internal)
 
 
 # Set-ups built from plain settings (a script's dict, Django's settings), by the mapping's id:
@@ -141,7 +154,13 @@ def _target(target: Any) -> _Target | None:
         if pixel is None:
             return _Target(server)
         read = PixelConfig.from_mapping(config)
-        return _Target(server, on_error=read.on_error, region=read.region, strict=read.strict)
+        return _Target(
+            server,
+            on_error=read.on_error,
+            region=read.region,
+            strict=read.strict,
+            internal=read.internal_networks,
+        )
     if isinstance(target, Mapping):
         target = _setup_of(target)
     if isinstance(target, AppSetup):
@@ -153,6 +172,7 @@ def _target(target: Any) -> _Target | None:
             on_error=config.on_error,
             region=config.region,
             strict=config.strict,
+            internal=config.internal_networks,
         )
     raise TypeError(
         "send_event() sends through a Flask app that set up TikTokPixel, an AppSetup, a "
@@ -246,8 +266,9 @@ def send_event(
         CRM or offline event set id.
     :param lead: a CRM event's ``{"lead_id": ..., "lead_event_source": ...}``.
     :returns: the event id; ``None`` when nothing was sent: server events are off, the
-        visitor declined (or, in ``strict`` consent mode, never accepted), or lenient mode
-        dropped an invalid event.
+        visitor declined (or, in ``strict`` consent mode, never accepted), the visit came from
+        ``TIKTOK_PIXEL_INTERNAL_IPS`` (the context's address), or lenient mode dropped an
+        invalid event.
     :raises InvalidEvent: a bad argument (strict mode: any; lenient: the source, its id, the
         time, the identity's shape, or a field the source requires, without which TikTok
         cannot take the event).
@@ -297,6 +318,13 @@ def send_event(
             checked.name,
             checked.event_id,
             stored.consent or "not given",
+        )
+        return None
+    if resolved.is_internal(stored.request.ip):
+        log.info(
+            "TikTok Events API: %s %s not sent: the visit came from TIKTOK_PIXEL_INTERNAL_IPS",
+            checked.name,
+            checked.event_id,
         )
         return None
     who = stored.identity.extended(_identity(identity, resolved))
