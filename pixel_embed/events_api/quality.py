@@ -19,12 +19,15 @@ Where the counts live (each bounded to :data:`KEEP_HOURS` hours of hourly bucket
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from .sources import source_of
 
 #: The matching keys counted, as the Events API ``user`` object names them.
 MATCH_KEYS = ("email", "phone", "external_id", "ttclid", "ttp", "ip", "user_agent")
@@ -64,17 +67,20 @@ Counts = dict[tuple[int, str, str], list[int]]
 
 
 def _present(value: Any) -> bool:
+    if type(value) is str:  # the usual case first: a request pays for each key of each event
+        return bool(value) and not value.isspace()
     if isinstance(value, list):
         return any(_present(item) for item in value)
     return isinstance(value, str) and bool(value.strip())
 
 
-def keys_carried(data: Mapping[str, Any]) -> tuple[bool, ...]:
-    """Which of :data:`MATCH_KEYS` an event (an entry of the request's ``data``) carries."""
+def keys_carried(data: Mapping[str, Any]) -> list[int]:
+    """Which of :data:`MATCH_KEYS` an event (an entry of the request's ``data``) carries, as
+    1 and 0 in that order."""
     user = data.get("user")
     if not isinstance(user, Mapping):
-        return (False,) * len(MATCH_KEYS)
-    return tuple(_present(user.get(key)) for key in MATCH_KEYS)
+        return [0] * len(MATCH_KEYS)
+    return [1 if _present(user.get(key)) else 0 for key in MATCH_KEYS]
 
 
 def counts_by_hour(items: Iterable[tuple[str, str, Mapping[str, Any]]], now: float) -> Counts:
@@ -158,25 +164,26 @@ class MemoryQuality:
 
     def count(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Count enqueued events (destination key, data); never raises."""
-        from .sources import source_of
-
         try:
-            rows = [(source_of(key), str(data.get("event", "")), data) for key, data in items]
-            now = self.clock()
-            counts = counts_by_hour(rows, now)
+            rows = [
+                (source_of(key), str(data.get("event", "")), [1, *keys_carried(data)])
+                for key, data in items
+            ]
+            hour = int(self.clock() // 3600)
         except Exception:  # counting must never lose an event or break a page
             return
         with self._lock:
-            first = prune_before(now)
-            if first > self._oldest:
+            if hour - KEEP_HOURS + 1 > self._oldest:
+                self._oldest = first = hour - KEEP_HOURS + 1
                 self._counts = {k: v for k, v in self._counts.items() if k[0] >= first}
-                self._oldest = first
-            for bucket, row in counts.items():
-                if bucket not in self._counts and self._names(*bucket[:2]) >= MAX_NAMES:
-                    bucket = (bucket[0], bucket[1], OTHER)
-                total = self._counts.setdefault(bucket, [0] * len(QUALITY_COLUMNS))
-                for index, value in enumerate(row):
-                    total[index] += value
+            for source, name, carried in rows:
+                total = self._counts.get((hour, source, name))
+                if total is None:
+                    bucket = (hour, source, name)
+                    if self._names(hour, source) >= MAX_NAMES:
+                        bucket = (hour, source, OTHER)
+                    total = self._counts.setdefault(bucket, [0] * len(QUALITY_COLUMNS))
+                total[:] = map(operator.add, total, carried)
 
     def _names(self, hour: int, source: str) -> int:
         return sum(1 for (h, s, _) in self._counts if h == hour and s == source)
