@@ -14,11 +14,12 @@ import orjson
 import pytest
 from events_api_support import TOKEN, closing_sender, events_app
 from flask import Flask
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as target_event
 from hypothesis import strategies as st
 
 from pixel_embed import TikTokPixel, order_event_id
-from pixel_embed.errors import InvalidEvent, InvalidIdentity
+from pixel_embed.errors import InvalidEvent, InvalidIdentity, InvalidInput
 from pixel_embed.events_api import BackgroundSender, EventsApiClient, ServerEvents
 from pixel_embed.events_api.context import (
     MAX_CONTEXT_BYTES,
@@ -567,3 +568,46 @@ def test_a_visit_from_an_internal_address_sends_no_webhook_event_either(
         assert outside == order_event_id("CompletePayment", "o-9")
         delivered(app)
     assert [e["user"]["ip"] for e in fake.events] == ["192.0.2.1"]
+
+
+PARAMS = st.dictionaries(
+    st.sampled_from(["value", "currency", "order_id", "content_id", "description", "contents"])
+    | st.text(max_size=12),
+    JSON,
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    event=st.sampled_from(["CompletePayment", "Lead", "Custom_1"]) | st.text(max_size=20),
+    params=PARAMS,
+    identity=st.none()
+    | st.dictionaries(st.sampled_from(["email", "phone_number", "external_id"]), JSON, max_size=2),
+    strict=st.booleans(),
+)
+def test_any_arguments_are_sent_or_refused_with_a_named_error_never_a_traceback(
+    fake: FakeEventsApi, event: str, params: dict[str, Any], identity: Any, strict: bool
+) -> None:
+    sender = _ListSender()
+    server = ServerEvents(codes=(CODE,), sender=sender)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="x", TIKTOK_PIXEL_CODE=CODE, TIKTOK_PIXEL_STRICT=strict)
+    app.config.update(fake.config)
+    TikTokPixel(app, sender=sender)
+    refused: list[str] = []
+    for target in (server, app):
+        try:
+            sent = send_event(target, event, params, identity=identity, context=visit())
+        except InvalidInput as exc:  # names the field (a parameter's own name may be "")
+            refused.append(exc.field)
+            continue
+        target_event(f"sent: {sent is not None}")
+        if sent is not None:
+            data = sender.items[-1][1]
+            text = orjson.dumps(data).decode()
+            assert EMAIL not in text
+            assert data["event_id"] == sent
+    assert all(isinstance(field, str) for field in refused)
