@@ -45,7 +45,6 @@ from .render import PixelCall, PixelSettings, page_calls, render_disabled, to_js
 from .resources import STATIC_DIR
 
 if TYPE_CHECKING:
-    from .core.policy import ResponsePolicy
     from .core.request import RequestFacts, ResponseFacts
     from .core.state import RequestState
     from .core.view import PixelCore
@@ -154,18 +153,19 @@ class PartialPages:
 
 
 def deliver_partial(
-    pixel: PixelCore, state: RequestState, response: ResponseFacts, policy: ResponsePolicy
-) -> None:
+    pixel: PixelCore, state: RequestState, response: ResponseFacts, headers: dict[str, str]
+) -> tuple[str, ...]:
     """Put the calls of a partial request in :data:`HEADER` (a step of the end of the
-    request: the header and ``Vary`` go into ``policy``).
+    request: the header goes into ``headers``, the names to add to ``Vary`` are returned).
 
     What does not fit in :data:`MAX_HEADER_BYTES` is deferred to the next full page, with a
     warning; a response the browser's script cannot read (a redirect, a download) is left
     alone, so the usual warning about events never rendered still applies.
     """
     placeholder = state.partial_page
+    vary: tuple[str, ...] = ()
     if placeholder or state.shown is not None:
-        policy.vary = PARTIAL_VARY
+        vary = PARTIAL_VARY
         if placeholder:
             # A page without the bootstrap must never reach a shared cache, whatever it does
             # with Vary (some CDNs ignore it): one htmx request would otherwise take the pixel
@@ -174,10 +174,10 @@ def deliver_partial(
     request = state.request
     kind = request_kind(request)
     if kind is None or state.rendered:
-        return
+        return vary
     settings = state.config.pixel
     if settings is None or pixel.is_internal(state) or not _readable(response):
-        return
+        return vary
     has_session = pixel.session(state, write=True) is not None
     if kind == "htmx" and _leaves_page(response):
         # htmx loads a whole page next: calls run on the page it leaves could be lost with it,
@@ -185,16 +185,16 @@ def deliver_partial(
         if state.events and has_session:
             state.deferred = [*state.deferred, *state.events]
             state.events = []
-        return
+        return vary
     if not (state.events or state.deferred or placeholder):
-        return  # nothing of its own: the session (and what it keeps) is left alone
+        return vary  # nothing of its own: the session (and what it keeps) is left alone
     # Events deferred by earlier requests wait for a response the client script reads by
     # itself: htmx's, but not any fetch() (a widget's polling could take them).
     identity, older = pixel.pop_deferred(state) if kind == "htmx" else (NO_IDENTITY, [])
     events = [*older, *state.deferred, *state.events]
     identity = identity.merged(state.identity)
     if not events and not (placeholder and identity) and not state.forget_browser:
-        return
+        return vary
     calls = forget_first(state, partial_calls(settings, identity, events))
     value, left = encode_to_fit(calls, MAX_HEADER_BYTES)
     left = min(left, len(events))  # the identity comes first, and always fits
@@ -214,8 +214,9 @@ def deliver_partial(
             state.deferred = []
     state.rendered = True
     if left < len(calls):
-        policy.headers[HEADER] = value
+        headers[HEADER] = value
         state.private = True
+    return vary
 
 
 def render_fragment(pixel: PixelCore, state: RequestState) -> Markup:

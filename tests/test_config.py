@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from conftest import make_app
 
 from pixel_embed import ConfigurationError
 from pixel_embed.core.config import DEFAULTS, EventsApiConfig, PixelConfig
@@ -220,3 +221,16 @@ def test_lenient_mode_logs_and_strict_mode_raises(caplog: pytest.LogCaptureFixtu
     strict = PixelConfig.from_mapping({"TIKTOK_PIXEL_CODE": CODE, "TIKTOK_PIXEL_STRICT": True})
     with pytest.raises(InvalidEvent):
         strict.on_error(error)
+
+
+def test_the_defaults_are_read_only_and_no_site_shares_anothers_list() -> None:
+    from pixel_embed import TikTokPixel
+
+    with pytest.raises(TypeError):
+        DEFAULTS["TIKTOK_PIXEL_CODE"] = CODE  # type: ignore[index]
+    first, second = make_app(), make_app()
+    TikTokPixel(first)
+    TikTokPixel(second)
+    first.config["TIKTOK_PIXEL_INTERNAL_IPS"].append("10.0.0.1")
+    assert second.config["TIKTOK_PIXEL_INTERNAL_IPS"] == []
+    assert DEFAULTS["TIKTOK_PIXEL_INTERNAL_IPS"] == []

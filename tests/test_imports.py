@@ -176,3 +176,20 @@ def test_pixel_page_without_playwright_fails_with_what_to_install(tmp_path: Path
     assert "Playwright is not installed" in process.stdout
     assert "pip install 'pixel-embed[testing]'" in process.stdout
     assert "Traceback" not in process.stdout
+
+
+def test_serving_an_app_without_werkzeug_says_what_to_install() -> None:
+    process, tried = run_blocked(
+        "from pixel_embed.testing import serve_app\n"
+        "def app(environ, start_response):\n"
+        "    return []\n"
+        "try:\n"
+        "    with serve_app(app):\n"
+        "        pass\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc)\n",
+        blocked=("werkzeug",),
+    )
+    assert process.returncode == 0, explain(process, tried)
+    assert "Werkzeug is not installed: pip install werkzeug" in process.stdout
+    assert [name.split()[0] for name in tried] == ["werkzeug"]

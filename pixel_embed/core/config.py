@@ -14,6 +14,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,77 +32,81 @@ log = logging.getLogger("pixel_embed")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: Every setting and its default. An integration that keeps settings in a mutable mapping may
-#: copy the defaults into it (Flask ``setdefault``\s them into ``app.config``).
-DEFAULTS: Mapping[str, Any] = {
-    #: The pixel code from TikTok Events Manager, or a list of codes.
-    "TIKTOK_PIXEL_CODE": None,
-    #: Render the pixel at all (off: an HTML comment says so).
-    "TIKTOK_PIXEL_ENABLED": True,
-    #: TikTok's Limited Data Use flag.
-    "TIKTOK_PIXEL_LDU": False,
-    #: The page already has TikTok's snippet: render only the calls.
-    "TIKTOK_PIXEL_USE_EXISTING": False,
-    #: Call ttq.page() on every page.
-    "TIKTOK_PIXEL_AUTO_PAGE": True,
-    #: Region (ISO 3166 alpha-2) for phone numbers written without a country code.
-    "TIKTOK_PIXEL_DEFAULT_REGION": None,
-    #: "none", "hold" or "strict".
-    "TIKTOK_PIXEL_CONSENT": "none",
-    #: The first-party cookie holding the visitor's consent choice.
-    "TIKTOK_PIXEL_CONSENT_COOKIE": CONSENT_COOKIE,
-    #: Addresses or networks that never get the pixel (your office, your monitoring).
-    "TIKTOK_PIXEL_INTERNAL_IPS": [],
-    #: Bad input raises; otherwise the bad field is dropped with a warning.
-    "TIKTOK_PIXEL_STRICT": False,
-    #: Print each call to the browser console.
-    "TIKTOK_PIXEL_DEBUG": False,
-    #: Segment mappings for ``pixel.segment``: None (the destination's presets), the path of a
-    #: .toml or .json file, or a ``pixel_embed.segment.SegmentMappings``.
-    "TIKTOK_PIXEL_MAPPINGS": None,
-    #: Send the calls of htmx and fetch() responses with them (see pixel_embed.partial).
-    "TIKTOK_PIXEL_PARTIAL": False,
-    #: When the SDK is requested: "async" (TikTok's snippet) or "idle" (after the page loaded).
-    "TIKTOK_PIXEL_LOAD": "async",
-    #: Seconds a carried identity (identify(..., defer=True)) waits in the session for its
-    #: page; older, it is dropped.
-    "TIKTOK_PIXEL_IDENTITY_MAX_AGE": 1800,
-    #: The Events API access token (TikTok Events Manager, pixel settings): server events on.
-    "TIKTOK_PIXEL_ACCESS_TOKEN": None,
-    #: Send every tracked event to the Events API too (else only track(..., server=True)).
-    "TIKTOK_PIXEL_SERVER_EVENTS": False,
-    #: Events Manager's "Test events" code, while testing the integration.
-    "TIKTOK_PIXEL_TEST_EVENT_CODE": None,
-    #: The Events API endpoint.
-    "TIKTOK_PIXEL_EVENTS_API_URL": EVENTS_API_URL,
-    #: Seconds to wait for TikTok's answer.
-    "TIKTOK_PIXEL_EVENTS_API_TIMEOUT": DEFAULT_TIMEOUT,
-    #: Attempts per batch, the first included, before giving up with a logged error (None:
-    #: 5 for the memory queue; until too old, every 10 minutes at most, for durable queues).
-    "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES": None,
-    #: The first retry's wait in seconds; it doubles each time (with jitter, at most 60 s).
-    "TIKTOK_PIXEL_EVENTS_API_BACKOFF": RetryPolicy.backoff,
-    #: Events waiting for delivery at most; more are dropped with a warning (None: 1,000 in
-    #: memory, 100,000 in the outbox).
-    "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE": None,
-    #: Where server events wait: "memory", "sqlite:///PATH", "celery" or "rq"; None: the
-    #: outbox in the instance folder, or memory (with a warning) where it cannot be written.
-    "TIKTOK_PIXEL_EVENTS_QUEUE": None,
-    #: Bytes of waiting events at most (None: memory 8 MB; sqlite 256 MB).
-    "TIKTOK_PIXEL_EVENTS_QUEUE_BYTES": None,
-    #: Seconds after an event happened when it is dead-lettered instead of sent (durable queues).
-    "TIKTOK_PIXEL_EVENTS_MAX_AGE": MAX_AGE,
-    #: Seconds spent delivering what waits when the process stops (SIGTERM, SIGINT, exit).
-    "TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT": CLOSE_TIMEOUT,
-    #: The Celery app that carries server events, with TIKTOK_PIXEL_EVENTS_QUEUE = "celery".
-    "TIKTOK_PIXEL_CELERY": None,
-    #: The rq.Queue that carries server events, with TIKTOK_PIXEL_EVENTS_QUEUE = "rq".
-    "TIKTOK_PIXEL_RQ_QUEUE": None,
-    #: Who delivers from the outbox: "thread" (a thread in each process that serves requests
-    #: or opens an outbox with events waiting) or "worker" (only `flask tiktok-pixel events
-    #: deliver`, run as its own process; web processes only write).
-    "TIKTOK_PIXEL_EVENTS_DELIVERY": "thread",
-}
+#: Every setting and its default (read-only). An integration that keeps settings in a mutable
+#: mapping may copy the defaults into it (Flask ``setdefault``\s them into ``app.config``):
+#: copy the list too, so that one site's change cannot reach another's.
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        #: The pixel code from TikTok Events Manager, or a list of codes.
+        "TIKTOK_PIXEL_CODE": None,
+        #: Render the pixel at all (off: an HTML comment says so).
+        "TIKTOK_PIXEL_ENABLED": True,
+        #: TikTok's Limited Data Use flag.
+        "TIKTOK_PIXEL_LDU": False,
+        #: The page already has TikTok's snippet: render only the calls.
+        "TIKTOK_PIXEL_USE_EXISTING": False,
+        #: Call ttq.page() on every page.
+        "TIKTOK_PIXEL_AUTO_PAGE": True,
+        #: Region (ISO 3166 alpha-2) for phone numbers written without a country code.
+        "TIKTOK_PIXEL_DEFAULT_REGION": None,
+        #: "none", "hold" or "strict".
+        "TIKTOK_PIXEL_CONSENT": "none",
+        #: The first-party cookie holding the visitor's consent choice.
+        "TIKTOK_PIXEL_CONSENT_COOKIE": CONSENT_COOKIE,
+        #: Addresses or networks that never get the pixel (your office, your monitoring).
+        "TIKTOK_PIXEL_INTERNAL_IPS": [],
+        #: Bad input raises; otherwise the bad field is dropped with a warning.
+        "TIKTOK_PIXEL_STRICT": False,
+        #: Print each call to the browser console.
+        "TIKTOK_PIXEL_DEBUG": False,
+        #: Segment mappings for ``pixel.segment``: None (the destination's presets), the path of a
+        #: .toml or .json file, or a ``pixel_embed.segment.SegmentMappings``.
+        "TIKTOK_PIXEL_MAPPINGS": None,
+        #: Send the calls of htmx and fetch() responses with them (see pixel_embed.partial).
+        "TIKTOK_PIXEL_PARTIAL": False,
+        #: When the SDK is requested: "async" (TikTok's snippet) or "idle" (after the page loaded).
+        "TIKTOK_PIXEL_LOAD": "async",
+        #: Seconds a carried identity (identify(..., defer=True)) waits in the session for its
+        #: page; older, it is dropped.
+        "TIKTOK_PIXEL_IDENTITY_MAX_AGE": 1800,
+        #: The Events API access token (TikTok Events Manager, pixel settings): server events on.
+        "TIKTOK_PIXEL_ACCESS_TOKEN": None,
+        #: Send every tracked event to the Events API too (else only track(..., server=True)).
+        "TIKTOK_PIXEL_SERVER_EVENTS": False,
+        #: Events Manager's "Test events" code, while testing the integration.
+        "TIKTOK_PIXEL_TEST_EVENT_CODE": None,
+        #: The Events API endpoint.
+        "TIKTOK_PIXEL_EVENTS_API_URL": EVENTS_API_URL,
+        #: Seconds to wait for TikTok's answer.
+        "TIKTOK_PIXEL_EVENTS_API_TIMEOUT": DEFAULT_TIMEOUT,
+        #: Attempts per batch, the first included, before giving up with a logged error (None:
+        #: 5 for the memory queue; until too old, every 10 minutes at most, for durable queues).
+        "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES": None,
+        #: The first retry's wait in seconds; it doubles each time (with jitter, at most 60 s).
+        "TIKTOK_PIXEL_EVENTS_API_BACKOFF": RetryPolicy.backoff,
+        #: Events waiting for delivery at most; more are dropped with a warning (None: 1,000 in
+        #: memory, 100,000 in the outbox).
+        "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE": None,
+        #: Where server events wait: "memory", "sqlite:///PATH", "celery" or "rq"; None: the
+        #: outbox in the instance folder, or memory (with a warning) where it cannot be written.
+        "TIKTOK_PIXEL_EVENTS_QUEUE": None,
+        #: Bytes of waiting events at most (None: memory 8 MB; sqlite 256 MB).
+        "TIKTOK_PIXEL_EVENTS_QUEUE_BYTES": None,
+        #: Seconds after an event happened when it is dead-lettered instead of sent (durable
+        #: queues).
+        "TIKTOK_PIXEL_EVENTS_MAX_AGE": MAX_AGE,
+        #: Seconds spent delivering what waits when the process stops (SIGTERM, SIGINT, exit).
+        "TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT": CLOSE_TIMEOUT,
+        #: The Celery app that carries server events, with TIKTOK_PIXEL_EVENTS_QUEUE = "celery".
+        "TIKTOK_PIXEL_CELERY": None,
+        #: The rq.Queue that carries server events, with TIKTOK_PIXEL_EVENTS_QUEUE = "rq".
+        "TIKTOK_PIXEL_RQ_QUEUE": None,
+        #: Who delivers from the outbox: "thread" (a thread in each process that serves requests
+        #: or opens an outbox with events waiting) or "worker" (only `flask tiktok-pixel events
+        #: deliver`, run as its own process; web processes only write).
+        "TIKTOK_PIXEL_EVENTS_DELIVERY": "thread",
+    }
+)
 
 _TOKEN_PROBLEM = (
     "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable characters without spaces, "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..csp import CspBlocksPixel, describe_problems, policy_problems
 from ..errors import safe_repr
 from ..partial import deliver_partial
-from .policy import ResponsePolicy, is_history_restore, is_prefetch, request_kind
+from .policy import NO_POLICY, ResponsePolicy, is_history_restore, is_prefetch, request_kind
 
 if TYPE_CHECKING:
     from .request import ResponseFacts
@@ -43,9 +43,16 @@ def first_warning(seen: set[str], key: str) -> bool:
 def finish_request(
     pixel: PixelCore, state: RequestState, response: ResponseFacts
 ) -> ResponsePolicy:
-    """See :meth:`~pixel_embed.core.view.PixelCore.finish`."""
+    """``pixel.finish(state, response)``: the end of the request (an after-request step): the
+    partial-page calls, the CSP check, the server events, the deferred events saved; returns
+    what the response needs (:data:`~.policy.NO_POLICY` when nothing).
+
+    :raises ~pixel_embed.csp.CspBlocksPixel: in strict mode, the response's policy blocks
+        TikTok.
+    """
     state.responded = True
-    policy = ResponsePolicy()
+    vary: tuple[str, ...] = ()
+    headers: dict[str, str] = {}
     request = state.request
     setup = state.setup
     if is_history_restore(request):
@@ -56,7 +63,7 @@ def finish_request(
         state.rendered = True
         state.private = True
     if setup.partial is not None:
-        deliver_partial(pixel, state, response, policy)
+        vary = deliver_partial(pixel, state, response, headers)
     if state.shown:  # the pixel is on the page: can it reach TikTok?
         _check_csp(pixel, state, response)
     server_events = setup.server_events
@@ -83,12 +90,12 @@ def finish_request(
         _identity_lost(pixel, state, response)
     if state.events and not state.rendered:
         _never_rendered(state, len(state.events))
-    if state.private or state.once_sent:
-        policy.private = True
-        # Back and forward would show the stored copy and run its calls again: the server,
-        # which knows the key was sent, must answer.
-        policy.no_store = state.once_sent
-    return policy
+    private = state.private or state.once_sent
+    if not (private or vary or headers):
+        return NO_POLICY
+    # Back and forward would show the stored copy of a page with a once event and run its
+    # calls again: the server, which knows the key was sent, must answer (no_store).
+    return ResponsePolicy(private, state.once_sent, vary, headers)
 
 
 def _check_csp(pixel: PixelCore, state: RequestState, response: ResponseFacts) -> None:

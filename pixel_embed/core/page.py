@@ -21,8 +21,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("pixel_embed")
 
 
-def render_page(pixel: PixelCore, state: RequestState) -> Markup:
-    """See :meth:`~pixel_embed.core.view.PixelCore.render`."""
+def render_page(pixel: PixelCore) -> Markup:
+    """``pixel.render()``: the pixel's HTML for this page, the ``tiktok_pixel()`` template
+    global.
+
+    A streamed page (``stream_template``) must call it in the view, before streaming, and
+    pass the HTML to the template: once the response has started, the page can no longer
+    be marked private nor its deferred events taken out of the session.
+
+    :raises StreamingError: the response's headers are already sent.
+    """
+    state = pixel.request_state("render")
     if state.rendered:
         return render_disabled("already rendered on this page")
     if state.responded:

@@ -75,7 +75,7 @@ def request_kind(request: _HasHeaders) -> RequestKind | None:
     return None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ResponsePolicy:
     """What the integration does to the response.
 
@@ -92,10 +92,12 @@ class ResponsePolicy:
     private: bool = False
     no_store: bool = False
     vary: tuple[str, ...] = ()
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
-    def __bool__(self) -> bool:
-        return self.private or self.no_store or bool(self.vary) or bool(self.headers)
+
+#: The policy of a response that needs nothing (most pages without a visitor's data): ``finish``
+#: returns this one object, so ``policy is NO_POLICY`` tells the integration it has nothing to do.
+NO_POLICY = ResponsePolicy()
 
 
 def private_cache_control(value: str | None) -> str:

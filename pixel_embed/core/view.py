@@ -37,8 +37,8 @@ from .config import PixelConfig
 from .deferred import SESSION_KEY, DeferredStore, once_digest
 from .finish import finish_request
 from .page import render_page
-from .policy import ResponsePolicy, is_history_restore, is_prefetch
-from .request import RequestFacts, ResponseFacts
+from .policy import is_history_restore, is_prefetch
+from .request import RequestFacts
 from .state import AppSetup, RequestState
 
 log = logging.getLogger("pixel_embed")
@@ -121,14 +121,9 @@ class PixelCore:
             "function), not at import time or in a background job."
         )
 
-    def finish(self, state: RequestState, response: ResponseFacts) -> ResponsePolicy:
-        """The end of the request (an after-request step): the partial-page calls, the CSP
-        check, the server events, the deferred events saved; returns what the response needs.
-
-        :raises ~pixel_embed.csp.CspBlocksPixel: in strict mode, the response's policy blocks
-            TikTok.
-        """
-        return finish_request(self, state, response)
+    #: ``finish(state, response) -> ResponsePolicy``: the end of the request (an after-request
+    #: step), see :func:`~pixel_embed.core.finish.finish_request`.
+    finish = finish_request
 
     def is_internal(self, state: RequestState) -> bool:
         """Whether the request comes from ``TIKTOK_PIXEL_INTERNAL_IPS``."""
@@ -387,16 +382,9 @@ class PixelCore:
 
     # -- rendering -----------------------------------------------------------------------------
 
-    def render(self) -> Markup:
-        """The pixel's HTML for this page: the ``tiktok_pixel()`` template global.
-
-        A streamed page (``stream_template``) must call it in the view, before streaming, and
-        pass the HTML to the template: once the response has started, the page can no longer
-        be marked private nor its deferred events taken out of the session.
-
-        :raises StreamingError: the response's headers are already sent.
-        """
-        return render_page(self, self.request_state("render"))
+    #: ``render() -> Markup``: the pixel's HTML for this page, the ``tiktok_pixel()`` template
+    #: global (see :func:`~pixel_embed.core.page.render_page`).
+    render = render_page
 
     def fragment(self) -> Markup:
         """This request's pending calls, for HTML inserted into a page that has the pixel: the

@@ -2,7 +2,9 @@
 :func:`serve_app`, and the pytest fixture ``pixel_app_url`` that serves the test's own app.
 
 A WSGI app (Flask, Django's WSGI handler) runs on Werkzeug's threaded server, imported when an
-app is served: pytest starts in projects that have no Werkzeug.
+app is served: pytest starts in projects that have no Werkzeug. Another kind of app plugs in
+beside :func:`serve_wsgi`, as a context manager ``(app, host, port)`` that yields the base URL
+and stops its server at the end, which :func:`serve_app` picks for that kind of app.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ if TYPE_CHECKING:
 #: How often the server's loop looks for a shutdown request, in seconds. ``shutdown()`` waits
 #: for that look: with socketserver's default (0.5 s) every server took half a second to stop.
 POLL_INTERVAL = 0.05
+NO_WERKZEUG = (
+    "serve_app runs a WSGI app on Werkzeug's threaded server, and Werkzeug is not installed: "
+    "pip install werkzeug (Flask brings it)"
+)
 
 
 @contextmanager
@@ -54,8 +60,14 @@ def _quiet_handler() -> type[WSGIRequestHandler]:
 @contextmanager
 def serve_wsgi(app: Any, host: str, port: int) -> Iterator[str]:
     """Run the WSGI ``app`` on Werkzeug's threaded server at ``host:port`` for the duration of
-    the block (no request log), and stop it at the end; :func:`serve_app` checks the host."""
-    from werkzeug.serving import make_server
+    the block (no request log), and stop it at the end; :func:`serve_app` checks the host.
+
+    :raises ModuleNotFoundError: Werkzeug is not installed (the message says so).
+    """
+    try:
+        from werkzeug.serving import make_server
+    except ImportError:
+        raise ModuleNotFoundError(NO_WERKZEUG, name="werkzeug") from None
 
     server = make_server(host, port, app, threaded=True, request_handler=_quiet_handler())
     thread = threading.Thread(

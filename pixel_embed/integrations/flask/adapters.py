@@ -13,13 +13,17 @@ _CDN_CACHE_NAMES = frozenset(name.lower() for name in CDN_CACHE_HEADERS)
 
 class FlaskRequest:
     """A Flask request as a :class:`~pixel_embed.core.request.RequestFacts`: each field read
-    from the request when the core asks for it."""
+    from the request when the core asks for it, but the headers, which every page reads."""
 
-    __slots__ = ("request",)
+    __slots__ = ("headers", "raw_path", "raw_query", "request")
 
     def __init__(self, request: Request) -> None:
         #: The Flask request.
         self.request = request
+        self.headers: Mapping[str, str] = request.headers  # type: ignore[assignment]
+        environ = request.environ
+        self.raw_path: str = environ.get("PATH_INFO", "")
+        self.raw_query: str = environ.get("QUERY_STRING", "")
 
     @property
     def method(self) -> str:
@@ -34,16 +38,6 @@ class FlaskRequest:
         return self.request.path
 
     @property
-    def raw_path(self) -> str:
-        path: str = self.request.environ.get("PATH_INFO", "")
-        return path
-
-    @property
-    def raw_query(self) -> str:
-        query: str = self.request.environ.get("QUERY_STRING", "")
-        return query
-
-    @property
     def endpoint(self) -> str | None:
         return self.request.endpoint
 
@@ -54,10 +48,6 @@ class FlaskRequest:
     @property
     def is_secure(self) -> bool:
         return self.request.is_secure
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self.request.headers  # type: ignore[return-value]
 
     @property
     def cookies(self) -> Mapping[str, str]:
@@ -108,29 +98,24 @@ def apply_policy(response: Response, policy: ResponsePolicy) -> None:
         vary = response.vary
         for name in policy.vary:
             vary.add(name)
-    for name, value in policy.headers.items():
-        response.headers[name] = value
-    if policy.private:
-        make_private(response)
-    if policy.no_store:
-        response.headers["Cache-Control"] = "no-store"
-
-
-def make_private(response: Response) -> None:
-    """Keep ``response`` out of shared caches: one visitor's hashes and purchases must never be
-    served to another."""
     headers = response.headers
-    # One pass over the few headers: "name in headers" raises and catches an exception when
-    # the name is absent, which costs more than this.
-    names = {name.lower() for name, _ in headers}
-    if "cache-control" not in names:
-        headers.add("Cache-Control", "private")  # set() would look for it again
-    else:  # keep the view's other directives (parsing them costs ~10 us)
-        cache_control = response.cache_control
-        cache_control.public = False
-        cache_control.private = True
-        cache_control.s_maxage = None
-    if not names.isdisjoint(_CDN_CACHE_NAMES):
-        for name in CDN_CACHE_HEADERS:
-            if name.lower() in names:
-                headers[name] = "no-store"
+    for name, value in policy.headers.items():
+        headers[name] = value
+    if policy.private:
+        # Out of shared caches: one visitor's hashes and purchases must never be served to
+        # another. One pass over the few headers: "name in headers" raises and catches an
+        # exception when the name is absent, which costs more than this.
+        names = {name.lower() for name, _ in headers}
+        if "cache-control" not in names:
+            headers.add("Cache-Control", "private")  # set() would look for it again
+        else:  # keep the view's other directives (parsing them costs ~10 us)
+            cache_control = response.cache_control
+            cache_control.public = False
+            cache_control.private = True
+            cache_control.s_maxage = None
+        if not names.isdisjoint(_CDN_CACHE_NAMES):
+            for name in CDN_CACHE_HEADERS:
+                if name.lower() in names:
+                    headers[name] = "no-store"
+    if policy.no_store:
+        headers["Cache-Control"] = "no-store"

@@ -12,6 +12,7 @@ from flask import session as flask_session
 from flask.sessions import SecureCookieSessionInterface
 
 from ...core.config import DEFAULTS, PixelConfig
+from ...core.policy import NO_POLICY
 from ...core.state import AppSetup, RequestState
 from ...core.view import PixelCore
 from ...events_api.delivery import Sender
@@ -84,7 +85,7 @@ class TikTokPixel(PixelCore):
                 "Import and use that instance instead."
             )
         for key, default in DEFAULTS.items():
-            app.config.setdefault(key, default)
+            app.config.setdefault(key, list(default) if isinstance(default, list) else default)
         config = PixelConfig.from_mapping(app.config)
         app.extensions["tiktok_pixel"] = self
         app.jinja_env.globals["tiktok_pixel"] = self.render
@@ -156,7 +157,8 @@ class TikTokPixel(PixelCore):
                 "This TikTokPixel is not registered on the current app: call "
                 "pixel.init_app(app) in the app factory."
             ) from None
-        state = self.new_state(site.setup, FlaskRequest(current), site)
+        setup = site.setup
+        state = RequestState(self, setup, setup.config, FlaskRequest(current), site)
         state.responded = getattr(current, _RESPONDED_KEY, False)
         setattr(current, _STATE_KEY, state)
         return state
@@ -165,14 +167,14 @@ class TikTokPixel(PixelCore):
         """Flask's session; with ``write``, ``None`` without a secret key. Without, ``None``
         when Flask's own cookie session was not sent: looking at the session anyway would add
         ``Vary: Cookie`` to every page (~7 us)."""
-        app = cast(_Site, state.native).app
+        app: Flask = state.native.app
         if write:
             if not app.secret_key:
                 return None
         else:
             interface = app.session_interface
             if type(interface) is SecureCookieSessionInterface:
-                current = cast(FlaskRequest, state.request).request
+                current: Request = state.request.request  # type: ignore[attr-defined]
                 # No Cookie header at all (a first visit): no cookie to parse.
                 if not current.environ.get("HTTP_COOKIE") or (
                     interface.get_cookie_name(app) not in current.cookies
@@ -188,7 +190,7 @@ class TikTokPixel(PixelCore):
         """The ``nonce`` function's, else Flask-Talisman's ``csp_nonce()``, else ``None``."""
         if self._nonce is not None:
             return self._nonce()
-        talisman = cast(_Site, state.native).template_globals.get("csp_nonce")
+        talisman = state.native.template_globals.get("csp_nonce")
         return cast(str | None, talisman()) if callable(talisman) else None
 
     def _after_request(self, response: Response) -> Response:
@@ -198,6 +200,6 @@ class TikTokPixel(PixelCore):
             setattr(current, _RESPONDED_KEY, True)
             return response
         policy = self.finish(state, FlaskResponse(response))
-        if policy:
+        if policy is not NO_POLICY:
             apply_policy(response, policy)
         return response
