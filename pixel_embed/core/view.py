@@ -211,7 +211,7 @@ class PixelCore:
         try:
             checked = validate_event(
                 event,
-                _given_params(params, properties),
+                given_params(params, properties),
                 event_id=event_id,
                 on_error=config.on_error,
             )
@@ -393,7 +393,7 @@ class PixelCore:
         return render_fragment(self, self.request_state("tiktok_pixel_calls"))
 
 
-def _given_params(
+def given_params(
     params: Mapping[str, Any] | None, properties: dict[str, Any]
 ) -> Mapping[str, Any] | None:
     """track()'s parameters, from the mapping and the keyword arguments; a mapping whose

@@ -276,6 +276,7 @@ def send_event(
         broker unreachable): a webhook answering an error is retried by its provider, and the
         derived ``event_id`` keeps a retry from counting twice.
     """
+    from ..core.view import given_params
     from .hooks import consent_allows
 
     resolved = _target(target)
@@ -295,10 +296,7 @@ def send_event(
     when = _event_time(event_time, source, now)
     try:
         checked = validate_event(
-            event,
-            {**(params or {}), **properties},
-            event_id=event_id,
-            on_error=resolved.on_error,
+            event, given_params(params, properties), event_id=event_id, on_error=resolved.on_error
         )
     except InvalidEvent as exc:
         if resolved.strict or exc.field != "event":
