@@ -215,7 +215,19 @@ def test_the_click_id_cookie_is_secure_over_https(served: tuple[Flask, TikTokPix
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-@pytest.mark.parametrize("query", ["", "?ttclid=", "?ttclid=%3Cscript%3E", "?other=1"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?ttclid=",
+        "?ttclid=%3Cscript%3E",
+        "?other=1",
+        # A visitor chooses the URL: a phone number or an address is no click id (issue 29's
+        # privacy corpus, put in each field of a stored context, found it).
+        "?ttclid=%2B31612345678",
+        "?ttclid=jane.doe%40example.com",
+    ],
+)
 def test_no_click_id_is_invented(
     served: tuple[Flask, TikTokPixel], fake: FakeEventsApi, query: str
 ) -> None:
@@ -314,3 +326,17 @@ def test_settings_are_checked_at_init_app(
     if key == "TIKTOK_PIXEL_ACCESS_TOKEN":
         assert "the value is not repeated here" in str(raised.value)
         assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "ttp", ["06-12345678", "0049-30-1234567", "jane@example.com", "+31612345678", "x" * 200]
+)
+def test_a_ttp_cookie_that_is_not_tiktoks_is_not_forwarded(
+    served: tuple[Flask, TikTokPixel], fake: FakeEventsApi, ttp: str
+) -> None:
+    app, _ = served
+    client = app.test_client()
+    client.set_cookie("_ttp", ttp)
+    client.get("/buy")
+    [event] = sent_after(app, fake)
+    assert "ttp" not in event["user"]

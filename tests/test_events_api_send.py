@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import orjson
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as target_event
 from hypothesis import strategies as st
 
+from benchmarks.screen import load_corpus
 from pixel_embed import TikTokPixel, order_event_id
 from pixel_embed.errors import InvalidEvent, InvalidIdentity, InvalidInput
 from pixel_embed.events_api import BackgroundSender, EventsApiClient, ServerEvents
@@ -31,6 +33,7 @@ from pixel_embed.events_api.quality import match_quality
 from pixel_embed.events_api.send import PROCESS_QUALITY, send_event
 from pixel_embed.matching import Identity, sha256_hex
 from pixel_embed.render import CONSENT_COOKIE
+from pixel_embed.screening import find_personal_data
 from pixel_embed.testing.events_api import FakeEventsApi
 
 CODE = "CABCDE1234567890ABCD"
@@ -611,3 +614,43 @@ def test_any_arguments_are_sent_or_refused_with_a_named_error_never_a_traceback(
             assert EMAIL not in text
             assert data["event_id"] == sent
     assert all(isinstance(field, str) for field in refused)
+
+
+VARIANTS: list[str] = [row["text"] for row in load_corpus("pii_variants")]
+PLACES: dict[str, Callable[[str], dict[str, str]]] = {
+    "url_path": lambda v: {"url": "https://shop.example/" + quote(v, safe="/@+")},
+    "url_query": lambda v: {"url": "https://shop.example/p?note=" + quote_plus(v)},
+    "user_agent": lambda v: {"user_agent": f"Mozilla/5.0 {v}"},
+    "ttclid": lambda v: {"ttclid": v},
+    "ttp": lambda v: {"ttp": v},
+    "ip": lambda v: {"ip": v},
+    "email": lambda v: {"email": v},
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(variant=st.sampled_from(VARIANTS), place=st.sampled_from(sorted(PLACES)))
+def test_personal_data_put_in_a_stored_context_never_reaches_tiktok(
+    variant: str, place: str
+) -> None:
+    """The privacy corpus's e-mail addresses and phone numbers, written into each field of a
+    stored context (a tampered database row): what is sent holds none of them."""
+    sender = _ListSender()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="x",
+        TIKTOK_PIXEL_CODE=CODE,
+        TIKTOK_PIXEL_STRICT=False,  # a tampered field is logged and left out
+        TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
+    )
+    TikTokPixel(app, sender=sender)
+    send_event(app, "Lead", context=visit(**PLACES[place](variant)))
+    [(_, data)] = sender.items
+    text = orjson.dumps(data).decode()
+    if place != "user_agent":  # a user agent is judged by the screen alone, as in a request
+        assert variant not in text
+    sent = [data["user"].get(key) for key in ("ttclid", "ttp", "user_agent")]
+    sent.append(data.get("page", {}).get("url"))
+    assert [find_personal_data(value) for value in sent if value] == [[]] * len(
+        [value for value in sent if value]
+    )

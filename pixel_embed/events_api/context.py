@@ -26,7 +26,6 @@ with the order's other personal data.
 from __future__ import annotations
 
 import ipaddress
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import orjson
 from ..errors import InvalidEvent
 from ..matching import NO_IDENTITY, Identity, is_sha256
 from ..render import ConsentState
+from .clickid import ttp_cookie, valid_ttclid
 from .payload import RequestContext
 
 if TYPE_CHECKING:
@@ -58,8 +58,6 @@ MAX_CLICK_AGE = 30 * 24 * 3600
 CLOCK_SKEW = 300
 
 _HASHES = {"email": "email", "phone": "phone_number", "external_id": "external_id"}
-_TTCLID = re.compile(r"[A-Za-z0-9._~+/=-]{1,500}")
-_TTP = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -117,8 +115,8 @@ def capture(
         if value and is_sha256(value):
             context[key] = value
     values = {
-        "ttclid": request.ttclid if request.ttclid and _TTCLID.fullmatch(request.ttclid) else None,
-        "ttp": request.ttp if request.ttp and _TTP.fullmatch(request.ttp) else None,
+        "ttclid": valid_ttclid(request.ttclid),
+        "ttp": ttp_cookie(request.ttp),
         "url": _page_url(scrub_url(request.url)),
         "ip": _ip(request.ip),
         "user_agent": _user_agent(request.user_agent),
@@ -242,16 +240,8 @@ def read(
         )
         for key in _HASHES
     }
-    ttclid = field(
-        "ttclid",
-        lambda v: v if isinstance(v, str) and _TTCLID.fullmatch(v) else None,
-        "is not a TikTok click id",
-    )
-    ttp = field(
-        "ttp",
-        lambda v: v if isinstance(v, str) and _TTP.fullmatch(v) else None,
-        "is not the value TikTok's SDK keeps in _ttp",
-    )
+    ttclid = field("ttclid", valid_ttclid, "is not a TikTok click id")
+    ttp = field("ttp", ttp_cookie, "is not the value TikTok's SDK keeps in _ttp")
     if at is not None and now - at > MAX_CLICK_AGE and (ttclid or ttp):
         # An old click attributes to no ad: the rest (IP, user agent, hashes) still matches.
         ttclid = ttp = None
