@@ -30,6 +30,7 @@ def test_the_webhooks_purchase_has_the_browsers_event_id_and_the_visitors_keys(
         {
             "TESTING": True,
             "DEMO_HTMX": False,
+            "DEMO_PAYMENT_WEBHOOKS": True,
             "TIKTOK_PIXEL_EVENTS_QUEUE": f"sqlite:///{tmp_path}/events.sqlite3",
             **fake.config,
         }
