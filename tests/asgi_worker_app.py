@@ -17,9 +17,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from pixel_embed.integrations.starlette import PixelMiddleware, TikTokPixel
+from pixel_embed.testing.events_api import FAKE_ACCESS_TOKEN
 
 CODE = "CABCDE1234567890ABCD"
-TOKEN = "tt-secret-0123456789abcdef"
+#: The fake Events API's token, as the test that started this process passes it on.
+TOKEN = os.environ.get("ASGI_TEST_TOKEN", FAKE_ACCESS_TOKEN)
 
 pixel = TikTokPixel(
     {

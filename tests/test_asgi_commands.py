@@ -40,6 +40,7 @@ def events(
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")]),
         "ASGI_TEST_API_URL": fake.url,
+        "ASGI_TEST_TOKEN": fake.access_token,
         "ASGI_TEST_QUEUE": queue,
     }
     command = [sys.executable, "-m", "pixel_embed.cli", "events", *args]
@@ -116,3 +117,13 @@ def test_the_memory_queue_has_no_dead_letters_to_retry(fake: FakeEventsApi) -> N
     done = events(fake, "memory", "--app", APP, "retry", status=2)
     assert "only the sqlite outbox keeps dead letters" in done.stderr
     assert "queue: memory" in events(fake, "memory", "--app", APP, "status").stdout
+
+
+def test_quality_reports_the_matching_keys_of_the_outbox(
+    fake: FakeEventsApi, outbox: Outbox
+) -> None:
+    queue = f"sqlite:///{outbox.path}"
+    outbox.add([(CODE, event("q1")), (CODE, event("q2"))])
+    report = json.loads(events(fake, queue, "--app", APP, "quality", "--json").stdout)
+    assert isinstance(report, dict)
+    assert events(fake, queue, "--app", APP, "quality").stdout.strip()

@@ -48,6 +48,7 @@ def uvicorn_workers(
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)]),
         "ASGI_TEST_API_URL": fake.url,
+        "ASGI_TEST_TOKEN": fake.access_token,
         "ASGI_TEST_QUEUE": queue,
         "ASGI_TEST_SHUTDOWN_TIMEOUT": str(shutdown),
     }

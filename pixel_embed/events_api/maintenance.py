@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from ..errors import PixelError
+from .batching import where
 from .delivery import BackgroundSender, Sender
 from .outbox_sender import OutboxSender
 
@@ -72,7 +73,7 @@ def status_text(sender: Sender, queue: str | None, *, as_json: bool, dead_shown:
     ]
     if outbox is not None and dead_shown > 0:
         lines += [
-            f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
+            f"  #{dead.id} {dead.event} {dead.event_id} {where(dead.key)}, "
             f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
             for dead in outbox.dead_letters(dead_shown)
         ]

@@ -12,13 +12,16 @@ not start delivery: only ``deliver`` delivers.
 - ``purge``: delete dead letters (all, or ``--older-than`` hours) and give the file's space
   back (``--yes``, or a confirmation on a terminal);
 - ``deliver``: deliver from the outbox until SIGTERM or SIGINT, for
-  ``TIKTOK_PIXEL_EVENTS_DELIVERY = "worker"`` (``--burst``: until nothing is due).
+  ``TIKTOK_PIXEL_EVENTS_DELIVERY = "worker"`` (``--burst``: until nothing is due);
+- ``quality``: the share of server events carrying each matching key, by event name
+  (``--hours``, ``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -27,6 +30,9 @@ from typing import Any, TextIO
 from ...errors import PixelError
 from ...events_api.delivery import Sender
 from ...events_api.maintenance import deliver_until_stopped, outbox_sender, status_text
+from ...events_api.outbox_sender import OutboxSender
+from ...events_api.quality import match_quality
+from ...events_api.send import quality_store
 from .middleware import PixelMiddleware
 from .pixel import TikTokPixel
 
@@ -62,6 +68,9 @@ def build_parser(prog: str = "pixel-embed events") -> argparse.ArgumentParser:
     purge.add_argument("--yes", action="store_true", help="do not ask")
     deliver = actions.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
     deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
+    quality = actions.add_parser("quality", help="the share of events with each matching key")
+    quality.add_argument("--hours", type=float, default=24.0, help="the period (24 hours)")
+    quality.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -99,6 +108,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         "retry": _retry,
         "purge": _purge,
         "deliver": _deliver,
+        "quality": _quality,
     }[args.action]
     return action(server_events.sender, args, out, queue)
 
@@ -191,4 +201,16 @@ def _deliver(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str |
         print(line, file=out, flush=True)
 
     deliver_until_stopped(delivering, burst=args.burst, say=say)
+    return 0
+
+
+def _quality(sender: Sender, args: argparse.Namespace, out: TextIO, queue: str | None) -> int:
+    if not isinstance(sender, OutboxSender):
+        print(
+            "(the counts of this queue live in each process that enqueues events: this "
+            "process's; call pixel_embed.events_api.match_quality in the app for its own)",
+            file=sys.stderr,
+        )
+    report = match_quality(quality_store(sender), hours=args.hours)
+    print(json.dumps(report.as_dict(), sort_keys=True) if args.json else report.format(), file=out)
     return 0
