@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from pixel_embed import ConfigurationError
 from pixel_embed.integrations.starlette import PixelMiddleware, TikTokPixel
 from pixel_embed.testing.asgi_server import serve_asgi
+from pixel_embed.testing.events_api import FakeEventsApi
 
 Kind = Literal["async", "sync"]
 KINDS: tuple[Kind, ...] = ("async", "sync")
@@ -198,3 +199,13 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     ran in this session), which ``asyncio.run`` refuses to share."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def to_fake(fake: FakeEventsApi, queue: str = "memory") -> dict[str, Any]:
+    """The settings that send a site's server events to ``fake``, fast, through ``queue``."""
+    return {
+        "TIKTOK_PIXEL_ACCESS_TOKEN": fake.access_token,
+        "TIKTOK_PIXEL_EVENTS_API_URL": fake.url,
+        "TIKTOK_PIXEL_EVENTS_API_BACKOFF": 0.01,
+        "TIKTOK_PIXEL_EVENTS_QUEUE": queue,
+    }

@@ -21,8 +21,9 @@ from asgi_support import (
     served,
     site,
     templates,
+    to_fake,
 )
-from events_api_support import TOKEN, fake_api
+from events_api_support import fake_api
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -281,12 +282,7 @@ def test_a_view_that_fails_still_sends_its_server_events(kind: Kind) -> None:
         raise RuntimeError("the view failed after tracking")
 
     with fake_api() as fake:
-        app, pixel = site(
-            kind,
-            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
-            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
-            TIKTOK_PIXEL_EVENTS_QUEUE="memory",
-        )
+        app, pixel = site(kind, **to_fake(fake))
         app.router.routes.insert(0, Route("/fails", endpoint(fails, kind)))
         with served(app) as client:
             assert client.get("/fails").status_code == 500
@@ -339,15 +335,8 @@ def test_one_app_served_again_after_its_shutdown_still_delivers(
         return PlainTextResponse(order)
 
     with fake_api() as fake:
-        app, pixel = site(
-            kind,
-            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
-            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
-            TIKTOK_PIXEL_EVENTS_API_BACKOFF=0.01,
-            TIKTOK_PIXEL_EVENTS_QUEUE="memory"
-            if queue == "memory"
-            else f"sqlite:///{tmp_path}/o.db",
-        )
+        outbox = "memory" if queue == "memory" else f"sqlite:///{tmp_path}/o.db"
+        app, pixel = site(kind, **to_fake(fake, outbox))
         app.router.routes.insert(0, Route("/paid/{order}", endpoint(paid, kind)))
         for order in ("first-serve", "second-serve", "third-serve"):
             with served(app) as client:
@@ -376,13 +365,7 @@ def test_segment_calls_work_as_on_flask(kind: Kind) -> None:
 @pytest.mark.parametrize(("consent", "kept"), [("none", True), ("strict", False)])
 def test_an_ad_clicks_id_is_kept_where_consent_allows(kind: Kind, consent: str, kept: bool) -> None:
     with fake_api() as fake:
-        app, _ = site(
-            kind,
-            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
-            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
-            TIKTOK_PIXEL_EVENTS_QUEUE="memory",
-            TIKTOK_PIXEL_CONSENT=consent,
-        )
+        app, _ = site(kind, **to_fake(fake), TIKTOK_PIXEL_CONSENT=consent)
         with served(app) as client:
             landed = client.get("/product/mug", params={"ttclid": "E.C.P.ad-click_1"})
             hostile = client.get("/product/mug", params={"ttclid": "<x>;\r\nSet-Cookie: a=b"})
