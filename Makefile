@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: test lint demo bench chromium redis clean docs docs-check
+.PHONY: test lint demo demo-django bench chromium redis clean docs docs-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ docs-check: $(BIN)/.installed
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m demo_site --host $(HOST) --port $(PORT)
+
+# The same shop on Django (demo_django/): migrates its SQLite file in the temporary folder first.
+demo-django: $(BIN)/.installed
+	$(BIN)/python -m demo_django --host $(HOST) --port $(PORT)
 
 bench: $(BIN)/.installed chromium
 	$(BIN)/python -m benchmarks

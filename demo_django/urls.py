@@ -1,0 +1,23 @@
+"""The shop's URLs."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from django.views.static import serve
+
+from . import views
+
+app_name = "shop"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("product/<slug:slug>", views.product, name="product"),
+    path("cart", views.cart, name="cart"),
+    path("cart/add", views.cart_add, name="cart_add"),
+    path("checkout/pay", views.pay, name="pay"),
+    path("orders/<str:order_id>", views.order, name="order"),
+    path("login", views.login_view, name="login"),
+    path("logout", views.logout_view, name="logout"),
+    # The shop's scripts and styles (the Flask demo's files), served by Django itself: a demo
+    # has no web server in front.
+    re_path(r"^static/(?P<path>.+)$", serve, {"document_root": views.STATIC_DIR}),
+]
