@@ -7,7 +7,6 @@ from django.views.static import serve
 
 from . import views
 
-app_name = "shop"
 urlpatterns = [
     path("", views.home, name="home"),
     path("product/<slug:slug>", views.product, name="product"),

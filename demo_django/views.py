@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from demo_site.catalogue import CURRENCY, PRODUCTS, Product
+from .catalogue import CURRENCY, PRODUCTS, Item
 
 #: The Flask demo's scripts and stylesheet (htmx, the consent banner), shared.
 STATIC_DIR = Path(__file__).resolve().parents[1] / "demo_site" / "static"
@@ -33,11 +33,11 @@ _CART = "cart"
 @dataclass(frozen=True)
 class Order:
     id: str
-    lines: tuple[tuple[Product, int], ...]
+    lines: tuple[tuple[Item, int], ...]
 
     @property
     def total(self) -> float:
-        return sum(product.price_cents * quantity for product, quantity in self.lines) / 100
+        return sum(product.cents * quantity for product, quantity in self.lines) / 100
 
     def pixel_params(self) -> dict[str, Any]:
         return {
@@ -91,7 +91,7 @@ def _cart(request: HttpRequest) -> dict[str, int]:
     }
 
 
-def _product(slug: str) -> Product:
+def _product(slug: str) -> Item:
     found = PRODUCTS.get(slug)
     if found is None:
         raise Http404("no such product")
@@ -132,13 +132,13 @@ def cart_add(request: HttpRequest) -> HttpResponseBase:
     if getattr(request, "htmx", False):
         return render(request, "shop/_added.html", {"product": item})
     messages.success(request, f"Added {item.name} to your cart.")
-    return redirect("shop:cart")
+    return redirect("cart")
 
 
 @require_GET
 def cart(request: HttpRequest) -> HttpResponse:
     lines = [(PRODUCTS[slug], count) for slug, count in _cart(request).items()]
-    total = sum(item.price_cents * count for item, count in lines) / 100
+    total = sum(item.cents * count for item, count in lines) / 100
     return render(request, "shop/cart.html", {"lines": lines, "total": total})
 
 
@@ -146,7 +146,7 @@ def cart(request: HttpRequest) -> HttpResponse:
 def pay(request: HttpRequest) -> HttpResponseBase:
     lines = tuple((PRODUCTS[slug], count) for slug, count in _cart(request).items())
     if not lines:
-        return redirect("shop:cart")
+        return redirect("cart")
     with _lock:
         order = Order(f"D-{next(_numbers)}", lines)
         _orders[order.id] = order
@@ -158,7 +158,7 @@ def pay(request: HttpRequest) -> HttpResponseBase:
     request.tiktok_pixel.track(  # type: ignore[attr-defined]
         "CompletePayment", order.pixel_params(), order_id=order.id, defer=True, server=True
     )
-    return redirect("shop:order", order_id=order.id)
+    return redirect("order", order_id=order.id)
 
 
 @require_GET
@@ -180,10 +180,10 @@ def login_view(request: HttpRequest) -> HttpResponseBase:
     if user is None:
         return render(request, "shop/login.html", {"error": "Wrong name or password"}, status=400)
     login(request, user)  # user_logged_in: what the last person left for the next page goes
-    return redirect("shop:home")
+    return redirect("home")
 
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponseBase:
     logout(request)  # user_logged_out: the pixel forgets the visitor
-    return redirect("shop:home")
+    return redirect("home")

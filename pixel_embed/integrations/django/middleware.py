@@ -5,14 +5,15 @@ to the response.
 django-csp's ``CSPMiddleware``: :mod:`.placement` says why, and checks it when Django builds its
 middleware, so a misplaced one fails start-up with
 :class:`~django.core.exceptions.ImproperlyConfigured` instead of losing events quietly.
-Sync and async: under ASGI it runs in the event loop, without a thread hop.
+Sync and async: under ASGI the view runs without a thread hop; the after-view step, which may
+read a database-backed session, runs in Django's sync thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -56,15 +57,22 @@ class TikTokPixelMiddleware:
         served = pixel.serve_script(request)
         if served is not None:
             return served
-        pixel.start(request)
-        response = self.get_response(request)  # type: ignore[assignment]
-        assert isinstance(response, HttpResponseBase)
-        return pixel.finish_response(request, response)
+        token = pixel.start(request)
+        try:
+            response = self.get_response(request)
+            assert isinstance(response, HttpResponseBase)
+            return pixel.end(request, response)
+        finally:
+            pixel.reset(token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         served = pixel.serve_script(request)
         if served is not None:
             return served
-        pixel.start(request)
-        response = await self.get_response(request)  # type: ignore[misc]
-        return pixel.finish_response(request, response)
+        token = pixel.start(request)
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+            # The session may be database-backed: Django's sync access, in a thread.
+            return await sync_to_async(pixel.end)(request, response)
+        finally:
+            pixel.reset(token)

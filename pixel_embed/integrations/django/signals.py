@@ -16,15 +16,15 @@ from django.http import HttpRequest
 def _forget_on_logout(*, request: HttpRequest | None = None, **extra: Any) -> None:
     from .pixel import pixel
 
-    if request is not None and pixel.serves(request):
+    if request is not None:
         pixel.forget_request(request)
 
 
 def _forget_carried_on_login(*, request: HttpRequest | None = None, **extra: Any) -> None:
     from .pixel import pixel
 
-    if request is not None and pixel.serves(request):
-        pixel.forget_carried(request)
+    if request is not None:
+        pixel.forget_carried_of(request)
 
 
 def connect() -> None:
