@@ -44,11 +44,24 @@ def log_in(page: Page, shop: str, who: tuple[str, str, str, str]) -> None:
 
 
 def journey(page: Page, shop: str, events_api: FakeEventsApi, *, real: bool) -> None:
-    # Consent "hold": the SDK loads, events wait for the visitor's choice.
-    page.goto(shop + "/")
-    expect_pixel(page).to_have_made(*HELD)
+    # Strict CSP (django-csp): the pixel's script carries the nonce of the policy's header,
+    # and pixel_page fails the test on any violation that concerns TikTok.
+    answer = page.goto(shop + "/product/enamel-mug")
+    assert answer is not None
+    policy = answer.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    # (Browsers hide a nonce from the DOM: the HTML as sent.)
+    assert f'<script nonce="{nonce}">' in answer.text()
+
+    # Consent "hold": the SDK loads, the page's events wait for the visitor's choice.
+    expect_pixel(page).to_have_made(*HELD, "ViewContent")
+    if real:
+        expect_pixel(page).not_to_have_sent("ViewContent")
     page.get_by_role("button", name="Accept").click()
     expect_pixel(page).to_have_called("grantConsent")
+    if real:
+        expect_pixel(page).to_have_sent("ViewContent", times=1)
 
     # A signed-in customer is identified on every page, hashed on the server.
     log_in(page, shop, JANE)
