@@ -1,0 +1,325 @@
+"""The Django integration through Django's test client: start-up checks, sessions of every
+backend, template tags and the Jinja2 global, log-in and log-out, hostile requests, ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from django.template import engines
+from django.test import AsyncClient, Client, override_settings
+from django.urls import path
+from django_support import JANE, PIXEL_MIDDLEWARE, SAM, seed_customers
+
+from pixel_embed import ConfigurationError, hash_email
+from pixel_embed.core.deferred import MAX_DEFERRED, SESSION_KEY
+from pixel_embed.integrations.django.pixel import pixel
+
+SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+LAYOUT = "{% load tiktok_pixel %}<!doctype html><head>{% tiktok_pixel %}</head><body>ok</body>"
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    template = engines["django"].from_string(LAYOUT)
+    return HttpResponse(template.render({}, request))
+
+
+def many_deferred(request: HttpRequest) -> HttpResponse:
+    """Tracks more deferred events than the session keeps, each as big as an event gets."""
+    for number in range(MAX_DEFERRED + 5):
+        request.tiktok_pixel.track(  # type: ignore[attr-defined]
+            "AddToCart",
+            contents=[{"content_id": f"sku-{number}-" + "x" * 60, "quantity": 1, "price": 9.5}],
+            value=9.5,
+            currency="USD",
+            description="y" * 80,
+            defer=True,
+        )
+    request.tiktok_pixel.identify(email="jane@example.com", defer=True)  # type: ignore[attr-defined]
+    return HttpResponse(status=302, headers={"Location": "/page"})
+
+
+def jinja_page(request: HttpRequest) -> HttpResponse:
+    request.tiktok_pixel.track("Search", query="</script><script>alert(1)</script>")  # type: ignore[attr-defined]
+    template = engines["jinja2"].from_string("<head>{{ tiktok_pixel() }}</head>")
+    return HttpResponse(template.render({}, request))
+
+
+def fragment(request: HttpRequest) -> HttpResponse:
+    request.tiktok_pixel.track("AddToCart", content_id="mug")  # type: ignore[attr-defined]
+    template = engines["django"].from_string("{% load tiktok_pixel %}<li>mug</li>{% tiktok_pixel_calls %}")
+    return HttpResponse(template.render({}, request))
+
+
+def added(request: HttpRequest) -> HttpResponse:
+    request.tiktok_pixel.track("AddToCart", content_id="mug", value=12.5, currency="USD")  # type: ignore[attr-defined]
+    return HttpResponse("<span>Added</span>")
+
+
+def no_request(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(engines["django"].from_string(LAYOUT).render({}))
+
+
+urlpatterns = [
+    path("page", page),
+    path("many", many_deferred),
+    path("jinja", jinja_page),
+    path("fragment", fragment),
+    path("no-request", no_request),
+    path("added", added),
+]
+JINJA2 = {
+    "BACKEND": "django.template.backends.jinja2.Jinja2",
+    "OPTIONS": {"extensions": ["pixel_embed.integrations.django.jinja2.TikTokPixelExtension"]},
+}
+
+
+def site_settings(**extra: Any) -> override_settings:
+    """This module's views on the demo's settings, consent off unless ``extra`` says."""
+    from django.conf import settings
+
+    wanted: dict[str, Any] = {
+        "ROOT_URLCONF": __name__,
+        # Django's engine without the demo's context processors (they read the session).
+        "TEMPLATES": [{"BACKEND": settings.TEMPLATES[0]["BACKEND"]}, JINJA2],
+        "MIDDLEWARE": [SESSION, PIXEL_MIDDLEWARE],
+        "TIKTOK_PIXEL_CONSENT": "none",
+    }
+    return override_settings(**{**wanted, **extra})
+
+
+# -- start-up ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        (
+            [PIXEL_MIDDLEWARE, SESSION],
+            f"MIDDLEWARE lists {SESSION} below {PIXEL_MIDDLEWARE}: move it above",
+        ),
+        (
+            [SESSION, "csp.middleware.CSPMiddleware", PIXEL_MIDDLEWARE],
+            f"MIDDLEWARE lists csp.middleware.CSPMiddleware above {PIXEL_MIDDLEWARE}: move it below",
+        ),
+        (
+            [SESSION, PIXEL_MIDDLEWARE, "django.middleware.cache.UpdateCacheMiddleware"],
+            "django.middleware.cache.UpdateCacheMiddleware below",
+        ),
+        ([SESSION, PIXEL_MIDDLEWARE, PIXEL_MIDDLEWARE], "2 times: list it once"),
+    ],
+)
+def test_a_misplaced_middleware_fails_start_up_saying_how_to_fix_it(
+    entries: list[str], problem: str
+) -> None:
+    with site_settings(MIDDLEWARE=entries), pytest.raises(ImproperlyConfigured) as error:
+        Client().get("/page")
+    assert problem in str(error.value)
+    with site_settings(MIDDLEWARE=entries):
+        assert problem in " ".join(message.msg for message in run_checks())
+
+
+def test_a_missing_middleware_is_reported_by_manage_py_check() -> None:
+    with site_settings(MIDDLEWARE=[SESSION]):
+        errors = [message for message in run_checks() if message.id == "tiktok_pixel.E002"]
+    assert errors and PIXEL_MIDDLEWARE in errors[0].msg
+
+
+def test_the_tag_without_the_middleware_says_which_middleware() -> None:
+    with site_settings(MIDDLEWARE=[SESSION]), pytest.raises(ImproperlyConfigured) as error:
+        Client().get("/page")
+    assert f"add {PIXEL_MIDDLEWARE} to MIDDLEWARE" in str(error.value)
+
+
+def test_the_tag_without_the_request_says_how_to_pass_it() -> None:
+    with site_settings(), pytest.raises(ImproperlyConfigured, match="render"):
+        Client().get("/no-request")
+
+
+def test_a_bad_setting_fails_naming_it_and_the_old_settings_come_back() -> None:
+    with pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_CODE 'my-pixel' is not a pixel code"):
+        with site_settings(TIKTOK_PIXEL_CODE="my-pixel"):
+            pass  # pragma: no cover - the override itself fails
+    with site_settings():
+        assert 'ttq.load("CDEMOSHOP00PIXEL0001")' in Client().get("/page").text
+
+
+def test_the_view_api_outside_a_request_says_where_to_call_it() -> None:
+    with pytest.raises(RuntimeError, match=r"request.tiktok_pixel.track\(\) needs the request"):
+        pixel.track("ViewContent")
+
+
+# -- sessions ------------------------------------------------------------------------------------
+
+BACKENDS = [
+    "django.contrib.sessions.backends.signed_cookies",
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cache",
+    "django.contrib.sessions.backends.cached_db",
+    "django.contrib.sessions.backends.file",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine", BACKENDS, ids=[b.rsplit(".", 1)[1] for b in BACKENDS])
+def test_deferred_events_wait_in_every_session_backend_within_the_budget(
+    engine: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with site_settings(SESSION_ENGINE=engine):
+        client = Client()
+        redirect = client.get("/many")
+        assert redirect.status_code == 302
+        cookie = client.cookies["sessionid"].value
+        if engine.endswith("signed_cookies"):
+            # The whole session in the cookie, below the 4 KB browsers keep, with room left.
+            assert len(cookie) < 3400, len(cookie)
+        shown = client.get("/page").text
+        assert shown.count('ttq.track("AddToCart"') >= 1
+        assert hash_email("jane@example.com") in shown
+        assert "too many deferred events" in caplog.text
+        # Exactly once: the next page has none of them.
+        again = client.get("/page").text
+        assert "AddToCart" not in again and "ttq.identify(" not in again
+
+
+@pytest.mark.django_db
+def test_a_first_visit_does_not_touch_the_session() -> None:
+    with site_settings(SESSION_ENGINE="django.contrib.sessions.backends.db"):
+        response = Client().get("/page")
+    assert "Cookie" not in response.get("Vary", "")
+    assert "sessionid" not in response.cookies
+
+
+@pytest.mark.django_db
+def test_an_unreadable_session_value_never_breaks_a_page() -> None:
+    with site_settings(SESSION_ENGINE="django.contrib.sessions.backends.db"):
+        client = Client()
+        session = client.session
+        session[SESSION_KEY] = {"events": [{"name": 3}], "identity": "nope"}
+        session.save()
+        client.cookies["sessionid"] = session.session_key
+        assert client.get("/page").status_code == 200
+
+
+# -- log-in and log-out --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_logout_forgets_and_the_mark_outlives_djangos_session_flush() -> None:
+    seed_customers()
+    with override_settings(TIKTOK_PIXEL_CONSENT="none"):
+        client = Client()
+        client.post("/login", {"username": JANE[0], "password": JANE[3]})
+        client.post("/cart/add", {"product": "enamel-mug"})  # a deferred AddToCart waits
+        client.post("/logout")
+        # logout() flushed the session after its signal; the pixel put its mark back, so the
+        # next partial page empties TikTok's SDK of Jane's identity too.
+        assert client.session[SESSION_KEY] == {"forget": 1}
+        home = client.get("/").text
+        assert "ttq.identify(" not in home and "AddToCart" not in home
+
+
+@pytest.mark.django_db
+def test_a_login_without_logout_drops_the_last_persons_deferred_purchase() -> None:
+    seed_customers()
+    with override_settings(TIKTOK_PIXEL_CONSENT="none"):
+        client = Client()
+        client.post("/login", {"username": JANE[0], "password": JANE[3]})
+        client.post("/cart/add", {"product": "enamel-mug"})
+        client.post("/checkout/pay")  # Jane's purchase waits for her next page...
+        client.post("/login", {"username": SAM[0], "password": SAM[3]})  # ...Sam logs in
+        home = client.get("/").text
+    assert "CompletePayment" not in home
+    assert hash_email(SAM[1]) in home and hash_email(JANE[1]) not in home
+
+
+# -- templates -----------------------------------------------------------------------------------
+
+
+def test_the_jinja2_global_renders_html_safe_json() -> None:
+    with site_settings():
+        html = Client().get("/jinja").text
+    assert html.count("<script>") == 1
+    assert "\\u003c/script\\u003e" in html and "</script><script>alert" not in html
+
+
+def test_the_fragment_tag_renders_the_calls_as_data() -> None:
+    with site_settings(TIKTOK_PIXEL_PARTIAL=True):
+        html = Client().get("/fragment", headers={"HX-Request": "true"}).text
+    assert '<script type="application/json" data-pixel-embed-calls' in html
+    assert '"AddToCart"' in html
+
+
+def test_partial_pages_without_django_htmx_read_the_headers() -> None:
+    # site_settings' MIDDLEWARE has no HtmxMiddleware: the request's headers are enough.
+    with site_settings(TIKTOK_PIXEL_PARTIAL=True):
+        response = Client().get("/added", headers={"HX-Request": "true"})
+    assert response.text == "<span>Added</span>"
+    assert '"AddToCart"' in response["PixelEmbed-Calls"]
+    assert response["Cache-Control"] == "private"
+
+
+def test_the_partial_script_is_served_with_its_version() -> None:
+    with site_settings(TIKTOK_PIXEL_PARTIAL=True):
+        client = Client()
+        html = client.get("/page").text
+        src = html.split('data-src="')[1].split('"')[0]
+        script = client.get(src)
+    assert script.status_code == 200 and b"pixelEmbed" in script.content
+    assert "immutable" in script["Cache-Control"]
+
+
+# -- hostile requests ----------------------------------------------------------------------------
+
+
+def test_a_host_header_django_refuses_never_makes_a_500(caplog: pytest.LogCaptureFixture) -> None:
+    # No CommonMiddleware here: nothing asked Django to check the host before the pixel built
+    # the page's URL (for the personal-data error), which must not raise DisallowedHost.
+    with site_settings():
+        response = Client().get(
+            "/page?email=jane@example.com", headers={"Host": "evil.example</script>"}
+        )
+    assert response.status_code == 200 and "TikTok Pixel off" in response.text
+    assert "evil.example" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "cookie", ["granted; x", "\x00", "a" * 5000, '"</script>', "denied\x85"]
+)
+def test_a_hostile_consent_cookie_changes_nothing(cookie: str) -> None:
+    with site_settings(TIKTOK_PIXEL_CONSENT="hold"):
+        client = Client()
+        client.cookies["pixel_embed_consent"] = cookie
+        html = client.get("/page").text
+    assert "ttq.holdConsent();" in html and "</script>\"" not in html
+
+
+def test_personal_data_in_the_url_leaves_the_pixel_out_in_strict_mode(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with site_settings(), caplog.at_level(logging.ERROR, "pixel_embed"):
+        response = Client().get("/page?email=jane@example.com")
+    assert response.status_code == 200
+    assert "TikTok Pixel off" in response.text and "jane@example.com" not in caplog.text
+
+
+# -- ASGI ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_async_path_renders_and_keeps_deferred_events() -> None:
+    async def visit() -> tuple[str, str]:
+        client = AsyncClient()
+        await client.post("/cart/add", {"product": "enamel-mug"})
+        page = await client.get("/cart")
+        again = await client.get("/cart")
+        return page.content.decode(), again.content.decode()
+
+    with override_settings(TIKTOK_PIXEL_CONSENT="none"):
+        first, second = asyncio.run(visit())
+    assert first.count('ttq.track("AddToCart"') == 1 and "AddToCart" not in second
