@@ -80,7 +80,10 @@ class DjangoPixel(PixelCore):
         # A relative outbox path (sqlite:///events.sqlite3) is in the project's folder, as
         # Django's own SQLite path usually is: BASE_DIR, else the working directory.
         base = getattr(settings, "BASE_DIR", None) or os.getcwd()
-        self._setup = self.setup(config, instance_path=str(base), start_waiting=True)
+        # The outbox is opened now (a file that cannot be written fails start-up), and
+        # delivers from the first request on (end() starts it): a process that serves
+        # requests delivers, a management command (migrate, tiktok_pixel events status) not.
+        self._setup = self.setup(config, instance_path=str(base), start_waiting=False)
 
     @property
     def app_setup(self) -> AppSetup:

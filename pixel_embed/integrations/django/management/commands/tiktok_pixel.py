@@ -1,0 +1,183 @@
+"""``manage.py tiktok_pixel``: what ``flask tiktok-pixel`` does, for a Django project.
+
+- ``snippet``, ``hash``, ``audit``: the ``pixel-embed`` command's, with the project's settings
+  as defaults (``TIKTOK_PIXEL_CODE``, ``_LDU``, ``_CONSENT``; ``_DEFAULT_REGION`` for phones);
+- ``events status [--json] [--dead N]``, ``events retry [--id N]…``, ``events purge
+  [--older-than HOURS] [--yes]``, ``events deliver [--burst]``: server-event delivery, as
+  ``flask tiktok-pixel events``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from pixel_embed.cli import main
+from pixel_embed.events_api.delivery import BackgroundSender, Sender
+from pixel_embed.events_api.outbox_sender import OutboxSender
+from ...pixel import pixel
+
+PROG = "manage.py tiktok_pixel"
+PASSED_ON = ("snippet", "hash", "audit")
+
+
+class Command(BaseCommand):
+    help = (
+        "The TikTok pixel: print the snippet, hash an identifier, audit pages "
+        "(snippet|hash|audit, see their --help), look at and repair server-event delivery "
+        "(events status|retry|purge|deliver)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("command", choices=[*PASSED_ON, "events"])
+        parser.add_argument("rest", nargs=argparse.REMAINDER, help="the command's own options")
+
+    def handle(self, *unused: Any, **options: Any) -> None:
+        command: str = options["command"]
+        args: list[str] = list(options["rest"])
+        if command == "events":
+            self.events(args)
+            return
+        if command == "snippet" and not any(a == "--code" or a.startswith("--code=") for a in args):
+            args = [*_snippet_options(), *args]
+        region = getattr(settings, "TIKTOK_PIXEL_DEFAULT_REGION", None)
+        if command == "hash" and region and "--phone" in args:
+            if not any(arg.startswith("--region") for arg in args):
+                args += ["--region", region]
+        code = main([command, *args], prog=PROG)
+        if code:
+            sys.exit(code)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def events(self, argv: list[str]) -> None:
+        parser = argparse.ArgumentParser(prog=f"{PROG} events")
+        commands = parser.add_subparsers(dest="what", required=True)
+        status = commands.add_parser("status", help="counts, the oldest waiting, dead letters")
+        status.add_argument("--json", action="store_true", help="one JSON object")
+        status.add_argument("--dead", type=int, default=10, help="dead letters shown")
+        retry = commands.add_parser("retry", help="put dead letters back in the outbox")
+        retry.add_argument("--id", type=int, action="append", default=[], dest="ids")
+        purge = commands.add_parser("purge", help="delete dead letters")
+        purge.add_argument("--older-than", type=float, default=None, metavar="HOURS")
+        purge.add_argument("--yes", action="store_true", help="do not ask")
+        deliver = commands.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
+        deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
+        args = parser.parse_args(argv)
+        getattr(self, f"events_{args.what}")(args)
+
+    def events_status(self, args: argparse.Namespace) -> None:
+        sender = _sender()
+        queue = getattr(settings, "TIKTOK_PIXEL_EVENTS_QUEUE", None)
+        if not isinstance(sender, OutboxSender | BackgroundSender):
+            raise CommandError(
+                f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: the task queue's own tools show its "
+                "jobs (celery inspect, rq info)"
+            )
+        stats = sender.stats()
+        outbox = sender.outbox if isinstance(sender, OutboxSender) else None
+        reasons = outbox.reasons() if outbox else []
+        if args.json:
+            report = {"queue": queue, **dataclasses.asdict(stats), "dead_reasons": dict(reasons)}
+            self.stdout.write(json.dumps(report, sort_keys=True))
+            return
+        lines = [f"queue: {queue}"]
+        if outbox is None:
+            lines.append("(the memory queue keeps nothing across processes: this process's)")
+        else:
+            lines.append(f"file: {outbox.path} (schema version {outbox.schema_version})")
+        oldest = "-" if stats.oldest_waiting is None else f"{stats.oldest_waiting:.0f} s ago"
+        lines += [
+            f"waiting: {stats.waiting} ({stats.in_delivery} in delivery, {stats.waiting_bytes} "
+            f"bytes), oldest written {oldest}",
+            f"delivered: {stats.delivered}",
+            f"retried attempts: {stats.retried}",
+            f"dropped (queue full): {stats.dropped}",
+            f"dead letters: {stats.dead}",
+            *(f"  {count} x {reason}" for reason, count in reasons),
+        ]
+        if outbox is not None and args.dead > 0:
+            lines += [
+                f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
+                f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
+                for dead in outbox.dead_letters(args.dead)
+            ]
+        self.stdout.write("\n".join(lines))
+
+    def events_retry(self, args: argparse.Namespace) -> None:
+        count = _outbox_sender("keeps dead letters").outbox.retry_dead(args.ids or None)
+        self.stdout.write(f"{count} dead letter(s) put back in the outbox")
+
+    def events_purge(self, args: argparse.Namespace) -> None:
+        outbox = _outbox_sender("keeps dead letters").outbox
+        if not args.yes:
+            answer = input("Delete the dead letters for good? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                raise CommandError("nothing deleted")
+        hours = args.older_than
+        count = outbox.purge_dead(None if hours is None else hours * 3600)
+        self.stdout.write(f"{count} dead letter(s) deleted")
+
+    def events_deliver(self, args: argparse.Namespace) -> None:
+        sender = _outbox_sender("is delivered by this command")
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            sender.stop()
+
+        handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self.stdout.write(f"delivering from {sender.outbox.path} (SIGTERM or Ctrl-C stops)")
+        try:
+            if args.burst:
+                while sender.deliver_due():
+                    pass
+            else:
+                sender.run()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            sender.close(timeout=0)
+        stats = sender.stats()
+        self.stdout.write(f"stopped: {stats.waiting} event(s) waiting, {stats.dead} dead letter(s)")
+
+
+def _snippet_options() -> list[str]:
+    """``pixel-embed snippet``'s options from the project's settings."""
+    config = pixel.app_setup.config
+    if config.pixel is None:
+        raise CommandError("TIKTOK_PIXEL_ENABLED is False: there is no snippet to print")
+    options = [part for code in config.pixel.codes for part in ("--code", code)]
+    if config.pixel.ldu:
+        options.append("--ldu")
+    if config.pixel.consent != "none":
+        options += ["--consent", config.pixel.consent]
+    return options
+
+
+def _sender() -> Sender:
+    server_events = pixel.app_setup.server_events
+    if server_events is None:
+        raise CommandError(
+            "server events are off: set TIKTOK_PIXEL_ACCESS_TOKEN and TIKTOK_PIXEL_CODE"
+        )
+    return server_events.sender
+
+
+def _outbox_sender(what: str) -> OutboxSender:
+    sender = _sender()
+    if not isinstance(sender, OutboxSender):
+        queue = getattr(settings, "TIKTOK_PIXEL_EVENTS_QUEUE", None)
+        raise CommandError(f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: only the sqlite outbox {what}")
+    return sender
+
+
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
