@@ -15,8 +15,9 @@ each see their own), and its state lives on the request itself.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, cast
 
 from django.conf import settings
@@ -29,17 +30,24 @@ from ...core.deferred import SESSION_KEY
 from ...core.policy import CDN_CACHE_HEADERS, ResponsePolicy, private_cache_control
 from ...core.state import AppSetup, RequestState
 from ...core.view import PixelCore
+from ...errors import safe_repr
 from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE, ttclid_to_remember
 from ...events_api.hooks import consent_allows
 from ...partial import SCRIPT, SCRIPT_NAME, SCRIPT_VERSION
+from ...render import ConsentState
 from .conf import SettingsMapping
+from .consent import CONSENT_STATE_SETTING, ConsentFunction, consent_function
 from .placement import MIDDLEWARE_PATH
 from .request import DjangoRequestFacts, DjangoResponseFacts
+
+log = logging.getLogger("pixel_embed")
 
 #: Where the partial-pages client script is served (below the site's ``SCRIPT_NAME``).
 SCRIPT_PATH = f"/_pixel_embed/{SCRIPT_NAME}"
 # This request's state, on the HttpRequest.
 _STATE_ATTR = "_tiktok_pixel_state"
+# The consent choice TIKTOK_PIXEL_CONSENT_STATE gave for the request (asked once).
+_CONSENT_ATTR = "_tiktok_pixel_consent"
 # The request being handled, set by the middleware for the view and the templates.
 _current: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
     "pixel_embed_django_request", default=None
@@ -62,6 +70,7 @@ class DjangoPixel(PixelCore):
     def __init__(self) -> None:
         super().__init__()
         self._setup: AppSetup | None = None
+        self._consent_state: ConsentFunction | None = None
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -77,6 +86,7 @@ class DjangoPixel(PixelCore):
             if close is not None:
                 close()
         config = PixelConfig.from_mapping(SettingsMapping())
+        self._consent_state = consent_function(getattr(settings, CONSENT_STATE_SETTING, None))
         # A relative outbox path (sqlite:///events.sqlite3) is in the project's folder, as
         # Django's own SQLite path usually is: BASE_DIR, else the working directory.
         base = getattr(settings, "BASE_DIR", None) or os.getcwd()
@@ -135,6 +145,38 @@ class DjangoPixel(PixelCore):
         is what makes django-csp put the nonce in its header."""
         nonce = getattr(state.native, "csp_nonce", None)
         return str(nonce) if nonce is not None else None
+
+    def consent_of(  # type: ignore[override]
+        self, config: PixelConfig, cookies: Mapping[str, str]
+    ) -> ConsentState | None:
+        """The visitor's consent choice: ``TIKTOK_PIXEL_CONSENT_STATE``'s answer for the
+        request when the site has one (a consent platform's own record), else the cookie."""
+        request = _current.get()
+        function = self._consent_state
+        if function is None or request is None:
+            return PixelCore.consent_of(config, cookies)
+        cached: ConsentState | None | str = getattr(request, _CONSENT_ATTR, "")
+        if cached != "":
+            return cast(ConsentState | None, cached)
+        try:
+            answer = function(request)
+        except Exception as exc:  # the site's function must not turn a page into an error
+            log.error(
+                "TikTok pixel: %s raised %s; the visitor's consent is taken as not given",
+                CONSENT_STATE_SETTING,
+                type(exc).__name__,
+            )
+            answer = None
+        if answer not in ("granted", "denied", None):
+            log.error(
+                "TikTok pixel: %s returned %s, not 'granted', 'denied' or None; the "
+                "visitor's consent is taken as not given",
+                CONSENT_STATE_SETTING,
+                safe_repr(answer, 60),
+            )
+            answer = None
+        setattr(request, _CONSENT_ATTR, answer)
+        return cast(ConsentState | None, answer)
 
     # -- the middleware's steps ----------------------------------------------------------------
 
