@@ -80,6 +80,10 @@ DATABASES = {
 SESSION_ENGINE = os.environ.get(
     "DEMO_SESSION_ENGINE", "django.contrib.sessions.backends.signed_cookies"
 )
+#: The Flask demo's scripts and stylesheet (htmx, the consent banner), shared; served by the
+#: demo's own URL (a demo has no web server in front), and by Django's test servers.
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR.parent / "demo_site" / "static"
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 

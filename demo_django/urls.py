@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import path, re_path
 from django.views.static import serve
 
@@ -16,7 +17,5 @@ urlpatterns = [
     path("orders/<str:order_id>", views.order, name="order"),
     path("login", views.login_view, name="login"),
     path("logout", views.logout_view, name="logout"),
-    # The shop's scripts and styles (the Flask demo's files), served by Django itself: a demo
-    # has no web server in front.
-    re_path(r"^static/(?P<path>.+)$", serve, {"document_root": views.STATIC_DIR}),
+    re_path(r"^static/(?P<path>.+)$", serve, {"document_root": settings.STATIC_ROOT}),
 ]

@@ -11,7 +11,6 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -23,8 +22,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .catalogue import CURRENCY, PRODUCTS, Item
 
-#: The Flask demo's scripts and stylesheet (htmx, the consent banner), shared.
-STATIC_DIR = Path(__file__).resolve().parents[1] / "demo_site" / "static"
 #: The demo's customers' phone numbers (Django's user model has no such field).
 PHONES = {"jane": "+12133734253", "sam": "+14155550123"}
 _CART = "cart"

@@ -323,3 +323,42 @@ def test_the_async_path_renders_and_keeps_deferred_events() -> None:
     with override_settings(TIKTOK_PIXEL_CONSENT="none"):
         first, second = asyncio.run(visit())
     assert first.count('ttq.track("AddToCart"') == 1 and "AddToCart" not in second
+
+
+# -- consent from the site's own record ------------------------------------------------------------
+
+
+def cmp_choice(request: HttpRequest) -> object:
+    """A consent platform's record, as a site would read it (hostile answers included)."""
+    answer = request.COOKIES.get("cmp")
+    if answer == "boom":
+        raise ValueError("the platform's cookie is unreadable")
+    return {"yes": "granted", "no": "denied", "odd": "GRANTED", "obj": object()}.get(answer)
+
+
+@pytest.mark.parametrize(
+    ("cmp", "granted"),
+    [("yes", True), ("no", False), (None, False), ("boom", False), ("odd", False), ("obj", False)],
+)
+def test_consent_from_a_function_of_the_request_fails_closed(
+    cmp: str | None, granted: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with site_settings(
+        TIKTOK_PIXEL_CONSENT="strict", TIKTOK_PIXEL_CONSENT_STATE=f"{__name__}.cmp_choice"
+    ):
+        client = Client()
+        if cmp is not None:
+            client.cookies["cmp"] = cmp
+        # The pixel's own cookie says the opposite: the site's function wins.
+        client.cookies["pixel_embed_consent"] = "denied" if granted else "granted"
+        html = client.get("/page").text
+    assert ("run();" in html) is granted
+    if cmp in ("boom", "odd", "obj"):
+        assert "TIKTOK_PIXEL_CONSENT_STATE" in caplog.text
+
+
+@pytest.mark.parametrize("value", [42, "no.such.module.function", "json"])
+def test_a_bad_consent_state_setting_fails_naming_it(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_CONSENT_STATE"):
+        with site_settings(TIKTOK_PIXEL_CONSENT_STATE=value):
+            pass  # pragma: no cover - the override itself fails

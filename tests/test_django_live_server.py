@@ -1,0 +1,23 @@
+"""The QA kit with pytest-django's own ``live_server``, as a Django project would use it."""
+
+from __future__ import annotations
+
+import pytest
+from django_support import JANE, seed_customers
+from playwright.sync_api import Page
+
+from pixel_embed.testing import expect_pixel
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_kit_drives_pytest_djangos_live_server(pixel_page: Page, live_server: object) -> None:
+    seed_customers()
+    url: str = live_server.url  # type: ignore[attr-defined]
+    pixel_page.goto(url + "/login")
+    pixel_page.get_by_label("Name").fill(JANE[0])
+    pixel_page.get_by_label("Password").fill(JANE[3])
+    with pixel_page.expect_navigation(url=url + "/"):
+        pixel_page.get_by_role("button", name="Log in").click()
+    pixel_page.goto(url + "/product/canvas-tote")
+    expect_pixel(pixel_page).to_have_tracked("ViewContent", times=1, value=19.99, currency="USD")
+    expect_pixel(pixel_page).to_have_identified(email=JANE[1], phone_number=JANE[2])
