@@ -56,6 +56,5 @@ def running_shop(**overrides: Any) -> Iterator[str]:
     Django builds its middleware (and so checks the pixel's place in it) when the handler is
     made: here, inside the overrides.
     """
-    with override_settings(**overrides):
-        with serve_app(WSGIHandler()) as url:
-            yield url
+    with override_settings(**overrides), serve_app(WSGIHandler()) as url:
+        yield url

@@ -28,7 +28,8 @@ def run(*args: str) -> str:
 def test_snippet_uses_the_projects_settings(capsys: pytest.CaptureFixture[str]) -> None:
     run("snippet")
     printed = capsys.readouterr().out
-    assert 'ttq.load("CDEMOSHOP00PIXEL0001")' in printed and "ttq.holdConsent();" in printed
+    assert 'ttq.load("CDEMOSHOP00PIXEL0001")' in printed
+    assert "ttq.holdConsent();" in printed
 
 
 def test_snippet_takes_a_code_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,12 +50,15 @@ def test_a_bad_option_exits_non_zero_with_pixel_embeds_message() -> None:
 
 @pytest.fixture
 def outbox_site(tmp_path: Path) -> Iterator[FakeEventsApi]:
-    with FakeEventsApi(access_token=TOKEN) as fake, override_settings(
-        TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
-        TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
-        TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{tmp_path / 'outbox.sqlite3'}",
-        TIKTOK_PIXEL_EVENTS_DELIVERY="worker",
-        TIKTOK_PIXEL_EVENTS_API_MAX_TRIES=1,
+    with (
+        FakeEventsApi(access_token=TOKEN) as fake,
+        override_settings(
+            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
+            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
+            TIKTOK_PIXEL_EVENTS_QUEUE=f"sqlite:///{tmp_path / 'outbox.sqlite3'}",
+            TIKTOK_PIXEL_EVENTS_DELIVERY="worker",
+            TIKTOK_PIXEL_EVENTS_API_MAX_TRIES=1,
+        ),
     ):
         yield fake
 
@@ -70,7 +74,8 @@ def test_events_status_retry_purge_and_deliver(outbox_site: FakeEventsApi) -> No
     outbox_site.answer(Answer(400, code=40001, message="bad event"))
     assert "stopped: 0 event(s) waiting, 1 dead letter(s)" in run("events", "deliver", "--burst")
     status = run("events", "status")
-    assert "dead letters: 1" in status and event_id in status
+    assert "dead letters: 1" in status
+    assert event_id in status
     assert '"dead": 1' in run("events", "status", "--json")
     assert "1 dead letter(s) put back" in run("events", "retry")
     outbox_site.clear_answers()
@@ -86,7 +91,9 @@ def test_events_say_when_server_events_are_off() -> None:
 
 
 def test_events_need_the_outbox_to_retry() -> None:
-    with FakeEventsApi(access_token=TOKEN) as fake, override_settings(
-        TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN, TIKTOK_PIXEL_EVENTS_API_URL=fake.url
-    ), pytest.raises(CommandError, match="only the sqlite outbox keeps dead letters"):
+    with (
+        FakeEventsApi(access_token=TOKEN) as fake,
+        override_settings(TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN, TIKTOK_PIXEL_EVENTS_API_URL=fake.url),
+        pytest.raises(CommandError, match="only the sqlite outbox keeps dead letters"),
+    ):
         run("events", "retry")

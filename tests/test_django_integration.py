@@ -15,9 +15,9 @@ from django.template import engines
 from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 from django_support import JANE, PIXEL_MIDDLEWARE, SAM, seed_customers
+from pixel_embed.core.deferred import MAX_DEFERRED, SESSION_KEY
 
 from pixel_embed import ConfigurationError, hash_email
-from pixel_embed.core.deferred import MAX_DEFERRED, SESSION_KEY
 from pixel_embed.integrations.django.pixel import pixel
 
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
@@ -52,7 +52,9 @@ def jinja_page(request: HttpRequest) -> HttpResponse:
 
 def fragment(request: HttpRequest) -> HttpResponse:
     request.tiktok_pixel.track("AddToCart", content_id="mug")  # type: ignore[attr-defined]
-    template = engines["django"].from_string("{% load tiktok_pixel %}<li>mug</li>{% tiktok_pixel_calls %}")
+    template = engines["django"].from_string(
+        "{% load tiktok_pixel %}<li>mug</li>{% tiktok_pixel_calls %}"
+    )
     return HttpResponse(template.render({}, request))
 
 
@@ -127,7 +129,8 @@ def test_a_misplaced_middleware_fails_start_up_saying_how_to_fix_it(
 def test_a_missing_middleware_is_reported_by_manage_py_check() -> None:
     with site_settings(MIDDLEWARE=[SESSION]):
         errors = [message for message in run_checks() if message.id == "tiktok_pixel.E002"]
-    assert errors and PIXEL_MIDDLEWARE in errors[0].msg
+    assert errors
+    assert PIXEL_MIDDLEWARE in errors[0].msg
 
 
 def test_the_tag_without_the_middleware_says_which_middleware() -> None:
@@ -142,9 +145,11 @@ def test_the_tag_without_the_request_says_how_to_pass_it() -> None:
 
 
 def test_a_bad_setting_fails_naming_it_and_the_old_settings_come_back() -> None:
-    with pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_CODE 'my-pixel' is not a pixel code"):
-        with site_settings(TIKTOK_PIXEL_CODE="my-pixel"):
-            pass  # pragma: no cover - the override itself fails
+    with (
+        pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_CODE 'my-pixel' is not a pixel code"),
+        site_settings(TIKTOK_PIXEL_CODE="my-pixel"),
+    ):
+        pass  # pragma: no cover - the override itself fails
     with site_settings():
         assert 'ttq.load("CDEMOSHOP00PIXEL0001")' in Client().get("/page").text
 
@@ -184,7 +189,8 @@ def test_deferred_events_wait_in_every_session_backend_within_the_budget(
         assert "too many deferred events" in caplog.text
         # Exactly once: the next page has none of them.
         again = client.get("/page").text
-        assert "AddToCart" not in again and "ttq.identify(" not in again
+        assert "AddToCart" not in again
+        assert "ttq.identify(" not in again
 
 
 @pytest.mark.django_db
@@ -221,7 +227,8 @@ def test_logout_forgets_and_the_mark_outlives_djangos_session_flush() -> None:
         # next partial page empties TikTok's SDK of Jane's identity too.
         assert client.session[SESSION_KEY] == {"forget": 1}
         home = client.get("/").text
-        assert "ttq.identify(" not in home and "AddToCart" not in home
+        assert "ttq.identify(" not in home
+        assert "AddToCart" not in home
 
 
 @pytest.mark.django_db
@@ -235,7 +242,8 @@ def test_a_login_without_logout_drops_the_last_persons_deferred_purchase() -> No
         client.post("/login", {"username": SAM[0], "password": SAM[3]})  # ...Sam logs in
         home = client.get("/").text
     assert "CompletePayment" not in home
-    assert hash_email(SAM[1]) in home and hash_email(JANE[1]) not in home
+    assert hash_email(SAM[1]) in home
+    assert hash_email(JANE[1]) not in home
 
 
 # -- templates -----------------------------------------------------------------------------------
@@ -245,7 +253,8 @@ def test_the_jinja2_global_renders_html_safe_json() -> None:
     with site_settings():
         html = Client().get("/jinja").text
     assert html.count("<script>") == 1
-    assert "\\u003c/script\\u003e" in html and "</script><script>alert" not in html
+    assert "\\u003c/script\\u003e" in html
+    assert "</script><script>alert" not in html
 
 
 def test_the_fragment_tag_renders_the_calls_as_data() -> None:
@@ -270,7 +279,8 @@ def test_the_partial_script_is_served_with_its_version() -> None:
         html = client.get("/page").text
         src = html.split('data-src="')[1].split('"')[0]
         script = client.get(src)
-    assert script.status_code == 200 and b"pixelEmbed" in script.content
+    assert script.status_code == 200
+    assert b"pixelEmbed" in script.content
     assert "immutable" in script["Cache-Control"]
 
 
@@ -284,19 +294,19 @@ def test_a_host_header_django_refuses_never_makes_a_500(caplog: pytest.LogCaptur
         response = Client().get(
             "/page?email=jane@example.com", headers={"Host": "evil.example</script>"}
         )
-    assert response.status_code == 200 and "TikTok Pixel off" in response.text
+    assert response.status_code == 200
+    assert "TikTok Pixel off" in response.text
     assert "evil.example" not in caplog.text
 
 
-@pytest.mark.parametrize(
-    "cookie", ["granted; x", "\x00", "a" * 5000, '"</script>', "denied\x85"]
-)
+@pytest.mark.parametrize("cookie", ["granted; x", "\x00", "a" * 5000, '"</script>', "denied\x85"])
 def test_a_hostile_consent_cookie_changes_nothing(cookie: str) -> None:
     with site_settings(TIKTOK_PIXEL_CONSENT="hold"):
         client = Client()
         client.cookies["pixel_embed_consent"] = cookie
         html = client.get("/page").text
-    assert "ttq.holdConsent();" in html and "</script>\"" not in html
+    assert "ttq.holdConsent();" in html
+    assert '</script>"' not in html
 
 
 def test_personal_data_in_the_url_leaves_the_pixel_out_in_strict_mode(
@@ -305,7 +315,8 @@ def test_personal_data_in_the_url_leaves_the_pixel_out_in_strict_mode(
     with site_settings(), caplog.at_level(logging.ERROR, "pixel_embed"):
         response = Client().get("/page?email=jane@example.com")
     assert response.status_code == 200
-    assert "TikTok Pixel off" in response.text and "jane@example.com" not in caplog.text
+    assert "TikTok Pixel off" in response.text
+    assert "jane@example.com" not in caplog.text
 
 
 # -- ASGI ------------------------------------------------------------------------------------------
@@ -322,7 +333,8 @@ def test_the_async_path_renders_and_keeps_deferred_events() -> None:
 
     with override_settings(TIKTOK_PIXEL_CONSENT="none"):
         first, second = asyncio.run(visit())
-    assert first.count('ttq.track("AddToCart"') == 1 and "AddToCart" not in second
+    assert first.count('ttq.track("AddToCart"') == 1
+    assert "AddToCart" not in second
 
 
 # -- consent from the site's own record ------------------------------------------------------------
@@ -359,6 +371,8 @@ def test_consent_from_a_function_of_the_request_fails_closed(
 
 @pytest.mark.parametrize("value", [42, "no.such.module.function", "json"])
 def test_a_bad_consent_state_setting_fails_naming_it(value: object) -> None:
-    with pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_CONSENT_STATE"):
-        with site_settings(TIKTOK_PIXEL_CONSENT_STATE=value):
-            pass  # pragma: no cover - the override itself fails
+    with (
+        pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_CONSENT_STATE"),
+        site_settings(TIKTOK_PIXEL_CONSENT_STATE=value),
+    ):
+        pass  # pragma: no cover - the override itself fails

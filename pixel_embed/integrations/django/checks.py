@@ -21,8 +21,7 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
     ):
         found.append(
             checks.Error(
-                f"the TikTok pixel app is installed but MIDDLEWARE does not list "
-                f"{MIDDLEWARE_PATH}",
+                f"the TikTok pixel app is installed but MIDDLEWARE does not list {MIDDLEWARE_PATH}",
                 hint="add it below SessionMiddleware (and above django-csp's CSPMiddleware)",
                 id="tiktok_pixel.E002",
             )

@@ -155,7 +155,7 @@ class DjangoPixel(PixelCore):
         function = self._consent_state
         if function is None or request is None:
             return PixelCore.consent_of(config, cookies)
-        cached: ConsentState | None | str = getattr(request, _CONSENT_ATTR, "")
+        cached: ConsentState | str | None = getattr(request, _CONSENT_ATTR, "")
         if cached != "":
             return cast(ConsentState | None, cached)
         try:

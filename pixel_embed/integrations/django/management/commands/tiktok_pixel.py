@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pixel_embed.cli import main
 from pixel_embed.events_api.delivery import BackgroundSender, Sender
 from pixel_embed.events_api.outbox_sender import OutboxSender
+
 from ...pixel import pixel
 
 PROG = "manage.py tiktok_pixel"
@@ -50,9 +51,9 @@ class Command(BaseCommand):
         if command == "snippet" and not any(a == "--code" or a.startswith("--code=") for a in args):
             args = [*_snippet_options(), *args]
         region = getattr(settings, "TIKTOK_PIXEL_DEFAULT_REGION", None)
-        if command == "hash" and region and "--phone" in args:
-            if not any(arg.startswith("--region") for arg in args):
-                args += ["--region", region]
+        given_region = any(arg.startswith("--region") for arg in args)
+        if command == "hash" and region and "--phone" in args and not given_region:
+            args += ["--region", region]
         code = main([command, *args], prog=PROG)
         if code:
             sys.exit(code)
