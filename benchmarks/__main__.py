@@ -3,7 +3,7 @@
 Each figure is printed with its target and PASS or MISS. A missed target is a finding, not a
 failure: the exit status is 0 unless a benchmark could not run at all.
 
-Options: ``--only NAME`` (one part: server, pageload, partial_default, sdk, size, isolation,
+Options: ``--only NAME`` (one part: server, django_server, pageload, partial_default, sdk, size, isolation,
 suite, events_api, locked_outbox, hostile, audit, screen),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
@@ -26,6 +26,7 @@ from pixel_embed.render import LOAD_STRATEGIES
 
 from . import (
     audit,
+    django_server,
     events_api,
     hostile,
     isolation,
@@ -51,6 +52,7 @@ def _events_api(*, quick: bool = False) -> Figures:
 PARTS: dict[str, Callable[..., Figures]] = {
     "size": size.run,
     "server": server.run,
+    "django_server": django_server.run,
     "events_api": _events_api,
     "locked_outbox": locked_outbox.run,
     "isolation": isolation.run,
@@ -111,6 +113,7 @@ TARGETS: dict[str, Target] = {
     "screen_false_positive_rate": Target("<= 1%", _fixed(0.01)),
     "screen_worst_ms": Target("<= 5 ms", _fixed(5.0)),
     "server_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
+    "django_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
 }
 
 
