@@ -54,7 +54,9 @@ _LAYOUT = """<!doctype html>
 <body>
 <header>
   <a class="logo" href="/">Pixel &amp; Co.</a>
-  <nav>{% for name in categories %}<a href="/category/{{ name|lower }}">{{ name }}</a>{% endfor %}</nav>
+  <nav>
+  {% for name in categories %}<a href="/category/{{ name|lower }}">{{ name }}</a>{% endfor %}
+  </nav>
 </header>
 <main>
   <h1>{{ title }}</h1>
