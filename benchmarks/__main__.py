@@ -3,8 +3,8 @@
 Each figure is printed with its target and PASS or MISS. A missed target is a finding, not a
 failure: the exit status is 0 unless a benchmark could not run at all.
 
-Options: ``--only NAME`` (one part: server, django_server, pageload, partial_default, sdk, size, isolation,
-suite, events_api, locked_outbox, hostile, audit, screen),
+Options: ``--only NAME`` (one part: server, pageload, partial_default, sdk, size, isolation,
+suite, django_server, events_api, locked_outbox, hostile, audit, screen),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
