@@ -71,7 +71,7 @@ class VisitorsOnOneBrowser(RuleBasedStateMachine):
 
     @rule()
     def look(self) -> None:
-        html = self.client.get("/").text
+        html = self.client.get("/").content.decode()
         if self.who is None:
             assert identified(html) is None
         else:
