@@ -33,12 +33,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def seed_customers() -> None:
     """Create the demo's customers (jane and sam, password ``pixel-demo``) if missing."""
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import User
 
-    users = get_user_model()
     for name, email, password in CUSTOMERS:
-        if not users.objects.filter(username=name).exists():
-            users.objects.create_user(name, email, password)
+        if not User.objects.filter(username=name).exists():
+            User.objects.create_user(name, email, password)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

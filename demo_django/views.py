@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -58,7 +59,7 @@ class IdentifyCustomerMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         user = request.user
-        if user.is_authenticated:
+        if isinstance(user, User):
             request.tiktok_pixel.identify(  # type: ignore[attr-defined]
                 email=user.email,
                 phone_number=PHONES.get(user.get_username()),

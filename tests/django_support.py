@@ -41,12 +41,11 @@ def middleware_with_csp() -> list[str]:
 
 
 def seed_customers() -> None:
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import User
 
-    users = get_user_model()
     for name, email, _, password in (JANE, SAM):
-        if not users.objects.filter(username=name).exists():
-            users.objects.create_user(name, email, password)
+        if not User.objects.filter(username=name).exists():
+            User.objects.create_user(name, email, password)
 
 
 @contextmanager

@@ -208,6 +208,7 @@ def test_an_unreadable_session_value_never_breaks_a_page() -> None:
         session = client.session
         session[SESSION_KEY] = {"events": [{"name": 3}], "identity": "nope"}
         session.save()
+        assert session.session_key is not None
         client.cookies["sessionid"] = session.session_key
         assert client.get("/page").status_code == 200
 
@@ -342,7 +343,7 @@ def test_the_async_path_renders_and_keeps_deferred_events() -> None:
 
 def cmp_choice(request: HttpRequest) -> object:
     """A consent platform's record, as a site would read it (hostile answers included)."""
-    answer = request.COOKIES.get("cmp")
+    answer = request.COOKIES.get("cmp", "")
     if answer == "boom":
         raise ValueError("the platform's cookie is unreadable")
     return {"yes": "granted", "no": "denied", "odd": "GRANTED", "obj": object()}.get(answer)

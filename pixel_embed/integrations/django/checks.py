@@ -13,7 +13,7 @@ from .placement import MIDDLEWARE_PATH, placement_problems
 def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
     """Errors ``tiktok_pixel.E001`` (misplaced) and ``tiktok_pixel.E002`` (missing)."""
     middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
-    found = [
+    found: list[checks.CheckMessage] = [
         checks.Error(problem, id="tiktok_pixel.E001") for problem in placement_problems(middleware)
     ]
     if MIDDLEWARE_PATH not in middleware and not any(

@@ -176,7 +176,7 @@ class DjangoPixel(PixelCore):
             )
             answer = None
         setattr(request, _CONSENT_ATTR, answer)
-        return cast(ConsentState | None, answer)
+        return answer
 
     # -- the middleware's steps ----------------------------------------------------------------
 
