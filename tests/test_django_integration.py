@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template import engines
 from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 from django_support import JANE, PIXEL_MIDDLEWARE, SAM, seed_customers
 from pixel_embed.core.deferred import MAX_DEFERRED, SESSION_KEY
 
-from pixel_embed import ConfigurationError, hash_email
+from pixel_embed import ConfigurationError, StreamingError, hash_email
 from pixel_embed.integrations.django.pixel import pixel
 
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
@@ -63,6 +63,12 @@ def added(request: HttpRequest) -> HttpResponse:
     return HttpResponse("<span>Added</span>")
 
 
+def streamed(request: HttpRequest) -> StreamingHttpResponse:
+    request.tiktok_pixel.track("ViewContent", content_id="mug")  # type: ignore[attr-defined]
+    template = engines["django"].from_string(LAYOUT)
+    return StreamingHttpResponse(template.render({}, request) for _ in range(1))
+
+
 def no_request(request: HttpRequest) -> HttpResponse:
     return HttpResponse(engines["django"].from_string(LAYOUT).render({}))
 
@@ -74,6 +80,7 @@ urlpatterns = [
     path("fragment", fragment),
     path("no-request", no_request),
     path("added", added),
+    path("streamed", streamed),
 ]
 JINJA2 = {
     "BACKEND": "django.template.backends.jinja2.Jinja2",
@@ -139,6 +146,16 @@ def test_the_tag_without_the_middleware_says_which_middleware() -> None:
     assert f"add {PIXEL_MIDDLEWARE} to MIDDLEWARE" in str(error.value)
 
 
+def test_a_page_rendered_while_streaming_says_to_render_the_pixel_first() -> None:
+    with site_settings():
+        response = Client().get("/streamed")
+        assert isinstance(response, StreamingHttpResponse)
+        with pytest.raises(
+            StreamingError, match=r"Call request.tiktok_pixel.render\(\) in the view"
+        ):
+            b"".join(response.streaming_content)
+
+
 def test_the_tag_without_the_request_says_how_to_pass_it() -> None:
     with site_settings(), pytest.raises(ImproperlyConfigured, match="render"):
         Client().get("/no-request")
@@ -191,6 +208,28 @@ def test_deferred_events_wait_in_every_session_backend_within_the_budget(
         again = client.get("/page").content.decode()
         assert "AddToCart" not in again
         assert "ttq.identify(" not in again
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("before", "after"), [(BACKENDS[0], BACKENDS[1]), (BACKENDS[1], BACKENDS[0])]
+)
+def test_a_session_backend_change_loses_what_waited_but_breaks_no_page(
+    before: str, after: str
+) -> None:
+    browser = Client()
+    with site_settings(SESSION_ENGINE=before):
+        browser.get("/many")
+    # A new client is a new handler, which builds SessionMiddleware with the new backend; the
+    # browser's cookies stay. The old cookie means nothing to the new backend: a new session.
+    client = Client()
+    client.cookies = browser.cookies
+    with site_settings(SESSION_ENGINE=after):
+        page = client.get("/page")
+        assert page.status_code == 200
+        assert "AddToCart" not in page.content.decode()
+        client.get("/many")
+        assert "AddToCart" in client.get("/page").content.decode()
 
 
 @pytest.mark.django_db

@@ -19,19 +19,19 @@ from jinja2.ext import Extension
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from .pixel import pixel_for
+from .pixel import render_for
 
 
 @pass_context
 def tiktok_pixel(context: Context) -> Markup:
     """The pixel's HTML for this page."""
-    return pixel_for(context.get("request"), "tiktok_pixel()").render()
+    return render_for(context.get("request"), "tiktok_pixel()")
 
 
 @pass_context
 def tiktok_pixel_calls(context: Context) -> Markup:
     """This request's pending calls as a JSON data block, for a fragment."""
-    return pixel_for(context.get("request"), "tiktok_pixel_calls()").fragment()
+    return render_for(context.get("request"), "tiktok_pixel_calls()", fragment=True)
 
 
 class TikTokPixelExtension(Extension):

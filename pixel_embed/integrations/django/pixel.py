@@ -24,13 +24,14 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
+from markupsafe import Markup
 
 from ...core.config import PixelConfig
 from ...core.deferred import SESSION_KEY
 from ...core.policy import CDN_CACHE_HEADERS, ResponsePolicy, private_cache_control
 from ...core.state import AppSetup, RequestState
 from ...core.view import PixelCore
-from ...errors import safe_repr
+from ...errors import StreamingError, safe_repr
 from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE, ttclid_to_remember
 from ...events_api.hooks import consent_allows
 from ...partial import SCRIPT, SCRIPT_NAME, SCRIPT_VERSION
@@ -290,6 +291,30 @@ def pixel_for(request: HttpRequest | None, caller: str) -> DjangoPixel:
             f"{caller} needs request.tiktok_pixel: add {MIDDLEWARE_PATH} to MIDDLEWARE"
         )
     return found
+
+
+def render_for(request: HttpRequest | None, caller: str, *, fragment: bool = False) -> Markup:
+    """What a template tag renders for ``request``: the pixel (or, with ``fragment``, the
+    pending calls). A template rendered while a ``StreamingHttpResponse`` is being sent is
+    after the middleware: its request is made current here, so that the error says what
+    happened rather than that there is no request.
+
+    :raises StreamingError: the response's headers are already sent.
+    """
+    found = pixel_for(request, caller)
+    token = _current.set(request) if _current.get() is not request else None
+    try:
+        return found.fragment() if fragment else found.render()
+    except StreamingError:
+        raise StreamingError(
+            f"{caller} was rendered while a StreamingHttpResponse was being sent: its headers "
+            "and session cookie are gone, so the page could be cached with the visitor's data "
+            "and deferred events would fire again. Call request.tiktok_pixel.render() in the "
+            "view, before the response, and pass the HTML to the template."
+        ) from None
+    finally:
+        if token is not None:
+            _current.reset(token)
 
 
 #: The pixel of every request this process serves (``request.tiktok_pixel``).

@@ -8,7 +8,7 @@ from django import template
 from django.template.context import Context
 from markupsafe import Markup
 
-from ..pixel import pixel_for
+from ..pixel import render_for
 
 register = template.Library()
 
@@ -16,10 +16,10 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def tiktok_pixel(context: Context) -> Markup:
     """The pixel's HTML for this page: put it once in the base template's ``<head>``."""
-    return pixel_for(getattr(context, "request", None), "{% tiktok_pixel %}").render()
+    return render_for(getattr(context, "request", None), "{% tiktok_pixel %}")
 
 
 @register.simple_tag(takes_context=True)
 def tiktok_pixel_calls(context: Context) -> Markup:
     """This request's pending calls as a JSON data block, for a fragment."""
-    return pixel_for(getattr(context, "request", None), "{% tiktok_pixel_calls %}").fragment()
+    return render_for(getattr(context, "request", None), "{% tiktok_pixel_calls %}", fragment=True)
