@@ -416,3 +416,16 @@ def test_a_bad_consent_state_setting_fails_naming_it(value: object) -> None:
         site_settings(TIKTOK_PIXEL_CONSENT_STATE=value),
     ):
         pass  # pragma: no cover - the override itself fails
+
+
+def test_the_request_headers_are_read_from_meta_in_any_case() -> None:
+    from pixel_embed.integrations.django.request import MetaHeaders
+
+    headers = MetaHeaders(
+        {"HTTP_HX_REQUEST": "true", "CONTENT_TYPE": "text/html", "wsgi.input": object()}
+    )
+    assert headers.get("HX-Request") == headers.get("hx-request") == "true"
+    assert headers["Content-Type"] == "text/html"
+    assert headers.get("X-Missing") is None
+    assert sorted(headers) == ["Content-Type", "Hx-Request"]
+    assert len(headers) == 2

@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from django.core.exceptions import DisallowedHost
 from django.http import FileResponse, HttpRequest, HttpResponseBase
@@ -66,8 +67,10 @@ class DjangoRequestFacts:
 
     @property
     def headers(self) -> Mapping[str, str]:
-        """Django's own case-insensitive ``request.headers``."""
-        return self.request.headers
+        """The request headers, read from ``request.META`` one name at a time: Django's
+        ``request.headers`` copies every header into a dict on first use, which cost a page
+        about a tenth of what the pixel adds (benchmarks/django_server.py)."""
+        return MetaHeaders(self.request.META)
 
     @property
     def cookies(self) -> Mapping[str, str]:
@@ -77,6 +80,34 @@ class DjangoRequestFacts:
     def args(self) -> Mapping[str, str]:
         """The first value of each query argument (``QueryDict.get`` gives the last)."""
         return {name: values[0] for name, values in self.request.GET.lists() if values}
+
+
+class MetaHeaders(Mapping[str, str]):
+    """A WSGI environ's (``request.META``'s) headers by their names, in any case."""
+
+    __slots__ = ("meta",)
+    # Two headers CGI keeps without the HTTP_ prefix.
+    _UNPREFIXED = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+    def __init__(self, meta: Mapping[str, Any]) -> None:
+        self.meta = meta
+
+    def __getitem__(self, name: str) -> str:
+        key = name.upper().replace("-", "_")
+        value = self.meta[key if key in self._UNPREFIXED else f"HTTP_{key}"]
+        if not isinstance(value, str):
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self.meta:
+            if key.startswith("HTTP_"):
+                yield key[5:].replace("_", "-").title()
+            elif key in self._UNPREFIXED:
+                yield key.replace("_", "-").title()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class DjangoResponseFacts:
