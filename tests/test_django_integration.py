@@ -17,8 +17,9 @@ from django.urls import path
 from django_support import JANE, PIXEL_MIDDLEWARE, SAM, seed_customers
 from pixel_embed.core.deferred import MAX_DEFERRED, SESSION_KEY
 
-from pixel_embed import ConfigurationError, StreamingError, hash_email
+from pixel_embed import ConfigurationError, StreamingError, hash_email, hash_external_id
 from pixel_embed.integrations.django.pixel import pixel
+from pixel_embed.testing.events_api import FakeEventsApi
 
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
 LAYOUT = "{% load tiktok_pixel %}<!doctype html><head>{% tiktok_pixel %}</head><body>ok</body>"
@@ -69,6 +70,16 @@ def streamed(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(template.render({}, request) for _ in range(1))
 
 
+def segment(request: HttpRequest) -> HttpResponse:
+    request.tiktok_pixel.segment.track(  # type: ignore[attr-defined]
+        "Order Completed",
+        {"order_id": "o-1", "revenue": 42.5, "currency": "USD", "products": [{"sku": "mug"}]},
+        message_id="ajs-1",
+        user_id="u-42",
+    )
+    return page(request)
+
+
 def no_request(request: HttpRequest) -> HttpResponse:
     return HttpResponse(engines["django"].from_string(LAYOUT).render({}))
 
@@ -81,6 +92,7 @@ urlpatterns = [
     path("no-request", no_request),
     path("added", added),
     path("streamed", streamed),
+    path("segment", segment),
 ]
 JINJA2 = {
     "BACKEND": "django.template.backends.jinja2.Jinja2",
@@ -429,3 +441,47 @@ def test_the_request_headers_are_read_from_meta_in_any_case() -> None:
     assert headers.get("X-Missing") is None
     assert sorted(headers) == ["Content-Type", "Hx-Request"]
     assert len(headers) == 2
+
+
+def test_segment_calls_reach_the_page_mapped_and_hashed() -> None:
+    with site_settings():
+        html = Client().get("/segment").content.decode()
+    # Segment's destination maps "Order Completed" to PlaceAnOrder, messageId to event_id.
+    assert 'ttq.track("PlaceAnOrder",{"currency":"USD","value":42.5,"order_id":"o-1"}' in html
+    assert '{"event_id":"ajs-1"}' in html
+    assert hash_external_id("u-42") in html
+
+
+@pytest.mark.parametrize(
+    ("consent", "choice", "kept"),
+    [
+        ("none", None, True),
+        ("hold", None, True),
+        ("strict", None, False),
+        ("strict", "granted", True),
+    ],
+)
+def test_a_landing_click_id_is_kept_where_consent_lets_the_pixel_fire(
+    consent: str, choice: str | None, kept: bool
+) -> None:
+    with (
+        FakeEventsApi(access_token="t") as fake,
+        site_settings(
+            TIKTOK_PIXEL_ACCESS_TOKEN="t",
+            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
+            TIKTOK_PIXEL_EVENTS_QUEUE="memory",
+            TIKTOK_PIXEL_CONSENT=consent,
+        ),
+    ):
+        client = Client()
+        if choice:
+            client.cookies["pixel_embed_consent"] = choice
+        response = client.get("/page?ttclid=E.C.P.abc-123")
+        hostile = client.get("/page?ttclid=%3Cscript%3E")
+    assert ("ttclid" in response.cookies) is kept
+    if kept:
+        cookie = response.cookies["ttclid"]
+        assert cookie.value == "E.C.P.abc-123"
+        assert cookie["httponly"]
+        assert cookie["samesite"] == "Lax"
+    assert "ttclid" not in hostile.cookies
