@@ -40,39 +40,17 @@ from .server import (
     _event_params,
     _unchecked_script,
 )
+from .server import _LAYOUT as _FLASK_LAYOUT
 from .size import CODE
 from .timing import median, ratio, sample_side_by_side
 
-_LAYOUT = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>{{ title }} · Pixel &amp; Co.</title>
-  <link rel="stylesheet" href="/static/shop.css">
-  {% block pixel %}{% endblock %}
-</head>
-<body>
-<header>
-  <a class="logo" href="/">Pixel &amp; Co.</a>
-  <nav>
-  {% for name in categories %}<a href="/category/{{ name|lower }}">{{ name }}</a>{% endfor %}
-  </nav>
-</header>
-<main>
-  <h1>{{ title }}</h1>
-  <ul class="products">
-  {% for product in products %}
-    <li><a href="/product/{{ product.slug }}">{{ product.name }}</a>
-      <span class="price">${{ product.price|floatformat:2 }}</span>
-      <form action="/cart/add" method="post"><input type="hidden" name="product"
-        value="{{ product.slug }}"><button type="submit">Add to cart</button></form></li>
-  {% endfor %}
-  </ul>
-</main>
-<footer><p>A benchmark page. Nothing here is for sale.</p></footer>
-</body>
-</html>
-"""
+# The server part's layout, in Django's template language: no whitespace control, and Django's
+# filter for the price.
+_LAYOUT = (
+    _FLASK_LAYOUT.replace("{%-", "{%")
+    .replace("-%}", "%}")
+    .replace('"%.2f"|format(product.price)', "product.price|floatformat:2")
+)
 TEMPLATES = {
     "layout.html": _LAYOUT,
     "none.html": '{% extends "layout.html" %}',
