@@ -15,12 +15,12 @@ $(BIN)/.installed: pyproject.toml
 
 # Playwright's own Chromium when installed, else the system one; as root on Debian, install it.
 chromium: $(BIN)/.installed
-	@$(BIN)/python -m pixel_embed.testing.browser >/dev/null 2>&1 || { \
+	@$(BIN)/python -m pixel_embed.browser.chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "No Chromium found: installing Debian's chromium with apt-get"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  fi; }
-	@$(BIN)/python -m pixel_embed.testing.browser
+	@$(BIN)/python -m pixel_embed.browser.chromium
 
 # Debian's redis-server for the Celery/RQ tests (they start it on a free local port themselves).
 redis:

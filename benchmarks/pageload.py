@@ -40,8 +40,8 @@ from typing import NamedTuple
 
 from playwright.sync_api import Browser, Route, sync_playwright
 
+from pixel_embed.browser.recorder import SDK_PATH
 from pixel_embed.testing import find_chromium
-from pixel_embed.testing.recorder import SDK_PATH
 
 from .shop import shop_server
 from .timing import median, median_interval, quantile, ratio, script_ms

@@ -7,8 +7,8 @@ its key (``--ignore-certificate-errors-spki-list``), so the browser sees a valid
 A real server, not Playwright's routing, because routing turns Chromium's HTTP cache off, and
 a repeat visit (HTTP and code cache warm) is half of what is measured.
 
-What is served and how beacons are read is the QA kit's (:class:`~pixel_embed.testing.sdk.
-SdkFiles`, the loader rewritten to the requested ``?sdkid=``; :class:`~pixel_embed.testing.wire.
+What is served and how beacons are read is the QA kit's (:class:`~pixel_embed.browser.sdk.
+SdkFiles`, the loader rewritten to the requested ``?sdkid=``; :class:`~pixel_embed.browser.wire.
 WireEvent`); this module only carries them over HTTPS. The SDK's files come from
 ``PIXEL_EMBED_SDK_DIR``, else ``<repo>/../shared/tiktok-sdk`` (see its PROVENANCE.md), read at
 run time and never copied into the repository. Responses are gzip-compressed when the browser
@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pixel_embed.testing.sdk import LOADER_PATH, PIXEL_CODE, SdkFiles, find_sdk_dir
-from pixel_embed.testing.wire import WireEvent
+from pixel_embed.browser.sdk import LOADER_PATH, PIXEL_CODE, SdkFiles, find_sdk_dir
+from pixel_embed.browser.wire import WireEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The hosts the SDK talks to, all answered here.

@@ -1,6 +1,11 @@
-"""The TikTok Pixel on server-rendered Flask sites, with PII hashed on the server."""
+"""The TikTok Pixel on server-rendered Python sites, with PII hashed on the server.
+
+``TikTokPixel``, the Flask extension, is imported when it is first asked for: ``import
+pixel_embed`` imports no web framework (a Celery worker, a Django site need none of Flask).
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .csp import CspBlocksPixel as CspBlocksPixel
 from .csp import merge_csp as merge_csp
@@ -19,7 +24,6 @@ from .events import STANDARD_EVENTS as STANDARD_EVENTS
 from .events import Event as Event
 from .events import order_event_id as order_event_id
 from .events import validate_event as validate_event
-from .extension import TikTokPixel as TikTokPixel
 from .matching import Identity as Identity
 from .matching import hash_email as hash_email
 from .matching import hash_external_id as hash_external_id
@@ -32,6 +36,9 @@ from .render import render_pixel as render_pixel
 from .screening import find_personal_data as find_personal_data
 from .screening import mask_personal_data as mask_personal_data
 from .screening import scrub_url as scrub_url
+
+if TYPE_CHECKING:
+    from .integrations.flask import TikTokPixel as TikTokPixel
 
 try:
     __version__ = version("pixel-embed")
@@ -70,3 +77,11 @@ __all__ = [
     "render_pixel",
     "scrub_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TikTokPixel":
+        from .integrations.flask import TikTokPixel
+
+        return TikTokPixel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

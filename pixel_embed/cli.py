@@ -1,4 +1,4 @@
-"""The ``pixel-embed`` command (and ``flask tiktok-pixel``): audit a page's pixel, print the
+"""The ``pixel-embed`` command (``flask tiktok-pixel`` runs it too): audit a page's pixel, print the
 snippet for a static site, hash an identifier the way the server does.
 
 Exit statuses: 0 fine; 1 the audit found errors; 2 the page could not be audited, or the
@@ -14,10 +14,6 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
-
-import click
-from flask import current_app
-from flask.cli import with_appcontext
 
 from .errors import InvalidPhoneNumber, PixelError
 from .matching import (
@@ -262,6 +258,8 @@ def _error(args: argparse.Namespace, message: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     try:
+        import playwright.sync_api  # noqa: F401 (the audit modules import it only when used)
+
         from .audit.isolation import Job, audit_isolated
         from .audit.redact import json_safe, safe_text
         from .audit.report import exit_status, format_report, report_json
@@ -270,8 +268,8 @@ def _audit(args: argparse.Namespace) -> int:
     except ImportError as exc:
         _error(args, f"{NEEDS_PLAYWRIGHT} ({exc})")
         return EXIT_USAGE
-    from .testing.browser import BrowserNotFound, find_chromium
-    from .testing.sdk import require_sdk_dir
+    from .browser.chromium import BrowserNotFound, find_chromium
+    from .browser.sdk import require_sdk_dir
 
     sdk_dir = require_sdk_dir(args.sdk) if args.sdk is not None else None
     urls: list[str] = args.urls
@@ -344,7 +342,7 @@ def _wire_report(text: str, results: Sequence[Any], on_wire: dict[int, Any]) -> 
 
 
 def _sdk_pull(args: argparse.Namespace) -> int:
-    from .testing.sdk import pull_sdk
+    from .browser.sdk import pull_sdk
 
     if not args.pixel:
         _error(args, "give the pixel code to pull the SDK for: --pixel CODE")
@@ -358,7 +356,7 @@ def _sdk_pull(args: argparse.Namespace) -> int:
 
 
 def _sdk_info(args: argparse.Namespace) -> int:
-    from .testing.sdk import sdk_info
+    from .browser.sdk import sdk_info
 
     info = sdk_info(args.dir)
     print(json.dumps(info.as_dict(), indent=2) if args.json else info.describe())
@@ -418,72 +416,6 @@ def main(
     except PixelError as exc:
         _error(args, str(exc))
         return EXIT_USAGE
-
-
-# -- flask tiktok-pixel … (registered through the "flask.commands" entry point) -------------------
-
-_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
-
-
-@click.group("tiktok-pixel")
-def flask_cli() -> None:
-    """The TikTok pixel: audit pages, print the snippet, hash identifiers."""
-
-
-def _app_snippet_options() -> list[str]:
-    config = current_app.config
-    codes = config.get("TIKTOK_PIXEL_CODE") or ()
-    options = [
-        part for code in ([codes] if isinstance(codes, str) else codes) for part in ("--code", code)
-    ]
-    if config.get("TIKTOK_PIXEL_LDU"):
-        options.append("--ldu")
-    if config.get("TIKTOK_PIXEL_CONSENT", "none") != "none":
-        options += ["--consent", config["TIKTOK_PIXEL_CONSENT"]]
-    return options
-
-
-@flask_cli.command("snippet", context_settings=_PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-@with_appcontext
-def _flask_snippet(ctx: click.Context, args: tuple[str, ...]) -> None:
-    """Print the pixel snippet; the app's TIKTOK_PIXEL_* settings unless --code is given."""
-    given = list(args)
-    if not any(arg == "--code" or arg.startswith("--code=") for arg in given):
-        given = [*_app_snippet_options(), *given]
-    ctx.exit(main(["snippet", *given], prog="flask tiktok-pixel"))
-
-
-@flask_cli.command("audit", context_settings=_PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-def _flask_audit(ctx: click.Context, args: tuple[str, ...]) -> None:
-    """Audit pages' pixel in headless Chromium (see --help)."""
-    ctx.exit(main(["audit", *args], prog="flask tiktok-pixel"))
-
-
-@flask_cli.command("hash", context_settings=_PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-@with_appcontext
-def _flask_hash(ctx: click.Context, args: tuple[str, ...]) -> None:
-    """Print an identifier normalised and hashed; phone numbers read with the app's
-    TIKTOK_PIXEL_DEFAULT_REGION unless --region is given."""
-    given = list(args)
-    region = current_app.config.get("TIKTOK_PIXEL_DEFAULT_REGION")
-    if region and "--phone" in given and not any(a.startswith("--region") for a in given):
-        given += ["--region", region]
-    ctx.exit(main(["hash", *given], prog="flask tiktok-pixel"))
-
-
-def _events_cli() -> click.Group:
-    from .events_api.commands import events_cli
-
-    return events_cli
-
-
-flask_cli.add_command(_events_cli())
 
 
 if __name__ == "__main__":

@@ -225,6 +225,15 @@ _NORMALIZERS: dict[str, Callable[[str, str | None], str]] = {
 }
 
 
+def normalize_field(field: str, value: str, region: str | None = None) -> str:
+    """``value`` normalised as ``identify(**{field: value})`` normalises it before hashing.
+
+    :param region: for a phone number given without its country code.
+    :raises KeyError: ``field`` is not an identity field.
+    """
+    return _NORMALIZERS[field](value, region)
+
+
 def _hash(
     value: str, normalize: Callable[[str, str | None], str], region: str | None = None
 ) -> str:

@@ -32,20 +32,22 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, Request, Response, request, url_for
 from markupsafe import Markup, escape
 
-from .errors import ConfigurationError, safe_repr
+from .core.policy import PARTIAL_VARY, request_kind
+from .core.policy import RequestKind as RequestKind
+from .errors import safe_repr
 from .events import Event
 from .matching import NO_IDENTITY, Identity
 from .render import PixelCall, PixelSettings, page_calls, render_disabled, to_js
 from .resources import STATIC_DIR
 
 if TYPE_CHECKING:
-    from .extension import TikTokPixel, _RequestState
+    from .core.request import RequestFacts, ResponseFacts
+    from .core.state import RequestState
+    from .core.view import PixelCore
 
 log = logging.getLogger("pixel_embed")
 
@@ -57,10 +59,13 @@ HEADER = "PixelEmbed-Calls"
 #: in one 4 KB buffer by default (``proxy_buffer_size``) and fails the response beyond it, so
 #: the calls take at most half of it; events beyond it wait for the next full page.
 MAX_HEADER_BYTES = 2048
-#: The client script, served by the extension at ``/_pixel_embed/<SCRIPT_NAME>``.
+#: The client script, served by each integration at ``/_pixel_embed/<SCRIPT_NAME>``.
 SCRIPT_NAME = "pixel_embed_partial.js"
-_SCRIPT = (STATIC_DIR / SCRIPT_NAME).read_bytes()
-_SCRIPT_VERSION = hashlib.sha256(_SCRIPT).hexdigest()[:12]
+#: The client script's text.
+SCRIPT = (STATIC_DIR / SCRIPT_NAME).read_bytes()
+#: The client script's version, its URL's ``v`` argument: served with ``v`` equal to it, the
+#: script may be cached for a year (``immutable``); otherwise ``no-cache``.
+SCRIPT_VERSION = hashlib.sha256(SCRIPT).hexdigest()[:12]
 #: The inline loader that requests the client script: its file less the opening comment and
 #: the indentation (it has no multi-line string).
 LOADER_NAME = "pixel_embed_partial_loader.js"
@@ -68,54 +73,6 @@ _LOADER = "\n".join(
     line.strip()
     for line in (STATIC_DIR / LOADER_NAME).read_text().split("*/\n", 1)[1].strip().splitlines()
 )
-_STATE_KEY = "_pixel_embed_partial"
-
-#: How a request can take calls: ``htmx`` (the client script reads every response), ``fetch``
-#: (a browser ``fetch()``/XHR, Turbo's included: the site's script reads the header).
-RequestKind = Literal["htmx", "fetch"]
-
-
-def request_kind(current: Request) -> RequestKind | None:
-    """Whether ``current`` comes from htmx or a browser's ``fetch()``/XHR, or neither (a page
-    load, a form post, a client that is not a browser)."""
-    headers = current.headers
-    if headers.get("HX-Request") == "true":
-        return "htmx"
-    if headers.get("Sec-Fetch-Dest") == "empty" and headers.get("Sec-Fetch-Mode") in (
-        "cors",
-        "same-origin",
-    ):
-        return "fetch"
-    if headers.get("X-Requested-With") == "XMLHttpRequest":
-        return "fetch"
-    return None
-
-
-# The request headers that decide what tiktok_pixel() renders: request_kind()'s (the bootstrap
-# or a placeholder) and htmx's history restore (no events). Every variant of such a page names
-# them, the full page included: a cache that stored the full page under a key without them
-# would serve it for an htmx request, and the other way round.
-_VARY = (
-    "HX-Request",
-    "HX-History-Restore-Request",
-    "Sec-Fetch-Dest",
-    "Sec-Fetch-Mode",
-    "X-Requested-With",
-)
-
-
-@dataclass(slots=True)
-class _PartialState:
-    #: tiktok_pixel() was asked for the page: its identity travels with the calls.
-    page: bool = False
-
-
-def _partial_state(current: Request) -> _PartialState:
-    state: _PartialState | None = getattr(current, _STATE_KEY, None)
-    if state is None:
-        state = _PartialState()
-        setattr(current, _STATE_KEY, state)
-    return state
 
 
 def partial_calls(
@@ -131,7 +88,7 @@ def partial_calls(
 FORGET_CALL = PixelCall("forget")
 
 
-def forget_first(state: _RequestState, calls: list[PixelCall]) -> list[PixelCall]:
+def forget_first(state: RequestState, calls: list[PixelCall]) -> list[PixelCall]:
     """``calls``, after :data:`FORGET_CALL` when the visitor was forgotten since the last page."""
     if not state.forget_browser:
         return calls
@@ -162,40 +119,26 @@ def encode_to_fit(calls: Sequence[PixelCall], limit: int) -> tuple[str, int]:
 
 
 class PartialPages:
-    """The extension's support for partial responses, made by :meth:`init_app` when
-    ``TIKTOK_PIXEL_PARTIAL`` is on."""
+    """The support for partial responses, made at start-up when ``TIKTOK_PIXEL_PARTIAL`` is
+    on. The integration serves :data:`SCRIPT` (see :data:`SCRIPT_VERSION`)."""
 
     def __init__(self, settings: PixelSettings) -> None:
         self._settings = settings
 
-    @classmethod
-    def init_app(cls, app: Flask, settings: PixelSettings | None) -> PartialPages | None:
-        """Serve the client script and return the partial support, when the setting asks."""
-        value = app.config["TIKTOK_PIXEL_PARTIAL"]
-        if not isinstance(value, bool):
-            raise ConfigurationError(f"TIKTOK_PIXEL_PARTIAL must be True or False, not {value!r}")
-        if not value or settings is None:
-            return None
-        blueprint = Blueprint("pixel_embed_partial", __name__, url_prefix="/_pixel_embed")
-        blueprint.add_url_rule(f"/{SCRIPT_NAME}", "script", _serve_script)
-        app.register_blueprint(blueprint)
-        return cls(settings)
+    @staticmethod
+    def wants(request: RequestFacts) -> bool:
+        """Whether this request's calls travel in the response rather than in a page script."""
+        return request_kind(request) is not None
 
     @staticmethod
-    def wants(current: Request) -> bool:
-        """Whether this request's calls travel in the response rather than in a page script."""
-        return request_kind(current) is not None
-
-    def placeholder(self) -> Markup:
+    def placeholder() -> Markup:
         """What ``tiktok_pixel()`` renders for a partial request: no second bootstrap (the page
         that made the request has one); the calls go in the response header."""
-        _partial_state(request._get_current_object()).page = True  # type: ignore[attr-defined]
         return Markup(f"<!-- TikTok Pixel: this response's calls are in its {HEADER} header -->")
 
-    def script_tag(self, nonce: str | None) -> Markup:
+    def script_tag(self, nonce: str | None, src: str) -> Markup:
         """The client script's loader, put after the pixel's inline script on every full page:
-        an inline script whose ``data-src`` is the client script's URL."""
-        src = url_for("pixel_embed_partial.script", v=_SCRIPT_VERSION)
+        an inline script whose ``data-src`` is the client script's URL, ``src``."""
         settings = self._settings
         attributes = [f'data-src="{escape(src)}"']
         if nonce:
@@ -208,90 +151,91 @@ class PartialPages:
             attributes.append('data-debug="true"')
         return Markup(f"\n<script {' '.join(attributes)}>{_LOADER}</script>")
 
-    def deliver(self, pixel: TikTokPixel, state: _RequestState, response: Response) -> None:
-        """Put the calls of a partial request in :data:`HEADER` (an ``after_request`` step).
 
-        What does not fit in :data:`MAX_HEADER_BYTES` is deferred to the next full page, with a
-        warning; a response the browser's script cannot read (a redirect, a download) is left
-        alone, so the usual warning about events never rendered still applies.
-        """
-        current = request._get_current_object()  # type: ignore[attr-defined]
-        partial: _PartialState | None = getattr(current, _STATE_KEY, None)
-        placeholder = partial is not None and partial.page
-        if placeholder or state.shown is not None:
-            vary = response.vary
-            for name in _VARY:
-                vary.add(name)
-            if placeholder:
-                # A page without the bootstrap must never reach a shared cache, whatever it
-                # does with Vary (some CDNs ignore it): one htmx request would otherwise take
-                # the pixel off the page for every visitor.
-                state.private = True
-        kind = request_kind(current)
-        if kind is None or state.rendered:
-            return
-        config = state.config
-        if config.settings is None or pixel._is_internal(config) or not _readable(response):
-            return
-        if kind == "htmx" and _leaves_page(response):
-            # htmx loads a whole page next: calls run on the page it leaves could be lost with
-            # it, so they wait for that page, as track(..., defer=True) would have them.
-            if state.events and state.app.secret_key:
-                state.deferred = [*state.deferred, *state.events]
-                state.events = []
-            return
-        if not (state.events or state.deferred or placeholder):
-            return  # nothing of its own: the session (and what it keeps) is left alone
-        # Events deferred by earlier requests wait for a response the client script reads by
-        # itself: htmx's, but not any fetch() (a widget's polling could take them).
-        identity, older = pixel._pop_deferred(state.app) if kind == "htmx" else (NO_IDENTITY, [])
-        events = [*older, *state.deferred, *state.events]
-        identity = identity.merged(state.identity)
-        if not events and not (placeholder and identity) and not state.forget_browser:
-            return
-        calls = forget_first(state, partial_calls(config.settings, identity, events))
-        value, left = encode_to_fit(calls, MAX_HEADER_BYTES)
-        left = min(left, len(events))  # the identity comes first, and always fits
-        state.events = []
-        state.deferred = events[len(events) - left :] if left else []
-        if left:
-            log.warning(
-                "TikTok pixel: %d event(s) did not fit in the %s header (%d bytes at most) of "
-                "%s; they fire on the next full page",
-                left,
-                HEADER,
-                MAX_HEADER_BYTES,
-                safe_repr(current.path, 200),
-            )
-            if not state.app.secret_key:
-                log.warning(
-                    "TikTok pixel: no SECRET_KEY to keep them in the session: %d dropped", left
-                )
-                state.deferred = []
-        state.rendered = True
-        if left < len(calls):
-            response.headers[HEADER] = value
+def deliver_partial(
+    pixel: PixelCore, state: RequestState, response: ResponseFacts, headers: dict[str, str]
+) -> tuple[str, ...]:
+    """Put the calls of a partial request in :data:`HEADER` (a step of the end of the
+    request: the header goes into ``headers``, the names to add to ``Vary`` are returned).
+
+    What does not fit in :data:`MAX_HEADER_BYTES` is deferred to the next full page, with a
+    warning; a response the browser's script cannot read (a redirect, a download) is left
+    alone, so the usual warning about events never rendered still applies.
+    """
+    placeholder = state.partial_page
+    vary: tuple[str, ...] = ()
+    if placeholder or state.shown is not None:
+        vary = PARTIAL_VARY
+        if placeholder:
+            # A page without the bootstrap must never reach a shared cache, whatever it does
+            # with Vary (some CDNs ignore it): one htmx request would otherwise take the pixel
+            # off the page for every visitor.
             state.private = True
+    request = state.request
+    kind = request_kind(request)
+    if kind is None or state.rendered:
+        return vary
+    settings = state.config.pixel
+    if settings is None or pixel.is_internal(state) or not _readable(response):
+        return vary
+    has_session = pixel.session(state, write=True) is not None
+    if kind == "htmx" and _leaves_page(response):
+        # htmx loads a whole page next: calls run on the page it leaves could be lost with it,
+        # so they wait for that page, as track(..., defer=True) would have them.
+        if state.events and has_session:
+            state.deferred = [*state.deferred, *state.events]
+            state.events = []
+        return vary
+    if not (state.events or state.deferred or placeholder):
+        return vary  # nothing of its own: the session (and what it keeps) is left alone
+    # Events deferred by earlier requests wait for a response the client script reads by
+    # itself: htmx's, but not any fetch() (a widget's polling could take them).
+    identity, older = pixel.pop_deferred(state) if kind == "htmx" else (NO_IDENTITY, [])
+    events = [*older, *state.deferred, *state.events]
+    identity = identity.merged(state.identity)
+    if not events and not (placeholder and identity) and not state.forget_browser:
+        return vary
+    calls = forget_first(state, partial_calls(settings, identity, events))
+    value, left = encode_to_fit(calls, MAX_HEADER_BYTES)
+    left = min(left, len(events))  # the identity comes first, and always fits
+    state.events = []
+    state.deferred = events[len(events) - left :] if left else []
+    if left:
+        log.warning(
+            "TikTok pixel: %d event(s) did not fit in the %s header (%d bytes at most) of "
+            "%s; they fire on the next full page",
+            left,
+            HEADER,
+            MAX_HEADER_BYTES,
+            safe_repr(request.path, 200),
+        )
+        if not has_session:
+            log.warning("TikTok pixel: no SECRET_KEY to keep them in the session: %d dropped", left)
+            state.deferred = []
+    state.rendered = True
+    if left < len(calls):
+        headers[HEADER] = value
+        state.private = True
+    return vary
 
 
-def render_fragment(pixel: TikTokPixel) -> Markup:
+def render_fragment(pixel: PixelCore, state: RequestState) -> Markup:
     """This request's pending calls (identify and track, with deferred events; no bootstrap, no
     ``page``) as a JSON data block that the client script runs once when it is inserted.
 
     For HTML that a Turbo Frame or Stream, an htmx swap or the site's own script puts into a
     page that has the pixel. Calls rendered here are not sent again in the response header.
     """
-    state = pixel._state("tiktok_pixel_calls")
     config = state.config
-    if config.settings is None:
+    if config.pixel is None:
         return render_disabled("TIKTOK_PIXEL_ENABLED is False")
-    if config.partial is None:
+    if state.setup.partial is None:
         return render_disabled("tiktok_pixel_calls() needs TIKTOK_PIXEL_PARTIAL = True")
     if state.rendered:
         return Markup("")
-    if pixel._is_internal(config):
+    if pixel.is_internal(state):
         return render_disabled("request from an internal address (TIKTOK_PIXEL_INTERNAL_IPS)")
-    identity, older = pixel._pop_deferred(state.app)
+    identity, older = pixel.pop_deferred(state)
     events = [*older, *state.deferred, *state.events]
     identity = identity.merged(state.identity)
     state.events = []
@@ -299,38 +243,26 @@ def render_fragment(pixel: TikTokPixel) -> Markup:
     if not events and not identity and not state.forget_browser:
         return Markup("")
     state.private = True
-    nonce = pixel._current_nonce(state.config)
+    nonce = pixel.current_nonce(state)
     nonce_attribute = f' nonce="{escape(nonce)}"' if nonce else ""
-    calls = forget_first(state, partial_calls(config.settings, identity, events))
+    calls = forget_first(state, partial_calls(config.pixel, identity, events))
     return Markup(
         f'<script type="application/json" data-pixel-embed-calls{nonce_attribute}>'
         f"{encode_calls(calls)}</script>"
     )
 
 
-def _readable(response: Response) -> bool:
+def _readable(response: ResponseFacts) -> bool:
     """Whether the page's script can read this response's headers: not a redirect (the browser
     follows it and shows only the last response), not a file download."""
-    if 300 <= response.status_code < 400 or response.direct_passthrough:
+    if 300 <= response.status < 400 or response.passthrough:
         return False
-    disposition = response.headers.get("Content-Disposition", "")
+    disposition = response.headers.get("Content-Disposition") or ""
     return not disposition.lower().startswith("attachment")
 
 
-def _leaves_page(response: Response) -> bool:
+def _leaves_page(response: ResponseFacts) -> bool:
     """Whether htmx answers ``response`` by loading a whole page (``HX-Redirect``, or
     ``HX-Refresh: true``) rather than by changing this one."""
     headers = response.headers
-    return "HX-Redirect" in headers or headers.get("HX-Refresh") == "true"
-
-
-def _serve_script() -> Response:
-    response = Response(_SCRIPT, mimetype="text/javascript")
-    # The tag's URL carries the file's hash: a new version is a new URL.
-    if request.args.get("v") == _SCRIPT_VERSION:
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    else:
-        response.headers["Cache-Control"] = "no-cache"
-    response.set_etag(_SCRIPT_VERSION)
-    response.make_conditional(request)
-    return response
+    return headers.get("HX-Redirect") is not None or headers.get("HX-Refresh") == "true"

@@ -440,12 +440,13 @@ def holds_personal_data(text: str, *, digit_runs: bool = False) -> bool:
     return bool(_found(text, first_only=True))
 
 
-# Short texts found clean lately (product names, SKUs, categories come back on every page):
-# at most _MEMO_SIZE of at most _MEMO_LENGTH characters, emptied when full. Only clean text is
-# kept, never personal data.
 _MEMO_SIZE = 1024
 _MEMO_LENGTH = 100
-_clean_memo: dict[str, None] = {}
+#: Short texts found clean lately (product names, SKUs, categories come back on every page):
+#: at most 1,024 of at most 100 characters, emptied when full. Only clean text is kept, never
+#: personal data. A text in it needs no :func:`mask_personal_data` (the validation of event
+#: parameters looks here first, without the call). Read it; only this module writes it.
+KNOWN_CLEAN: dict[str, None] = {}
 
 
 def replace_personal_data(
@@ -474,13 +475,13 @@ def replace_personal_data(
 def mask_personal_data(text: str) -> str:
     """``text`` with each e-mail address and phone number replaced by a marker
     (``"call [phone] or write to [email]"``); an equal string when it holds none."""
-    if text in _clean_memo:
+    if text in KNOWN_CLEAN:
         return text
     masked = replace_personal_data(text, lambda _: EMAIL_MARKER, lambda _: PHONE_MARKER)
     if masked == text and len(text) <= _MEMO_LENGTH:
-        if len(_clean_memo) >= _MEMO_SIZE:
-            _clean_memo.clear()
-        _clean_memo[text] = None
+        if len(KNOWN_CLEAN) >= _MEMO_SIZE:
+            KNOWN_CLEAN.clear()
+        KNOWN_CLEAN[text] = None
     return masked
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
+from pixel_embed.browser.sdk import ENV_VAR, find_sdk_dir
 from pixel_embed.render import PixelSettings, render_pixel
 from pixel_embed.testing import install_recorder
-from pixel_embed.testing.sdk import ENV_VAR, find_sdk_dir
 
 #: CI's copy, beside the clone (as ``/work/shared`` sits beside each worktree).
 SHARED_SDK_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "tiktok-sdk"

@@ -23,9 +23,9 @@ from pixel_embed.audit import audit
 from pixel_embed.audit.isolation import GRACE, Job, _descendants, audit_isolated
 from pixel_embed.audit.network import NetworkGuard, pinning_rules, reach_of
 from pixel_embed.audit.runner import url_deadline
+from pixel_embed.browser.chromium import find_chromium
 from pixel_embed.cli import main
 from pixel_embed.testing import serve_app
-from pixel_embed.testing.browser import find_chromium
 
 PIXEL = str(render_pixel(PixelSettings((CODE,))))
 

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser
 from test_audit_findings import codes, only
 
 from pixel_embed import PixelSettings, hash_email, render_pixel
-from pixel_embed.audit import AuditResult, Step, audit, runner
+from pixel_embed.audit import AuditResult, Step, audit, journey
 from pixel_embed.cli import main
 
 DIGEST = hash_email("jane@example.com")
@@ -403,7 +403,7 @@ def test_wait_takes_a_sensible_number_of_seconds(
 def test_a_page_that_is_never_quiet_is_audited_within_the_bound(
     pixel_browser: Browser, base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "QUIET_BOUND", 1.0)
+    monkeypatch.setattr(journey, "QUIET_BOUND", 1.0)
     started = time.monotonic()
     result = audit(pixel_browser, f"{base_url}/p/late")
     assert time.monotonic() - started < 3.5

@@ -12,8 +12,8 @@ from flask import Flask
 from playwright.sync_api import Page
 from sdk_support import raw_page
 
+from pixel_embed.browser.pii import AutoCollectedIdentity
 from pixel_embed.testing import expect_pixel, serve_app
-from pixel_embed.testing.pii import AutoCollectedIdentity
 from pixel_embed.testing.plugin import report_auto_collected
 
 NEW_CONTACT = (

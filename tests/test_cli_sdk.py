@@ -19,9 +19,9 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 
 from pixel_embed import TikTokPixel
+from pixel_embed.browser.sdk import MANIFEST, sdk_info
 from pixel_embed.cli import main
 from pixel_embed.testing import serve_app
-from pixel_embed.testing.sdk import MANIFEST, sdk_info
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from playwright.sync_api import Page
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel, merge_csp
+from pixel_embed.browser.violations import tiktok_violations
 from pixel_embed.csp import TIKTOK_IPV6_ORIGIN, TIKTOK_ORIGIN
 from pixel_embed.testing import (
     assert_no_csp_block,
@@ -24,7 +25,6 @@ from pixel_embed.testing import (
     serve_app,
     wire_events,
 )
-from pixel_embed.testing.violations import tiktok_violations
 
 pytest_plugins = ["pytester"]
 

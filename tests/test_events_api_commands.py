@@ -12,9 +12,9 @@ from flask import Flask
 from outbox_process import CODE, event
 
 from pixel_embed import TikTokPixel
-from pixel_embed.cli import flask_cli
 from pixel_embed.events_api import OutboxSender, delivery_stats
 from pixel_embed.events_api.hooks import EXTENSION_KEY
+from pixel_embed.integrations.flask.cli import flask_cli
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 

@@ -47,9 +47,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from outbox_process import CODE, event
 
 from pixel_embed import TikTokPixel
-from pixel_embed.cli import flask_cli
 from pixel_embed.events_api import EventsApiClient, Outbox, OutboxSender
 from pixel_embed.events_api.outbox import Claimed
+from pixel_embed.integrations.flask.cli import flask_cli
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 #: Examples ``make test`` runs, and steps per example.

@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from werkzeug.wrappers import Response as BaseResponse
 
 from pixel_embed import ConfigurationError, TikTokPixel
-from pixel_embed.extension import SESSION_KEY
+from pixel_embed.core.deferred import SESSION_KEY
 from pixel_embed.matching import hash_email, hash_phone
 
 ALICE = {"email": "alice@example.com", "phone_number": "+14155550100"}

@@ -21,8 +21,8 @@ from playwright.sync_api import Browser, Page
 from werkzeug.wrappers import Response
 
 from pixel_embed import ConfigurationError, InvalidEvent, TikTokPixel
+from pixel_embed.core.deferred import MAX_ONCE_KEYS, SESSION_KEY, SIBLING_SESSION_BYTES
 from pixel_embed.events import order_event_id, validate_event
-from pixel_embed.extension import MAX_ONCE_KEYS, SESSION_KEY, SIBLING_SESSION_BYTES
 from pixel_embed.testing import expect_pixel, find_chromium, install_recorder, serve_app
 from pixel_embed.testing.events_api import FakeEventsApi
 

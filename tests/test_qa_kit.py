@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pixel_embed.browser.pii import pii_in_calls, pii_in_text
 from pixel_embed.testing import (
     BrowserNotFound,
     Chromium,
@@ -14,7 +15,6 @@ from pixel_embed.testing import (
     find_chromium,
     format_calls,
 )
-from pixel_embed.testing.pii import pii_in_calls, pii_in_text
 
 pytest_plugins = ["pytester"]
 

@@ -18,10 +18,10 @@ from playwright.sync_api import Page
 from test_qa_kit import APP
 
 from pixel_embed import TikTokPixel
+from pixel_embed.browser.pii import pii_in_beacons
 from pixel_embed.matching import hash_email
 from pixel_embed.testing import WireEvent, expect_pixel, serve_app
-from pixel_embed.testing.expect import diff, same_value
-from pixel_embed.testing.pii import pii_in_beacons
+from pixel_embed.testing.compare import diff, same_value
 
 pytest_plugins = ["pytester"]
 

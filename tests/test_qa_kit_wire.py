@@ -16,6 +16,13 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from pixel_embed import TikTokPixel
 from pixel_embed.audit.wire import wire_findings
+from pixel_embed.browser.sdk import (
+    SdkFiles,
+    loader_bundle,
+    loader_pixel_code,
+    sdk_event_renames,
+)
+from pixel_embed.browser.wire import WIRE_NAMES, format_wire, wire_name
 from pixel_embed.matching import hash_email
 from pixel_embed.testing import (
     WireEvent,
@@ -26,13 +33,6 @@ from pixel_embed.testing import (
     serve_app,
     wire_events,
 )
-from pixel_embed.testing.sdk import (
-    SdkFiles,
-    loader_bundle,
-    loader_pixel_code,
-    sdk_event_renames,
-)
-from pixel_embed.testing.wire import WIRE_NAMES, format_wire, wire_name
 
 PAID: dict[str, Any] = {"value": 42.5, "currency": "USD"}
 

@@ -29,7 +29,7 @@ from pixel_embed import (
     validate_event,
 )
 from pixel_embed import matching as matching_module
-from pixel_embed.extension import MAX_DEFERRED_BYTES
+from pixel_embed.core.deferred import MAX_DEFERRED_BYTES
 
 
 class Hostile:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from pixel_embed import find_personal_data, mask_personal_data, scrub_url
+from pixel_embed.browser.pii import pii_in_text
 from pixel_embed.screening import holds_personal_data, is_secret_parameter
-from pixel_embed.testing.pii import pii_in_text
 
 EMAILS = [
     "jane@example.com",

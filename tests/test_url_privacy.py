@@ -23,9 +23,9 @@ from sdk_support import real_sdk_page
 from werkzeug.wrappers import Response
 
 from pixel_embed import TikTokPixel, mask_personal_data
+from pixel_embed.browser.pii import pii_in_beacons
 from pixel_embed.screening import personal_data_in_url
 from pixel_embed.testing import serve_app, wire_events
-from pixel_embed.testing.pii import pii_in_beacons
 
 
 @pytest.mark.parametrize(

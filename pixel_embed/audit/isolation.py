@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .runner import AuditResult, Step, out_of_time, url_deadline
+from .result import AuditResult, Step, out_of_time, url_deadline
 
 # The child, run so that what it pickles names this module, not __main__.
 _CHILD = "from pixel_embed.audit.isolation import main; raise SystemExit(main())"
@@ -76,7 +76,7 @@ class Outcome:
 def _run(job: Job) -> Outcome:
     from playwright.sync_api import Error as PlaywrightError
 
-    from ..testing.browser import BrowserNotFound
+    from ..browser.chromium import BrowserNotFound
 
     try:
         return _audit(job)

@@ -28,12 +28,13 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Route, WebSocketRoute
+from ..browser.hosts import is_tiktok_host
 
-from ..testing.recorder import is_tiktok_host
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Route, WebSocketRoute
 
 #: Resolves a host name to its addresses (``[]``: it does not resolve).
 Resolver = Callable[[str], list[str]]

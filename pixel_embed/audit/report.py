@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from ..testing.expect import format_calls
-from ..testing.recorder import RecordedCall
+from ..browser.calls import RecordedCall, format_calls
 from .findings import SEVERITIES, Evidence, Finding, PageFacts, StepReport
 from .redact import (
     escape_controls,
@@ -26,7 +25,7 @@ from .redact import (
     mask_text,
     safe_text,
 )
-from .runner import AuditResult
+from .result import AuditResult
 
 #: Version 2: ``calls[].url`` is the URL at the time of the call (it was the page's last URL),
 #: every field that comes from the page is masked (``pixel``, ``method``, ``event`` and

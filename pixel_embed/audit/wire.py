@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playwright.sync_api import Browser
-
-from ..testing.recorder import install_recorder
-from ..testing.sdk import require_sdk_dir
-from ..testing.wire import WireEvent, format_wire, wire_name
+from ..browser.recorder import install_recorder
+from ..browser.sdk import require_sdk_dir
+from ..browser.wire import WireEvent, format_wire, wire_name
 from .findings import Finding, find_problems
 from .network import Resolver, resolve
-from .runner import DEFAULT_TIMEOUT, AuditFailed, AuditResult, Step, gather_evidence
+from .result import DEFAULT_TIMEOUT, AuditFailed, AuditResult, Step
+from .runner import gather_evidence
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 _FIELD_NAMES = {"email": "e-mail", "phone_number": "phone number"}
 _FIELD_CODES = {"email": "email", "phone_number": "phone"}

@@ -15,8 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Protocol
 
-from werkzeug.wrappers import Request, Response
+
+class _HasArgsAndCookies(Protocol):
+    @property
+    def args(self) -> Mapping[str, str]: ...
+
+    @property
+    def cookies(self) -> Mapping[str, str]: ...
+
 
 #: The first-party cookie holding the click id.
 TTCLID_COOKIE = "ttclid"
@@ -35,22 +43,21 @@ def landing_ttclid(args: Mapping[str, str]) -> str | None:
     return _valid(args.get("ttclid"))
 
 
-def request_ttclid(request: Request) -> str | None:
-    """The request's click id: from its URL when it just landed, else from the cookie."""
+def request_ttclid(request: _HasArgsAndCookies) -> str | None:
+    """The request's click id: from its URL when it just landed, else from the cookie.
+
+    :param request: Flask's (Werkzeug's) request, or any object with ``args`` and ``cookies``
+        mappings, such as a :class:`~pixel_embed.core.request.RequestFacts`.
+    """
     return landing_ttclid(request.args) or _valid(request.cookies.get(TTCLID_COOKIE))
 
 
-def remember_ttclid(request: Request, response: Response) -> None:
-    """Store a landing URL's click id in the ``ttclid`` cookie (30 days, HttpOnly, Lax, and
-    Secure over HTTPS). Requests without one leave the cookie as it is."""
+def ttclid_to_remember(request: _HasArgsAndCookies) -> str | None:
+    """The click id to store in the :data:`TTCLID_COOKIE` cookie (for
+    :data:`TTCLID_MAX_AGE` seconds, HttpOnly, SameSite Lax, and Secure over HTTPS): a landing
+    URL's, when the cookie does not hold it already. Requests without one leave the cookie as
+    it is (``None``)."""
     ttclid = landing_ttclid(request.args)
     if ttclid is None or request.cookies.get(TTCLID_COOKIE) == ttclid:
-        return
-    response.set_cookie(
-        TTCLID_COOKIE,
-        ttclid,
-        max_age=TTCLID_MAX_AGE,
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure,
-    )
+        return None
+    return ttclid

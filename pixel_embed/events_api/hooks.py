@@ -1,38 +1,41 @@
-"""The Flask side of server events: the ``TIKTOK_PIXEL_*`` settings, the consent gate, the
-request's context, and the after-request hand-over to the :class:`~.delivery.Sender`.
+"""Server events at the end of a request, for any framework: which events go, with which
+request context, to which :class:`~.delivery.Sender`.
 
 Events flagged for the server are turned into Events API data at the end of the request that
-tracked them (``after_request``), not inside ``track()``: a view may call ``identify()`` after
-``track()``, and the server event should carry the whole identity, as the page's
-``ttq.identify`` does. A deferred event goes to the server then too, with the same event id as
-the browser call the next page makes.
+tracked them (the integration's after-request step calls :meth:`ServerEvents.send`), not inside
+``track()``: a view may call ``identify()`` after ``track()``, and the server event should carry
+the whole identity, as the page's ``ttq.identify`` does. A deferred event goes to the server
+then too, with the same event id as the browser call the next page makes.
+
+Nothing here imports a web framework: the integration hands over the request as
+:class:`~pixel_embed.core.request.RequestFacts` and sets the click-id cookie itself.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
-
-from flask import Flask, Response, current_app, request
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..events import Event
 from ..matching import Identity
-from ..render import ConsentMode, ConsentState, PixelSettings
-from .clickid import remember_ttclid, request_ttclid
-from .client import DEFAULT_TIMEOUT, EVENTS_API_URL, EventsApiClient
-from .delivery import RetryPolicy, Sender
+from ..render import ConsentMode, ConsentState
+from .clickid import request_ttclid
+from .client import EventsApiClient
+from .delivery import Sender
 from .payload import RequestContext, server_event
 from .queues import sender_factory
-from .queues import set_defaults as set_queue_defaults
+
+if TYPE_CHECKING:
+    from ..core.config import PixelConfig
+    from ..core.request import RequestFacts
 
 log = logging.getLogger("pixel_embed.events_api")
 
-#: Where the app's :class:`ServerEvents` is kept: ``app.extensions[EXTENSION_KEY]``.
+#: Where an app's :class:`ServerEvents` is kept: ``app.extensions[EXTENSION_KEY]`` in Flask.
 EXTENSION_KEY = "tiktok_pixel_events_api"
 #: The cookie TikTok's SDK keeps its browser id in.
 TTP_COOKIE = "_ttp"
@@ -40,19 +43,13 @@ TTP_COOKIE = "_ttp"
 # anything else (a 3.5 KB value another script or the visitor set) is not forwarded.
 _TTP = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
+#: An event tracked for the server, and when (Unix seconds).
+FlaggedEvent = tuple[Event, float]
+
 
 def ttp_cookie(value: str | None) -> str | None:
     """``value`` of a ``_ttp`` cookie if it has the shape TikTok's SDK gives it, else ``None``."""
     return value if value and _TTP.fullmatch(value) else None
-
-
-_TOKEN_PROBLEM = (
-    "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable characters without spaces, "
-    "as shown in TikTok Events Manager (the value is not repeated here)"
-)
-
-#: An event tracked for the server, and when (Unix seconds).
-FlaggedEvent = tuple[Event, float]
 
 
 def consent_allows(mode: ConsentMode, state: ConsentState | None) -> bool:
@@ -66,107 +63,31 @@ def consent_allows(mode: ConsentMode, state: ConsentState | None) -> bool:
     return mode != "strict" or state == "granted"
 
 
-def _setting(app: Flask, key: str, ok: Callable[[Any], bool], problem: str) -> Any:
-    value = app.config[key]
-    if not ok(value):
-        raise ConfigurationError(f"{key} {value!r} {problem}")
-    return value
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_printable(value: object) -> bool:
-    return isinstance(value, str) and bool(value) and value.isascii() and value.isprintable()
-
-
-def _is_endpoint(value: object) -> bool:
-    # The token travels in a header: never over plain HTTP beyond this machine.
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    if parts.scheme == "http":
-        return parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return parts.scheme == "https" and bool(parts.hostname)
-
-
-def _client(app: Flask) -> EventsApiClient:
-    token = app.config["TIKTOK_PIXEL_ACCESS_TOKEN"]
-    if not _is_printable(token) or " " in token:
-        raise ConfigurationError(_TOKEN_PROBLEM)
-    url = _setting(
-        app,
-        "TIKTOK_PIXEL_EVENTS_API_URL",
-        _is_endpoint,
-        "is not an https URL (plain http is only for a test server on this machine)",
-    )
-    code = _setting(
-        app,
-        "TIKTOK_PIXEL_TEST_EVENT_CODE",
-        lambda v: v is None or _is_printable(v),
-        "must be None or the code shown under Test events in TikTok Events Manager",
-    )
-    timeout = _setting(
-        app,
-        "TIKTOK_PIXEL_EVENTS_API_TIMEOUT",
-        lambda v: _is_number(v) and v > 0,
-        "must be a number of seconds above 0",
-    )
-    return EventsApiClient(access_token=token, url=url, test_event_code=code, timeout=timeout)
-
-
-def _sender_factory(app: Flask, client: EventsApiClient) -> Callable[[], Sender]:
-    def whole_or_none(v: object) -> bool:
-        return v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
-
-    max_tries = _setting(
-        app, "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", whole_or_none, "must be a whole number >= 1"
-    )
-    backoff = _setting(
-        app,
-        "TIKTOK_PIXEL_EVENTS_API_BACKOFF",
-        lambda v: _is_number(v) and v >= 0,
-        "must be a number of seconds, 0 or more",
-    )
-    queue_size = _setting(
-        app, "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", whole_or_none, "must be a whole number >= 1"
-    )
-    policy = RetryPolicy(max_tries=max_tries or 0, backoff=backoff)
-    return sender_factory(app, client, policy, queue_size)
-
-
-def client_from_config(app: Flask) -> EventsApiClient:
+def client_from_config(app: Any) -> EventsApiClient:
     """The :class:`EventsApiClient` the app's settings describe, e.g. for a task-queue worker.
 
+    :param app: a Flask app (its ``config``), or any mapping of ``TIKTOK_PIXEL_*`` settings.
     :raises ConfigurationError: a setting is invalid, or the access token is not set.
     """
-    if app.config.get("TIKTOK_PIXEL_ACCESS_TOKEN") is None:
+    from ..core.config import EventsApiConfig
+
+    mapping: Mapping[str, Any] = getattr(app, "config", app)
+    config = EventsApiConfig.from_mapping(mapping)
+    if config is None:
         raise ConfigurationError("TIKTOK_PIXEL_ACCESS_TOKEN is not set")
-    _set_defaults(app)
-    return _client(app)
+    return config.client()
 
 
-def _set_defaults(app: Flask) -> None:
-    #: The Events API access token (TikTok Events Manager, pixel settings): server events on.
-    app.config.setdefault("TIKTOK_PIXEL_ACCESS_TOKEN", None)
-    #: Send every tracked event to the Events API too (else only track(..., server=True)).
-    app.config.setdefault("TIKTOK_PIXEL_SERVER_EVENTS", False)
-    #: Events Manager's "Test events" code, while testing the integration.
-    app.config.setdefault("TIKTOK_PIXEL_TEST_EVENT_CODE", None)
-    #: The Events API endpoint.
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_URL", EVENTS_API_URL)
-    #: Seconds to wait for TikTok's answer.
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_TIMEOUT", DEFAULT_TIMEOUT)
-    #: Attempts per batch, the first included, before giving up with a logged error (None:
-    #: 5 for the memory queue; until too old, every 10 minutes at most, for durable queues).
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", None)
-    #: The first retry's wait in seconds; it doubles each time (with jitter, at most 60 s).
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_BACKOFF", RetryPolicy.backoff)
-    #: Events waiting for delivery at most; more are dropped with a warning (None: 1,000 in
-    #: memory, 100,000 in the outbox).
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", None)
-    set_queue_defaults(app)
+def request_context(request: RequestFacts) -> RequestContext:
+    """What the Events API is told of the browser's request."""
+    return RequestContext(
+        ip=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+        url=request.url,
+        referrer=request.headers.get("Referer"),
+        ttp=ttp_cookie(request.cookies.get(TTP_COOKIE)),
+        ttclid=request_ttclid(request),
+    )
 
 
 @dataclass(frozen=True)
@@ -187,46 +108,57 @@ class ServerEvents:
     consent: ConsentMode = "none"
 
     @classmethod
-    def init_app(
-        cls, app: Flask, settings: PixelSettings | None, sender: Sender | None = None
+    def from_config(
+        cls,
+        config: PixelConfig,
+        sender: Sender | None = None,
+        *,
+        instance_path: str,
+        start_waiting: bool = True,
     ) -> ServerEvents | None:
-        """Read and check the server-event settings; ``None`` when server events are off
-        (no access token, or the pixel disabled).
+        """The server events ``config`` describes; ``None`` when they are off (no access
+        token, or the pixel disabled). The default sender's queue is opened now, even with the
+        pixel disabled, so that a queue that cannot be opened fails at start-up.
 
         :param sender: delivers the events; by default the one ``TIKTOK_PIXEL_EVENTS_QUEUE``
             names (a :class:`BackgroundSender` for ``"memory"``).
-        :raises ConfigurationError: a setting is invalid (the token's value is never shown).
+        :param instance_path: the folder a relative ``sqlite:///`` outbox path is in.
+        :param start_waiting: see :func:`~.queues.sender_factory`.
+        :raises ConfigurationError: the queue cannot be opened.
         """
-        _set_defaults(app)
-        all_events = _setting(
-            app, "TIKTOK_PIXEL_SERVER_EVENTS", lambda v: isinstance(v, bool), "must be a bool"
-        )
-        if app.config["TIKTOK_PIXEL_ACCESS_TOKEN"] is None:
+        events_api = config.events_api
+        if events_api is None:
             return None
-        client = _client(app)
-        default = _sender_factory(app, client)
-        if settings is None:
+        default = sender_factory(events_api, instance_path, start_waiting=start_waiting)
+        if config.pixel is None:
             return None
-        server = cls(
-            codes=settings.codes,
+        return cls(
+            codes=config.pixel.codes,
             sender=sender if sender is not None else default(),
-            all_events=all_events,
-            ldu=settings.ldu,
-            consent=settings.consent,
+            all_events=config.server_events,
+            ldu=config.pixel.ldu,
+            consent=config.pixel.consent,
         )
-        app.extensions[EXTENSION_KEY] = server
-        app.after_request(server._remember_click)
-        return server
 
     def wanted(self, server: bool | None) -> bool:
         """Whether ``track(..., server=server)`` goes to the Events API."""
         return self.all_events if server is None else server
+
+    def start(self) -> None:
+        """Start delivering in this process (the outbox's thread), if the sender has one: the
+        integration calls it on each request, since a process that serves requests delivers,
+        events left by an earlier run included, and a command (``flask tiktok-pixel events
+        status``) does not."""
+        start: Callable[[], None] | None = getattr(self.sender, "start", None)
+        if start is not None:
+            start()
 
     def send(
         self,
         events: Sequence[FlaggedEvent],
         identity: Identity,
         consent_state: ConsentState | None,
+        request: RequestFacts,
     ) -> None:
         """Hand this request's flagged events to the sender, once per pixel code.
 
@@ -234,14 +166,7 @@ class ServerEvents:
         """
         if not events or not consent_allows(self.consent, consent_state):
             return
-        context = RequestContext(
-            ip=request.remote_addr,
-            user_agent=request.headers.get("User-Agent"),
-            url=request.url,
-            referrer=request.referrer,
-            ttp=ttp_cookie(request.cookies.get(TTP_COOKIE)),
-            ttclid=request_ttclid(request),
-        )
+        context = request_context(request)
         items = [
             (code, server_event(event, identity, context, event_time=at, limited_data_use=self.ldu))
             for event, at in events
@@ -262,15 +187,3 @@ class ServerEvents:
                     ", ".join(f"{data.get('event')} {data.get('event_id')}" for _, data in batch),
                     type(exc).__name__,
                 )
-
-    def _remember_click(self, response: Response) -> Response:
-        # The outbox delivers from every process that serves requests, events left by an
-        # earlier run included, and not from a `flask` command.
-        start = getattr(self.sender, "start", None)
-        if start is not None:
-            start()
-        # A click id is marketing data: no cookie for it where the pixel may not fire.
-        consent_state = current_app.extensions["tiktok_pixel"].consent
-        if consent_allows(self.consent, consent_state):
-            remember_ttclid(request, response)
-        return response

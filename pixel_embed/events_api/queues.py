@@ -21,14 +21,10 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from .client import EventsApiClient
 from .delivery import (
-    CLOSE_TIMEOUT,
     DURABLE_RETRIES,
     QUEUE_BYTES,
     QUEUE_SIZE,
@@ -36,40 +32,26 @@ from .delivery import (
     RetryPolicy,
     Sender,
 )
-from .outbox import MAX_AGE, MAX_BYTES, MAX_EVENTS, DeliveryStats, Outbox
+from .outbox import MAX_BYTES, MAX_EVENTS, DeliveryStats, Outbox
+
+if TYPE_CHECKING:
+    from ..core.config import EventsApiConfig
 
 #: The queue when ``TIKTOK_PIXEL_EVENTS_QUEUE`` is not set: durable, because it costs a request
 #: about 0.14 ms of CPU for three events (benchmarks/events_api.py, docs/events-api-delivery.md).
 DEFAULT_QUEUE = "sqlite:///tiktok-pixel-events.sqlite3"
 log = logging.getLogger("pixel_embed.events_api")
-_KINDS = "'memory', 'sqlite:///PATH', 'celery' or 'rq'"
+#: The values ``TIKTOK_PIXEL_EVENTS_QUEUE`` takes, for error messages.
+QUEUE_KINDS = "'memory', 'sqlite:///PATH', 'celery' or 'rq'"
 #: The values of ``TIKTOK_PIXEL_EVENTS_DELIVERY``.
 DELIVERY_MODES = ("thread", "worker")
 
 
-def set_defaults(app: Flask) -> None:
-    """The queue settings' defaults (``setdefault``: the app's own values win)."""
-    #: Where server events wait: "memory", "sqlite:///PATH", "celery" or "rq"; None: the
-    #: outbox in the instance folder, or memory (with a warning) where it cannot be written.
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_QUEUE", None)
-    #: Bytes of waiting events at most (memory: 8 MB; sqlite: 256 MB).
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_QUEUE_BYTES", None)
-    #: Seconds after an event happened when it is dead-lettered instead of sent (durable queues).
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_MAX_AGE", MAX_AGE)
-    #: Seconds spent delivering what waits when the process stops (SIGTERM, SIGINT, exit).
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT", CLOSE_TIMEOUT)
-    #: The Celery app that carries server events, with TIKTOK_PIXEL_EVENTS_QUEUE = "celery".
-    app.config.setdefault("TIKTOK_PIXEL_CELERY", None)
-    #: The rq.Queue that carries server events, with TIKTOK_PIXEL_EVENTS_QUEUE = "rq".
-    app.config.setdefault("TIKTOK_PIXEL_RQ_QUEUE", None)
-    #: Who delivers from the outbox: "thread" (a thread in each process that serves requests
-    #: or opens an outbox with events waiting) or "worker" (only `flask tiktok-pixel events
-    #: deliver`, run as its own process; web processes only write).
-    app.config.setdefault("TIKTOK_PIXEL_EVENTS_DELIVERY", "thread")
+def outbox_path(instance_path: str, queue: str) -> str | None:
+    """The outbox file a ``sqlite:///`` queue setting names, or ``None`` for another kind.
 
-
-def outbox_path(app: Flask, queue: str) -> str | None:
-    """The outbox file a ``sqlite:///`` queue setting names, or ``None`` for another kind."""
+    :param instance_path: the folder a relative path is in (Flask's instance folder).
+    """
     if not queue.startswith("sqlite:///"):
         return None
     path = queue[len("sqlite:///") :]
@@ -78,60 +60,38 @@ def outbox_path(app: Flask, queue: str) -> str | None:
             f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} names no file: use sqlite:///events.sqlite3 "
             "(in the instance folder) or sqlite:////absolute/path"
         )
-    return path if os.path.isabs(path) else os.path.join(app.instance_path, path)
-
-
-def _number(app: Flask, key: str, default: float, *, whole: bool = False) -> Any:
-    value = app.config[key]
-    if value is None:
-        return default
-    ok = isinstance(value, int) if whole else isinstance(value, int | float)
-    if not ok or isinstance(value, bool) or value <= 0:
-        kind = "a whole number" if whole else "a number"
-        raise ConfigurationError(f"{key} {value!r} must be {kind} above 0")
-    return value
+    return path if os.path.isabs(path) else os.path.join(instance_path, path)
 
 
 def sender_factory(
-    app: Flask, client: EventsApiClient, policy: RetryPolicy, queue_size: int | None
+    config: EventsApiConfig, instance_path: str, *, start_waiting: bool = True
 ) -> Callable[[], Sender]:
-    """Check the queue settings now; the returned function builds the sender.
+    """Open the queue the settings name now (so that a file that cannot be written fails at
+    start-up); the returned function builds the sender.
 
-    :param policy: the retry settings the app gave (``max_tries`` 0: not given).
-    :param queue_size: ``TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE``, or ``None`` for the default.
-    :raises ConfigurationError: a setting is invalid.
+    :param instance_path: the folder a relative ``sqlite:///`` path is in.
+    :param start_waiting: deliver at once what an outbox holds from an earlier run (``False``
+        in a command that only looks, such as ``flask tiktok-pixel events status``).
+    :raises ConfigurationError: the outbox cannot be opened.
     """
-    set_defaults(app)
-    queue = app.config["TIKTOK_PIXEL_EVENTS_QUEUE"]
+    client = config.client()
+    queue = config.queue
     chosen = queue is not None
     if queue is None:
         queue = DEFAULT_QUEUE
-    if not isinstance(queue, str):
-        raise ConfigurationError(f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} must be one of {_KINDS}")
-    close_timeout = _number(app, "TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT", CLOSE_TIMEOUT)
-    max_age = _number(app, "TIKTOK_PIXEL_EVENTS_MAX_AGE", MAX_AGE)
+    close_timeout = config.shutdown_timeout
     durable = RetryPolicy(
-        max_tries=policy.max_tries or DURABLE_RETRIES.max_tries,
-        backoff=policy.backoff,
+        max_tries=config.max_tries or DURABLE_RETRIES.max_tries,
+        backoff=config.backoff,
         max_delay=DURABLE_RETRIES.max_delay,
     )
-    delivery = app.config["TIKTOK_PIXEL_EVENTS_DELIVERY"]
-    if delivery not in DELIVERY_MODES:
-        raise ConfigurationError(
-            f"TIKTOK_PIXEL_EVENTS_DELIVERY {delivery!r} must be 'thread' or 'worker'"
-        )
-    path = outbox_path(app, queue)
-    if delivery == "worker" and path is None:
-        raise ConfigurationError(
-            f"TIKTOK_PIXEL_EVENTS_DELIVERY 'worker' delivers from the sqlite outbox; "
-            f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}"
-        )
+    path = outbox_path(instance_path, queue)
     if path is not None:
         try:
             outbox = Outbox(
                 path,
-                max_events=queue_size or MAX_EVENTS,
-                max_bytes=_number(app, "TIKTOK_PIXEL_EVENTS_QUEUE_BYTES", MAX_BYTES, whole=True),
+                max_events=config.queue_size or MAX_EVENTS,
+                max_bytes=config.queue_bytes or MAX_BYTES,
             )
         except ConfigurationError as exc:
             if chosen:
@@ -143,9 +103,9 @@ def sender_factory(
             )
             queue, path = "memory", None
     if queue == "memory":
-        queue_bytes = _number(app, "TIKTOK_PIXEL_EVENTS_QUEUE_BYTES", QUEUE_BYTES, whole=True)
+        queue_bytes = config.queue_bytes or QUEUE_BYTES
         memory_policy = RetryPolicy(
-            max_tries=policy.max_tries or RetryPolicy.max_tries, backoff=policy.backoff
+            max_tries=config.max_tries or RetryPolicy.max_tries, backoff=config.backoff
         )
 
         def memory() -> Sender:
@@ -153,7 +113,7 @@ def sender_factory(
             return BackgroundSender(
                 client,
                 policy=memory_policy,
-                queue_size=queue_size or QUEUE_SIZE,
+                queue_size=config.queue_size or QUEUE_SIZE,
                 queue_bytes=queue_bytes,
                 close_timeout=close_timeout,
             )
@@ -168,15 +128,15 @@ def sender_factory(
                 outbox,
                 client,
                 policy=durable,
-                max_age=max_age,
+                max_age=config.max_age,
                 close_timeout=close_timeout,
                 start=False,
-                deliver_in_thread=delivery == "thread",
+                deliver_in_thread=config.delivery == "thread",
             )
-            # Started by the first request this process serves (hooks.py), or now when events
-            # wait in the file: a site restarted at night delivers them with no visitor. Not
-            # in a `flask` command other than `flask run` (`events status` must not deliver).
-            if not in_flask_command():
+            # Started by the first request this process serves (the integration's
+            # after-request step), or now when events wait in the file: a site restarted at
+            # night delivers them with no visitor.
+            if start_waiting:
                 sender.start_if_waiting()
             return sender
 
@@ -184,37 +144,19 @@ def sender_factory(
     if queue == "celery":
         from .celery import CelerySender
 
-        celery_app = app.config["TIKTOK_PIXEL_CELERY"]
-        if celery_app is None:
-            raise ConfigurationError(
-                "TIKTOK_PIXEL_EVENTS_QUEUE 'celery' needs TIKTOK_PIXEL_CELERY, the Celery app "
-                "whose workers run pixel_embed.events_api.celery.register(...)"
-            )
-        return lambda: CelerySender(celery_app)
-    if queue == "rq":
-        from .rq import RqSender
+        return lambda: CelerySender(config.celery)
+    from .rq import RqSender
 
-        rq_queue = app.config["TIKTOK_PIXEL_RQ_QUEUE"]
-        if rq_queue is None:
-            raise ConfigurationError(
-                "TIKTOK_PIXEL_EVENTS_QUEUE 'rq' needs TIKTOK_PIXEL_RQ_QUEUE, an rq.Queue"
-            )
-        return lambda: RqSender(rq_queue)
-    raise ConfigurationError(f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} must be one of {_KINDS}")
+    return lambda: RqSender(config.rq_queue)
 
 
-def in_flask_command() -> bool:
-    """Whether the app is being built for a ``flask`` command (or another click program,
-    such as ``celery worker``) other than ``flask run``, which serves requests."""
-    import click
-
-    context = click.get_current_context(silent=True)
-    return context is not None and context.info_name != "run"
-
-
-def delivery_stats(app: Flask) -> DeliveryStats | None:
+def delivery_stats(app: Any) -> DeliveryStats | None:
     """The app's server-event counters, for monitoring (``None`` when server events are off
-    or go through a task queue, whose own tools count its jobs)."""
+    or go through a task queue, whose own tools count its jobs).
+
+    :param app: the Flask app (its ``extensions``), or anything with an ``extensions`` mapping
+        holding the :class:`~.hooks.ServerEvents` under :data:`~.hooks.EXTENSION_KEY`.
+    """
     from .hooks import EXTENSION_KEY
 
     server = app.extensions.get(EXTENSION_KEY)

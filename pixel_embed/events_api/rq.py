@@ -19,6 +19,8 @@ Web app::
 Worker, inside the app (it builds the Events API client from the app's settings)::
 
     flask --app shop tiktok-pixel events rq-worker
+
+or, from any framework, :func:`run_worker` with the client the settings describe.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
 from rq import Queue, Worker, get_current_job
 from rq.serializers import JSONSerializer
 
@@ -39,7 +40,8 @@ from .outbox import MAX_AGE
 JOB_TIMEOUT = 120
 #: Seconds a job that failed anyway (a worker bug, not TikTok) is kept for inspection.
 FAILURE_TTL = 3600
-_CLIENTS: dict[int, EventsApiClient] = {}
+# What this process's worker delivers with (run_worker sets it; a job's process inherits it).
+_WORKER: dict[str, Any] = {}
 
 
 def json_queue(queue: Queue) -> Queue:
@@ -88,26 +90,16 @@ def _enqueue(
         queue.enqueue(deliver_job, **options)
 
 
-def _client() -> EventsApiClient:
-    if not has_app_context():
-        raise RuntimeError(
-            "pixel_embed's RQ job needs the Flask app: run the worker with "
-            "`flask tiktok-pixel events rq-worker`"
-        )
-    from .hooks import client_from_config
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    client = _CLIENTS.get(id(app))
-    if client is None:
-        client = _CLIENTS[id(app)] = client_from_config(app)
-    return client
-
-
 def deliver_job(pixel_code: str, data: list[dict[str, Any]], attempt: int = 1) -> None:
     """The job: one attempt; a retry is a new job scheduled for later."""
-    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
-    max_age = app.config.get("TIKTOK_PIXEL_EVENTS_MAX_AGE") or MAX_AGE if app else MAX_AGE
-    again = deliver_once(_client(), pixel_code, data, attempt, DURABLE_RETRIES, max_age=max_age)
+    client: EventsApiClient | None = _WORKER.get("client")
+    if client is None:
+        raise RuntimeError(
+            "pixel_embed's RQ job needs the site's settings: run the worker with "
+            "`flask tiktok-pixel events rq-worker` (or pixel_embed.events_api.rq.run_worker)"
+        )
+    max_age: float = _WORKER["max_age"]
+    again = deliver_once(client, pixel_code, data, attempt, DURABLE_RETRIES, max_age=max_age)
     job = get_current_job()
     if again is not None and job is not None:
         events, delay = again
@@ -132,9 +124,15 @@ class _Worker(Worker):
         )
 
 
-def run_worker(app: Flask, queue: Queue, *, burst: bool = False) -> None:
-    """Run an RQ worker (with its scheduler, for retries) inside ``app``'s context."""
+def run_worker(
+    client: EventsApiClient, queue: Queue, *, burst: bool = False, max_age: float = MAX_AGE
+) -> None:
+    """Run an RQ worker (with its scheduler, for retries) whose jobs deliver with ``client``.
+
+    :param max_age: seconds after an event happened when it is given up on
+        (``TIKTOK_PIXEL_EVENTS_MAX_AGE``).
+    """
     queue = json_queue(queue)
-    with app.app_context():
-        worker = _Worker([queue], connection=queue.connection, serializer=JSONSerializer)
-        worker.work(with_scheduler=True, burst=burst)
+    _WORKER.update(client=client, max_age=max_age)
+    worker = _Worker([queue], connection=queue.connection, serializer=JSONSerializer)
+    worker.work(with_scheduler=True, burst=burst)

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
-
-from flask import Flask, current_app
 
 from ..errors import ConfigurationError, safe_repr
 from .mappings import SegmentMappings
 
 if TYPE_CHECKING:
-    from ..extension import TikTokPixel
+    from ..core.view import PixelCore
 
 log = logging.getLogger("pixel_embed")
 
@@ -52,33 +49,21 @@ def _message(**fields: Any) -> dict[str, Any]:
 
 
 class SegmentAdapter:
-    """Segment's ``track`` / ``identify`` / ``page`` on a :class:`~pixel_embed.TikTokPixel`;
-    available as ``pixel.segment``::
+    """Segment's ``track`` / ``identify`` / ``page`` on a :class:`~pixel_embed.TikTokPixel`
+    (or any integration's pixel); available as ``pixel.segment``::
 
         pixel.segment.identify("u-42", {"email": "jane@example.com"})
         pixel.segment.track("Order Completed", {"order_id": "o-1", "revenue": 42.5,
                                                 "currency": "USD", "products": [...]})
     """
 
-    def __init__(self, pixel: TikTokPixel) -> None:
+    def __init__(self, pixel: PixelCore) -> None:
         self._pixel = pixel
-        self._mappings: weakref.WeakKeyDictionary[Flask, SegmentMappings] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def init_app(self, app: Flask) -> None:
-        """Load and check ``TIKTOK_PIXEL_MAPPINGS``, so a bad mapping fails at start-up.
-
-        :raises ConfigurationError: a mapping is invalid (:class:`MappingError` names it).
-        """
-        self._mappings[app] = mappings_from_config(app.config["TIKTOK_PIXEL_MAPPINGS"])
 
     @property
     def mappings(self) -> SegmentMappings:
-        """The current app's mappings."""
-        app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-        self._pixel._config(app)  # raises the core's error when the app is not registered
-        return self._mappings[app]
+        """The current site's mappings (``TIKTOK_PIXEL_MAPPINGS``, read at start-up)."""
+        return self._pixel.request_state("segment.mappings").config.mappings
 
     def track(
         self,
@@ -161,8 +146,9 @@ class SegmentAdapter:
     def _send(
         self, message: Mapping[str, Any], *, defer: bool, caller: str, label: str
     ) -> list[str]:
-        self._pixel._state(f"segment.{caller}")  # the core's error outside a request
-        calls = self.mappings.calls(message)
+        # The core's error outside a request, naming this method.
+        state = self._pixel.request_state(f"segment.{caller}")
+        calls = state.config.mappings.calls(message)
         if not calls:
             log.debug("TikTok pixel: Segment %s matches no mapping; ignored", label)
         event_ids = []

@@ -8,20 +8,29 @@ items of ``contents``), and a list matches item by item, with as many items as g
 
 from __future__ import annotations
 
-import difflib
-import json
 import time
-from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from playwright.sync_api import Page
+from ..browser.calls import RecordedCall, format_calls
+from ..browser.pii import auto_collected
+from ..browser.recorder import pixel_calls, recorder_for, wire_events
+from ..browser.violations import blocked_beacons_note
+from ..browser.wire import WireEvent, format_wire, wire_name
+from .compare import (
+    as_step,
+    closest,
+    describe_call,
+    diff,
+    expected_identity,
+    identity_diff,
+    same_page,
+    same_value,
+    step_text,
+)
 
-from ..matching import CLEAR_FIELDS, Identity, is_region_code, is_sha256
-from .pii import auto_collected
-from .recorder import RecordedCall, pixel_calls, recorder_for, wire_events
-from .violations import blocked_beacons_note
-from .wire import WireEvent, format_wire, page_path, wire_name
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 #: How long assertions wait for a matching call, in seconds (Playwright's own default is 5).
 DEFAULT_TIMEOUT = 5.0
@@ -29,201 +38,6 @@ DEFAULT_TIMEOUT = 5.0
 #: judged, in seconds: calls made after an in-page action (an htmx or fetch() response) come late.
 QUIET = 0.5
 T = TypeVar("T")
-
-
-def _short(value: Any, width: int = 70) -> str:
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, default=str)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def format_calls(calls: Sequence[RecordedCall], *, start: int = 1) -> str:
-    """The calls as a readable table (the body of every assertion message).
-
-    :param start: the number of the first call (the table of a later page of a journey).
-    """
-    if not calls:
-        return "  (no ttq calls were recorded on this page)"
-    rows = [("#", "pixel", "method", "event / arguments", "event_id")]
-    for number, call in enumerate(calls, start):
-        if call.method == "track":
-            detail = f"{call.event} {_short(call.params)}"
-        else:
-            detail = _short(list(call.args)) if call.args else ""
-        rows.append((str(number), call.pixel or "-", call.method, detail, call.event_id or ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        (
-            "  "
-            + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
-            + "  "
-            + row[4]
-        ).rstrip()
-        for row in rows
-    )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def _same_number(actual: Any, expected: Any) -> bool:
-    # A page holds JavaScript numbers (doubles): a float on either side compares as the double
-    # nearest the other (Decimal("34.76") is the 34.76 the browser has); else exactly.
-    try:
-        if isinstance(actual, float) or isinstance(expected, float):
-            return float(actual) == float(expected)
-        return Decimal(actual) == Decimal(expected)
-    except (InvalidOperation, OverflowError, ValueError):
-        return False
-
-
-def same_value(actual: Any, expected: Any) -> bool:
-    """Whether ``actual`` matches ``expected``: numbers by value (``Decimal("34.76")`` matches
-    the float ``34.76``), a dict when the keys of ``expected`` match, a list item by item (as
-    many items), anything else by ``==``."""
-    if isinstance(expected, Mapping):
-        return isinstance(actual, Mapping) and all(
-            key in actual and same_value(actual[key], value) for key, value in expected.items()
-        )
-    if isinstance(expected, list | tuple):
-        return (
-            isinstance(actual, list | tuple)
-            and len(actual) == len(expected)
-            and all(same_value(a, e) for a, e in zip(actual, expected, strict=True))
-        )
-    if _is_number(expected) and _is_number(actual):
-        return _same_number(actual, expected)
-    if isinstance(actual, bool) != isinstance(expected, bool):
-        return False  # True is not 1: a flag is not a number
-    return bool(actual == expected)
-
-
-def _matches(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
-    return same_value(actual, expected)
-
-
-def _plain(value: Any) -> Any:
-    # Decimals as numbers, so the diff compares like with like.
-    return json.loads(
-        json.dumps(value, default=lambda v: float(v) if isinstance(v, Decimal) else str(v))
-    )
-
-
-def diff(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> str:
-    """Expected versus actual, in full: each given key that differs, then a line diff of the
-    two values as indented JSON."""
-    lines = []
-    for key, value in expected.items():
-        if key not in actual:
-            lines.append(f"  {key}: expected {_short(_plain(value), 10**6)}, missing")
-        elif not same_value(actual[key], value):
-            lines.append(
-                f"  {key}: expected {_short(_plain(value), 10**6)}, "
-                f"got {_short(_plain(actual[key]), 10**6)}"
-            )
-    shown = {key: actual[key] for key in expected if key in actual}
-    left = json.dumps(_plain(dict(expected)), indent=2, sort_keys=True).splitlines()
-    right = json.dumps(_plain(shown), indent=2, sort_keys=True).splitlines()
-    lines += [
-        "  " + line.rstrip()
-        for line in difflib.unified_diff(left, right, "expected", "actual", lineterm="", n=2)
-    ]
-    return "\n".join(lines)
-
-
-def _closest(
-    candidates: Sequence[Mapping[str, Any]], expected: Mapping[str, Any]
-) -> Mapping[str, Any] | None:
-    def score(actual: Mapping[str, Any]) -> int:
-        return sum(1 for k, v in expected.items() if k in actual and same_value(actual[k], v))
-
-    return max(candidates, key=score, default=None)
-
-
-#: The methods of TikTok's ttq stub, and ``load``.
-TTQ_METHODS = frozenset(
-    {
-        "load",
-        "page",
-        "track",
-        "identify",
-        "instances",
-        "debug",
-        "on",
-        "off",
-        "once",
-        "ready",
-        "alias",
-        "group",
-        "enableCookie",
-        "disableCookie",
-        "holdConsent",
-        "revokeConsent",
-        "grantConsent",
-    }
-)
-
-
-def _as_step(step: tuple[Any, ...] | str) -> tuple[Any, ...]:
-    if isinstance(step, str):
-        return (step,) if step in TTQ_METHODS else ("track", step)
-    return tuple(step)
-
-
-def _step(step: tuple[Any, ...]) -> str:
-    method, *args = step
-    return f"ttq.{method}({', '.join(map(repr, args))})"
-
-
-def _describe(method: str, expected: Mapping[str, Any], first: str | None = None) -> str:
-    args = [repr(first)] if first is not None else []
-    args += [f"{key}={value!r}" for key, value in expected.items()]
-    return f"{method}({', '.join(args)})"
-
-
-def _expected_identity(fields: Mapping[str, Any], region: str | None) -> dict[str, tuple[str, str]]:
-    """For each raw value given: ``(its normalised form, the value expected on the page)``.
-
-    :raises InvalidIdentity: a raw value cannot be normalised (it names the field).
-    """
-    # The one definition of each field's normalisation (identify's own table).
-    from ..matching import _NORMALIZERS
-
-    expected = Identity.from_raw(region=region, **fields).as_params()
-    country = fields.get("country")
-    if isinstance(country, str) and is_region_code(country.strip()):
-        region = country.strip()  # as Identity.from_raw reads a phone number
-    shown = {}
-    for name, value in expected.items():
-        raw = str(fields[name])
-        if name in CLEAR_FIELDS:
-            shown[name] = (value, value)
-        elif is_sha256(raw.strip()):
-            shown[name] = (raw.strip().lower(), value)  # a digest goes out as it is
-        else:
-            shown[name] = (_NORMALIZERS[name](raw, region), value)
-    return shown
-
-
-def identity_diff(
-    fields: Mapping[str, Any], expected: Mapping[str, tuple[str, str]], actual: Mapping[str, Any]
-) -> str:
-    """One line per identity field that differs: the field, the raw value given, the normalised
-    value the expected hash came from, the expected and the actual value."""
-    lines = []
-    for name, (normalised, value) in expected.items():
-        got = actual.get(name)
-        if got == value:
-            continue
-        source = f"{fields[name]!r}"
-        if normalised != str(fields[name]) and name not in CLEAR_FIELDS:
-            source += f" (normalised {normalised!r})"
-        what = "its value" if name in CLEAR_FIELDS else "sha256"
-        lines.append(
-            f"  {name}: expected {what} of {source} = {value}, "
-            f"got {got if got is not None else 'nothing'}"
-        )
-    return "\n".join(lines)
 
 
 class PixelExpectation:
@@ -323,17 +137,17 @@ class PixelExpectation:
             return [
                 c
                 for c in named(calls)
-                if (event_id is None or c.event_id == event_id) and _matches(c.params, params)
+                if (event_id is None or c.event_id == event_id) and same_value(c.params, params)
             ]
 
         def explain(calls: list[RecordedCall]) -> str:
             text = f"the page made these calls:\n{format_calls(calls)}"
-            closest = _closest([c.params for c in named(calls)], params)
-            if closest is not None and params:
-                text += f"\nthe closest ttq.track({event!r}) differs:\n{diff(params, closest)}"
+            nearest = closest([c.params for c in named(calls)], params)
+            if nearest is not None and params:
+                text += f"\nthe closest ttq.track({event!r}) differs:\n{diff(params, nearest)}"
             return text
 
-        described = "ttq." + _describe("track", params, event)
+        described = "ttq." + describe_call("track", params, event)
         if event_id is not None:
             described += f" with event_id {event_id!r}"
         if times is None:
@@ -357,10 +171,10 @@ class PixelExpectation:
     def not_to_have_tracked(self, event: str, **params: Any) -> None:
         """No ``ttq.track(event, …)`` call with the given parameters, once the page has loaded."""
         calls = self._settled()
-        hits = [c for c in calls if c.event == event and _matches(c.params, params)]
+        hits = [c for c in calls if c.event == event and same_value(c.params, params)]
         if hits:
             raise AssertionError(
-                f"expected no ttq.{_describe('track', params, event)} on {self._page.url}, "
+                f"expected no ttq.{describe_call('track', params, event)} on {self._page.url}, "
                 f"got {len(hits)}; the page made these calls:\n{format_calls(calls)}"
             )
 
@@ -374,7 +188,7 @@ class PixelExpectation:
 
             expect_pixel(page).to_have_made("load", "page", "identify", "CompletePayment")
         """
-        wanted = [_as_step(step) for step in steps]
+        wanted = [as_step(step) for step in steps]
 
         def same(calls: list[RecordedCall]) -> bool:
             made = [(c.method, *c.args) for c in calls]
@@ -383,7 +197,7 @@ class PixelExpectation:
                 for call, step in zip(made, wanted, strict=True)
             )
 
-        shown = ", ".join(_step(step) for step in wanted) or "no calls"
+        shown = ", ".join(step_text(step) for step in wanted) or "no calls"
         self._wait(f"exactly these calls: {shown}", same)
 
     def not_to_have_identified(self) -> None:
@@ -401,7 +215,7 @@ class PixelExpectation:
 
         :param region: for a phone number given without its country code.
         """
-        expected = _expected_identity(fields, region)
+        expected = expected_identity(fields, region)
         values = {name: value for name, (_, value) in expected.items()}
 
         def explain(calls: list[RecordedCall]) -> str:
@@ -414,9 +228,11 @@ class PixelExpectation:
             return text
 
         self._poll(
-            "ttq." + _describe("identify", fields) + " (as hashes)",
+            "ttq." + describe_call("identify", fields) + " (as hashes)",
             lambda: pixel_calls(self._page),
-            lambda calls: any(c.method == "identify" and _matches(c.params, values) for c in calls),
+            lambda calls: any(
+                c.method == "identify" and same_value(c.params, values) for c in calls
+            ),
             explain,
         )
 
@@ -479,19 +295,19 @@ class PixelExpectation:
                 b
                 for b in named(beacons)
                 if (event_id is None or b.event_id == event_id)
-                and (page_url is None or _same_page(b.page_url, page_url))
-                and _matches(b.properties, properties)
+                and (page_url is None or same_page(b.page_url, page_url))
+                and same_value(b.properties, properties)
             ]
 
         def explain(beacons: list[WireEvent]) -> str:
             text = self._wire_table(beacons)
-            closest = _closest([b.properties for b in named(beacons)], properties)
-            if closest is not None and properties:
+            nearest = closest([b.properties for b in named(beacons)], properties)
+            if nearest is not None and properties:
                 text += f"\nthe closest {wire_name(event)!r} beacon differs:\n"
-                text += diff(properties, closest)
+                text += diff(properties, nearest)
             return text
 
-        described = _describe("sent", properties, event)
+        described = describe_call("sent", properties, event)
         if wire_name(event) != event:
             described += f" (on the wire: {wire_name(event)!r})"
         if event_id is not None:
@@ -519,10 +335,12 @@ class PixelExpectation:
         no event beacon at all), once the page has loaded and the wire has been quiet for
         :data:`QUIET` seconds."""
         beacons = self._quiet_wire()
-        hits = [b for b in self._sent(event, None)(beacons) if _matches(b.properties, properties)]
+        hits = [b for b in self._sent(event, None)(beacons) if same_value(b.properties, properties)]
         if hits:
             what = (
-                "no event beacon" if event is None else "no " + _describe("sent", properties, event)
+                "no event beacon"
+                if event is None
+                else "no " + describe_call("sent", properties, event)
             )
             raise AssertionError(f"expected {what}, got {len(hits)}; " + self._wire_table(beacons))
 
@@ -535,13 +353,13 @@ class PixelExpectation:
         :param region: for a phone number given without its country code.
         :param pixel: only beacons sent for this pixel code.
         """
-        expected = _expected_identity(fields, region)
+        expected = expected_identity(fields, region)
         values = {name: value for name, (_, value) in expected.items()}
         named = self._sent(None, pixel)
 
         def good(beacon: WireEvent) -> bool:
             grades = beacon.identity
-            return _matches(beacon.user, values) and all(
+            return same_value(beacon.user, values) and all(
                 grades.get(name, "hashed") == "hashed" for name in values
             )
 
@@ -558,7 +376,7 @@ class PixelExpectation:
             return text
 
         self._poll(
-            _describe("sent user", fields) + " (as hashes)",
+            describe_call("sent user", fields) + " (as hashes)",
             lambda: wire_events(self._page),
             lambda beacons: any(good(b) for b in named(beacons)),
             explain,
@@ -576,13 +394,6 @@ class PixelExpectation:
                 + "\nturn automatic advanced matching off in TikTok Events Manager; "
                 + self._wire_table(beacons)
             )
-
-
-def _same_page(actual: str, expected: str) -> bool:
-    """Whether the page URL a beacon reports is ``expected``: a whole URL, or from its path on."""
-    if expected.startswith("/"):
-        return page_path(actual) == expected
-    return actual == expected
 
 
 def expect_pixel(page: Page, *, timeout: float = DEFAULT_TIMEOUT) -> PixelExpectation:

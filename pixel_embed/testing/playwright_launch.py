@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .browser import BrowserNotFound, find_chromium
+from ..browser.chromium import BrowserNotFound, find_chromium
 
 
 @pytest.fixture(scope="session")

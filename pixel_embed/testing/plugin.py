@@ -30,18 +30,27 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast, get_args
+from typing import TYPE_CHECKING, cast, get_args
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
 
-from .browser import BrowserNotFound, find_chromium
-from .pii import AutoCollectedIdentity, auto_collected, pii_in_beacons, pii_in_calls, pii_in_text
-from .recorder import SdkMode, inline_scripts, install_recorder, recorder_for
-from .sdk import ENV_VAR, find_sdk_dir
+from ..browser.chromium import BrowserNotFound, find_chromium
+from ..browser.pii import (
+    AutoCollectedIdentity,
+    auto_collected,
+    pii_in_beacons,
+    pii_in_calls,
+    pii_in_text,
+)
+from ..browser.recorder import SdkMode, inline_scripts, install_recorder, recorder_for
+from ..browser.sdk import ENV_VAR, find_sdk_dir
+from ..browser.violations import format_violations, tiktok_violations
 from .server import pixel_app_url as pixel_app_url
-from .violations import format_violations, tiktok_violations
+
+if TYPE_CHECKING:
+    # Playwright is imported when a browser fixture is used: pytest starts in projects that
+    # use none of our fixtures, and may not have Playwright at all.
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 SDK_MODES: tuple[str, ...] = get_args(SdkMode)
 
@@ -102,9 +111,11 @@ def assert_no_raw_pii(page: Page) -> None:
 def pixel_browser() -> Iterator[Browser]:
     """A headless Chromium for the whole session."""
     try:
-        chromium = find_chromium()
+        chromium = find_chromium()  # first: it says what to install when Playwright is missing
     except BrowserNotFound as exc:
         pytest.fail(str(exc), pytrace=False)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium.launch_options)
         yield browser
@@ -190,6 +201,8 @@ def assert_no_csp_block(page: Page) -> None:
     """Fail when a Content Security Policy violation of the page's context blocked one of
     TikTok's hosts (its SDK, its beacons) or the pixel's inline script; a report-only policy's
     violations count too: the day it is enforced, they block."""
+    from playwright.sync_api import Error as PlaywrightError
+
     recorder = recorder_for(page)
     if not page.is_closed():
         # Violations arrive by event tasks: let the page's pending ones through first (a page

@@ -1,25 +1,35 @@
-"""Serve a WSGI app (a Flask app) on 127.0.0.1 in a background thread, for a real browser:
-:func:`serve_app`, and the pytest fixture ``pixel_app_url`` that serves the test's own app."""
+"""Serve the site under test on this machine in a background thread, for a real browser:
+:func:`serve_app`, and the pytest fixture ``pixel_app_url`` that serves the test's own app.
+
+A WSGI app (Flask, Django's WSGI handler) runs on Werkzeug's threaded server, imported when an
+app is served: pytest starts in projects that have no Werkzeug. Another kind of app plugs in
+beside :func:`serve_wsgi`, as a context manager ``(app, host, port)`` that yields the base URL
+and stops its server at the end, which :func:`serve_app` picks for that kind of app.
+"""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
+from ..browser.hosts import LOCAL_HOSTS
 from ..errors import PixelError
+
+if TYPE_CHECKING:
+    from werkzeug.serving import WSGIRequestHandler
 
 #: How often the server's loop looks for a shutdown request, in seconds. ``shutdown()`` waits
 #: for that look: with socketserver's default (0.5 s) every server took half a second to stop.
 POLL_INTERVAL = 0.05
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+NO_WERKZEUG = (
+    "serve_app runs a WSGI app on Werkzeug's threaded server, and Werkzeug is not installed: "
+    "pip install werkzeug (Flask brings it)"
+)
 
 
 @contextmanager
@@ -28,10 +38,38 @@ def serve_app(app: object, *, host: str = "127.0.0.1", port: int = 0) -> Iterato
 
     :param port: 0 picks a free port.
     :returns: the base URL, e.g. ``http://127.0.0.1:53817``.
+    :raises PixelError: ``host`` is not this machine's.
     """
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOCAL_HOSTS:
         raise PixelError(f"serve_app host {host!r} is not a loopback address")
-    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)  # type: ignore[arg-type]
+    with serve_wsgi(app, host, port) as url:
+        yield url
+
+
+@functools.cache
+def _quiet_handler() -> type[WSGIRequestHandler]:
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
+
+    return QuietHandler
+
+
+@contextmanager
+def serve_wsgi(app: Any, host: str, port: int) -> Iterator[str]:
+    """Run the WSGI ``app`` on Werkzeug's threaded server at ``host:port`` for the duration of
+    the block (no request log), and stop it at the end; :func:`serve_app` checks the host.
+
+    :raises ModuleNotFoundError: Werkzeug is not installed (the message says so).
+    """
+    try:
+        from werkzeug.serving import make_server
+    except ImportError:
+        raise ModuleNotFoundError(NO_WERKZEUG, name="werkzeug") from None
+
+    server = make_server(host, port, app, threaded=True, request_handler=_quiet_handler())
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": POLL_INTERVAL},
@@ -40,7 +78,8 @@ def serve_app(app: object, *, host: str = "127.0.0.1", port: int = 0) -> Iterato
     )
     thread.start()
     try:
-        yield f"http://{host}:{server.server_port}"
+        named = f"[{host}]" if ":" in host else host  # an IPv6 address goes in brackets
+        yield f"http://{named}:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=5)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ...browser.calls import RecordedCall
 from ...currencies import CURRENCIES
 from ...events import (
     CONTENT_TYPES,
@@ -16,7 +17,6 @@ from ...events import (
     WIRE_EVENT_NAMES,
     near_miss,
 )
-from ...testing.recorder import RecordedCall
 from .evidence import Evidence, Finding, PageFacts
 
 #: Parameters of ``ttq.track`` that TikTok reads (TikTok for Business, "Standard events and

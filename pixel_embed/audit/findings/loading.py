@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from ...testing.recorder import is_tiktok_host
+from ...browser.hosts import is_tiktok_host
 from .evidence import BASE_CODE, Evidence, Finding, PageFacts, ScriptError
 
 # A script that makes a ttq call (ttq.track(…), window.ttq.page(), ttq.instance(…)).

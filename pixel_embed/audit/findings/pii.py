@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
+from ...browser.calls import RecordedCall
+from ...browser.pii import pii_in_calls, pii_in_text
 from ...screening import find_personal_data
-from ...testing.pii import pii_in_calls, pii_in_text
-from ...testing.recorder import RecordedCall
 from ..redact import IDENTITY_KEYS, mask_identity_value, mask_text
 from .consent import SENDING_METHODS
 from .evidence import Evidence, Finding

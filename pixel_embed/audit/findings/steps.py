@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...testing.wire import wire_name
+from ...browser.wire import wire_name
 from .evidence import Evidence, Finding
 
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext
-
 from ..csp import TIKTOK_IPV6_ORIGIN, TIKTOK_ORIGIN
+from .hosts import is_tiktok_host
 
 if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
+
     from .recorder import PixelRecorder
 
 #: The query that marks the recorder's probe beacons (the route answers them, unrecorded).
@@ -95,8 +96,6 @@ class PolicyViolation:
     @property
     def concerns_tiktok(self) -> bool:
         """It blocked one of TikTok's hosts or the pixel's inline script."""
-        from .recorder import is_tiktok_host
-
         return self.pixel_script or is_tiktok_host(self.host)
 
     @property

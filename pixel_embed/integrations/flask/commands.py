@@ -22,10 +22,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .delivery import BackgroundSender, Sender
-from .hooks import EXTENSION_KEY
-from .outbox import Outbox
-from .outbox_sender import OutboxSender
+from ...core.config import EventsApiConfig
+from ...events_api.delivery import BackgroundSender, Sender
+from ...events_api.hooks import EXTENSION_KEY
+from ...events_api.outbox import Outbox
+from ...events_api.outbox_sender import OutboxSender
 
 
 def _sender() -> Sender:
@@ -160,9 +161,11 @@ def deliver(burst: bool) -> None:
 @with_appcontext
 def rq_worker(burst: bool) -> None:
     """Run an RQ worker (with its scheduler, for retries) inside the app."""
-    from .rq import RqSender, run_worker
+    from ...events_api.rq import RqSender, run_worker
 
     sender = _sender()
     if not isinstance(sender, RqSender):
         raise click.ClickException("TIKTOK_PIXEL_EVENTS_QUEUE is not 'rq'")
-    run_worker(current_app._get_current_object(), sender.queue, burst=burst)  # type: ignore[attr-defined]
+    config = EventsApiConfig.from_mapping(current_app.config)
+    assert config is not None  # server events are on: the token is set
+    run_worker(config.client(), sender.queue, burst=burst, max_age=config.max_age)

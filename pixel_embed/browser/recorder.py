@@ -14,25 +14,27 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
-
-from playwright.sync_api import BrowserContext, Error, Page, Route
 
 from ..errors import PixelError
 from ..resources import STATIC_DIR
-from .sdk import SdkFiles, require_sdk_dir
+from .calls import RecordedCall
+from .hosts import LOCAL_HOSTS, is_tiktok_host
+from .sdk import LOADER_PATH, SdkFiles, require_sdk_dir
 from .violations import PROBE_JS, PROBE_QUERY, PolicyViolation, watch_violations
 from .wire import WireEvent
 
+if TYPE_CHECKING:
+    # Playwright is imported when a page is read, not with this module: the pytest plugin and
+    # the audit import it at start, in projects that may not have Playwright.
+    from playwright.sync_api import BrowserContext, Page, Route
+
 #: TikTok's SDK path; the stub asks for ``https://analytics.tiktok.com/i18n/pixel/events.js``.
-SDK_PATH = "/i18n/pixel/events.js"
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+SDK_PATH = LOADER_PATH
 _CALLS_JS = (STATIC_DIR / "pixel_embed_calls.js").read_text(encoding="utf-8")
 _RECORDER_JS = _CALLS_JS + (STATIC_DIR / "pixel_embed_recorder.js").read_text(encoding="utf-8")
 _OBSERVER_JS = _CALLS_JS + (STATIC_DIR / "pixel_embed_observer.js").read_text(encoding="utf-8")
-#: TikTok's hosts: the pixel's (``tiktok.com``) and the IPv6 enrichment host's.
-TIKTOK_DOMAINS = ("tiktok.com", "tiktokw.us")
 #: What a beacon gets back: TikTok's answer to an accepted event.
 BEACON_ANSWER = '{"code":0,"message":"OK","data":{}}'
 # The recorded calls; where nothing recorded them (no SDK arrived: aborted, or not yet), the
@@ -73,56 +75,6 @@ document.addEventListener("DOMContentLoaded", () => {{
 SdkMode = Literal["serve", "abort", "real"]
 
 
-def is_tiktok_host(host: str) -> bool:
-    """Whether ``host`` is TikTok's (``tiktok.com``, ``tiktokw.us`` or a subdomain)."""
-    return any(host == domain or host.endswith("." + domain) for domain in TIKTOK_DOMAINS)
-
-
-@dataclass(frozen=True)
-class RecordedCall:
-    """One call a page made on ``ttq`` (``pixel`` is ``None``) or on ``ttq.instance(pixel)``."""
-
-    pixel: str | None
-    method: str
-    args: tuple[Any, ...] = ()
-    url: str = ""
-    #: An id of the document that made the call, the same for every call of one page load.
-    document: str | None = None
-
-    @property
-    def event(self) -> str | None:
-        """The event name of a ``track`` call."""
-        if self.method == "track" and self.args and isinstance(self.args[0], str):
-            return self.args[0]
-        return None
-
-    @property
-    def params(self) -> dict[str, Any]:
-        """The parameters of a ``track`` call, or the fields of an ``identify`` call."""
-        index = 1 if self.method == "track" else 0
-        if len(self.args) > index and isinstance(self.args[index], dict):
-            return dict(self.args[index])
-        return {}
-
-    @property
-    def event_id(self) -> str | None:
-        """The ``event_id`` given in the options (third argument) of a ``track`` call."""
-        if self.method == "track" and len(self.args) > 2 and isinstance(self.args[2], dict):
-            value = self.args[2].get("event_id")
-            return str(value) if value is not None else None
-        return None
-
-    @classmethod
-    def from_js(cls, data: dict[str, Any], url: str = "") -> RecordedCall:
-        return cls(
-            pixel=data.get("pixel"),
-            method=str(data.get("method")),
-            args=tuple(data.get("args") or ()),
-            url=str(data.get("url", url)),
-            document=data.get("document"),
-        )
-
-
 @dataclass
 class PixelRecorder:
     """Routes one browser context's requests and keeps what its pages did.
@@ -160,7 +112,7 @@ class PixelRecorder:
         its subdomains; never TikTok's hosts, which the recorder answers."""
         if is_tiktok_host(host):
             return False
-        return host in _LOCAL_HOSTS or any(
+        return host in LOCAL_HOSTS or any(
             host == allowed or host.endswith("." + allowed) for allowed in self.allowed_hosts
         )
 
@@ -324,6 +276,8 @@ def pixel_calls(page: Page, *, all_pages: bool = False) -> list[RecordedCall]:
 
     :param all_pages: every call of every page the context opened, across navigations.
     """
+    from playwright.sync_api import Error
+
     if all_pages:
         return list(recorder_for(page).history)
     try:

@@ -1,0 +1,34 @@
+"""The blueprint that serves the partial-pages client script (see :mod:`pixel_embed.partial`)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, request, url_for
+
+from ...partial import SCRIPT, SCRIPT_NAME, SCRIPT_VERSION
+
+#: The endpoint of the client script.
+SCRIPT_ENDPOINT = "pixel_embed_partial.script"
+
+
+def register_script(app: Flask) -> None:
+    """Serve the client script at ``/_pixel_embed/<SCRIPT_NAME>``."""
+    blueprint = Blueprint("pixel_embed_partial", __name__, url_prefix="/_pixel_embed")
+    blueprint.add_url_rule(f"/{SCRIPT_NAME}", "script", _serve_script)
+    app.register_blueprint(blueprint)
+
+
+def script_url() -> str:
+    """The client script's URL, with its version (cached for a year)."""
+    return url_for(SCRIPT_ENDPOINT, v=SCRIPT_VERSION)
+
+
+def _serve_script() -> Response:
+    response = Response(SCRIPT, mimetype="text/javascript")
+    # The tag's URL carries the file's hash: a new version is a new URL.
+    if request.args.get("v") == SCRIPT_VERSION:
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response.headers["Cache-Control"] = "no-cache"
+    response.set_etag(SCRIPT_VERSION)
+    response.make_conditional(request)
+    return response

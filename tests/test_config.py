@@ -1,0 +1,236 @@
+"""The one config object: every ``TIKTOK_PIXEL_*`` key read from a plain mapping, its default,
+its check, and an error that names the key and the value's problem."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+import pytest
+from conftest import make_app
+
+from pixel_embed import ConfigurationError
+from pixel_embed.core.config import DEFAULTS, EventsApiConfig, PixelConfig
+from pixel_embed.segment import SegmentMappings
+
+CODE = "C4A1B2C3D4E5F6G7H8I9"
+TOKEN = "tt-token-123"
+ON = {"TIKTOK_PIXEL_CODE": CODE, "TIKTOK_PIXEL_ACCESS_TOKEN": TOKEN}
+
+
+def test_every_key_has_a_default_and_a_plain_dict_is_enough() -> None:
+    assert all(key.startswith("TIKTOK_PIXEL_") for key in DEFAULTS)
+    assert len(DEFAULTS) == 30
+    config = PixelConfig.from_mapping({"TIKTOK_PIXEL_CODE": CODE})
+    assert config.pixel is not None
+    assert config.pixel.codes == (CODE,)
+    assert (config.pixel.ldu, config.pixel.use_existing, config.pixel.auto_page) == (
+        False,
+        False,
+        True,
+    )
+    assert (config.pixel.consent, config.pixel.load, config.pixel.debug) == ("none", "async", False)
+    assert config.pixel.consent_cookie == "pixel_embed_consent"
+    assert (config.region, config.strict, config.internal_networks) == (None, False, ())
+    assert (config.identity_max_age, config.partial, config.server_events) == (1800.0, False, False)
+    assert [m.name for m in config.mappings] == [m.name for m in SegmentMappings.presets()]
+    assert config.events_api is None  # no access token: server events off
+
+
+def test_the_defaults_as_a_mapping_read_as_absent_keys() -> None:
+    given = {**DEFAULTS, "TIKTOK_PIXEL_CODE": CODE}
+    assert PixelConfig.from_mapping(given) == PixelConfig.from_mapping({"TIKTOK_PIXEL_CODE": CODE})
+
+
+def test_values_are_read_and_normalised() -> None:
+    config = PixelConfig.from_mapping(
+        {
+            "TIKTOK_PIXEL_CODE": [CODE, "D4A1B2C3D4E5F6G7H8I9"],
+            "TIKTOK_PIXEL_ENABLED": True,
+            "TIKTOK_PIXEL_LDU": True,
+            "TIKTOK_PIXEL_USE_EXISTING": False,
+            "TIKTOK_PIXEL_AUTO_PAGE": False,
+            "TIKTOK_PIXEL_DEFAULT_REGION": "gb",
+            "TIKTOK_PIXEL_CONSENT": "hold",
+            "TIKTOK_PIXEL_CONSENT_COOKIE": "consent",
+            "TIKTOK_PIXEL_INTERNAL_IPS": "10.0.0.0/8",
+            "TIKTOK_PIXEL_STRICT": True,
+            "TIKTOK_PIXEL_DEBUG": True,
+            "TIKTOK_PIXEL_PARTIAL": True,
+            "TIKTOK_PIXEL_LOAD": "idle",
+            "TIKTOK_PIXEL_IDENTITY_MAX_AGE": 60,
+            "TIKTOK_PIXEL_SERVER_EVENTS": True,
+        }
+    )
+    assert config.pixel is not None
+    assert len(config.pixel.codes) == 2
+    assert config.pixel.ldu
+    assert config.pixel.debug
+    assert not config.pixel.auto_page
+    assert (config.pixel.consent, config.pixel.consent_cookie, config.pixel.load) == (
+        "hold",
+        "consent",
+        "idle",
+    )
+    assert config.region == "GB"
+    assert config.internal_networks == (ipaddress.ip_network("10.0.0.0/8"),)
+    assert config.strict
+    assert config.partial
+    assert config.server_events
+    assert config.identity_max_age == 60.0
+
+
+def test_the_events_api_settings() -> None:
+    config = PixelConfig.from_mapping(
+        {
+            **ON,
+            "TIKTOK_PIXEL_TEST_EVENT_CODE": "TEST123",
+            "TIKTOK_PIXEL_EVENTS_API_URL": "http://127.0.0.1:9/track/",
+            "TIKTOK_PIXEL_EVENTS_API_TIMEOUT": 2,
+            "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES": 3,
+            "TIKTOK_PIXEL_EVENTS_API_BACKOFF": 0,
+            "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE": 10,
+            "TIKTOK_PIXEL_EVENTS_QUEUE": "memory",
+            "TIKTOK_PIXEL_EVENTS_QUEUE_BYTES": 1000,
+            "TIKTOK_PIXEL_EVENTS_MAX_AGE": 600,
+            "TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT": 1.5,
+        }
+    )
+    events_api = config.events_api
+    assert events_api is not None
+    assert TOKEN not in repr(events_api)  # the token is never shown
+    assert (events_api.url, events_api.test_event_code) == ("http://127.0.0.1:9/track/", "TEST123")
+    assert (events_api.timeout, events_api.max_tries, events_api.backoff) == (2, 3, 0)
+    assert (events_api.queue, events_api.queue_size, events_api.queue_bytes) == ("memory", 10, 1000)
+    assert (events_api.max_age, events_api.shutdown_timeout) == (600, 1.5)
+    assert events_api.retry_policy.max_tries == 3
+    client = events_api.client()
+    assert client.url == "http://127.0.0.1:9/track/"
+    # None for the queue's own defaults
+    defaults = EventsApiConfig.from_mapping({"TIKTOK_PIXEL_ACCESS_TOKEN": TOKEN})
+    assert defaults is not None
+    assert (defaults.queue, defaults.max_tries, defaults.queue_bytes) == (None, None, None)
+    assert defaults.retry_policy.max_tries == 0
+
+
+BAD_PAGE: list[tuple[str, Any, str]] = [
+    ("TIKTOK_PIXEL_CODE", None, "TIKTOK_PIXEL_CODE is not set"),
+    ("TIKTOK_PIXEL_CODE", "nope", "TIKTOK_PIXEL_CODE 'nope' is not a pixel code"),
+    ("TIKTOK_PIXEL_CODE", [CODE, CODE], "TIKTOK_PIXEL_CODE lists a code twice"),
+    ("TIKTOK_PIXEL_ENABLED", "yes", "TIKTOK_PIXEL_ENABLED must be True or False, not 'yes'"),
+    ("TIKTOK_PIXEL_LDU", 1, "TIKTOK_PIXEL_LDU must be True or False, not 1"),
+    ("TIKTOK_PIXEL_USE_EXISTING", "no", "TIKTOK_PIXEL_USE_EXISTING must be True or False"),
+    ("TIKTOK_PIXEL_AUTO_PAGE", None, "TIKTOK_PIXEL_AUTO_PAGE must be True or False, not None"),
+    ("TIKTOK_PIXEL_DEFAULT_REGION", "USA", "TIKTOK_PIXEL_DEFAULT_REGION 'USA' is not an ISO 3166"),
+    ("TIKTOK_PIXEL_CONSENT", "opt-in", "TIKTOK_PIXEL_CONSENT 'opt-in' is not one of"),
+    (
+        "TIKTOK_PIXEL_CONSENT_COOKIE",
+        "a b",
+        "TIKTOK_PIXEL_CONSENT_COOKIE 'a b' is not a cookie name",
+    ),
+    ("TIKTOK_PIXEL_INTERNAL_IPS", 10, "TIKTOK_PIXEL_INTERNAL_IPS must be a list"),
+    ("TIKTOK_PIXEL_INTERNAL_IPS", ["10.0.0.0/33"], "TIKTOK_PIXEL_INTERNAL_IPS entry '10.0.0.0/33'"),
+    ("TIKTOK_PIXEL_STRICT", "true", "TIKTOK_PIXEL_STRICT must be True or False, not 'true'"),
+    ("TIKTOK_PIXEL_DEBUG", 0, "TIKTOK_PIXEL_DEBUG must be True or False, not 0"),
+    ("TIKTOK_PIXEL_MAPPINGS", 42, "TIKTOK_PIXEL_MAPPINGS must be None"),
+    ("TIKTOK_PIXEL_MAPPINGS", "/nonexistent/m.toml", "/nonexistent/m.toml"),
+    ("TIKTOK_PIXEL_PARTIAL", "on", "TIKTOK_PIXEL_PARTIAL must be True or False, not 'on'"),
+    ("TIKTOK_PIXEL_LOAD", "lazy", "TIKTOK_PIXEL_LOAD 'lazy' is not one of 'async', 'idle'"),
+    (
+        "TIKTOK_PIXEL_IDENTITY_MAX_AGE",
+        0,
+        "TIKTOK_PIXEL_IDENTITY_MAX_AGE must be a number of seconds above 0, not 0",
+    ),
+    ("TIKTOK_PIXEL_IDENTITY_MAX_AGE", True, "TIKTOK_PIXEL_IDENTITY_MAX_AGE must be a number"),
+    (
+        "TIKTOK_PIXEL_IDENTITY_MAX_AGE",
+        float("nan"),
+        "TIKTOK_PIXEL_IDENTITY_MAX_AGE must be a number",
+    ),
+    ("TIKTOK_PIXEL_SERVER_EVENTS", "yes", "TIKTOK_PIXEL_SERVER_EVENTS 'yes' must be a bool"),
+]
+BAD_EVENTS_API: list[tuple[str, Any, str]] = [
+    ("TIKTOK_PIXEL_ACCESS_TOKEN", "tt secret", "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable"),
+    ("TIKTOK_PIXEL_ACCESS_TOKEN", 12345, "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable"),
+    ("TIKTOK_PIXEL_TEST_EVENT_CODE", 7, "TIKTOK_PIXEL_TEST_EVENT_CODE 7 must be None or the code"),
+    ("TIKTOK_PIXEL_EVENTS_API_URL", "http://example.com/", "TIKTOK_PIXEL_EVENTS_API_URL 'http://example.com/' is not an https URL"),
+    ("TIKTOK_PIXEL_EVENTS_API_TIMEOUT", 0, "TIKTOK_PIXEL_EVENTS_API_TIMEOUT 0 must be a number of seconds above 0"),
+    ("TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", 0, "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES 0 must be a whole number >= 1"),
+    ("TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", 2.5, "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES 2.5 must be a whole number"),
+    ("TIKTOK_PIXEL_EVENTS_API_BACKOFF", -1, "TIKTOK_PIXEL_EVENTS_API_BACKOFF -1 must be a number of seconds, 0 or more"),
+    ("TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", True, "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE True must be a whole number"),
+    ("TIKTOK_PIXEL_EVENTS_QUEUE", 5, "TIKTOK_PIXEL_EVENTS_QUEUE 5 must be one of 'memory', 'sqlite:///PATH'"),
+    ("TIKTOK_PIXEL_EVENTS_QUEUE", "redis", "TIKTOK_PIXEL_EVENTS_QUEUE 'redis' must be one of"),
+    ("TIKTOK_PIXEL_EVENTS_QUEUE", "celery", "TIKTOK_PIXEL_EVENTS_QUEUE 'celery' needs TIKTOK_PIXEL_CELERY"),
+    ("TIKTOK_PIXEL_EVENTS_QUEUE", "rq", "TIKTOK_PIXEL_EVENTS_QUEUE 'rq' needs TIKTOK_PIXEL_RQ_QUEUE"),
+    ("TIKTOK_PIXEL_EVENTS_QUEUE_BYTES", 1.5, "TIKTOK_PIXEL_EVENTS_QUEUE_BYTES 1.5 must be a whole number above 0"),
+    ("TIKTOK_PIXEL_EVENTS_MAX_AGE", -5, "TIKTOK_PIXEL_EVENTS_MAX_AGE -5 must be a number above 0"),
+    ("TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT", "5", "TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT '5' must be a number above 0"),
+    ("TIKTOK_PIXEL_EVENTS_DELIVERY", "cron", "TIKTOK_PIXEL_EVENTS_DELIVERY 'cron' must be 'thread' or 'worker'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD_PAGE + BAD_EVENTS_API)
+def test_a_bad_value_names_its_key_and_its_problem(key: str, value: Any, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)) as raised:
+        PixelConfig.from_mapping({**ON, key: value})
+    assert key in str(raised.value)
+
+
+def test_every_key_is_checked() -> None:
+    checked = {key for key, _, _ in BAD_PAGE + BAD_EVENTS_API}
+    # The task queues' own objects are not ours to check (any Celery app, any rq.Queue).
+    assert set(DEFAULTS) - checked == {"TIKTOK_PIXEL_CELERY", "TIKTOK_PIXEL_RQ_QUEUE"}
+
+
+def test_the_token_is_never_repeated_in_its_error() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        PixelConfig.from_mapping({**ON, "TIKTOK_PIXEL_ACCESS_TOKEN": "secret value 42"})
+    assert "secret value 42" not in str(raised.value)
+
+
+def test_the_worker_delivery_needs_the_outbox() -> None:
+    with pytest.raises(ConfigurationError, match="'worker' delivers from the sqlite outbox"):
+        PixelConfig.from_mapping(
+            {**ON, "TIKTOK_PIXEL_EVENTS_DELIVERY": "worker", "TIKTOK_PIXEL_EVENTS_QUEUE": "memory"}
+        )
+
+
+def test_the_page_settings_wait_while_the_pixel_is_off() -> None:
+    config = PixelConfig.from_mapping(
+        {"TIKTOK_PIXEL_ENABLED": False, "TIKTOK_PIXEL_CODE": None, "TIKTOK_PIXEL_LDU": "yes"}
+    )
+    assert config.pixel is None
+
+
+def test_the_events_api_settings_wait_for_a_token() -> None:
+    """Without a token none of them is read: a site may keep a test URL in its config."""
+    config = PixelConfig.from_mapping(
+        {"TIKTOK_PIXEL_CODE": CODE, "TIKTOK_PIXEL_EVENTS_API_URL": "http://example.com/"}
+    )
+    assert config.events_api is None
+
+
+def test_lenient_mode_logs_and_strict_mode_raises(caplog: pytest.LogCaptureFixture) -> None:
+    from pixel_embed import InvalidEvent
+
+    error = InvalidEvent("value", "x", "must be a number")
+    PixelConfig.from_mapping({"TIKTOK_PIXEL_CODE": CODE}).on_error(error)
+    assert "TikTok pixel: dropped value" in caplog.text
+    strict = PixelConfig.from_mapping({"TIKTOK_PIXEL_CODE": CODE, "TIKTOK_PIXEL_STRICT": True})
+    with pytest.raises(InvalidEvent):
+        strict.on_error(error)
+
+
+def test_the_defaults_are_read_only_and_no_site_shares_anothers_list() -> None:
+    from pixel_embed import TikTokPixel
+
+    with pytest.raises(TypeError):
+        DEFAULTS["TIKTOK_PIXEL_CODE"] = CODE  # type: ignore[index]
+    first, second = make_app(), make_app()
+    TikTokPixel(first)
+    TikTokPixel(second)
+    first.config["TIKTOK_PIXEL_INTERNAL_IPS"].append("10.0.0.1")
+    assert second.config["TIKTOK_PIXEL_INTERNAL_IPS"] == []
+    assert DEFAULTS["TIKTOK_PIXEL_INTERNAL_IPS"] == []
