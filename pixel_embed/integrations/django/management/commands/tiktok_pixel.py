@@ -10,12 +10,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import datetime
-import json
-import signal
 import sys
-from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pixel_embed.cli import main
 from pixel_embed.events_api.delivery import BackgroundSender, Sender
+from pixel_embed.events_api.maintenance import deliver, status_json, status_lines
 from pixel_embed.events_api.outbox_sender import OutboxSender
 
 from ...pixel import pixel
@@ -84,35 +80,10 @@ class Command(BaseCommand):
                 f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: the task queue's own tools show its "
                 "jobs (celery inspect, rq info)"
             )
-        stats = sender.stats()
-        outbox = sender.outbox if isinstance(sender, OutboxSender) else None
-        reasons = outbox.reasons() if outbox else []
         if args.json:
-            report = {"queue": queue, **dataclasses.asdict(stats), "dead_reasons": dict(reasons)}
-            self.stdout.write(json.dumps(report, sort_keys=True))
-            return
-        lines = [f"queue: {queue}"]
-        if outbox is None:
-            lines.append("(the memory queue keeps nothing across processes: this process's)")
+            self.stdout.write(status_json(sender, queue))
         else:
-            lines.append(f"file: {outbox.path} (schema version {outbox.schema_version})")
-        oldest = "-" if stats.oldest_waiting is None else f"{stats.oldest_waiting:.0f} s ago"
-        lines += [
-            f"waiting: {stats.waiting} ({stats.in_delivery} in delivery, {stats.waiting_bytes} "
-            f"bytes), oldest written {oldest}",
-            f"delivered: {stats.delivered}",
-            f"retried attempts: {stats.retried}",
-            f"dropped (queue full): {stats.dropped}",
-            f"dead letters: {stats.dead}",
-            *(f"  {count} x {reason}" for reason, count in reasons),
-        ]
-        if outbox is not None and args.dead > 0:
-            lines += [
-                f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
-                f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
-                for dead in outbox.dead_letters(args.dead)
-            ]
-        self.stdout.write("\n".join(lines))
+            self.stdout.write("\n".join(status_lines(sender, queue, args.dead)))
 
     def events_retry(self, args: argparse.Namespace) -> None:
         count = _outbox_sender("keeps dead letters").outbox.retry_dead(args.ids or None)
@@ -130,24 +101,7 @@ class Command(BaseCommand):
 
     def events_deliver(self, args: argparse.Namespace) -> None:
         sender = _outbox_sender("is delivered by this command")
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            sender.stop()
-
-        handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        self.stdout.write(f"delivering from {sender.outbox.path} (SIGTERM or Ctrl-C stops)")
-        try:
-            if args.burst:
-                while sender.deliver_due():
-                    pass
-            else:
-                sender.run()
-        finally:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
-            sender.close(timeout=0)
-        stats = sender.stats()
-        self.stdout.write(f"stopped: {stats.waiting} event(s) waiting, {stats.dead} dead letter(s)")
+        deliver(sender, burst=args.burst, echo=self.stdout.write)
 
 
 def _snippet_options() -> list[str]:
@@ -178,7 +132,3 @@ def _outbox_sender(what: str) -> OutboxSender:
         queue = getattr(settings, "TIKTOK_PIXEL_EVENTS_QUEUE", None)
         raise CommandError(f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}: only the sqlite outbox {what}")
     return sender
-
-
-def _when(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
