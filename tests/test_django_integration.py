@@ -15,9 +15,9 @@ from django.template import engines
 from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 from django_support import JANE, PIXEL_MIDDLEWARE, SAM, seed_customers
-from pixel_embed.core.deferred import MAX_DEFERRED, SESSION_KEY
 
 from pixel_embed import ConfigurationError, StreamingError, hash_email, hash_external_id
+from pixel_embed.core.deferred import MAX_DEFERRED, SESSION_KEY
 from pixel_embed.integrations.django.pixel import pixel
 from pixel_embed.testing.events_api import FakeEventsApi
 
@@ -485,3 +485,69 @@ def test_a_landing_click_id_is_kept_where_consent_lets_the_pixel_fire(
         assert cookie["httponly"]
         assert cookie["samesite"] == "Lax"
     assert "ttclid" not in hostile.cookies
+
+
+# -- more of what a site may get wrong ---------------------------------------------------------------
+
+
+def deferred(request: HttpRequest) -> HttpResponse:
+    request.tiktok_pixel.track("AddToCart", content_id="mug", defer=True)  # type: ignore[attr-defined]
+    return HttpResponse(status=302, headers={"Location": "/page"})
+
+
+urlpatterns.append(path("deferred", deferred))
+
+
+def test_a_deferred_event_without_sessions_says_how_to_add_them() -> None:
+    with (
+        site_settings(MIDDLEWARE=[PIXEL_MIDDLEWARE]),
+        pytest.raises(
+            ConfigurationError, match=r"add 'django\.contrib\.sessions' to INSTALLED_APPS"
+        ),
+    ):
+        Client().get("/deferred")
+
+
+def test_a_prefetch_leaves_deferred_events_for_the_page_the_visitor_sees() -> None:
+    with site_settings():
+        client = Client()
+        client.get("/deferred")
+        prefetched = client.get("/page", headers={"Sec-Purpose": "prefetch"})
+        assert "AddToCart" not in prefetched.content.decode()
+        assert "AddToCart" in client.get("/page").content.decode()
+
+
+def test_a_policy_that_blocks_tiktok_is_logged_once_naming_the_view(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from django_support import CSP_MIDDLEWARE
+
+    blocking = {"DIRECTIVES": {"default-src": ["'self'"], "script-src": ["'self'"]}}
+    with site_settings(
+        MIDDLEWARE=[SESSION, PIXEL_MIDDLEWARE, CSP_MIDDLEWARE],
+        CONTENT_SECURITY_POLICY=blocking,
+        TIKTOK_PIXEL_STRICT=False,
+    ):
+        client = Client()
+        client.get("/page")
+        client.get("/page")
+    warnings = [r.getMessage() for r in caplog.records if "blocks TikTok" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "test_django_integration.page" in warnings[0]
+
+
+def test_djangos_cache_middleware_above_never_stores_a_personal_page() -> None:
+    cache = ["django.middleware.cache.UpdateCacheMiddleware"]
+    fetch = ["django.middleware.cache.FetchFromCacheMiddleware"]
+    with site_settings(
+        MIDDLEWARE=[*cache, SESSION, PIXEL_MIDDLEWARE, *fetch],
+        CACHE_MIDDLEWARE_SECONDS=60,
+    ):
+        jane = Client()
+        jane.get("/many")  # deferred events and an identity wait for Jane's next page
+        personal = jane.get("/page")
+        assert personal["Cache-Control"] == "private"
+        assert hash_email("jane@example.com") in personal.content.decode()
+        # Another visitor asks for the same URL: not served Jane's copy from the cache.
+        other = Client().get("/page").content.decode()
+    assert hash_email("jane@example.com") not in other
