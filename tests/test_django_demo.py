@@ -69,3 +69,17 @@ def test_python_m_demo_django_is_its_manage_py(tmp_path: Path) -> None:
         check=True,
     )
     assert f'ttq.load("{settings.TIKTOK_PIXEL_CODE}");' in done.stdout
+
+
+def test_a_bad_setting_stops_django_at_start_up_naming_it(tmp_path: Path) -> None:
+    env = {**os.environ, "DEMO_DB": str(tmp_path / "demo.sqlite3"), "DEMO_CONSENT": "bogus"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "demo_django", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "TIKTOK_PIXEL_CONSENT 'bogus' is not one of 'none', 'hold', 'strict'" in done.stderr
