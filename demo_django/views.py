@@ -21,6 +21,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from pixel_embed.integrations.django import TikTokPixelRequest
+
 from .catalogue import CURRENCY, PRODUCTS, Item
 
 #: The demo's customers' phone numbers (Django's user model has no such field).
@@ -57,10 +59,10 @@ class IdentifyCustomerMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: TikTokPixelRequest) -> HttpResponseBase:
         user = request.user
         if isinstance(user, User):
-            request.tiktok_pixel.identify(  # type: ignore[attr-defined]
+            request.tiktok_pixel.identify(
                 email=user.email,
                 phone_number=PHONES.get(user.get_username()),
                 external_id=user.pk,
@@ -69,12 +71,12 @@ class IdentifyCustomerMiddleware:
         return self.get_response(request)
 
 
-def shop_context(request: HttpRequest) -> dict[str, Any]:
+def shop_context(request: TikTokPixelRequest) -> dict[str, Any]:
     """What every page's layout shows: the cart's size and the consent banner."""
     return {
         "cart_size": sum(_cart(request).values()),
         "consent_mode": settings.TIKTOK_PIXEL_CONSENT,
-        "consent_choice": request.tiktok_pixel.consent,  # type: ignore[attr-defined]
+        "consent_choice": request.tiktok_pixel.consent,
     }
 
 
@@ -102,16 +104,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def product(request: HttpRequest, slug: str) -> HttpResponse:
+def product(request: TikTokPixelRequest, slug: str) -> HttpResponse:
     item = _product(slug)
-    request.tiktok_pixel.track(  # type: ignore[attr-defined]
+    request.tiktok_pixel.track(
         "ViewContent", contents=[item.content()], value=item.price, currency=CURRENCY
     )
     return render(request, "shop/product.html", {"product": item})
 
 
 @require_POST
-def cart_add(request: HttpRequest) -> HttpResponseBase:
+def cart_add(request: TikTokPixelRequest) -> HttpResponseBase:
     item = _product(request.POST.get("product", ""))
     if not item.in_stock:
         raise Http404("out of stock")
@@ -120,7 +122,7 @@ def cart_add(request: HttpRequest) -> HttpResponseBase:
     request.session[_CART] = cart
     # Deferred: with htmx it travels with the fragment below; without JavaScript it fires on
     # the cart page the redirect leads to.
-    request.tiktok_pixel.track(  # type: ignore[attr-defined]
+    request.tiktok_pixel.track(
         "AddToCart",
         contents=[item.content()],
         value=item.price,
@@ -141,7 +143,7 @@ def cart(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def pay(request: HttpRequest) -> HttpResponseBase:
+def pay(request: TikTokPixelRequest) -> HttpResponseBase:
     lines = tuple((PRODUCTS[slug], count) for slug, count in _cart(request).items())
     if not lines:
         return redirect("cart")
@@ -153,7 +155,7 @@ def pay(request: HttpRequest) -> HttpResponseBase:
     request.session["orders"] = [*request.session["orders"], order.id][-20:]
     # The purchase fires on the order page the redirect leads to, and its server copy goes to
     # the Events API with the same event_id (derived from the order: order_event_id).
-    request.tiktok_pixel.track(  # type: ignore[attr-defined]
+    request.tiktok_pixel.track(
         "CompletePayment", order.pixel_params(), order_id=order.id, defer=True, server=True
     )
     return redirect("order", order_id=order.id)

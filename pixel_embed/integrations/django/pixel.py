@@ -278,6 +278,13 @@ class DjangoPixel(PixelCore):
             self.forget_carried(self.request_state("forget"))
 
 
+class TikTokPixelRequest(HttpRequest):
+    """A request that went through :class:`~.middleware.TikTokPixelMiddleware`, for type
+    checkers (as django-htmx's ``HtmxHttpRequest``): ``def view(request: TikTokPixelRequest)``."""
+
+    tiktok_pixel: DjangoPixel
+
+
 def pixel_for(request: HttpRequest | None, caller: str) -> DjangoPixel:
     """The pixel of ``request`` for a template tag, or an error that says what is missing."""
     if request is None:
