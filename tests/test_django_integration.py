@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -114,6 +115,10 @@ def site_settings(**extra: Any) -> override_settings:
     return override_settings(**{**wanted, **extra})
 
 
+class SiteSessionMiddleware(SessionMiddleware):
+    """A site's own session middleware."""
+
+
 # -- start-up ----------------------------------------------------------------------------------
 
 
@@ -133,6 +138,11 @@ def site_settings(**extra: Any) -> override_settings:
             "django.middleware.cache.UpdateCacheMiddleware below",
         ),
         ([SESSION, PIXEL_MIDDLEWARE, PIXEL_MIDDLEWARE], "2 times: list it once"),
+        # A site's own subclass counts as the class it extends.
+        (
+            [PIXEL_MIDDLEWARE, f"{__name__}.SiteSessionMiddleware"],
+            f"MIDDLEWARE lists {__name__}.SiteSessionMiddleware below",
+        ),
     ],
 )
 def test_a_misplaced_middleware_fails_start_up_saying_how_to_fix_it(

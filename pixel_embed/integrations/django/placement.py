@@ -37,10 +37,14 @@ def _is(entry: str, path: str) -> bool:
     if entry == path:
         return True
     try:
-        found, wanted = import_string(entry), import_string(path)
-    except ImportError:  # not installed (django-csp), or a typo Django itself reports
+        found = import_string(entry)
+    except ImportError:  # a typo, which Django itself reports
         return False
-    return isinstance(found, type) and isinstance(wanted, type) and issubclass(found, wanted)
+    # By name along the class's bases: the other class's package (django-csp) may not be
+    # installed, and is not imported to find out.
+    return isinstance(found, type) and any(
+        f"{base.__module__}.{base.__qualname__}" == path for base in found.__mro__
+    )
 
 
 def placement_problems(middleware: Sequence[str]) -> list[str]:
