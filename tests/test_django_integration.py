@@ -384,17 +384,34 @@ def test_personal_data_in_the_url_leaves_the_pixel_out_in_strict_mode(
 # -- ASGI ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_async_path_renders_and_keeps_deferred_events() -> None:
-    async def visit() -> tuple[str, str]:
-        client = AsyncClient()
-        await client.post("/cart/add", {"product": "enamel-mug"})
-        page = await client.get("/cart")
-        again = await client.get("/cart")
-        return page.content.decode(), again.content.decode()
+async def track_async(request: HttpRequest) -> HttpResponse:
+    """An async view: the middleware runs in the event loop, the view too."""
+    request.tiktok_pixel.track("Search", query="mugs")  # type: ignore[attr-defined]
+    return HttpResponse("<span>results</span>")
 
-    with override_settings(TIKTOK_PIXEL_CONSENT="none"):
-        first, second = asyncio.run(visit())
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("engine", BACKENDS[:3], ids=[b.rsplit(".", 1)[1] for b in BACKENDS[:3]])
+def test_the_async_path_renders_and_keeps_deferred_events(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Django's guard against database work in the event loop, which the browser tests turn
+    # off for Playwright, on again: a database-backed session must be read in a thread.
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
+
+    async def visit() -> tuple[str, str, str]:
+        client = AsyncClient()
+        await client.get("/deferred")
+        page = await client.get("/page")
+        again = await client.get("/page")
+        partial = await client.get("/search-async", headers={"HX-Request": "true"})
+        plain = await client.get("/plain-async")  # the pixel unused: no thread hop
+        assert plain.content == b"plain"
+        return page.content.decode(), again.content.decode(), partial["PixelEmbed-Calls"]
+
+    with site_settings(TIKTOK_PIXEL_PARTIAL=True, SESSION_ENGINE=engine):
+        first, second, calls = asyncio.run(visit())
+    assert '"Search"' in calls
     assert first.count('ttq.track("AddToCart"') == 1
     assert "AddToCart" not in second
 
@@ -506,6 +523,14 @@ def deferred(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns.append(path("deferred", deferred))
+urlpatterns.append(path("search-async", track_async))
+
+
+async def plain_async(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("plain")
+
+
+urlpatterns.append(path("plain-async", plain_async))
 
 
 def test_a_deferred_event_without_sessions_says_how_to_add_them() -> None:

@@ -72,6 +72,8 @@ class TikTokPixelMiddleware:
         token = pixel.start(request)
         try:
             response = await self.get_response(request)  # type: ignore[misc]
+            if pixel.idle(request):  # nothing tracked, no server events: no thread hop
+                return response
             # The session may be database-backed: Django's sync access, in a thread.
             return await sync_to_async(pixel.end)(request, response)
         finally:

@@ -195,6 +195,11 @@ class DjangoPixel(PixelCore):
         """Forget the request being handled (the view raised past Django's handler)."""
         _current.reset(token)
 
+    def idle(self, request: HttpRequest) -> bool:
+        """Whether :meth:`end` has nothing to do for ``request``: the pixel was not used on it
+        and server events are off."""
+        return getattr(request, _STATE_ATTR, None) is None and self.app_setup.server_events is None
+
     def end(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """After the view: what the core decides, applied to ``response``."""
         setup = self.app_setup
