@@ -71,7 +71,7 @@ class TikTokPixelMiddleware:
             return served
         token = pixel.start(request)
         try:
-            response = await self.get_response(request)  # type: ignore[misc]
+            response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
             if pixel.idle(request):  # nothing tracked, no server events: no thread hop
                 return response
             # The session may be database-backed: Django's sync access, in a thread.
