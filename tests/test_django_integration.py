@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 import pytest
@@ -32,14 +33,15 @@ def page(request: HttpRequest) -> HttpResponse:
 
 
 def many_deferred(request: HttpRequest) -> HttpResponse:
-    """Tracks more deferred events than the session keeps, each as big as an event gets."""
+    """Tracks more deferred events than the session keeps, of random text."""
     for number in range(MAX_DEFERRED + 5):
         request.tiktok_pixel.track(  # type: ignore[attr-defined]
             "AddToCart",
-            contents=[{"content_id": f"sku-{number}-" + "x" * 60, "quantity": 1, "price": 9.5}],
+            # Random text: what compresses worst in a signed-cookie session.
+            contents=[{"content_id": secrets.token_hex(30), "quantity": 1, "price": 9.5}],
             value=9.5,
             currency="USD",
-            description="y" * 80,
+            description=secrets.token_urlsafe(60),
             defer=True,
         )
     request.tiktok_pixel.identify(email="jane@example.com", defer=True)  # type: ignore[attr-defined]
