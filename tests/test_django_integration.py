@@ -34,7 +34,7 @@ def page(request: HttpRequest) -> HttpResponse:
 
 def many_deferred(request: HttpRequest) -> HttpResponse:
     """Tracks more deferred events than the session keeps, of random text."""
-    for number in range(MAX_DEFERRED + 5):
+    for _ in range(MAX_DEFERRED + 5):
         request.tiktok_pixel.track(  # type: ignore[attr-defined]
             "AddToCart",
             # Random text: what compresses worst in a signed-cookie session.
