@@ -70,6 +70,8 @@ def journey(page: Page, shop: str, events_api: FakeEventsApi, *, real: bool) -> 
     page.get_by_role("link", name="Enamel camp mug").click()
     page.wait_for_url("**/product/enamel-mug")
     expect_pixel(page).to_have_tracked("ViewContent", times=1, value=14.5, currency="USD")
+    if real:  # the hashes reached TikTok with the event, none of them graded plain or invalid
+        expect_pixel(page).to_have_sent_user(email=JANE[1], phone_number=JANE[2])
 
     # htmx: the page does not reload, the AddToCart comes in the response's header.
     url = page.url
