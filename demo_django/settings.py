@@ -103,6 +103,13 @@ TIKTOK_PIXEL_EVENTS_API_URL = os.environ.get(
     "DEMO_EVENTS_API_URL", "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 )
 TIKTOK_PIXEL_EVENTS_QUEUE = "memory"
+if os.environ.get("DEMO_RQ_URL"):  # server events through RQ (python -m demo_django tiktok_pixel
+    # events rq-worker delivers them)
+    from redis import Redis
+    from rq import Queue
+
+    TIKTOK_PIXEL_EVENTS_QUEUE = "rq"
+    TIKTOK_PIXEL_RQ_QUEUE = Queue("pixel", connection=Redis.from_url(os.environ["DEMO_RQ_URL"]))
 
 # -- django-csp (with DEMO_STRICT_CSP=1): scripts by nonce, TikTok's hosts allowed -------------
 _TIKTOK = tiktok_sources()

@@ -4,6 +4,9 @@ server-event delivery, against the fake Events API."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django_support import running_shop  # noqa: F401 - sets Django up
+from test_events_api_taskqueues import (
+    redis_contents,
+    redis_url,  # noqa: F401 - the fixture: a real Redis
+)
 
 from pixel_embed import hash_phone, order_event_id
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
@@ -97,3 +104,46 @@ def test_events_need_the_outbox_to_retry() -> None:
         pytest.raises(CommandError, match="only the sqlite outbox keeps dead letters"),
     ):
         run("events", "retry")
+
+
+@pytest.mark.django_db
+def test_events_through_rq_reach_tiktok_by_the_projects_own_rq_worker(
+    redis_url: str,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    from redis import Redis
+    from rq import Queue
+
+    Redis.from_url(redis_url).flushall()
+    with FakeEventsApi(access_token=TOKEN) as fake:
+        queue = Queue("pixel", connection=Redis.from_url(redis_url))
+        with override_settings(
+            TIKTOK_PIXEL_ACCESS_TOKEN=TOKEN,
+            TIKTOK_PIXEL_EVENTS_API_URL=fake.url,
+            TIKTOK_PIXEL_EVENTS_QUEUE="rq",
+            TIKTOK_PIXEL_RQ_QUEUE=queue,
+        ):
+            shopper = Client()
+            shopper.post("/cart/add", {"product": "enamel-mug"})
+            order = shopper.post("/checkout/pay")["Location"].rsplit("/", 1)[1]
+        assert len(queue) == 1  # the purchase's server copy waits in Redis
+        env = {
+            **os.environ,
+            "DEMO_DB": str(tmp_path / "demo.sqlite3"),
+            "DEMO_RQ_URL": redis_url,
+            "DEMO_EVENTS_API_TOKEN": TOKEN,
+            "DEMO_EVENTS_API_URL": fake.url,
+        }
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        command = ["tiktok_pixel", "events", "rq-worker", "--burst"]
+        subprocess.run(
+            [sys.executable, "-m", "demo_django", *command], env=env, timeout=120, check=True
+        )
+        [accepted] = fake.wait_for_accepted(1)
+    assert accepted["event_id"] == order_event_id("CompletePayment", order)
+    assert TOKEN.encode() not in redis_contents(redis_url)  # the worker's client: settings
+
+
+def test_rq_worker_says_when_the_queue_is_not_rq() -> None:
+    with pytest.raises(CommandError, match="server events are off"):
+        run("events", "rq-worker", "--burst")

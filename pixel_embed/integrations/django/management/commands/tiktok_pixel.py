@@ -3,8 +3,8 @@
 - ``snippet``, ``hash``, ``audit``: the ``pixel-embed`` command's, with the project's settings
   as defaults (``TIKTOK_PIXEL_CODE``, ``_LDU``, ``_CONSENT``; ``_DEFAULT_REGION`` for phones);
 - ``events status [--json] [--dead N]``, ``events retry [--id N]…``, ``events purge
-  [--older-than HOURS] [--yes]``, ``events deliver [--burst]``: server-event delivery, as
-  ``flask tiktok-pixel events``.
+  [--older-than HOURS] [--yes]``, ``events deliver [--burst]``, ``events rq-worker
+  [--burst]``: server-event delivery, as ``flask tiktok-pixel events``.
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ class Command(BaseCommand):
         purge.add_argument("--yes", action="store_true", help="do not ask")
         deliver = commands.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
         deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
+        rq_worker = commands.add_parser("rq-worker", help="an RQ worker inside the project")
+        rq_worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
         args = parser.parse_args(argv)
-        getattr(self, f"events_{args.what}")(args)
+        getattr(self, f"events_{args.what.replace('-', '_')}")(args)
 
     def events_status(self, args: argparse.Namespace) -> None:
         sender = _sender()
@@ -102,6 +104,18 @@ class Command(BaseCommand):
     def events_deliver(self, args: argparse.Namespace) -> None:
         sender = _outbox_sender("is delivered by this command")
         deliver(sender, burst=args.burst, echo=self.stdout.write)
+
+    def events_rq_worker(self, args: argparse.Namespace) -> None:
+        """An RQ worker (with its scheduler, for retries) for TIKTOK_PIXEL_EVENTS_QUEUE = "rq":
+        it builds the Events API client from the project's settings, so the token never
+        enters the broker."""
+        from pixel_embed.events_api.rq import RqSender, run_worker
+
+        sender = _sender()
+        events_api = pixel.app_setup.config.events_api
+        if not isinstance(sender, RqSender) or events_api is None:
+            raise CommandError("TIKTOK_PIXEL_EVENTS_QUEUE is not 'rq'")
+        run_worker(events_api.client(), sender.queue, burst=args.burst, max_age=events_api.max_age)
 
 
 def _snippet_options() -> list[str]:
