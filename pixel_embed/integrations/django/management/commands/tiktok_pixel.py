@@ -31,7 +31,7 @@ class Command(BaseCommand):
     help = (
         "The TikTok pixel: print the snippet, hash an identifier, audit pages "
         "(snippet|hash|audit, see their --help), look at and repair server-event delivery "
-        "(events status|retry|purge|deliver)."
+        "(events status|retry|purge|deliver|rq-worker)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
