@@ -588,3 +588,21 @@ def test_djangos_cache_middleware_above_never_stores_a_personal_page() -> None:
         # Another visitor asks for the same URL: not served Jane's copy from the cache.
         other = Client().get("/page").content.decode()
     assert hash_email("jane@example.com") not in other
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ({"TIKTOK_PIXEL_ENABLED": False}, "TIKTOK_PIXEL_ENABLED is False"),
+        ({"TIKTOK_PIXEL_INTERNAL_IPS": ["127.0.0.0/8"]}, "request from an internal address"),
+    ],
+)
+def test_a_page_without_the_pixel_says_why_and_the_views_still_run(
+    setting: dict[str, Any], reason: str
+) -> None:
+    with site_settings(**setting):
+        client = Client()  # REMOTE_ADDR 127.0.0.1
+        html = client.get("/added").status_code, client.get("/page").content.decode()
+    assert html[0] == 200
+    assert f"<!-- TikTok Pixel off: {reason}" in html[1]
+    assert "ttq." not in html[1]
