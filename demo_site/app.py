@@ -14,6 +14,7 @@ from .accounts import UserStore
 from .csp import add_policy_header, csp_nonce
 from .extensions import pixel
 from .orders import OrderStore
+from .payments import FakeProvider
 from .views import bp as shop
 
 #: A made-up pixel code: with no internet (or no such pixel) the stub just queues the calls.
@@ -41,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "TIKTOK_PIXEL_PARTIAL": True,
     #: Create the customer jane@example.com (password "pixel-demo") to try logging in.
     "DEMO_SEED_CUSTOMER": True,
+    #: Signs the fake provider's webhook calls; fine for a demo on 127.0.0.1 only.
+    "DEMO_PAYMENT_SECRET": "demo-payment-secret",
 }
 
 SEED_CUSTOMER = {
@@ -59,6 +62,7 @@ class ShopState:
     orders: OrderStore = field(default_factory=OrderStore)
     messages: list[dict[str, str]] = field(default_factory=list)
     subscribers: set[str] = field(default_factory=set)
+    provider: FakeProvider = field(default_factory=lambda: FakeProvider(""))
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -73,11 +77,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env()
     app.config.update(config or {})
-    for key in ("DEMO_STRICT_CSP", "DEMO_SEED_CUSTOMER", "DEMO_HTMX"):
+    #: Paying calls the fake payment provider, which confirms to /webhooks/payments from a
+    #: thread (over HTTP, to the address the visitor used): the server Purchase goes from there.
+    #: Off in tests unless asked for: Flask's test client serves no address to call.
+    app.config.setdefault("DEMO_PAYMENT_WEBHOOKS", not app.config.get("TESTING", False))
+    for key in ("DEMO_STRICT_CSP", "DEMO_SEED_CUSTOMER", "DEMO_HTMX", "DEMO_PAYMENT_WEBHOOKS"):
         if not isinstance(app.config[key], bool):
             raise ConfigurationError(f"{key} must be True or False, not {app.config[key]!r}")
 
-    state = ShopState()
+    state = ShopState(provider=FakeProvider(app.config["DEMO_PAYMENT_SECRET"]))
     if app.config["DEMO_SEED_CUSTOMER"]:
         state.users.create(**SEED_CUSTOMER)
     app.extensions["demo_shop"] = state

@@ -90,6 +90,11 @@ class Order:
     gift_wrap: bool
     user_id: str | None
     paid: bool = False
+    #: What pixel.matching_context() returned when the order was placed: the payment
+    #: provider's webhook sends the server Purchase with it, without the visitor.
+    matching_context: Mapping[str, Any] | None = None
+    #: The payment provider confirmed the payment (its webhook).
+    confirmed: bool = False
 
     @property
     def total_cents(self) -> int:
@@ -104,13 +109,26 @@ class OrderStore:
         self._orders: dict[str, Order] = {}
 
     def place(
-        self, lines: Iterable[Line], *, payment_method: str, gift_wrap: bool, user_id: str | None
+        self,
+        lines: Iterable[Line],
+        *,
+        payment_method: str,
+        gift_wrap: bool,
+        user_id: str | None,
+        matching_context: Mapping[str, Any] | None = None,
     ) -> Order:
         with self._lock:
             order_id = f"PX-{secrets.token_hex(4).upper()}"
             while order_id in self._orders:  # pragma: no cover - 1 in 4 billion
                 order_id = f"PX-{secrets.token_hex(4).upper()}"
-            order = Order(order_id, tuple(lines), payment_method, gift_wrap, user_id)
+            order = Order(
+                order_id,
+                tuple(lines),
+                payment_method,
+                gift_wrap,
+                user_id,
+                matching_context=matching_context,
+            )
             self._orders[order_id] = order
         return order
 
@@ -126,16 +144,32 @@ class OrderStore:
             self._orders[order_id] = replace(order, paid=True)
             return True
 
+    def confirm(self, order_id: str) -> Order | None:
+        """Record the provider's confirmation; the order the first time, ``None`` after (a
+        provider sends a webhook again when it is unsure the shop got it)."""
+        with self._lock:
+            order = self._orders[order_id]
+            if order.confirmed:
+                return None
+            self._orders[order_id] = order = replace(order, paid=True, confirmed=True)
+            return order
+
 
 def orders() -> OrderStore:
     store: OrderStore = current_app.extensions["demo_shop"].orders
     return store
 
 
-def place_order(payment_method: str, user_id: str | None) -> Order:
+def place_order(
+    payment_method: str, user_id: str | None, matching_context: Mapping[str, Any] | None = None
+) -> Order:
     """Turn the cart into an order, remember it as this visitor's, and empty the cart."""
     order = orders().place(
-        cart_lines(), payment_method=payment_method, gift_wrap=gift_wrap(), user_id=user_id
+        cart_lines(),
+        payment_method=payment_method,
+        gift_wrap=gift_wrap(),
+        user_id=user_id,
+        matching_context=matching_context,
     )
     session[_MY_ORDERS] = [*session.get(_MY_ORDERS, []), order.id][-20:]
     session.pop(_CART, None)

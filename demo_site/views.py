@@ -6,6 +6,8 @@ redirect, so the event fires once, on the page the visitor lands on.
 
 from __future__ import annotations
 
+import hmac
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +29,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from pixel_embed import mask_personal_data
+from pixel_embed.events_api import send_event
 
 from . import forms
 from .accounts import User, load_user, log_in, log_out, users
@@ -48,6 +51,7 @@ from .orders import (
     set_gift_wrap,
     total_cents,
 )
+from .payments import MAX_BODY, SIGNATURE_HEADER, sign
 
 bp = Blueprint("shop", __name__)
 
@@ -311,7 +315,9 @@ def place() -> BaseResponse:
     if not cart_lines() or method not in PAYMENT_METHODS:
         return redirect(url_for(".checkout"))
     user: User | None = g.get("user")
-    order = place_order(method, user.id if user else None)
+    # What matches this visitor to TikTok (click id, _ttp, address, browser, hashed identity,
+    # consent), kept with the order for the payment provider's webhook.
+    order = place_order(method, user.id if user else None, pixel.matching_context())
     session.pop(_PAYMENT, None)
     pixel.track("PlaceAnOrder", pixel_params(order.lines), order_id=order.id, defer=True)
     return redirect(url_for(".order", order_id=order.id))
@@ -332,16 +338,48 @@ def pay(order_id: str) -> BaseResponse:
         abort(404)
     # A second submit (double click, back button) must not count the sale twice.
     if orders().mark_paid(found.id):
-        pixel.track(
-            "CompletePayment",
-            pixel_params(found.lines),
-            order_id=found.id,
-            # The id the server-side Events API would send too, so TikTok counts the sale once.
-            event_id=f"{found.id}-payment",
-            defer=True,
-        )
+        # Its event_id is the order's (order_event_id): the payment provider's webhook sends
+        # the server Purchase with the same one, so TikTok counts the sale once.
+        pixel.track("CompletePayment", pixel_params(found.lines), order_id=found.id, defer=True)
         flash("Payment received. Thank you!")
+        if current_app.config["DEMO_PAYMENT_WEBHOOKS"]:
+            current_app.extensions["demo_shop"].provider.charge(
+                found.id,
+                found.total_cents,
+                CURRENCY,
+                url_for(".payment_webhook", _external=True),
+            )
     return redirect(url_for(".order", order_id=found.id))
+
+
+@bp.post("/webhooks/payments")
+def payment_webhook() -> tuple[str, int]:
+    """The payment provider confirms a payment: server to server, signed, without the visitor
+    (no cookie, no session, the provider's address). The server Purchase goes out from here,
+    with the matching context stored with the order."""
+    body = request.get_data(cache=False)
+    secret = current_app.config["DEMO_PAYMENT_SECRET"]
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if len(body) > MAX_BODY or not hmac.compare_digest(signature, sign(secret, body)):
+        return "bad signature", 403
+    try:
+        event = json.loads(body)
+        order_id = event["order_id"]
+    except (ValueError, KeyError, TypeError):
+        return "not a payment event", 400
+    found = orders().get(order_id) if isinstance(order_id, str) else None
+    if found is None or event.get("type") != "payment.succeeded":
+        return "unknown order", 404
+    confirmed = orders().confirm(found.id)
+    if confirmed is not None:  # the first confirmation only: a retried webhook sends nothing
+        send_event(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            "CompletePayment",
+            pixel_params(confirmed.lines),
+            order_id=confirmed.id,
+            context=confirmed.matching_context,
+        )
+    return "", 204
 
 
 # -- accounts ----------------------------------------------------------------------------------

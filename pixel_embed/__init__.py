@@ -38,6 +38,7 @@ from .screening import mask_personal_data as mask_personal_data
 from .screening import scrub_url as scrub_url
 
 if TYPE_CHECKING:
+    from .events_api.send import send_event as send_event
     from .integrations.flask import TikTokPixel as TikTokPixel
 
 try:
@@ -76,6 +77,7 @@ __all__ = [
     "order_event_id",
     "render_pixel",
     "scrub_url",
+    "send_event",
 ]
 
 
@@ -84,4 +86,8 @@ def __getattr__(name: str) -> Any:
         from .integrations.flask import TikTokPixel
 
         return TikTokPixel
+    if name == "send_event":  # the Events API's modules load when it is first asked for
+        from .events_api.send import send_event
+
+        return send_event
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

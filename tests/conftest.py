@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from markupsafe import Markup
 
 from pixel_embed import TikTokPixel
+from pixel_embed.testing.events_api import FakeEventsApi
 
 CODE = "CABCDE1234567890ABCD"
 OTHER_CODE = "CZYXWV0987654321ZYXW"
@@ -34,6 +35,12 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def fake(tiktok_events_api: FakeEventsApi) -> FakeEventsApi:
+    """The Events API tests' name for the QA kit's fake Events API."""
+    return tiktok_events_api
 
 
 @pytest.fixture

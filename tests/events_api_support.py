@@ -20,9 +20,10 @@ from pixel_embed.events_api import (
 )
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.events_api.outbox import MAX_AGE
-from pixel_embed.testing.events_api import FakeEventsApi
+from pixel_embed.testing.events_api import FAKE_ACCESS_TOKEN, FakeEventsApi
 
-TOKEN = "tt-secret-0123456789abcdef"
+#: The access token the QA kit's fake Events API (the ``tiktok_events_api`` fixture) expects.
+TOKEN = FAKE_ACCESS_TOKEN
 RAW_EMAIL = "Jane.Doe@Example.com"
 RAW_PHONE = "+12133734253"
 USER_AGENT = "pixel-embed-test-agent/1.0"

@@ -25,9 +25,10 @@ from pixel_embed.events_api import EventsApiClient
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.events_api.outbox import Outbox
 from pixel_embed.events_api.outbox_sender import OutboxSender
+from pixel_embed.testing.events_api import FAKE_ACCESS_TOKEN
 
 CODE = "CABCDE1234567890ABCD"
-TOKEN = "tt-secret-0123456789abcdef"
+TOKEN = FAKE_ACCESS_TOKEN
 
 
 def shop(queue: str, url: str, shutdown: float = 5.0, delivery: str = "thread") -> Flask:

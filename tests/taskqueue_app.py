@@ -17,9 +17,10 @@ from rq import Queue
 from pixel_embed import TikTokPixel
 from pixel_embed.events_api import client_from_config
 from pixel_embed.events_api.celery import register
+from pixel_embed.testing.events_api import FAKE_ACCESS_TOKEN
 
 CODE = "CABCDE1234567890ABCD"
-TOKEN = "tt-secret-0123456789abcdef"
+TOKEN = FAKE_ACCESS_TOKEN
 RAW_EMAIL = "Jane.Doe@Example.com"
 
 celery_app = Celery("shop", broker=os.environ.get("REDIS_URL", "redis://127.0.0.1:1/0"))

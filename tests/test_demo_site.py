@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from demo_site import DEMO_PIXEL_CODE, create_app
 from demo_site.__main__ import config_from_args, parse_args
-from pixel_embed import ConfigurationError, hash_email, hash_phone
+from pixel_embed import ConfigurationError, hash_email, hash_phone, order_event_id
 from pixel_embed.csp import policy_problems
 
 _TRACK = re.compile(r'ttq\.track\("([^"]+)",(\{.*?\}),\{"event_id":"([^"]+)"\}\);')
@@ -177,7 +177,7 @@ def test_payment_is_tracked_once_even_when_submitted_twice(client: FlaskClient) 
     assert client.post(f"{order_page}/pay").location == order_page
     html = client.get(order_page).text
     [(name, params, event_id)] = _TRACK.findall(html)
-    assert (name, event_id) == ("CompletePayment", f"{order_id}-payment")
+    assert (name, event_id) == ("CompletePayment", order_event_id("CompletePayment", order_id))
     assert json.loads(params) == {
         "contents": [
             {

@@ -6,18 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from events_api_support import closing_sender, events_app, fake_api, sent_after, shop
+from events_api_support import closing_sender, events_app, sent_after, shop
 from playwright.sync_api import Page
 
 from pixel_embed import TikTokPixel
 from pixel_embed.testing import expect_pixel, install_recorder, pixel_calls, serve_app
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with fake_api() as fake:
-        yield fake
 
 
 @pytest.fixture

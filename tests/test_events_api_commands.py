@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from events_api_support import TOKEN, closing_sender, events_app
+from events_api_support import closing_sender, events_app
 from flask import Flask
 from outbox_process import CODE, event
 
@@ -16,12 +16,6 @@ from pixel_embed.events_api import OutboxSender, delivery_stats
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.integrations.flask.cli import flask_cli
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with FakeEventsApi(access_token=TOKEN) as fake:
-        yield fake
 
 
 @pytest.fixture

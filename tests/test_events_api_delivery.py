@@ -28,12 +28,6 @@ FAST = RetryPolicy(max_tries=3, backoff=0.01, max_delay=2.0)
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with fake_api() as fake:
-        yield fake
-
-
-@pytest.fixture
 def client(fake: FakeEventsApi) -> EventsApiClient:
     return EventsApiClient(access_token=TOKEN, url=fake.url, test_event_code="TEST42")
 

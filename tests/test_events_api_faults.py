@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,12 +39,6 @@ HERE = Path(__file__).parent
 #: v1-e1 (due), v1-e2 (due in 600 s), dead letters #3 (v1-e3) and #4 (v1-e4).
 VERSION_1 = HERE / "fixtures" / "outbox-v1.sqlite3"
 HOUR = 3600.0
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with FakeEventsApi(access_token=TOKEN) as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -92,7 +85,7 @@ def test_a_version_1_file_is_migrated_on_open_and_keeps_everything(
 
     outbox = Outbox(path, clock=clock)
 
-    assert outbox.schema_version == SCHEMA_VERSION == 2
+    assert outbox.schema_version == SCHEMA_VERSION == 3
     stats = outbox.stats()
     assert (stats.waiting, stats.dead, stats.retried) == (2, 2, 2)
     # Dead letters keep their numbers: `events retry --id 3` still means v1-e3.

@@ -17,7 +17,6 @@ from events_api_support import (
     assert_clean_logs,
     closing_sender,
     events_app,
-    fake_api,
     sent_after,
     shop,
 )
@@ -27,12 +26,6 @@ from pixel_embed import ConfigurationError, Identity, TikTokPixel
 from pixel_embed.events_api import TTCLID_COOKIE
 from pixel_embed.events_api.hooks import EXTENSION_KEY
 from pixel_embed.testing.events_api import FakeEventsApi
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with fake_api() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -222,7 +215,19 @@ def test_the_click_id_cookie_is_secure_over_https(served: tuple[Flask, TikTokPix
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-@pytest.mark.parametrize("query", ["", "?ttclid=", "?ttclid=%3Cscript%3E", "?other=1"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?ttclid=",
+        "?ttclid=%3Cscript%3E",
+        "?other=1",
+        # A visitor chooses the URL: a phone number or an address is no click id (issue 29's
+        # privacy corpus, put in each field of a stored context, found it).
+        "?ttclid=%2B31612345678",
+        "?ttclid=jane.doe%40example.com",
+    ],
+)
 def test_no_click_id_is_invented(
     served: tuple[Flask, TikTokPixel], fake: FakeEventsApi, query: str
 ) -> None:
@@ -321,3 +326,17 @@ def test_settings_are_checked_at_init_app(
     if key == "TIKTOK_PIXEL_ACCESS_TOKEN":
         assert "the value is not repeated here" in str(raised.value)
         assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "ttp", ["06-12345678", "0049-30-1234567", "jane@example.com", "+31612345678", "x" * 200]
+)
+def test_a_ttp_cookie_that_is_not_tiktoks_is_not_forwarded(
+    served: tuple[Flask, TikTokPixel], fake: FakeEventsApi, ttp: str
+) -> None:
+    app, _ = served
+    client = app.test_client()
+    client.set_cookie("_ttp", ttp)
+    client.get("/buy")
+    [event] = sent_after(app, fake)
+    assert "ttp" not in event["user"]

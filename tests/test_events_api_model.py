@@ -49,7 +49,9 @@ from outbox_process import CODE, event
 from pixel_embed import TikTokPixel
 from pixel_embed.events_api import EventsApiClient, Outbox, OutboxSender
 from pixel_embed.events_api.outbox import Claimed
+from pixel_embed.events_api.sources import Destination, destination
 from pixel_embed.integrations.flask.cli import flask_cli
+from pixel_embed.matching import sha256_hex
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 #: Examples ``make test`` runs, and steps per example.
@@ -58,6 +60,12 @@ EXAMPLES, STEPS = 100, 50
 NIGHTLY_EXAMPLES, NIGHTLY_STEPS = 2000, 60
 LEASE = 60.0
 MAX_AGE = 6 * 3600.0  # shorter than the default, so that a few clock jumps reach it
+#: Where tracked events go: a pixel, a CRM event set, an offline event set (issue 29).
+DESTINATIONS = {
+    "web": CODE,
+    "crm": "crm:7654321098765432109",
+    "offline": "offline:7123456789012345678",
+}
 #: The longest a waiting event may wait for its next try: the retry policy's longest wait
 #: (``Retry-After`` is capped to it) or a lease.
 LONGEST_WAIT = max(600.0, LEASE)
@@ -96,6 +104,9 @@ class DyingOutbox(Outbox):
 #: A file written by the release before issue 21 (see test_events_api_faults.py): two events
 #: waiting, dead letters #3 and #4, and a next row id that collided with #3 in version 1.
 VERSION_1 = Path(__file__).parent / "fixtures" / "outbox-v1.sqlite3"
+#: A file of the release before issue 29: three events waiting (one leased by a process that
+#: died), dead letters #1 and #2.
+VERSION_2 = Path(__file__).parent / "fixtures" / "outbox-v2.sqlite3"
 
 
 class OutboxModel(RuleBasedStateMachine):
@@ -114,17 +125,18 @@ class OutboxModel(RuleBasedStateMachine):
         self.senders: dict[str, OutboxSender] = {}
         self.poison: dict[str, bool] = {}  # every event tracked: is it poison?
         self.bodies: dict[str, dict[str, Any]] = {}
+        self.keys: dict[str, str] = {}  # every event tracked: its destination
         self.may_repeat: Counter[str] = Counter()  # sends that may be repeated, and why
         self.refused_alone: set[str] = set()  # good events a scripted refusal hit alone
         self.purged: set[str] = set()
         self.seen_requests = 0
         self.site: Flask | None = None  # the site whose `events status` the operator runs
 
-    @initialize(file=st.sampled_from(["new", "version 1"]))
+    @initialize(file=st.sampled_from(["new", "version 1", "version 2"]))
     def open_the_file(self, file: str) -> None:
         """A new site's empty file, or one an earlier release wrote (a site upgrading)."""
-        if file == "version 1":
-            shutil.copyfile(VERSION_1, self.path)
+        if file != "new":
+            shutil.copyfile(VERSION_1 if file == "version 1" else VERSION_2, self.path)
         self.outbox = Outbox(self.path, clock=self.clock)  # the operator's process
         self.senders = {"a": self.process(), "b": self.process()}
         for event_id, body, dead in self.read(
@@ -133,6 +145,7 @@ class OutboxModel(RuleBasedStateMachine):
             # Good events all; those the earlier release dead-lettered were refused then.
             self.poison[event_id] = False
             self.bodies[event_id] = orjson.loads(body)
+            self.keys[event_id] = CODE
             if dead:
                 self.refused_alone.add(event_id)
 
@@ -159,17 +172,25 @@ class OutboxModel(RuleBasedStateMachine):
         self.fake.__exit__(None, None, None)
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def new_events(self, poison: Sequence[bool], refusal: str) -> list[tuple[str, Any]]:
+    def new_events(
+        self, poison: Sequence[bool], refusal: str, source: str = "web"
+    ) -> list[tuple[str, Any]]:
         items = []
+        key = DESTINATIONS[source]
         for bad in poison:
             event_id = f"e{len(self.bodies)}"
             data = event(event_id)
             data["event_time"] = int(self.clock.now)
+            if source == "crm":
+                data["lead"] = {"lead_id": f"lead-{event_id}", "lead_event_source": "Model CRM"}
+            elif source == "offline":
+                data["user"] = {"email": sha256_hex(event_id)}
             if bad:
                 self.fake.refuse([event_id], REFUSALS[refusal])
             self.poison[event_id] = bad
             self.bodies[event_id] = data
-            items.append((CODE, data))
+            self.keys[event_id] = key
+            items.append((key, data))
         return items
 
     # -- what happens ---------------------------------------------------------------------
@@ -178,10 +199,12 @@ class OutboxModel(RuleBasedStateMachine):
         process=st.sampled_from("ab"),
         poison=st.lists(st.booleans(), min_size=1, max_size=3),
         refusal=st.sampled_from(sorted(REFUSALS)),
+        source=st.sampled_from(sorted(DESTINATIONS)),
     )
-    def track(self, process: str, poison: list[bool], refusal: str) -> None:
-        """A request of a process tracks events (its write: one transaction)."""
-        self.senders[process].outbox.add(self.new_events(poison, refusal))
+    def track(self, process: str, poison: list[bool], refusal: str, source: str) -> None:
+        """A request of a process tracks events (its write: one transaction), of one source
+        (a web page; a CRM sync; an offline sale)."""
+        self.senders[process].outbox.add(self.new_events(poison, refusal, source))
 
     @precondition(lambda self: self.hold_lock)
     @rule(count=st.integers(1, 3))
@@ -337,8 +360,13 @@ class OutboxModel(RuleBasedStateMachine):
     @invariant()
     def every_send_carries_the_tracked_event(self) -> None:
         for received in self.fake.requests:
+            body = received.body
             for data in received.events:
                 assert data == self.bodies[data["event_id"]]
+                # Batched by source and id: each event goes to its own event set or pixel.
+                assert destination(self.keys[data["event_id"]]) == Destination(
+                    body["event_source"], body["event_source_id"]
+                )
         assert self.fake.problems == []
 
 

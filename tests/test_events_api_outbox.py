@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,12 +38,6 @@ from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 HERE = Path(__file__).parent
 HOUR = 3600.0
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with FakeEventsApi(access_token=TOKEN) as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -176,7 +169,7 @@ def test_an_endpoint_down_past_the_age_limit_dead_letters_with_the_reason(
     assert fake.accepted == []
     [dead] = outbox.dead_letters()
     assert dead.event_id == "late"
-    assert dead.reason == "too old: TikTok gets events at most 3 h old"
+    assert dead.reason == "too old: TikTok gets web events at most 3 h old"
     assert outbox.reasons() == [(dead.reason, 1)]
 
 

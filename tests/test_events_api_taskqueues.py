@@ -23,10 +23,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from pixel_embed.testing.events_api import Answer, FakeEventsApi
+from pixel_embed.testing.events_api import FAKE_ACCESS_TOKEN, Answer, FakeEventsApi
 
 HERE = Path(__file__).parent
-TOKEN = "tt-secret-0123456789abcdef"
+TOKEN = FAKE_ACCESS_TOKEN
 
 
 def free_port() -> int:
@@ -63,12 +63,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with FakeEventsApi(access_token=TOKEN) as fake:
-        yield fake
 
 
 @pytest.fixture

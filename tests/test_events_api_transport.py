@@ -10,7 +10,6 @@ import pickle
 import shutil
 import subprocess
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from test_events_api_delivery import CODE, FAST, purchase
 from pixel_embed.events_api import BackgroundSender, DeliveryError, EventsApiClient, deliver
 from pixel_embed.events_api.client import scrub
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeEventsApi]:
-    with fake_api() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -211,7 +211,7 @@ class PixelCore:
         try:
             checked = validate_event(
                 event,
-                _given_params(params, properties),
+                given_params(params, properties),
                 event_id=event_id,
                 on_error=config.on_error,
             )
@@ -351,6 +351,13 @@ class PixelCore:
         state = self.request_state("consent")
         return self.consent_of(state.config, state.request.cookies)
 
+    def matching_context(self) -> dict[str, Any]:
+        """This visitor's keys, for an event sent later: :mod:`pixel_embed.events_api.context`."""
+        from ..events_api.context import of_request
+
+        state = self.request_state("matching_context")
+        return of_request(state, self.consent_of(state.config, state.request.cookies))
+
     def page_calls(self) -> list[PixelCall]:
         """The calls this request's page makes (or made), for an inspector or a log: copies,
         which the caller may change without touching the events (their server copies too)."""
@@ -386,7 +393,7 @@ class PixelCore:
         return render_fragment(self, self.request_state("tiktok_pixel_calls"))
 
 
-def _given_params(
+def given_params(
     params: Mapping[str, Any] | None, properties: dict[str, Any]
 ) -> Mapping[str, Any] | None:
     """track()'s parameters, from the mapping and the keyword arguments; a mapping whose

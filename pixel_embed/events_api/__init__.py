@@ -22,7 +22,11 @@ from .outbox_sender import OutboxSender as OutboxSender
 from .payload import RequestContext as RequestContext
 from .payload import request_body as request_body
 from .payload import server_event as server_event
+from .quality import QualityReport as QualityReport
+from .quality import match_quality as match_quality
 from .queues import delivery_stats as delivery_stats
+from .send import send_event as send_event
+from .sources import Destination as Destination
 
 __all__ = [
     "DURABLE_RETRIES",
@@ -32,9 +36,11 @@ __all__ = [
     "BackgroundSender",
     "DeliveryError",
     "DeliveryStats",
+    "Destination",
     "EventsApiClient",
     "Outbox",
     "OutboxSender",
+    "QualityReport",
     "RequestContext",
     "RetryPolicy",
     "Sender",
@@ -43,8 +49,10 @@ __all__ = [
     "consent_allows",
     "deliver",
     "delivery_stats",
+    "match_quality",
     "request_body",
     "request_ttclid",
+    "send_event",
     "server_event",
     "wire_event_name",
 ]

@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
+from ..screening import holds_personal_data
+
 
 class _HasArgsAndCookies(Protocol):
     @property
@@ -34,13 +36,18 @@ TTCLID_MAX_AGE = 30 * 24 * 3600
 _TTCLID = re.compile(r"[A-Za-z0-9._~+/=-]{1,500}")
 
 
-def _valid(value: str | None) -> str | None:
-    return value if value is not None and _TTCLID.fullmatch(value) else None
+def valid_ttclid(value: object) -> str | None:
+    """``value`` if it has the shape of a TikTok click id, else ``None``: a URL-safe token of
+    at most 500 characters that holds no e-mail address or phone number (a visitor chooses
+    the URL: ``?ttclid=+31612345678`` would send a phone number to TikTok)."""
+    if not isinstance(value, str) or not _TTCLID.fullmatch(value):
+        return None
+    return None if holds_personal_data(value) else value
 
 
 def landing_ttclid(args: Mapping[str, str]) -> str | None:
     """The valid ``ttclid`` of a landing URL's query arguments, if any."""
-    return _valid(args.get("ttclid"))
+    return valid_ttclid(args.get("ttclid"))
 
 
 def request_ttclid(request: _HasArgsAndCookies) -> str | None:
@@ -49,7 +56,7 @@ def request_ttclid(request: _HasArgsAndCookies) -> str | None:
     :param request: Flask's (Werkzeug's) request, or any object with ``args`` and ``cookies``
         mappings, such as a :class:`~pixel_embed.core.request.RequestFacts`.
     """
-    return landing_ttclid(request.args) or _valid(request.cookies.get(TTCLID_COOKIE))
+    return landing_ttclid(request.args) or valid_ttclid(request.cookies.get(TTCLID_COOKIE))
 
 
 def ttclid_to_remember(request: _HasArgsAndCookies) -> str | None:
@@ -61,3 +68,18 @@ def ttclid_to_remember(request: _HasArgsAndCookies) -> str | None:
     if ttclid is None or request.cookies.get(TTCLID_COOKIE) == ttclid:
         return None
     return ttclid
+
+
+#: The cookie TikTok's SDK keeps its browser id in.
+TTP_COOKIE = "_ttp"
+# What TikTok's SDK writes in _ttp ("01M90YT8ARXAH5PW6W18GFP0WH_.tt.3", about 32 characters):
+# anything else (a 3.5 KB value another script or the visitor set) is not forwarded.
+_TTP = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def ttp_cookie(value: object) -> str | None:
+    """``value`` of a ``_ttp`` cookie if it has the shape TikTok's SDK gives it (and holds no
+    e-mail address or phone number, which another script could have put there), else ``None``."""
+    if not isinstance(value, str) or not _TTP.fullmatch(value):
+        return None
+    return None if holds_personal_data(value) else value

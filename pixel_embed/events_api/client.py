@@ -30,7 +30,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from ..errors import PixelError
 from .payload import request_body
 
-#: TikTok's Events API 2.0 endpoint for web events.
+#: TikTok's Events API 2.0 endpoint (web, CRM and offline events alike).
 EVENTS_API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 #: Seconds to wait for TikTok's answer before the attempt counts as failed (and is retried).
 DEFAULT_TIMEOUT = 5.0
@@ -185,7 +185,11 @@ class EventsApiClient:
         return pool
 
     def encode(self, pixel_code: str, data: Sequence[Mapping[str, Any]]) -> bytes:
-        """The request body for ``data`` (entries of :func:`.payload.server_event`)."""
+        """The request body for ``data`` (entries of :func:`.payload.server_event`).
+
+        :param pixel_code: the destination's key: a pixel code, or ``"crm:<event set id>"``,
+            ``"offline:<event set id>"`` (:attr:`.sources.Destination.key`).
+        """
         body = request_body(pixel_code, data, test_event_code=self.test_event_code)
         return orjson.dumps(body)
 
@@ -196,7 +200,8 @@ class EventsApiClient:
         return envelope[:-2] + b",".join(events) + b"]}"
 
     def post(self, pixel_code: str, data: Sequence[Mapping[str, Any]]) -> None:
-        """Send events (entries of ``data``, see :func:`.payload.server_event`) for one pixel.
+        """Send events (entries of ``data``, see :func:`.payload.server_event`) for one
+        destination (a pixel code, or another source's key: :meth:`encode`).
 
         :raises DeliveryError: TikTok refused the batch or could not be reached.
         """

@@ -23,13 +23,17 @@ from typing import Any, Protocol
 
 import orjson
 
+from .batching import MAX_BATCH_EVENTS, post_isolating, where
+from .batching import by_pixel as by_pixel
 from .client import DeliveryError, EventsApiClient
 from .outbox import DeliveryStats
+from .quality import MemoryQuality
+from .sources import destination
 
 log = logging.getLogger("pixel_embed.events_api")
 
-#: Events at most in one request (TikTok takes up to 1,000; small batches fail small).
-BATCH_SIZE = 50
+#: Events at most in one request, by default (:data:`.batching.MAX_BATCH_EVENTS`).
+BATCH_SIZE = MAX_BATCH_EVENTS
 #: Events waiting at most; beyond it new events are dropped (and counted) rather than queued.
 QUEUE_SIZE = 1000
 #: Bytes of events (as JSON) waiting at most, whatever their count: a hung endpoint must not
@@ -97,9 +101,9 @@ def tries(count: int) -> str:
 
 def _gave_up(pixel_code: str, data: Sequence[Mapping[str, Any]], why: str) -> None:
     log.error(
-        "TikTok Events API: gave up on %d event(s) for pixel %s %s (events: %s)",
+        "TikTok Events API: gave up on %d event(s) for %s %s (events: %s)",
         len(data),
-        pixel_code,
+        where(pixel_code),
         why,
         describe(data),
     )
@@ -157,10 +161,10 @@ def _deliver_counting(
         if not retry:
             return accepted
         log.warning(
-            "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d of %d)",
+            "TikTok Events API: %s; retrying %d event(s) for %s in %.2f s (try %d of %d)",
             problem,
             len(retry),
-            pixel_code,
+            where(pixel_code),
             seconds,
             attempt + 1,
             policy.max_tries,
@@ -211,6 +215,8 @@ class BackgroundSender:
         self.batch_size = batch_size
         self.close_timeout = close_timeout
         self.sent = self.failed = self.dropped = 0
+        #: Match-quality counts of the events this process enqueued (:mod:`.quality`).
+        self.quality = MemoryQuality()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
@@ -241,12 +247,15 @@ class BackgroundSender:
                 self._queue.put((pixel_code, data, size))
                 if self._thread is None:
                     self._start()
-                return
+                dropped = -1
+        if dropped < 0:
+            self.quality.count([(pixel_code, data)])
+            return
         if dropped == 1 or dropped % 100 == 0:
             log.warning(
-                "TikTok Events API: dropped %s event for pixel %s because %s (%d dropped so far)",
+                "TikTok Events API: dropped %s event for %s because %s (%d dropped so far)",
                 data.get("event"),
-                pixel_code,
+                where(pixel_code),
                 reason,
                 dropped,
             )
@@ -342,9 +351,9 @@ class BackgroundSender:
         except Exception as exc:  # never let one bad batch kill the worker
             # Only the type: an exception's text might quote the data.
             log.error(
-                "TikTok Events API: unexpected %s delivering to pixel %s",
+                "TikTok Events API: unexpected %s delivering to %s",
                 type(exc).__name__,
-                pixel_code,
+                where(pixel_code),
             )
             sent = 0
         self._done(sent=sent, failed=len(events) - sent, size=size)
@@ -373,10 +382,15 @@ def deliver_once(
     Events older than ``max_age`` seconds are given up on, as is the batch after the last
     try; both are logged with the reason (event names and ids only).
 
+    :param max_age: for web events; CRM and offline events have their own limits
+        (:data:`.sources.MAX_AGE`).
     :returns: the events to try again and the seconds to wait first, or ``None`` when nothing
         is left to do.
     """
     now = time.time() if now is None else now
+    to = destination(pixel_code)
+    if to.source != "web":
+        max_age = to.max_age
     fresh = [item for item in data if now - float(item.get("event_time") or now) <= max_age]
     if len(fresh) < len(data):
         stale = [item for item in data if item not in fresh]
@@ -393,42 +407,13 @@ def deliver_once(
             _gave_up(pixel_code, events, f"after {tries(attempt)}: {exc.problem}")
             continue
         log.warning(
-            "TikTok Events API: %s; retrying %d event(s) for pixel %s in %.2f s (try %d)",
+            "TikTok Events API: %s; retrying %d event(s) for %s in %.2f s (try %d)",
             exc.problem,
             len(events),
-            pixel_code,
+            where(pixel_code),
             delay,
             attempt + 1,
         )
         again.extend(events)
         longest = max(longest, delay)
     return (again, longest) if again else None
-
-
-def post_isolating(
-    client: EventsApiClient, pixel_code: str, data: Sequence[Mapping[str, Any]]
-) -> list[tuple[list[Mapping[str, Any]], DeliveryError]]:
-    """Post a batch; when TikTok refuses it (a 4xx, or a non-zero ``code``: it names no
-    event), post it again in halves, down to single events, so that one bad event does not
-    take its batch-mates with it.
-
-    :returns: the events that failed, with why (none: all accepted).
-    """
-    try:
-        client.post(pixel_code, data)
-    except DeliveryError as exc:
-        if exc.retryable or exc.whole_request or len(data) == 1:
-            return [(list(data), exc)]
-        half = len(data) // 2
-        return post_isolating(client, pixel_code, data[:half]) + post_isolating(
-            client, pixel_code, data[half:]
-        )
-    return []
-
-
-def by_pixel(items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """Events grouped by pixel code, as plain JSON-ready dicts (one job per pixel)."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for pixel_code, data in items:
-        grouped.setdefault(pixel_code, []).append(dict(data))
-    return grouped

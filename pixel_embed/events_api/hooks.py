@@ -14,7 +14,6 @@ Nothing here imports a web framework: the integration hands over the request as
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,11 +22,14 @@ from ..errors import ConfigurationError
 from ..events import Event
 from ..matching import Identity
 from ..render import ConsentMode, ConsentState
+from .clickid import TTP_COOKIE as TTP_COOKIE
 from .clickid import request_ttclid
+from .clickid import ttp_cookie as ttp_cookie
 from .client import EventsApiClient
 from .delivery import Sender
 from .payload import RequestContext, server_event
 from .queues import sender_factory
+from .send import enqueue
 
 if TYPE_CHECKING:
     from ..core.config import PixelConfig
@@ -37,19 +39,8 @@ log = logging.getLogger("pixel_embed.events_api")
 
 #: Where an app's :class:`ServerEvents` is kept: ``app.extensions[EXTENSION_KEY]`` in Flask.
 EXTENSION_KEY = "tiktok_pixel_events_api"
-#: The cookie TikTok's SDK keeps its browser id in.
-TTP_COOKIE = "_ttp"
-# What TikTok's SDK writes in _ttp ("01M90YT8ARXAH5PW6W18GFP0WH_.tt.3", about 32 characters):
-# anything else (a 3.5 KB value another script or the visitor set) is not forwarded.
-_TTP = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-
 #: An event tracked for the server, and when (Unix seconds).
 FlaggedEvent = tuple[Event, float]
-
-
-def ttp_cookie(value: str | None) -> str | None:
-    """``value`` of a ``_ttp`` cookie if it has the shape TikTok's SDK gives it, else ``None``."""
-    return value if value and _TTP.fullmatch(value) else None
 
 
 def consent_allows(mode: ConsentMode, state: ConsentState | None) -> bool:
@@ -172,18 +163,11 @@ class ServerEvents:
             for event, at in events
             for code in self.codes
         ]
-        # A sender that can take them all at once does (the outbox: one transaction).
-        send_many = getattr(self.sender, "send_many", None)
-        batches = [items] if send_many is not None else [[item] for item in items]
-        for batch in batches:
-            try:
-                if send_many is not None:
-                    send_many(batch)
-                else:
-                    self.sender.send(*batch[0])
-            except Exception as exc:  # a broken task queue must not break the page
-                log.error(
-                    "TikTok Events API: the sender failed to take %s: %s",
-                    ", ".join(f"{data.get('event')} {data.get('event_id')}" for _, data in batch),
-                    type(exc).__name__,
-                )
+        try:
+            enqueue(self.sender, items)  # and counted for the match-quality report
+        except Exception as exc:  # a broken task queue must not break the page
+            log.error(
+                "TikTok Events API: the sender failed to take %s: %s",
+                ", ".join(f"{data.get('event')} {data.get('event_id')}" for _, data in items),
+                type(exc).__name__,
+            )

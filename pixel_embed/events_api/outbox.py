@@ -29,71 +29,28 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigurationError
+from .outbox_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from .outbox_schema import migrate
+from .quality import count_in_file, counts_in_file
+from .sources import MAX_AGE as SOURCE_MAX_AGE
+from .sources import destination, source_of
 
 log = logging.getLogger("pixel_embed.events_api")
 
-#: The layout of the file this release writes (``PRAGMA user_version``); older files are
-#: migrated when opened (:data:`_MIGRATIONS`), newer ones refused.
-SCHEMA_VERSION = 2
 #: Events waiting at most; further events are refused (and counted) while it is full.
 MAX_EVENTS = 100_000
 #: Bytes of events waiting at most (the JSON as sent); further events are refused too.
 MAX_BYTES = 256 * 1024 * 1024
 #: Dead letters kept at most; the oldest are deleted (and logged) beyond it.
 MAX_DEAD = 10_000
-#: Seconds after an event happened when it is no longer sent but dead-lettered. TikTok's public
-#: Events API pages state no limit that we could find; other ad platforms refuse events older
-#: than 7 days, so two days is a conservative default.
-MAX_AGE = 48 * 3600.0
+#: Seconds after a web event happened when it is no longer sent but dead-lettered (CRM and
+#: offline events have their own limits: :data:`.sources.MAX_AGE`).
+MAX_AGE = SOURCE_MAX_AGE["web"]
 #: The oldest SQLite the outbox runs on (UPDATE … RETURNING, 2021).
 MIN_SQLITE = (3, 35)
 #: Seconds SQLite waits for another process's write before a write fails.
 BUSY_TIMEOUT = 5.0
 
-# The columns an event keeps, waiting or dead, after its id.
-_EVENT = (
-    "pixel_code TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL, "
-    "event_time INTEGER NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, "
-    "created REAL NOT NULL, tries INTEGER NOT NULL DEFAULT 0"
-)
-# AUTOINCREMENT: an id is never given twice, even once the row that held the highest has gone.
-# Version 1 reused them, and copied an event's id into the dead letters, so the second dead
-# letter of a drained outbox collided with the first and was never recorded (issue 21).
-_EVENTS_TABLE = (
-    f"CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, {_EVENT}, due REAL NOT NULL, "
-    "owner TEXT NOT NULL DEFAULT '', problem TEXT NOT NULL DEFAULT '')"
-)
-# A dead letter has its own number (what `events retry --id` takes), never an event's id.
-_DEAD_TABLE = (
-    f"CREATE TABLE dead (id INTEGER PRIMARY KEY AUTOINCREMENT, {_EVENT}, failed REAL NOT NULL, "
-    "reason TEXT NOT NULL)"
-)
-_SCHEMA = (
-    "CREATE TABLE totals (one INTEGER PRIMARY KEY CHECK (one = 1), events INTEGER NOT NULL, "
-    "bytes INTEGER NOT NULL, delivered INTEGER NOT NULL, dead INTEGER NOT NULL, "
-    "dropped INTEGER NOT NULL, retried INTEGER NOT NULL)",
-    "INSERT INTO totals VALUES (1, 0, 0, 0, 0, 0, 0)",
-    _EVENTS_TABLE,
-    "CREATE INDEX events_due ON events (due)",
-    _DEAD_TABLE,
-)
-# Each migration takes a file from the version before it to its own, inside the transaction that
-# opens the file; a table whose key changes is copied (SQLite cannot alter a primary key). Rows
-# keep their ids, so a dead letter keeps its number and a claimed event its lease.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: (
-        "ALTER TABLE events RENAME TO events_v1",
-        "DROP INDEX events_due",
-        _EVENTS_TABLE,
-        "INSERT INTO events SELECT * FROM events_v1",
-        "DROP TABLE events_v1",
-        "CREATE INDEX events_due ON events (due)",
-        "ALTER TABLE dead RENAME TO dead_v1",
-        _DEAD_TABLE,
-        "INSERT INTO dead SELECT * FROM dead_v1",
-        "DROP TABLE dead_v1",
-    ),
-}
 _COUNTERS = frozenset({"events", "bytes", "delivered", "dead", "dropped", "retried"})
 _IN_IDS = " WHERE id IN (SELECT value FROM json_each(?))"
 _EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, tries"
@@ -101,10 +58,14 @@ _EVENT_COLUMNS = "pixel_code, event_id, event, event_time, body, size, created, 
 
 @dataclass(frozen=True)
 class Claimed:
-    """An event claimed for delivery (a row of the outbox)."""
+    """An event claimed for delivery (a row of the outbox).
+
+    :ivar key: its destination, as senders name it (:attr:`.sources.Destination.key`): a pixel
+        code, or ``"crm:<event set id>"``, ``"offline:<event set id>"``.
+    """
 
     id: int
-    pixel_code: str
+    key: str
     event_id: str
     event: str
     event_time: int
@@ -112,6 +73,11 @@ class Claimed:
     size: int
     created: float
     tries: int
+
+    @property
+    def source(self) -> str:
+        """Its source: ``"web"``, ``"crm"`` or ``"offline"``."""
+        return source_of(self.key)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -125,13 +91,24 @@ class DeadLetter:
     """An event given up on, and why."""
 
     id: int
-    pixel_code: str
+    key: str
     event_id: str
     event: str
     event_time: int
     tries: int
     failed: float
     reason: str
+
+    @property
+    def source(self) -> str:
+        """Its source: ``"web"``, ``"crm"`` or ``"offline"``."""
+        return source_of(self.key)
+
+    @property
+    def pixel_code(self) -> str:
+        """Its destination key (the pixel code of a web event; the name before CRM and
+        offline events)."""
+        return self.key
 
 
 @dataclass(frozen=True)
@@ -255,23 +232,14 @@ class Outbox:
             connection = self._connect()
             connection.execute("PRAGMA journal_mode = WAL")
             with self._write() as connection:
-                version = connection.execute("PRAGMA user_version").fetchone()[0]
-                # One statement at a time: executescript() would commit first.
-                if version == 0:
-                    for statement in _SCHEMA:
-                        connection.execute(statement)
-                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                elif version < SCHEMA_VERSION:
-                    for step in range(version + 1, SCHEMA_VERSION + 1):
-                        for statement in _MIGRATIONS[step]:
-                            connection.execute(statement)
-                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    log.info(
-                        "TikTok Events API: the outbox %s migrated from schema version %d to %d",
-                        self.path,
-                        version,
-                        SCHEMA_VERSION,
-                    )
+                version = migrate(connection)
+            if 0 < version < SCHEMA_VERSION:
+                log.info(
+                    "TikTok Events API: the outbox %s migrated from schema version %d to %d",
+                    self.path,
+                    version,
+                    SCHEMA_VERSION,
+                )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(
                 f"TIKTOK_PIXEL_EVENTS_QUEUE: cannot open the outbox {self.path!r} "
@@ -297,7 +265,8 @@ class Outbox:
         wait: float | None = None,
         dropped: int = 0,
     ) -> int:
-        """Write events (pixel code, Events API data) in one transaction.
+        """Write events (destination key, Events API data) in one transaction, and count
+        their matching keys (:mod:`.quality`).
 
         When the outbox is full the events that do not fit are refused, counted as dropped
         and logged: what is already waiting is older, closer to being delivered, and kept.
@@ -310,10 +279,11 @@ class Outbox:
         """
         now = self.clock()
         rows = []
-        for pixel_code, data in items:
+        for key, data in items:
             body = orjson.dumps(data)
             name, event_id, event_time = _event_fields(data)
-            rows.append((pixel_code, event_id, name, event_time, body, len(body), now, now))
+            to = destination(key)
+            rows.append((to.key, event_id, name, event_time, body, len(body), now, now, to.source))
         with self._write(wait) as connection:
             count, size = connection.execute("SELECT events, bytes FROM totals").fetchone()
             room = self.max_events - count
@@ -327,9 +297,20 @@ class Outbox:
                 connection.executemany(
                     "INSERT INTO events (pixel_code, event_id, event, event_time, body, size,"
                     " created, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    kept,
+                    [row[:8] for row in kept],
                 )
                 self._count(connection, events=len(kept), bytes=sum(row[5] for row in kept))
+                kept_ids = {id(row) for row in kept}
+                count_in_file(
+                    connection,
+                    self._local,
+                    [
+                        (row[8], row[2], data)
+                        for row, (_, data) in zip(rows, items, strict=True)
+                        if id(row) in kept_ids
+                    ],
+                    now,
+                )
             refused = len(rows) - len(kept)
             if refused + dropped:
                 self._count(connection, dropped=refused + dropped)
@@ -345,6 +326,10 @@ class Outbox:
                 total,
             )
         return len(kept)
+
+    def quality_counts(self, since: float, until: float) -> list[tuple[str, str, list[int]]]:
+        """Match-quality counts summed over the hours in [since, until] (see :mod:`.quality`)."""
+        return counts_in_file(self._connect(), since, until)
 
     @staticmethod
     def _count(connection: sqlite3.Connection, **changes: int) -> None:

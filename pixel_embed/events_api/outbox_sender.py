@@ -14,10 +14,13 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .batching import batches, where
 from .client import DeliveryError, EventsApiClient
 from .delivery import BATCH_SIZE, CLOSE_TIMEOUT, DURABLE_RETRIES, RetryPolicy, next_try, tries
 from .outbox import MAX_AGE, Claimed, DeliveryStats, Outbox, new_owner
 from .outbox_buffer import BUFFER_EVENTS, WriteBuffer
+from .sources import MAX_AGE as SOURCE_MAX_AGE
+from .sources import describe_age
 
 log = logging.getLogger("pixel_embed.events_api")
 
@@ -41,7 +44,8 @@ class OutboxSender:
     :param client: the Events API client.
     :param policy: retries and back-off (tried until too old, by default).
     :param batch_size: events at most per request.
-    :param max_age: seconds after an event happened when it is dead-lettered, not sent.
+    :param max_age: seconds after a web event happened when it is dead-lettered, not sent
+        (CRM and offline events: :data:`.sources.MAX_AGE`).
     :param lease: seconds a claim lasts; longer than a request can take (by default twice
         the client's timeout, plus 30 s).
     :param close_timeout: seconds :meth:`close` keeps delivering at shutdown.
@@ -71,6 +75,9 @@ class OutboxSender:
         self.policy = policy
         self.batch_size = batch_size
         self.max_age = max_age
+        #: Seconds after it happened when an event of each source is dead-lettered.
+        self.max_ages = {**SOURCE_MAX_AGE}
+        self.max_ages["web"] = max_age
         self.lease = 2 * client.timeout + 30.0 if lease is None else lease
         self.poll_interval = poll_interval
         self.close_timeout = close_timeout
@@ -98,6 +105,12 @@ class OutboxSender:
 
     def __repr__(self) -> str:
         return f"OutboxSender({self.outbox.path!r})"
+
+    @property
+    def quality(self) -> Outbox:
+        """Where the match-quality counts of the events it takes are kept: the outbox file,
+        in the transaction that writes them (:mod:`.quality`)."""
+        return self.outbox
 
     def send(self, pixel_code: str, data: Mapping[str, Any]) -> None:
         """Write one event to the outbox; returns once it is on disk."""
@@ -169,20 +182,27 @@ class OutboxSender:
             if not claimed:
                 return 0
             self._claimed_at = self.outbox.clock()
-            fresh = [
-                event for event in claimed if self._claimed_at - event.event_time <= self.max_age
-            ]
-            if len(fresh) < len(claimed):
+            fresh: list[Claimed] = []
+            stale: dict[float, list[Claimed]] = {}
+            for event in claimed:
+                limit = self.max_ages.get(event.source, self.max_age)
+                if self._claimed_at - event.event_time <= limit:
+                    fresh.append(event)
+                else:
+                    stale.setdefault(limit, []).append(event)
+            for limit, events in stale.items():
                 self._record(
                     self.outbox.bury,
-                    [event for event in claimed if event not in fresh],
-                    f"too old: TikTok gets events at most {self.max_age / 3600:g} h old",
+                    events,
+                    f"too old: TikTok gets {events[0].source} events at most "
+                    f"{describe_age(limit)} old",
                 )
-            by_pixel: dict[str, list[Claimed]] = {}
+            by_destination: dict[str, list[Claimed]] = {}
             for event in fresh:
-                by_pixel.setdefault(event.pixel_code, []).append(event)
-            for pixel_code, events in by_pixel.items():
-                self._post(pixel_code, events)
+                by_destination.setdefault(event.key, []).append(event)
+            for key, events in by_destination.items():
+                for batch in batches(events, [event.size for event in events]):
+                    self._post(key, batch)
             return len(claimed)
 
     def _record(self, outcome: Callable[..., None], events: Sequence[Claimed], *args: Any) -> None:
@@ -231,11 +251,11 @@ class OutboxSender:
             # TikTok refused the batch and (publicly) names no event: halve it until each
             # refused event is alone, so that only those are dead-lettered.
             log.warning(
-                "TikTok Events API: %s; sending the %d event(s) for pixel %s in halves to find "
+                "TikTok Events API: %s; sending the %d event(s) for %s in halves to find "
                 "the refused one(s)",
                 error.problem,
                 len(events),
-                pixel_code,
+                where(pixel_code),
             )
             half = len(events) // 2
             self._post(pixel_code, events[:half])
@@ -257,9 +277,9 @@ class OutboxSender:
             reason = f"{error.problem} (gave up after {tries(max(e.tries for e in given_up))})"
             self._record(self.outbox.bury, given_up, reason)
             log.error(
-                "TikTok Events API: %d event(s) for pixel %s moved to the dead letters: %s",
+                "TikTok Events API: %d event(s) for %s moved to the dead letters: %s",
                 len(given_up),
-                pixel_code,
+                where(pixel_code),
                 reason,
             )
         # Each event its own back-off (its own tries, its own jitter): events that failed
@@ -268,11 +288,11 @@ class OutboxSender:
             retried = [event for event, _ in later]
             self._record(self.outbox.retry_later, retried, error.problem, [due for _, due in later])
             log.warning(
-                "TikTok Events API: %s; %d event(s) for pixel %s stay in the outbox, "
+                "TikTok Events API: %s; %d event(s) for %s stay in the outbox, "
                 "retried in %.2f s or later",
                 error.problem,
                 len(retried),
-                pixel_code,
+                where(pixel_code),
                 min(due for _, due in later) - now,
             )
 

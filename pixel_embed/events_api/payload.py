@@ -1,6 +1,7 @@
 """The Events API request body, built from the same :class:`Event` the browser fires.
 
-Framework-free. The shape is TikTok's Events API 2.0 web endpoint,
+Framework-free. The shape is TikTok's Events API 2.0 endpoint (web events shown; CRM and
+offline events differ in ``event_source``, their id and a CRM event's ``lead``: :mod:`.sources`),
 ``POST https://business-api.tiktok.com/open_api/v1.3/event/track/`` with the header
 ``Access-Token`` (TikTok for Business API reference, portal/docs?id=1771101303285761)::
 
@@ -47,6 +48,7 @@ from typing import Any
 from ..events import Event, wire_event_name
 from ..matching import Identity
 from ..screening import scrub_url
+from .sources import Destination, destination
 
 #: Fields of one product that a page may track at the top level (``ttq.track("ViewContent",
 #: {"content_id": …})``); the Events API reads them from ``contents``.
@@ -115,11 +117,14 @@ def server_event(
     *,
     event_time: float | None = None,
     limited_data_use: bool = False,
+    lead: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One entry of the request body's ``data`` list.
 
     :param event_time: when the event happened (Unix seconds); now by default.
     :param limited_data_use: TikTok's Limited Data Use flag, as set on the pixel.
+    :param lead: a CRM event's ``lead`` object (``lead_id``, ``lead_event_source``; see
+        :mod:`.sources`).
     """
     hashed = identity.as_params()
     user = {_USER_FIELDS[name]: value for name, value in hashed.items()}
@@ -144,15 +149,25 @@ def server_event(
     if page:
         data["page"] = page
     data["properties"] = server_properties(event.params)
+    if lead:
+        data["lead"] = _present(dict(lead))
     data["limited_data_use"] = limited_data_use
     return data
 
 
 def request_body(
-    pixel_code: str, data: Iterable[Mapping[str, Any]], *, test_event_code: str | None = None
+    pixel_code: str | Destination,
+    data: Iterable[Mapping[str, Any]],
+    *,
+    test_event_code: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of one Events API request: a batch of events for one pixel."""
-    body: dict[str, Any] = {"event_source": "web", "event_source_id": pixel_code}
+    """The JSON body of one Events API request: a batch of events for one destination.
+
+    :param pixel_code: the destination (a pixel code is a web destination; see
+        :func:`.sources.destination`).
+    """
+    where = destination(pixel_code)
+    body: dict[str, Any] = {"event_source": where.source, "event_source_id": where.source_id}
     if test_event_code:
         body["test_event_code"] = test_event_code
     body["data"] = [dict(item) for item in data]

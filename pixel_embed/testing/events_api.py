@@ -3,11 +3,13 @@
 ::
 
     with FakeEventsApi(access_token="test-token") as fake:
-        app.config["TIKTOK_PIXEL_EVENTS_API_URL"] = fake.url
+        app.config.update(fake.config)
         fake.answer(Answer(429, retry_after=1), Answer(500))  # then 200s
         …
-        fake.wait_for_events(1)
+        fake.to_have_received("Purchase", event_id="order-42", user={"ttclid": "E.C.P.1"})
         assert not fake.problems
+
+In a test, the ``tiktok_events_api`` fixture (the QA kit's pytest plugin) gives one.
 
 Each request is checked against the contract (path, ``Access-Token``, JSON shape); a request
 that breaks it is answered like TikTok does (HTTP 200, a non-zero ``code``) and described in
@@ -19,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,11 +29,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..matching import HASHED_FIELDS, is_sha256
+import pytest
 
-#: The path of TikTok's endpoint, which the fake serves.
-EVENTS_API_PATH = "/open_api/v1.3/event/track/"
-_HASHED_USER_FIELDS = {"phone" if name == "phone_number" else name for name in HASHED_FIELDS}
+from ..events import wire_event_name
+from .events_api_contract import EVENTS_API_PATH as EVENTS_API_PATH
+from .events_api_contract import contract_problems as contract_problems
+from .outbox import outbox_locked as outbox_locked
+
 _T = TypeVar("_T")
 # No test waits on a hung answer longer than this, even if it forgets to release it.
 _MAX_HANG = 30.0
@@ -86,79 +88,38 @@ class ReceivedRequest:
         return list(data) if isinstance(data, list) else []
 
 
-def contract_problems(
-    method: str, path: str, headers: dict[str, str], body: Any, access_token: str
-) -> list[str]:
-    """How one request breaks the Events API contract (empty when it keeps it)."""
-    problems = []
-    if method != "POST" or path != EVENTS_API_PATH:
-        problems.append(f"{method} {path}: expected POST {EVENTS_API_PATH}")
-    if headers.get("access-token") != access_token:
-        problems.append("Access-Token header is missing or wrong")
-    if not headers.get("content-type", "").startswith("application/json"):
-        problems.append(f"Content-Type {headers.get('content-type')!r} is not application/json")
-    if not isinstance(body, dict):
-        return [*problems, "the body is not a JSON object"]
-    if body.get("event_source") != "web":
-        problems.append(f"event_source {body.get('event_source')!r} is not 'web'")
-    if not isinstance(body.get("event_source_id"), str):
-        problems.append("event_source_id (the pixel code) is not a string")
-    if not isinstance(body.get("data"), list) or not body["data"]:
-        return [*problems, "data is not a non-empty list"]
-    for index, item in enumerate(body["data"]):
-        where = f"data[{index}]"
-        if not isinstance(item, dict):
-            problems.append(f"{where} is not an object")
-            continue
-        for key, kind in (
-            ("event", str),
-            ("event_id", str),
-            ("user", dict),
-            ("properties", dict),
-            ("limited_data_use", bool),
-        ):
-            if not isinstance(item.get(key), kind):
-                problems.append(f"{where}.{key} {item.get(key)!r} is not a {kind.__name__}")
-        event_time = item.get("event_time")
-        if not isinstance(event_time, int) or isinstance(event_time, bool):
-            problems.append(f"{where}.event_time {event_time!r} is not Unix seconds")
-        for key, value in (item.get("user") or {}).items():
-            if key in _HASHED_USER_FIELDS and not (isinstance(value, str) and is_sha256(value)):
-                problems.append(f"{where}.user.{key} is not a SHA-256 digest")
-    return problems
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """One event the fake received, with its request's source and id."""
+
+    source: str
+    source_id: str
+    data: dict[str, Any]
+
+    def describe(self) -> str:
+        """One line for a failure message: the event, its id, source, and what it carried."""
+        user = self.data.get("user")
+        keys = ", ".join(sorted(user)) if isinstance(user, dict) and user else "none"
+        text = (
+            f"{self.data.get('event')} event_id={self.data.get('event_id')!r} "
+            f"({self.source} {self.source_id}) user keys: {keys}"
+        )
+        for part in ("properties", "lead"):
+            value = self.data.get(part)
+            if value:
+                text += f"; {part} {json.dumps(value, sort_keys=True)[:200]}"
+        return text
 
 
-_HOLD_LOCK = (
-    "import sqlite3, sys\n"
-    "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-    "connection.execute('BEGIN IMMEDIATE')\n"
-    "print('locked', flush=True)\n"
-    "sys.stdin.read()\n"
-)
-
-
-@contextlib.contextmanager
-def outbox_locked(path: str) -> Iterator[None]:
-    """Hold the outbox file's write lock from another process (as a long ``events purge``, a
-    backup or a stuck worker would) until the block ends."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        if holder.stdout is None or holder.stdout.readline().strip() != "locked":
-            raise RuntimeError(f"could not lock the outbox {path!r} from another process")
-        yield
-    finally:
-        if holder.stdin is not None:
-            holder.stdin.close()
-        try:
-            holder.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            holder.kill()
-            holder.wait()
+def _matches(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(
+            key not in actual if value is None else _matches(actual.get(key), value)
+            for key, value in expected.items()
+        )
+    return bool(actual == expected)
 
 
 class FakeEventsApi:
@@ -251,6 +212,95 @@ class FakeEventsApi:
         :raises AssertionError: fewer arrived within ``timeout`` seconds.
         """
         return self._wait_for("event", lambda: self.events, count, timeout)
+
+    @property
+    def config(self) -> dict[str, str]:
+        """The settings that point an app at this fake (``app.config.update(fake.config)``)."""
+        return {
+            "TIKTOK_PIXEL_ACCESS_TOKEN": self.access_token,
+            "TIKTOK_PIXEL_EVENTS_API_URL": self.url,
+        }
+
+    def received(self) -> list[ReceivedEvent]:
+        """Every event received, with the source and id of the request that carried it."""
+        with self._lock:
+            return [
+                ReceivedEvent(
+                    str(received.body.get("event_source")),
+                    str(received.body.get("event_source_id")),
+                    event,
+                )
+                for received in self.requests
+                if isinstance(received.body, dict)
+                for event in received.events
+                if isinstance(event, dict)
+            ]
+
+    def to_have_received(
+        self,
+        event: str,
+        *,
+        timeout: float = 5.0,
+        source: str | None = None,
+        source_id: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Wait until an event like this one arrives, and return it; fail with what did.
+
+        ``event`` is the page's name or the wire name (``CompletePayment`` matches
+        ``Purchase``). Each keyword is a field of the event: ``event_id="…"`` must be equal;
+        an object such as ``user={"ttclid": "…", "email": sha256_hex(...)}``,
+        ``properties={…}`` or ``lead={…}`` must hold at least those keys with those values
+        (``None``: the key must be absent).
+
+        ::
+
+            tiktok_events_api.to_have_received(
+                "Purchase", event_id=order_event_id("Purchase", 42), user={"ttclid": "E.C.P.x"}
+            )
+
+        :param source: ``"web"``, ``"crm"`` or ``"offline"`` (any, by default).
+        :param source_id: the pixel code or event set id (any, by default).
+        :raises AssertionError: no such event arrived within ``timeout`` seconds; the message
+            lists every event received and every contract violation seen.
+        """
+        name = wire_event_name(event)
+
+        def found() -> dict[str, Any] | None:
+            for item in self.received():
+                if (
+                    wire_event_name(str(item.data.get("event"))) == name
+                    and source in (None, item.source)
+                    and source_id in (None, item.source_id)
+                    and all(_matches(item.data.get(k), v) for k, v in fields.items())
+                ):
+                    return item.data
+            return None
+
+        end = time.monotonic() + timeout
+        with self._lock:
+            while (match := found()) is None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._lock.wait(min(left, 0.05))
+        if match is not None:
+            return match
+        wanted = ", ".join(
+            [f"{name!r}"]
+            + [f"{k}={v!r}" for k, v in (("source", source), ("source_id", source_id)) if v]
+            + [f"{k}={v!r}" for k, v in fields.items()]
+        )
+        lines = [f"the fake Events API received no event like {wanted} within {timeout:g} s"]
+        got = self.received()
+        lines.append(f"it received {len(got)} event(s):" if got else "it received no event")
+        lines += [f"  {item.describe()}" for item in got[:50]]
+        if len(got) > 50:
+            lines.append(f"  … and {len(got) - 50} more")
+        if self.problems:
+            lines.append("and refused requests for:")
+            lines += [f"  {problem}" for problem in self.problems[:20]]
+        raise AssertionError("\n".join(lines))
 
     def _wait_for(
         self, what: str, items: Callable[[], list[_T]], count: int, timeout: float
@@ -351,3 +401,17 @@ class FakeEventsApi:
                 pass
 
         return Handler
+
+
+#: The access token the ``tiktok_events_api`` fixture's fake expects.
+FAKE_ACCESS_TOKEN = "tt-fake-0123456789abcdef"
+
+
+@pytest.fixture
+def tiktok_events_api() -> Iterator[FakeEventsApi]:
+    """A fake of TikTok's Events API on 127.0.0.1 for one test, checking every request against
+    the contract (each source's required fields included). Point the app at it with
+    ``app.config.update(tiktok_events_api.config)``, then assert with
+    :meth:`FakeEventsApi.to_have_received`."""
+    with FakeEventsApi(access_token=FAKE_ACCESS_TOKEN) as fake:
+        yield fake

@@ -17,6 +17,8 @@ Fixtures:
 ``pixel_app_url``
     The base URL of the project's own app (its ``app`` fixture, or ``pixel_app``), served on a
     local port for the test's duration.
+``tiktok_events_api``
+    A fake of TikTok's Events API for the test (see :mod:`pixel_embed.testing.events_api`).
 
 What answers TikTok's SDK URL is chosen per test with ``@pytest.mark.pixel_sdk("real")``
 (``"serve"``, the recorder, is the default; ``"abort"`` plays an ad blocker), or for the whole
@@ -45,6 +47,7 @@ from ..browser.pii import (
 from ..browser.recorder import SdkMode, inline_scripts, install_recorder, recorder_for
 from ..browser.sdk import ENV_VAR, find_sdk_dir
 from ..browser.violations import format_violations, tiktok_violations
+from .events_api import tiktok_events_api as tiktok_events_api
 from .server import pixel_app_url as pixel_app_url
 
 if TYPE_CHECKING:

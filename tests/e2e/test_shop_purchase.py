@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
+from pixel_embed import order_event_id
 from pixel_embed.testing import expect_pixel
 
 from .shop import HELD, press, running_shop
@@ -79,7 +80,7 @@ def test_browse_search_add_to_cart_check_out_and_pay(pixel_page: Page, shop: str
         "CompletePayment",
         times=1,
         order_id=order_id,
-        event_id=f"{order_id}-payment",
+        event_id=order_event_id("CompletePayment", order_id),
         **two_mugs,
     )
     expect_pixel(page).to_have_made(*HELD, "CompletePayment")

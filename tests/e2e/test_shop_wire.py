@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from demo_site import DEMO_PIXEL_CODE
+from pixel_embed import order_event_id
 from pixel_embed.matching import hash_email, hash_phone
 from pixel_embed.testing import expect_pixel, recorder_for, wire_events
 
@@ -53,7 +54,7 @@ def test_one_purchase_with_the_servers_event_id_and_hashed_identity(
     wire.to_have_sent(
         "CompletePayment",
         times=1,
-        event_id=f"{order_id}-payment",
+        event_id=order_event_id("CompletePayment", order_id),
         value=29,
         currency="USD",
         contents=[MUG],

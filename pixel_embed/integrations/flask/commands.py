@@ -7,6 +7,8 @@
   back; delivered events are deleted as they are delivered;
 - ``deliver``: deliver from the outbox as a long-lived process of its own (for
   ``TIKTOK_PIXEL_EVENTS_DELIVERY = "worker"``), until SIGTERM or SIGINT;
+- ``quality``: the share of server events carrying each matching key, by event name, with
+  advice for the weakest (``--hours``, ``--json``);
 - ``rq-worker``: an RQ worker inside the app, for ``TIKTOK_PIXEL_EVENTS_QUEUE = "rq"``.
 """
 
@@ -23,10 +25,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ...core.config import EventsApiConfig
+from ...events_api.batching import where
 from ...events_api.delivery import BackgroundSender, Sender
 from ...events_api.hooks import EXTENSION_KEY
 from ...events_api.outbox import Outbox
 from ...events_api.outbox_sender import OutboxSender
+from ...events_api.quality import match_quality
+from ...events_api.send import quality_store
 
 
 def _sender() -> Sender:
@@ -101,7 +106,7 @@ def status(as_json: bool, dead_shown: int) -> None:
     if outbox is not None and dead_shown > 0:
         for dead in outbox.dead_letters(dead_shown):
             click.echo(
-                f"  #{dead.id} {dead.event} {dead.event_id} pixel {dead.pixel_code}, "
+                f"  #{dead.id} {dead.event} {dead.event_id} {where(dead.key)}, "
                 f"{dead.tries} tries, failed {_when(dead.failed)}: {dead.reason}"
             )
 
@@ -154,6 +159,24 @@ def deliver(burst: bool) -> None:
         sender.close(timeout=0)
     stats = sender.stats()
     click.echo(f"stopped: {stats.waiting} event(s) waiting, {stats.dead} dead letter(s)")
+
+
+@events_cli.command("quality")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="The period, in hours.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@with_appcontext
+def quality(hours: float, as_json: bool) -> None:
+    """The share of server events carrying each matching key, by event name, and what to do
+    about the weakest."""
+    sender = _sender()
+    if not isinstance(sender, OutboxSender):
+        click.echo(
+            "(the counts of this queue live in each process that enqueues events: this "
+            "process's; call pixel_embed.events_api.match_quality in the app for its own)",
+            err=True,
+        )
+    report = match_quality(quality_store(sender), hours=hours)
+    click.echo(json.dumps(report.as_dict(), sort_keys=True) if as_json else report.format())
 
 
 @events_cli.command("rq-worker")
