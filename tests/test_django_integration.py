@@ -506,14 +506,18 @@ def test_a_landing_click_id_is_kept_where_consent_lets_the_pixel_fire(
         if choice:
             client.cookies["pixel_embed_consent"] = choice
         response = client.get("/page?ttclid=E.C.P.abc-123")
-        hostile = client.get("/page?ttclid=%3Cscript%3E")
+        hostile = [
+            client.get(f"/page?ttclid={value}")
+            for value in ("%3Cscript%3E", "%2B31612345678", "jane%40example.com")
+        ]
     assert ("ttclid" in response.cookies) is kept
     if kept:
         cookie = response.cookies["ttclid"]
         assert cookie.value == "E.C.P.abc-123"
         assert cookie["httponly"]
         assert cookie["samesite"] == "Lax"
-    assert "ttclid" not in hostile.cookies
+    # Markup, a phone number, an e-mail address: none is a click id, none is kept.
+    assert all("ttclid" not in answer.cookies for answer in hostile)
 
 
 # -- more of what a site may get wrong ---------------------------------------------------------------
