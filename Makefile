@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: test test-asgi-oldest lint demo demo-fastapi bench chromium redis clean docs docs-check
+.PHONY: test test-asgi-oldest lint demo demo-django demo-fastapi bench chromium redis clean docs docs-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ test-asgi-oldest: chromium
 # The same shop's journey on FastAPI and uvicorn (pixel_embed.integrations.starlette).
 demo-fastapi: $(BIN)/.installed
 	$(BIN)/python -m demo_fastapi --host $(HOST) --port $(PORT)
+# The same shop on Django (demo_django/): migrates its SQLite file in the temporary folder first.
+demo-django: $(BIN)/.installed
+	$(BIN)/python -m demo_django --host $(HOST) --port $(PORT)
 
 bench: $(BIN)/.installed chromium
 	$(BIN)/python -m benchmarks

@@ -3,8 +3,8 @@
 Each figure is printed with its target and PASS or MISS. A missed target is a finding, not a
 failure: the exit status is 0 unless a benchmark could not run at all.
 
-Options: ``--only NAME`` (one part: server, asgi, pageload, partial_default, sdk, size, isolation,
-suite, events_api, locked_outbox, hostile, audit, screen),
+Options: ``--only NAME`` (one part: server, asgi, django_server, pageload, partial_default, sdk,
+size, isolation, suite, events_api, locked_outbox, hostile, audit, screen),
 ``--quick`` (a short smoke run), ``--output PATH`` (default ``benchmarks/results.json``).
 """
 
@@ -27,6 +27,7 @@ from pixel_embed.render import LOAD_STRATEGIES
 from . import (
     asgi,
     audit,
+    django_server,
     events_api,
     hostile,
     isolation,
@@ -53,6 +54,7 @@ PARTS: dict[str, Callable[..., Figures]] = {
     "size": size.run,
     "server": server.run,
     "asgi": asgi.run,
+    "django_server": django_server.run,
     "events_api": _events_api,
     "locked_outbox": locked_outbox.run,
     "isolation": isolation.run,
@@ -114,6 +116,7 @@ TARGETS: dict[str, Target] = {
     "screen_worst_ms": Target("<= 5 ms", _fixed(5.0)),
     "server_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
     "asgi_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
+    "django_ratio_vs_unchecked": Target("<= 1.20x", _fixed(1.20)),
 }
 
 

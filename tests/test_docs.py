@@ -9,12 +9,29 @@ part of `make test`.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+# Pages whose examples set up a framework once per process (Django's settings) run in a fresh
+# interpreter, as a module of their own (so that ROOT_URLCONF = __name__ works).
+OWN_PROCESS = {"django.md"}
+_CHILD = """
+import sys, types
+sys.path.insert(0, sys.argv[2])
+from test_docs import python_blocks
+page = sys.argv[1]
+module = sys.modules["docs_page"] = types.ModuleType("docs_page")
+for line, code in python_blocks(open(page, encoding="utf-8").read()):
+    try:
+        exec(compile(code, f"{page}:{line}", "exec"), module.__dict__)
+    except Exception as exc:
+        sys.exit(f"the block at line {line}: {exc!r}")
+"""
 # A fence opens with ``` (or more backticks) and a language, and closes with the same fence.
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`\n]*)\n", re.MULTILINE)
 
@@ -49,6 +66,11 @@ def test_the_examples_of_each_page_run(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    if page.name in OWN_PROCESS:
+        child = [sys.executable, "-c", _CHILD, str(page), str(Path(__file__).parent)]
+        done = subprocess.run(child, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{page.name}: {done.stderr.strip()[-3000:]}"
+        return
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     for line, code in python_blocks(page.read_text(encoding="utf-8")):
         try:

@@ -1,0 +1,10 @@
+"""The WSGI application, as ``WSGI_APPLICATION`` names it."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_django.settings")
+application = get_wsgi_application()
