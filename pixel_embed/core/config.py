@@ -10,27 +10,40 @@ the value. The page's settings are checked while the pixel is enabled; the Event
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
+import math
+import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigurationError, InvalidInput, PersonalDataInText
+import phonenumbers
+
+from ..errors import ConfigurationError, InvalidInput, PersonalDataInText, safe_repr
 from ..events_api.client import DEFAULT_TIMEOUT, EVENTS_API_URL, EventsApiClient
 from ..events_api.delivery import CLOSE_TIMEOUT, RetryPolicy
 from ..events_api.outbox import MAX_AGE
 from ..events_api.queues import DEFAULT_QUEUE, DELIVERY_MODES, QUEUE_KINDS
 from ..matching import is_region_code
 from ..render import CONSENT_COOKIE, PixelSettings
+from ..screening import mask_personal_data
 from ..segment.adapter import mappings_from_config
 from ..segment.mappings import SegmentMappings
 
 log = logging.getLogger("pixel_embed")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_IP_TYPES = (
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+)
 
 #: Every setting and its default (read-only). An integration that keeps settings in a mutable
 #: mapping may copy the defaults into it (Flask ``setdefault``\s them into ``app.config``):
@@ -112,12 +125,54 @@ _TOKEN_PROBLEM = (
     "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable characters without spaces, "
     "as shown in TikTok Events Manager (the value is not repeated here)"
 )
+#: The longest a configuration error gets: a value is quoted in part (see :func:`safe_repr`).
+MAX_MESSAGE = 1000
+#: The largest number of seconds a delay or an age setting takes: beyond it, a clock or a
+#: socket overflows (``threading`` waits at most ``TIMEOUT_MAX``; ``float(10**400)`` fails).
+MAX_SECONDS = 366 * 24 * 3600.0
+#: Waits for TikTok's answer, between attempts and at shutdown: an hour at most.
+MAX_WAIT = 3600.0
+#: The largest whole number a count or a size takes (a float still holds it exactly).
+MAX_WHOLE = 2**53
+# A run of letters and digits long enough to be a credential (TikTok's access tokens are 40
+# hex digits; a pixel code is 20): withheld from messages when it holds both.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9]{24,}")
+# Common codes that are not ISO 3166 alpha-2, and the code they mean.
+_REGION_ALIASES = {"UK": "GB", "EL": "GR"}
+
+
+def _withhold_secrets(text: str, token: object) -> str:
+    """``text`` fit for a configuration error: the access token and anything shaped like a
+    credential withheld, e-mail addresses and phone numbers masked, and bounded in length."""
+    if isinstance(token, str) and len(token) >= 4:
+        text = text.replace(token, "[access token]")
+    text = _TOKEN_RUN.sub(
+        lambda m: (
+            "[withheld: looks like a secret]"
+            if re.search(r"[0-9]", m[0]) and re.search(r"[A-Za-z]", m[0])
+            else m[0]
+        ),
+        text,
+    )
+    if len(text) <= MAX_MESSAGE:
+        return mask_personal_data(text)
+    # The key comes first and the problem last: keep both (masked before they are cut, so that
+    # no address is cut in two).
+    half = MAX_MESSAGE // 2
+    head = mask_personal_data(text[: half + 100])[:half]
+    tail = mask_personal_data(text[-half - 100 :])[-half:]
+    return f"{head}…{tail}"
 
 
 class _Settings:
     """The mapping being read, with the defaults under it; each check names its key."""
 
     def __init__(self, mapping: Mapping[str, Any]) -> None:
+        if not isinstance(mapping, Mapping):
+            raise ConfigurationError(
+                "pixel_embed's settings must be a mapping of TIKTOK_PIXEL_* names (Flask's "
+                f"app.config, a dict), not {type(mapping).__name__}"
+            )
         self._mapping = mapping
 
     def __getitem__(self, key: str) -> Any:
@@ -129,28 +184,119 @@ class _Settings:
     def flag(self, key: str) -> bool:
         value = self[key]
         if not isinstance(value, bool):
-            raise ConfigurationError(f"{key} must be True or False, not {value!r}")
+            raise ConfigurationError(f"{key} must be True or False, not {safe_repr(value)}")
         return value
 
     def checked(self, key: str, ok: Callable[[Any], bool], problem: str) -> Any:
         value = self[key]
         if not ok(value):
-            raise ConfigurationError(f"{key} {value!r} {problem}")
+            raise ConfigurationError(f"{key} {safe_repr(value)} {problem}")
         return value
+
+    def text(self, key: str, *, optional: bool = False) -> Any:
+        """A string (or ``None`` where ``optional``), checked further by its user."""
+        kind = "None or a string" if optional else "a string"
+        return self.checked(
+            key, lambda v: isinstance(v, str) or (optional and v is None), f"must be {kind}"
+        )
+
+    def seconds(self, key: str, *, zero: bool = False, maximum: float = MAX_SECONDS) -> Any:
+        """A finite number of seconds above 0 (or 0 too, with ``zero``), at most ``maximum``."""
+        floor = ", 0 or more" if zero else " above 0"
+        return self.checked(
+            key,
+            lambda v: _is_number(v) and (v >= 0 if zero else v > 0) and v <= maximum,
+            f"must be a number of seconds{floor}, at most {maximum:.0f}",
+        )
 
     def above_zero(self, key: str, *, whole: bool = False) -> Any:
         """A number above 0, or ``None`` (the default for its kind)."""
-        kind = "a whole number" if whole else "a number"
+        if not whole:
+            value = self[key]
+            return None if value is None else self.seconds(key)
         return self.checked(
             key,
-            lambda v: v is None or (_is_number(v, whole=whole) and v > 0),
-            f"must be {kind} above 0",
+            lambda v: v is None or (_is_number(v, whole=True) and 0 < v <= MAX_WHOLE),
+            "must be a whole number above 0 (or None), at most 2**53",
         )
+
+    def unknown_keys(self) -> None:
+        """Warn about each ``TIKTOK_PIXEL_*`` key that is no setting (a typo is otherwise
+        silently ignored, and its setting keeps its default)."""
+        for key in list(self._mapping):
+            if isinstance(key, str) and key.startswith("TIKTOK_PIXEL_") and key not in DEFAULTS:
+                close = difflib.get_close_matches(key, DEFAULTS, n=1)
+                hint = f": did you mean {close[0]}?" if close else " (see DEFAULTS)"
+                warnings.warn(
+                    f"{safe_repr(key, 60)[1:-1]} is not a pixel_embed setting{hint}",
+                    UserWarning,
+                    stacklevel=4,
+                )
 
 
 def _is_number(value: object, *, whole: bool = False) -> bool:
     kind = int if whole else int | float
+    if isinstance(value, float):
+        return math.isfinite(value) and not whole
     return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _is_whole_or_none(value: object) -> bool:
+    return value is None or (_is_number(value, whole=True) and 1 <= value <= MAX_WHOLE)  # type: ignore[operator]
+
+
+def _is_celery_app(value: object) -> bool:
+    # Duck-typed, so that celery is not imported: what CelerySender and register() call.
+    try:
+        return callable(getattr(value, "send_task", None)) and callable(
+            getattr(value, "task", None)
+        )
+    except Exception:  # a hostile __getattr__
+        return False
+
+
+def _is_rq_queue(value: object) -> bool:
+    # Duck-typed, so that rq is not imported: what RqSender reads to build its JSON queue.
+    try:
+        return (
+            isinstance(getattr(value, "name", None), str)
+            and getattr(value, "connection", None) is not None
+            and callable(getattr(value, "enqueue", None))
+        )
+    except Exception:  # a hostile __getattr__
+        return False
+
+
+def _codes(value: object) -> tuple[str, ...]:
+    """``TIKTOK_PIXEL_CODE`` as a tuple of strings (their shape is checked by PixelSettings)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(code, str) for code in value):
+        return tuple(value)
+    raise ConfigurationError(
+        f"TIKTOK_PIXEL_CODE must be a pixel code (a string) or a list of them, not "
+        f"{safe_repr(value)}"
+    )
+
+
+def _region(value: object) -> str | None:
+    if value is None:
+        return None
+    if not is_region_code(value):
+        raise ConfigurationError(
+            f"TIKTOK_PIXEL_DEFAULT_REGION {safe_repr(value)} is not an ISO 3166 alpha-2 code "
+            "such as 'US'"
+        )
+    region = str(value).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        meant = _REGION_ALIASES.get(region)
+        hint = f": did you mean {meant!r}?" if meant else ""
+        raise ConfigurationError(
+            f"TIKTOK_PIXEL_DEFAULT_REGION {region!r} is not a region with phone numbers{hint}"
+        )
+    return region
 
 
 def _is_printable(value: object) -> bool:
@@ -172,16 +318,19 @@ def _networks(value: object) -> tuple[IPNetwork, ...]:
         value = [value]
     if not isinstance(value, list | tuple | set | frozenset):
         raise ConfigurationError(
-            f"TIKTOK_PIXEL_INTERNAL_IPS must be a list of addresses or networks, not {value!r}"
+            "TIKTOK_PIXEL_INTERNAL_IPS must be a list of addresses or networks, not "
+            f"{safe_repr(value)}"
         )
     networks = []
     for item in value:
         try:
+            if not isinstance(item, (str, *_IP_TYPES)):
+                raise ValueError(item)  # str() of any object would be read as an address
             networks.append(ipaddress.ip_network(str(item), strict=False))
         except ValueError:
             raise ConfigurationError(
-                f"TIKTOK_PIXEL_INTERNAL_IPS entry {item!r} is not an IP address or network "
-                "such as '10.0.0.0/8'"
+                f"TIKTOK_PIXEL_INTERNAL_IPS entry {safe_repr(item)} is not an IP address or "
+                "network such as '10.0.0.0/8'"
             ) from None
     return tuple(networks)
 
@@ -220,10 +369,7 @@ class EventsApiConfig:
             return None
         if not _is_printable(token) or " " in token:
             raise ConfigurationError(_TOKEN_PROBLEM)
-
-        def whole_or_none(v: object) -> bool:
-            return v is None or (_is_number(v, whole=True) and v >= 1)  # type: ignore[operator]
-
+        whole_or_none = _is_whole_or_none
         config = cls(
             access_token=token,
             url=settings.checked(
@@ -236,33 +382,34 @@ class EventsApiConfig:
                 lambda v: v is None or _is_printable(v),
                 "must be None or the code shown under Test events in TikTok Events Manager",
             ),
-            timeout=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_TIMEOUT",
-                lambda v: _is_number(v) and v > 0,
-                "must be a number of seconds above 0",
-            ),
+            timeout=settings.seconds("TIKTOK_PIXEL_EVENTS_API_TIMEOUT", maximum=MAX_WAIT),
             max_tries=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", whole_or_none, "must be a whole number >= 1"
+                "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES",
+                whole_or_none,
+                "must be a whole number >= 1 (or None), at most 2**53",
             ),
-            backoff=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_BACKOFF",
-                lambda v: _is_number(v) and v >= 0,
-                "must be a number of seconds, 0 or more",
+            backoff=settings.seconds(
+                "TIKTOK_PIXEL_EVENTS_API_BACKOFF", zero=True, maximum=MAX_WAIT
             ),
             queue_size=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", whole_or_none, "must be a whole number >= 1"
+                "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE",
+                whole_or_none,
+                "must be a whole number >= 1 (or None), at most 2**53",
             ),
             queue=settings.checked(
                 "TIKTOK_PIXEL_EVENTS_QUEUE",
-                lambda v: v is None or isinstance(v, str),
-                f"must be one of {QUEUE_KINDS}",
+                lambda v: v is None or (isinstance(v, str) and "\x00" not in v),
+                f"must be one of {QUEUE_KINDS} (a path without NUL characters)",
             ),
-            shutdown_timeout=settings.above_zero("TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT")
-            or CLOSE_TIMEOUT,
+            shutdown_timeout=settings.seconds(
+                "TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT", maximum=MAX_WAIT
+            )
+            if settings["TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT"] is not None
+            else CLOSE_TIMEOUT,
             max_age=settings.above_zero("TIKTOK_PIXEL_EVENTS_MAX_AGE") or MAX_AGE,
             delivery=settings.checked(
                 "TIKTOK_PIXEL_EVENTS_DELIVERY",
-                lambda v: v in DELIVERY_MODES,
+                lambda v: isinstance(v, str) and v in DELIVERY_MODES,
                 "must be 'thread' or 'worker'",
             ),
             queue_bytes=settings.above_zero("TIKTOK_PIXEL_EVENTS_QUEUE_BYTES", whole=True),
@@ -278,20 +425,22 @@ class EventsApiConfig:
         if self.delivery == "worker" and not sqlite:
             raise ConfigurationError(
                 f"TIKTOK_PIXEL_EVENTS_DELIVERY 'worker' delivers from the sqlite outbox; "
-                f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}"
+                f"TIKTOK_PIXEL_EVENTS_QUEUE is {safe_repr(queue)}"
             )
-        if queue == "celery" and self.celery is None:
+        if queue == "celery" and not _is_celery_app(self.celery):
             raise ConfigurationError(
                 "TIKTOK_PIXEL_EVENTS_QUEUE 'celery' needs TIKTOK_PIXEL_CELERY, the Celery app "
-                "whose workers run pixel_embed.events_api.celery.register(...)"
+                "whose workers run pixel_embed.events_api.celery.register(...) (the app itself, "
+                f"not its name), not {safe_repr(self.celery)}"
             )
-        if queue == "rq" and self.rq_queue is None:
+        if queue == "rq" and not _is_rq_queue(self.rq_queue):
             raise ConfigurationError(
-                "TIKTOK_PIXEL_EVENTS_QUEUE 'rq' needs TIKTOK_PIXEL_RQ_QUEUE, an rq.Queue"
+                "TIKTOK_PIXEL_EVENTS_QUEUE 'rq' needs TIKTOK_PIXEL_RQ_QUEUE, an rq.Queue (the "
+                f"queue itself, not its name), not {safe_repr(self.rq_queue)}"
             )
         if not sqlite and queue not in ("memory", "celery", "rq"):
             raise ConfigurationError(
-                f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} must be one of {QUEUE_KINDS}"
+                f"TIKTOK_PIXEL_EVENTS_QUEUE {safe_repr(queue)} must be one of {QUEUE_KINDS}"
             )
 
     def client(self) -> EventsApiClient:
@@ -339,35 +488,36 @@ class PixelConfig:
         :raises ConfigurationError: a setting is invalid; the message names the key.
         """
         settings = _Settings(mapping)
+        settings.unknown_keys()
+        try:
+            return cls._read(settings, mapping)
+        except ConfigurationError as error:
+            # A message quotes a part of the value, masked: never a secret pasted into the
+            # wrong key, nor the access token wherever it appears.
+            token = mapping.get("TIKTOK_PIXEL_ACCESS_TOKEN")
+            error.args = (_withhold_secrets(str(error), token), *error.args[1:])
+            raise
+
+    @classmethod
+    def _read(cls, settings: _Settings, mapping: Mapping[str, Any]) -> PixelConfig:
         enabled = settings.flag("TIKTOK_PIXEL_ENABLED")
-        region = settings["TIKTOK_PIXEL_DEFAULT_REGION"]
-        if region is not None and not is_region_code(region):
-            raise ConfigurationError(
-                f"TIKTOK_PIXEL_DEFAULT_REGION {region!r} is not an ISO 3166 alpha-2 code "
-                "such as 'US'"
-            )
+        region = _region(settings["TIKTOK_PIXEL_DEFAULT_REGION"])
         pixel = None
         if enabled:
-            code = settings["TIKTOK_PIXEL_CODE"]
             pixel = PixelSettings(
-                codes=(code,) if isinstance(code, str) else tuple(code or ()),
+                codes=_codes(settings["TIKTOK_PIXEL_CODE"]),
                 ldu=settings.flag("TIKTOK_PIXEL_LDU"),
                 use_existing=settings.flag("TIKTOK_PIXEL_USE_EXISTING"),
                 auto_page=settings.flag("TIKTOK_PIXEL_AUTO_PAGE"),
-                consent=settings["TIKTOK_PIXEL_CONSENT"],
+                consent=settings.text("TIKTOK_PIXEL_CONSENT"),
                 debug=settings.flag("TIKTOK_PIXEL_DEBUG"),
-                consent_cookie=settings["TIKTOK_PIXEL_CONSENT_COOKIE"],
-                load=settings["TIKTOK_PIXEL_LOAD"],
+                consent_cookie=settings.text("TIKTOK_PIXEL_CONSENT_COOKIE"),
+                load=settings.text("TIKTOK_PIXEL_LOAD"),
             )
-        max_age = settings["TIKTOK_PIXEL_IDENTITY_MAX_AGE"]
-        if not (_is_number(max_age) and max_age > 0):
-            raise ConfigurationError(
-                f"TIKTOK_PIXEL_IDENTITY_MAX_AGE must be a number of seconds above 0, not "
-                f"{max_age!r}"
-            )
+        max_age = settings.seconds("TIKTOK_PIXEL_IDENTITY_MAX_AGE")
         return cls(
             pixel=pixel,
-            region=region.upper() if region else None,
+            region=region,
             strict=settings.flag("TIKTOK_PIXEL_STRICT"),
             internal_networks=_networks(settings["TIKTOK_PIXEL_INTERNAL_IPS"]),
             identity_max_age=float(max_age),
