@@ -361,7 +361,8 @@ def test_an_unknown_setting_warns_with_the_one_meant() -> None:
     assert config.pixel.consent == "none"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        PixelConfig.from_mapping({**ON, "OTHER_SETTING": 1, 5: "x"})  # not ours: no warning
+        not_ours: dict[Any, Any] = {**ON, "OTHER_SETTING": 1, 5: "x"}
+        PixelConfig.from_mapping(not_ours)  # no warning
 
 
 _ANY_VALUE = st.recursive(
