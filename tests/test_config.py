@@ -363,6 +363,10 @@ def test_an_unknown_setting_warns_with_the_one_meant() -> None:
         warnings.simplefilter("error")
         not_ours: dict[Any, Any] = {**ON, "OTHER_SETTING": 1, 5: "x"}
         PixelConfig.from_mapping(not_ours)  # no warning
+        # A framework's own setting, which its integration reads itself (Django's consent
+        # state), is named by that integration.
+        django = {**ON, "TIKTOK_PIXEL_CONSENT_STATE": "shop.consent.choice"}
+        PixelConfig.from_mapping(django, integration_keys=["TIKTOK_PIXEL_CONSENT_STATE"])
 
 
 _ANY_VALUE = st.recursive(

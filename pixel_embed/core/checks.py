@@ -13,7 +13,7 @@ import ipaddress
 import math
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,16 +131,14 @@ class Settings:
             "must be a whole number above 0 (or None), at most 2**53",
         )
 
-    def unknown_keys(self) -> None:
+    def unknown_keys(self, own: Collection[str] = ()) -> None:
         """Warn about each ``TIKTOK_PIXEL_*`` key that is no setting (a typo is otherwise
-        silently ignored, and its setting keeps its default)."""
+        silently ignored, and its setting keeps its default); ``own``: the keys an integration
+        reads itself."""
+        known = [*self._defaults, *own]
         for key in list(self._mapping):
-            if (
-                isinstance(key, str)
-                and key.startswith("TIKTOK_PIXEL_")
-                and key not in self._defaults
-            ):
-                close = difflib.get_close_matches(key, self._defaults, n=1)
+            if isinstance(key, str) and key.startswith("TIKTOK_PIXEL_") and key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
                 hint = f": did you mean {close[0]}?" if close else " (see DEFAULTS)"
                 warnings.warn(
                     f"{safe_repr(key, 60)[1:-1]} is not a pixel_embed setting{hint}",

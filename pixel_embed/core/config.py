@@ -11,7 +11,7 @@ the value. The page's settings are checked while the pixel is enabled; the Event
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -265,14 +265,19 @@ class PixelConfig:
     events_api: EventsApiConfig | None = None
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> PixelConfig:
+    def from_mapping(
+        cls, mapping: Mapping[str, Any], *, integration_keys: Collection[str] = ()
+    ) -> PixelConfig:
         """Read and check every ``TIKTOK_PIXEL_*`` key of ``mapping`` (absent keys take
-        :data:`DEFAULTS`).
+        :data:`DEFAULTS`). Any other ``TIKTOK_PIXEL_*`` key warns, naming the setting it may
+        be a typo of.
 
+        :param integration_keys: ``TIKTOK_PIXEL_*`` keys the integration reads itself (a
+            framework's own setting): they do not warn.
         :raises ConfigurationError: a setting is invalid; the message names the key.
         """
         settings = Settings(mapping, DEFAULTS)
-        settings.unknown_keys()
+        settings.unknown_keys(integration_keys)
         try:
             return cls._read(settings, mapping)
         except ConfigurationError as error:
