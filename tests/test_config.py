@@ -338,6 +338,16 @@ def test_an_access_token_pasted_into_the_wrong_key_is_not_repeated() -> None:
         PixelConfig.from_mapping(settings)
     assert "short-tok" not in str(raised.value)
     assert "TIKTOK_PIXEL_LOAD '[access token]' is not one of" in str(raised.value)
+    # The Events API's settings alone (as events_api.hooks reads them): the same screen.
+    settings = {
+        **ON,
+        "TIKTOK_PIXEL_ACCESS_TOKEN": "short-tok",
+        "TIKTOK_PIXEL_EVENTS_QUEUE": "short-tok",
+    }
+    with pytest.raises(ConfigurationError) as raised:
+        EventsApiConfig.from_mapping(settings)
+    assert "short-tok" not in str(raised.value)
+    assert "TIKTOK_PIXEL_EVENTS_QUEUE '[access token]' must be one of" in str(raised.value)
 
 
 def test_a_region_must_have_phone_numbers() -> None:

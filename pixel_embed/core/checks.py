@@ -51,9 +51,14 @@ _TOKEN_RUN = re.compile(r"[A-Za-z0-9]{24,}")
 _REGION_ALIASES = {"UK": "GB", "EL": "GR"}
 
 
-def withhold_secrets(text: str, token: object) -> str:
-    """``text`` fit for a configuration error: the access token and anything shaped like a
-    credential withheld, e-mail addresses and phone numbers masked, and bounded in length."""
+def withhold_secrets(error: ConfigurationError, token: object) -> None:
+    """Make ``error``'s message fit to be shown: every message quotes a part of a value at
+    most, masked; this also withholds the access token wherever it appears, and anything
+    shaped like a credential (a secret pasted into the wrong key)."""
+    error.args = (_screened(str(error), token), *error.args[1:])
+
+
+def _screened(text: str, token: object) -> str:
     if isinstance(token, str) and len(token) >= 4:
         text = text.replace(token, "[access token]")
     text = _TOKEN_RUN.sub(

@@ -153,6 +153,14 @@ class EventsApiConfig:
             return None
         if not is_printable(token) or " " in token:
             raise ConfigurationError(TOKEN_PROBLEM)
+        try:
+            return cls._read(settings, token)
+        except ConfigurationError as error:
+            withhold_secrets(error, token)
+            raise
+
+    @classmethod
+    def _read(cls, settings: Settings, token: str) -> EventsApiConfig:
         whole_or_none = is_whole_or_none
         config = cls(
             access_token=token,
@@ -281,10 +289,7 @@ class PixelConfig:
         try:
             return cls._read(settings, mapping)
         except ConfigurationError as error:
-            # A message quotes a part of the value, masked: never a secret pasted into the
-            # wrong key, nor the access token wherever it appears.
-            token = mapping.get("TIKTOK_PIXEL_ACCESS_TOKEN")
-            error.args = (withhold_secrets(str(error), token), *error.args[1:])
+            withhold_secrets(error, settings["TIKTOK_PIXEL_ACCESS_TOKEN"])
             raise
 
     @classmethod
