@@ -4,7 +4,9 @@
 pixel_embed`` imports no web framework (a Celery worker, a Django site need none of Flask).
 """
 
+import sys
 from importlib.metadata import PackageNotFoundError, version
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .csp import CspBlocksPixel as CspBlocksPixel
@@ -46,7 +48,9 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
     __version__ = "0+unknown"
 
-__all__ = [
+# ``__all__`` is computed when it is first asked for (see __getattr__): TikTokPixel is in it
+# where Flask is installed, so that ``from pixel_embed import *`` works without Flask.
+_EXPORTS = [
     "PURCHASE_EVENTS",
     "STANDARD_EVENTS",
     "ConfigurationError",
@@ -79,15 +83,46 @@ __all__ = [
     "scrub_url",
     "send_event",
 ]
+_NEEDS_FLASK = (
+    "pixel_embed.TikTokPixel is the Flask extension, and Flask is not installed: "
+    "pip install 'pixel-embed[flask]'"
+)
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` is the import system's ``from pixel_embed import NAME``, which asks
+    ``hasattr(pixel_embed, NAME)`` first (an AttributeError there becomes Python's bare "cannot
+    import name", and the advice to install Flask is lost)."""
+    return (
+        frame is not None
+        and frame.f_code.co_name == "_handle_fromlist"
+        and frame.f_globals.get("__name__") in ("importlib._bootstrap", "_frozen_importlib")
+    )
 
 
 def __getattr__(name: str) -> Any:
     if name == "TikTokPixel":
-        from .integrations.flask import TikTokPixel
-
+        try:
+            from .integrations.flask import TikTokPixel
+        except ModuleNotFoundError as missing:
+            if missing.name is None or missing.name.partition(".")[0] not in ("flask", "werkzeug"):
+                raise
+            if _importing(sys._getframe(1)):
+                raise ModuleNotFoundError(_NEEDS_FLASK, name=missing.name) from missing
+            # hasattr() and getattr(..., None) say "absent", as for any name the module lacks.
+            raise AttributeError(_NEEDS_FLASK, name=name, obj=sys.modules[__name__]) from missing
         return TikTokPixel
     if name == "send_event":  # the Events API's modules load when it is first asked for
         from .events_api.send import send_event
 
         return send_event
+    if name == "__all__":
+        try:
+            __getattr__("TikTokPixel")
+        except AttributeError:
+            exports = [export for export in _EXPORTS if export != "TikTokPixel"]
+        else:
+            exports = list(_EXPORTS)
+        globals()["__all__"] = exports
+        return exports
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

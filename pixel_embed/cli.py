@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
@@ -436,6 +437,22 @@ def main(
     except PixelError as exc:
         _error(args, str(exc))
         return EXIT_USAGE
+
+
+def __getattr__(name: str) -> Any:
+    # 0.1's `flask tiktok-pixel` entry point named pixel_embed.cli:flask_cli: metadata left from
+    # an old install (or code that imported it) still finds the group, with a warning.
+    if name == "flask_cli":
+        warnings.warn(
+            "pixel_embed.cli.flask_cli is deprecated: the `flask tiktok-pixel` group is "
+            "pixel_embed.integrations.flask.cli.flask_cli",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from .integrations.flask.cli import flask_cli
+
+        return flask_cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

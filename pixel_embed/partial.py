@@ -178,11 +178,11 @@ def deliver_partial(
     settings = state.config.pixel
     if settings is None or pixel.is_internal(state) or not _readable(response):
         return vary
-    has_session = pixel.session(state, write=True) is not None
+    # The session is asked for only where it is written: touching it adds Vary: Cookie.
     if kind == "htmx" and _leaves_page(response):
         # htmx loads a whole page next: calls run on the page it leaves could be lost with it,
         # so they wait for that page, as track(..., defer=True) would have them.
-        if state.events and has_session:
+        if state.events and pixel.session(state, write=True) is not None:
             state.deferred = [*state.deferred, *state.events]
             state.events = []
         return vary
@@ -209,7 +209,7 @@ def deliver_partial(
             MAX_HEADER_BYTES,
             safe_repr(request.path, 200),
         )
-        if not has_session:
+        if pixel.session(state, write=True) is None:
             log.warning("TikTok pixel: no SECRET_KEY to keep them in the session: %d dropped", left)
             state.deferred = []
     state.rendered = True

@@ -229,7 +229,7 @@ _NATIONAL_DIGITS = range(7, 13)
 def _is_phone(match: str) -> bool:
     number = _EXTENSION.sub("", match)
     digits = _NOT_DIGIT.sub("", number)
-    if number[0] == "+" or number[:2] == "(+":
+    if number[:1] == "+" or number[:2] == "(+":  # a run cut to nothing is no number
         return len(digits) in _INTERNATIONAL_DIGITS
     if digits[:3] == "011" and len(digits) - 3 in _INTERNATIONAL_DIGITS and digits[3] != "0":
         return True  # dialled from North America

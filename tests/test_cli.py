@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -322,6 +323,59 @@ def test_flask_command_group_uses_the_apps_settings(monkeypatch: pytest.MonkeyPa
     usage = runner.invoke(cli, ["tiktok-pixel", "audit", "--help"])
     assert usage.exit_code == 0
     assert "usage: flask tiktok-pixel audit" in usage.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "command", "message"),
+    [
+        (
+            {"TIKTOK_PIXEL_ENABLED": False, "TIKTOK_PIXEL_CODE": 1234},
+            ["snippet"],
+            "TIKTOK_PIXEL_CODE must be a pixel code (a string) or a list of them, not 1234",
+        ),
+        (
+            {"TIKTOK_PIXEL_ENABLED": False, "TIKTOK_PIXEL_CODE": CODE, "TIKTOK_PIXEL_LDU": "false"},
+            ["snippet"],
+            "TIKTOK_PIXEL_LDU must be True or False, not 'false'",
+        ),
+        (
+            {"TIKTOK_PIXEL_CODE": CODE, "TIKTOK_PIXEL_CONSENT": "opt-in"},
+            ["snippet"],
+            "TIKTOK_PIXEL_CONSENT 'opt-in' is not one of 'none', 'hold', 'strict'",
+        ),
+        (
+            {"TIKTOK_PIXEL_CODE": CODE, "TIKTOK_PIXEL_DEFAULT_REGION": 44},
+            ["hash", "--phone", "(213) 373-4253"],
+            "TIKTOK_PIXEL_DEFAULT_REGION 44 is not an ISO 3166 alpha-2 code",
+        ),
+    ],
+)
+def test_flask_commands_read_the_apps_settings_through_the_config_check(
+    settings: dict[str, Any],
+    command: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, the commands read app.config raw (the pixel not registered, or disabled, so
+    nothing had checked it): a TypeError traceback for a code 1234 or a region 44, and
+    LDU "false" printed ``limited_data_use: true``."""
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "false")
+    app = Flask(__name__)
+    app.config.update(settings)
+    run = CliRunner().invoke(FlaskGroup(create_app=lambda: app), ["tiktok-pixel", *command])
+    assert run.exit_code == 2, run.output
+    assert run.exception is None or isinstance(run.exception, SystemExit), run.exception
+    assert f"flask tiktok-pixel: {message}" in run.output
+    assert "limited_data_use" not in run.output
+
+
+def test_a_disabled_pixels_snippet_is_still_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "false")
+    app = Flask(__name__)
+    app.config.update(TIKTOK_PIXEL_ENABLED=False, TIKTOK_PIXEL_CODE=CODE, TIKTOK_PIXEL_LDU=True)
+    run = CliRunner().invoke(FlaskGroup(create_app=lambda: app), ["tiktok-pixel", "snippet"])
+    assert run.exit_code == 0, run.output
+    assert run.output == f"{render_pixel(PixelSettings((CODE,), ldu=True))}\n"
 
 
 @pytest.mark.parametrize(

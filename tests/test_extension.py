@@ -470,3 +470,52 @@ def test_deferred_parameters_keep_the_views_order(app: Flask, pixel: TikTokPixel
     client.post("/pay")
     html = client.get("/").text
     assert '"CompletePayment",{"value":1,"currency":"USD","order_id":"o-1"}' in html
+
+
+@pytest.mark.parametrize(
+    ("old", "names", "new"),
+    [
+        (
+            "pixel_embed.extension",
+            ["SESSION_KEY", "MAX_ONCE_KEYS", "SIBLING_SESSION_BYTES", "MAX_DEFERRED"],
+            "pixel_embed.core.deferred",
+        ),
+        (
+            "pixel_embed.extension",
+            ["PREFETCH_HEADERS", "RESTORE_HEADER", "is_prefetch", "is_history_restore"],
+            "pixel_embed.core.policy",
+        ),
+        ("pixel_embed.extension", ["TikTokPixel"], "pixel_embed"),
+        (
+            "pixel_embed.events_api.commands",
+            ["events_cli", "status", "retry", "purge", "deliver", "rq_worker"],
+            "pixel_embed.integrations.flask.commands",
+        ),
+    ],
+)
+def test_0_1s_module_paths_still_work_with_a_warning_naming_the_new_one(
+    old: str, names: list[str], new: str
+) -> None:
+    """0.1 had pixel_embed.extension (its docs cited extension.SESSION_KEY, MAX_ONCE_KEYS and
+    SIBLING_SESSION_BYTES) and pixel_embed.events_api.commands; the split removed both."""
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"{old} is deprecated: import .* from "):
+        module = importlib.import_module(old)
+    moved = importlib.import_module(new)
+    for name in names:
+        assert getattr(module, name) is getattr(moved, name)
+        assert name in module.__all__
+
+
+def test_0_1s_flask_entry_point_still_finds_the_command_group() -> None:
+    """An environment left with 0.1's entry point metadata (pixel_embed.cli:flask_cli)."""
+    from importlib.metadata import EntryPoint
+
+    from pixel_embed.integrations.flask.cli import flask_cli
+
+    old = EntryPoint(name="tiktok-pixel", value="pixel_embed.cli:flask_cli", group="flask.commands")
+    with pytest.warns(DeprecationWarning, match="pixel_embed.cli.flask_cli is deprecated"):
+        assert old.load() is flask_cli

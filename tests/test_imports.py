@@ -193,3 +193,41 @@ def test_serving_an_app_without_werkzeug_says_what_to_install() -> None:
     assert process.returncode == 0, explain(process, tried)
     assert "Werkzeug is not installed: pip install werkzeug" in process.stdout
     assert [name.split()[0] for name in tried] == ["werkzeug"]
+
+
+def test_without_flask_the_package_reads_as_one_without_its_flask_extension() -> None:
+    """``from pixel_embed import *``, ``hasattr`` and ``getattr(..., None)`` work without
+    Flask (TikTokPixel is simply absent); importing TikTokPixel says what to install."""
+    process, tried = run_blocked(
+        "import pixel_embed\n"
+        "print('hasattr', hasattr(pixel_embed, 'TikTokPixel'))\n"
+        "print('getattr', getattr(pixel_embed, 'TikTokPixel', None))\n"
+        "names = {}\n"
+        "exec('from pixel_embed import *', names)\n"
+        "print('star', 'TikTokPixel' in names, 'hash_email' in names)\n"
+        "try:\n"
+        "    from pixel_embed import TikTokPixel\n"
+        "except ImportError as exc:\n"
+        "    print('import', type(exc).__name__, exc)\n",
+        blocked=("flask",),
+    )
+    assert process.returncode == 0, explain(process, tried)
+    lines = process.stdout.splitlines()
+    assert "hasattr False" in lines
+    assert "getattr None" in lines
+    assert "star False True" in lines
+    assert (
+        "import ModuleNotFoundError pixel_embed.TikTokPixel is the Flask extension, and Flask is "
+        "not installed: pip install 'pixel-embed[flask]'"
+    ) in lines
+
+
+def test_with_flask_a_star_import_still_brings_the_extension() -> None:
+    process = subprocess.run(
+        [sys.executable, "-c", "from pixel_embed import *\nprint(TikTokPixel.__module__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert process.stdout.strip() == "pixel_embed.integrations.flask.extension", process.stderr

@@ -174,6 +174,33 @@ def test_a_boosted_page_has_no_second_bootstrap_and_varies_on_the_request(app: F
     assert HEADER not in full.headers
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", "/api/add", HTMX),
+        ("POST", "/api/add", {"X-Requested-With": "XMLHttpRequest"}),
+        ("POST", "/add", FETCH),
+        ("GET", "/ping", HTMX),
+        ("GET", "/", HTMX),
+        ("GET", "/ping", {"X-Requested-With": "XMLHttpRequest"}),
+    ],
+)
+def test_a_partial_response_that_never_used_the_session_does_not_vary_on_cookie(
+    method: str, path: str, headers: dict[str, str]
+) -> None:
+    """A regression of the split: asking whether a session could be written touched Flask's
+    session, and every htmx or fetch() response got ``Vary: Cookie`` (a cache then keeps one
+    copy per visitor). The headers must be those of the same site without any session."""
+
+    def headers_of(app: Flask) -> dict[str, str | None]:
+        response = app.test_client().open(path, method=method, headers=headers)
+        return {name: response.headers.get(name) for name in ("Vary", "Cache-Control")}
+
+    with_session = headers_of(shop()[0])
+    assert "Cookie" not in (with_session["Vary"] or "")
+    assert with_session == headers_of(shop(SECRET_KEY=None)[0])
+
+
 def test_full_pages_include_the_client_scripts_loader_with_the_nonce(app: Flask) -> None:
     html = app.test_client().get("/").get_data(as_text=True)
     assert '<script data-src="/_pixel_embed/pixel_embed_partial.js?v=' in html

@@ -96,6 +96,20 @@ def test_strict_mode_leaves_the_pixel_out_of_such_a_page_and_never_raises(
     assert "4155550100" not in caplog.text
 
 
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("value", ["%2B0433222185566886", "%2B0", "(%2B0433222185566886"])
+def test_a_plus_and_digits_that_are_no_number_never_make_an_http_500(
+    strict: bool, value: str
+) -> None:
+    """Found by the config's Hypothesis test (a message quoting a complex number): the phone
+    finder cut '+0433222185566886' to nothing and read its first character (IndexError), so
+    any visitor could turn a pixel page into an HTTP 500 with ?q=%2B0433222185566886."""
+    app, _ = search_app(TIKTOK_PIXEL_STRICT=strict)
+    response = app.test_client().get(f"/search?q={value}")
+    assert response.status_code == 200
+    assert mask_personal_data("+0433222185566886") == "+0433222185566886"  # 16 digits: no number
+
+
 def test_strict_mode_keeps_deferred_events_for_a_page_tiktok_may_see() -> None:
     app, pixel = search_app()
 

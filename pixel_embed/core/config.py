@@ -10,27 +10,37 @@ the value. The page's settings are checked while the pixel is enabled; the Event
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
-from ..errors import ConfigurationError, InvalidInput, PersonalDataInText
+from ..errors import ConfigurationError, InvalidInput, PersonalDataInText, safe_repr
 from ..events_api.client import DEFAULT_TIMEOUT, EVENTS_API_URL, EventsApiClient
 from ..events_api.delivery import CLOSE_TIMEOUT, RetryPolicy
 from ..events_api.outbox import MAX_AGE
 from ..events_api.queues import DEFAULT_QUEUE, DELIVERY_MODES, QUEUE_KINDS
-from ..matching import is_region_code
 from ..render import CONSENT_COOKIE, PixelSettings
 from ..segment.adapter import mappings_from_config
 from ..segment.mappings import SegmentMappings
+from .checks import (
+    MAX_WAIT,
+    TOKEN_PROBLEM,
+    IPNetwork,
+    Settings,
+    is_celery_app,
+    is_endpoint,
+    is_printable,
+    is_rq_queue,
+    is_whole_or_none,
+    networks,
+    phone_region,
+    pixel_codes,
+    withhold_secrets,
+)
 
 log = logging.getLogger("pixel_embed")
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Every setting and its default (read-only). An integration that keeps settings in a mutable
 #: mapping may copy the defaults into it (Flask ``setdefault``\s them into ``app.config``):
@@ -108,83 +118,6 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
     }
 )
 
-_TOKEN_PROBLEM = (
-    "TIKTOK_PIXEL_ACCESS_TOKEN must be a string of printable characters without spaces, "
-    "as shown in TikTok Events Manager (the value is not repeated here)"
-)
-
-
-class _Settings:
-    """The mapping being read, with the defaults under it; each check names its key."""
-
-    def __init__(self, mapping: Mapping[str, Any]) -> None:
-        self._mapping = mapping
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self._mapping[key]
-        except KeyError:
-            return DEFAULTS[key]
-
-    def flag(self, key: str) -> bool:
-        value = self[key]
-        if not isinstance(value, bool):
-            raise ConfigurationError(f"{key} must be True or False, not {value!r}")
-        return value
-
-    def checked(self, key: str, ok: Callable[[Any], bool], problem: str) -> Any:
-        value = self[key]
-        if not ok(value):
-            raise ConfigurationError(f"{key} {value!r} {problem}")
-        return value
-
-    def above_zero(self, key: str, *, whole: bool = False) -> Any:
-        """A number above 0, or ``None`` (the default for its kind)."""
-        kind = "a whole number" if whole else "a number"
-        return self.checked(
-            key,
-            lambda v: v is None or (_is_number(v, whole=whole) and v > 0),
-            f"must be {kind} above 0",
-        )
-
-
-def _is_number(value: object, *, whole: bool = False) -> bool:
-    kind = int if whole else int | float
-    return isinstance(value, kind) and not isinstance(value, bool)
-
-
-def _is_printable(value: object) -> bool:
-    return isinstance(value, str) and bool(value) and value.isascii() and value.isprintable()
-
-
-def _is_endpoint(value: object) -> bool:
-    # The token travels in a header: never over plain HTTP beyond this machine.
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    if parts.scheme == "http":
-        return parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return parts.scheme == "https" and bool(parts.hostname)
-
-
-def _networks(value: object) -> tuple[IPNetwork, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple | set | frozenset):
-        raise ConfigurationError(
-            f"TIKTOK_PIXEL_INTERNAL_IPS must be a list of addresses or networks, not {value!r}"
-        )
-    networks = []
-    for item in value:
-        try:
-            networks.append(ipaddress.ip_network(str(item), strict=False))
-        except ValueError:
-            raise ConfigurationError(
-                f"TIKTOK_PIXEL_INTERNAL_IPS entry {item!r} is not an IP address or network "
-                "such as '10.0.0.0/8'"
-            ) from None
-    return tuple(networks)
-
 
 @dataclass(frozen=True)
 class EventsApiConfig:
@@ -214,55 +147,61 @@ class EventsApiConfig:
 
         :raises ConfigurationError: a setting is invalid (the token's value is never shown).
         """
-        settings = _Settings(mapping)
+        settings = Settings(mapping, DEFAULTS)
         token = settings["TIKTOK_PIXEL_ACCESS_TOKEN"]
         if token is None:
             return None
-        if not _is_printable(token) or " " in token:
-            raise ConfigurationError(_TOKEN_PROBLEM)
+        if not is_printable(token) or " " in token:
+            raise ConfigurationError(TOKEN_PROBLEM)
+        try:
+            return cls._read(settings, token)
+        except ConfigurationError as error:
+            withhold_secrets(error, token)
+            raise
 
-        def whole_or_none(v: object) -> bool:
-            return v is None or (_is_number(v, whole=True) and v >= 1)  # type: ignore[operator]
-
+    @classmethod
+    def _read(cls, settings: Settings, token: str) -> EventsApiConfig:
+        whole_or_none = is_whole_or_none
         config = cls(
             access_token=token,
             url=settings.checked(
                 "TIKTOK_PIXEL_EVENTS_API_URL",
-                _is_endpoint,
+                is_endpoint,
                 "is not an https URL (plain http is only for a test server on this machine)",
             ),
             test_event_code=settings.checked(
                 "TIKTOK_PIXEL_TEST_EVENT_CODE",
-                lambda v: v is None or _is_printable(v),
+                lambda v: v is None or is_printable(v),
                 "must be None or the code shown under Test events in TikTok Events Manager",
             ),
-            timeout=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_TIMEOUT",
-                lambda v: _is_number(v) and v > 0,
-                "must be a number of seconds above 0",
-            ),
+            timeout=settings.seconds("TIKTOK_PIXEL_EVENTS_API_TIMEOUT", maximum=MAX_WAIT),
             max_tries=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES", whole_or_none, "must be a whole number >= 1"
+                "TIKTOK_PIXEL_EVENTS_API_MAX_TRIES",
+                whole_or_none,
+                "must be a whole number >= 1 (or None), at most 2**53",
             ),
-            backoff=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_BACKOFF",
-                lambda v: _is_number(v) and v >= 0,
-                "must be a number of seconds, 0 or more",
+            backoff=settings.seconds(
+                "TIKTOK_PIXEL_EVENTS_API_BACKOFF", zero=True, maximum=MAX_WAIT
             ),
             queue_size=settings.checked(
-                "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE", whole_or_none, "must be a whole number >= 1"
+                "TIKTOK_PIXEL_EVENTS_API_QUEUE_SIZE",
+                whole_or_none,
+                "must be a whole number >= 1 (or None), at most 2**53",
             ),
             queue=settings.checked(
                 "TIKTOK_PIXEL_EVENTS_QUEUE",
-                lambda v: v is None or isinstance(v, str),
-                f"must be one of {QUEUE_KINDS}",
+                lambda v: v is None or (isinstance(v, str) and "\x00" not in v),
+                f"must be one of {QUEUE_KINDS} (a path without NUL characters)",
             ),
-            shutdown_timeout=settings.above_zero("TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT")
-            or CLOSE_TIMEOUT,
+            shutdown_timeout=settings.seconds(
+                "TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT", maximum=MAX_WAIT
+            )
+            if settings["TIKTOK_PIXEL_EVENTS_SHUTDOWN_TIMEOUT"] is not None
+            else CLOSE_TIMEOUT,
             max_age=settings.above_zero("TIKTOK_PIXEL_EVENTS_MAX_AGE") or MAX_AGE,
             delivery=settings.checked(
                 "TIKTOK_PIXEL_EVENTS_DELIVERY",
-                lambda v: v in DELIVERY_MODES,
+                lambda v: isinstance(v, str) and v in DELIVERY_MODES,
                 "must be 'thread' or 'worker'",
             ),
             queue_bytes=settings.above_zero("TIKTOK_PIXEL_EVENTS_QUEUE_BYTES", whole=True),
@@ -278,20 +217,22 @@ class EventsApiConfig:
         if self.delivery == "worker" and not sqlite:
             raise ConfigurationError(
                 f"TIKTOK_PIXEL_EVENTS_DELIVERY 'worker' delivers from the sqlite outbox; "
-                f"TIKTOK_PIXEL_EVENTS_QUEUE is {queue!r}"
+                f"TIKTOK_PIXEL_EVENTS_QUEUE is {safe_repr(queue)}"
             )
-        if queue == "celery" and self.celery is None:
+        if queue == "celery" and not is_celery_app(self.celery):
             raise ConfigurationError(
                 "TIKTOK_PIXEL_EVENTS_QUEUE 'celery' needs TIKTOK_PIXEL_CELERY, the Celery app "
-                "whose workers run pixel_embed.events_api.celery.register(...)"
+                "whose workers run pixel_embed.events_api.celery.register(...) (the app itself, "
+                f"not its name), not {safe_repr(self.celery)}"
             )
-        if queue == "rq" and self.rq_queue is None:
+        if queue == "rq" and not is_rq_queue(self.rq_queue):
             raise ConfigurationError(
-                "TIKTOK_PIXEL_EVENTS_QUEUE 'rq' needs TIKTOK_PIXEL_RQ_QUEUE, an rq.Queue"
+                "TIKTOK_PIXEL_EVENTS_QUEUE 'rq' needs TIKTOK_PIXEL_RQ_QUEUE, an rq.Queue (the "
+                f"queue itself, not its name), not {safe_repr(self.rq_queue)}"
             )
         if not sqlite and queue not in ("memory", "celery", "rq"):
             raise ConfigurationError(
-                f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} must be one of {QUEUE_KINDS}"
+                f"TIKTOK_PIXEL_EVENTS_QUEUE {safe_repr(queue)} must be one of {QUEUE_KINDS}"
             )
 
     def client(self) -> EventsApiClient:
@@ -332,44 +273,47 @@ class PixelConfig:
     events_api: EventsApiConfig | None = None
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> PixelConfig:
+    def from_mapping(
+        cls, mapping: Mapping[str, Any], *, integration_keys: Collection[str] = ()
+    ) -> PixelConfig:
         """Read and check every ``TIKTOK_PIXEL_*`` key of ``mapping`` (absent keys take
-        :data:`DEFAULTS`).
+        :data:`DEFAULTS`). Any other ``TIKTOK_PIXEL_*`` key warns, naming the setting it may
+        be a typo of.
 
+        :param integration_keys: ``TIKTOK_PIXEL_*`` keys the integration reads itself (a
+            framework's own setting): they do not warn.
         :raises ConfigurationError: a setting is invalid; the message names the key.
         """
-        settings = _Settings(mapping)
+        settings = Settings(mapping, DEFAULTS)
+        settings.unknown_keys(integration_keys)
+        try:
+            return cls._read(settings, mapping)
+        except ConfigurationError as error:
+            withhold_secrets(error, settings["TIKTOK_PIXEL_ACCESS_TOKEN"])
+            raise
+
+    @classmethod
+    def _read(cls, settings: Settings, mapping: Mapping[str, Any]) -> PixelConfig:
         enabled = settings.flag("TIKTOK_PIXEL_ENABLED")
-        region = settings["TIKTOK_PIXEL_DEFAULT_REGION"]
-        if region is not None and not is_region_code(region):
-            raise ConfigurationError(
-                f"TIKTOK_PIXEL_DEFAULT_REGION {region!r} is not an ISO 3166 alpha-2 code "
-                "such as 'US'"
-            )
+        region = phone_region(settings["TIKTOK_PIXEL_DEFAULT_REGION"])
         pixel = None
         if enabled:
-            code = settings["TIKTOK_PIXEL_CODE"]
             pixel = PixelSettings(
-                codes=(code,) if isinstance(code, str) else tuple(code or ()),
+                codes=pixel_codes(settings["TIKTOK_PIXEL_CODE"]),
                 ldu=settings.flag("TIKTOK_PIXEL_LDU"),
                 use_existing=settings.flag("TIKTOK_PIXEL_USE_EXISTING"),
                 auto_page=settings.flag("TIKTOK_PIXEL_AUTO_PAGE"),
-                consent=settings["TIKTOK_PIXEL_CONSENT"],
+                consent=settings.text("TIKTOK_PIXEL_CONSENT"),
                 debug=settings.flag("TIKTOK_PIXEL_DEBUG"),
-                consent_cookie=settings["TIKTOK_PIXEL_CONSENT_COOKIE"],
-                load=settings["TIKTOK_PIXEL_LOAD"],
+                consent_cookie=settings.text("TIKTOK_PIXEL_CONSENT_COOKIE"),
+                load=settings.text("TIKTOK_PIXEL_LOAD"),
             )
-        max_age = settings["TIKTOK_PIXEL_IDENTITY_MAX_AGE"]
-        if not (_is_number(max_age) and max_age > 0):
-            raise ConfigurationError(
-                f"TIKTOK_PIXEL_IDENTITY_MAX_AGE must be a number of seconds above 0, not "
-                f"{max_age!r}"
-            )
+        max_age = settings.seconds("TIKTOK_PIXEL_IDENTITY_MAX_AGE")
         return cls(
             pixel=pixel,
-            region=region.upper() if region else None,
+            region=region,
             strict=settings.flag("TIKTOK_PIXEL_STRICT"),
-            internal_networks=_networks(settings["TIKTOK_PIXEL_INTERNAL_IPS"]),
+            internal_networks=networks(settings["TIKTOK_PIXEL_INTERNAL_IPS"]),
             identity_max_age=float(max_age),
             mappings=mappings_from_config(settings["TIKTOK_PIXEL_MAPPINGS"]),
             server_events=settings.checked(

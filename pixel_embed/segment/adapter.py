@@ -35,7 +35,7 @@ def mappings_from_config(value: object) -> SegmentMappings:
         return SegmentMappings.load(cast("str | os.PathLike[str]", value))
     raise ConfigurationError(
         "TIKTOK_PIXEL_MAPPINGS must be None (the Segment destination's presets), the path of "
-        f"a .toml or .json file, or a SegmentMappings, not {value!r}"
+        f"a .toml or .json file, or a SegmentMappings, not {safe_repr(value)}"
     )
 
 

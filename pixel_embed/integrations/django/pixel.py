@@ -86,7 +86,9 @@ class DjangoPixel(PixelCore):
             close = getattr(previous.server_events.sender, "close", None)
             if close is not None:
                 close()
-        config = PixelConfig.from_mapping(SettingsMapping())
+        config = PixelConfig.from_mapping(
+            SettingsMapping(), integration_keys=[CONSENT_STATE_SETTING]
+        )
         self._consent_state = consent_function(getattr(settings, CONSENT_STATE_SETTING, None))
         # A relative outbox path (sqlite:///events.sqlite3) is in the project's folder, as
         # Django's own SQLite path usually is: BASE_DIR, else the working directory.

@@ -11,7 +11,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ...cli import main
+from ...cli import EXIT_USAGE, main
+from ...core.config import PixelConfig
+from ...errors import ConfigurationError
 from .commands import events_cli
 
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
@@ -22,16 +24,34 @@ def flask_cli() -> None:
     """The TikTok pixel: audit pages, print the snippet, hash identifiers."""
 
 
-def _app_snippet_options() -> list[str]:
+def _app_config(*, page: bool) -> PixelConfig:
+    """The app's settings, read and checked as its pages read them; with ``page``, the page's
+    settings are checked even while ``TIKTOK_PIXEL_ENABLED`` is False (the command prints what
+    the page would).
+
+    :raises click.exceptions.Exit: a setting is invalid: the message is printed as ``main``
+        prints its own errors, not as a traceback.
+    """
     config = current_app.config
-    codes = config.get("TIKTOK_PIXEL_CODE") or ()
-    options = [
-        part for code in ([codes] if isinstance(codes, str) else codes) for part in ("--code", code)
-    ]
-    if config.get("TIKTOK_PIXEL_LDU"):
+    try:
+        return PixelConfig.from_mapping(
+            {**config, "TIKTOK_PIXEL_ENABLED": True} if page else config
+        )
+    except ConfigurationError as error:
+        click.echo(f"flask tiktok-pixel: {error}", err=True)
+        raise click.exceptions.Exit(EXIT_USAGE) from None
+
+
+def _app_snippet_options() -> list[str]:
+    if current_app.config.get("TIKTOK_PIXEL_CODE") is None:
+        return []  # the snippet command says that a code is needed
+    settings = _app_config(page=True).pixel
+    assert settings is not None  # read as enabled
+    options = [part for code in settings.codes for part in ("--code", code)]
+    if settings.ldu:
         options.append("--ldu")
-    if config.get("TIKTOK_PIXEL_CONSENT", "none") != "none":
-        options += ["--consent", config["TIKTOK_PIXEL_CONSENT"]]
+    if settings.consent != "none":
+        options += ["--consent", settings.consent]
     return options
 
 
@@ -63,9 +83,10 @@ def _flask_hash(ctx: click.Context, args: tuple[str, ...]) -> None:
     """Print an identifier normalised and hashed; phone numbers read with the app's
     TIKTOK_PIXEL_DEFAULT_REGION unless --region is given."""
     given = list(args)
-    region = current_app.config.get("TIKTOK_PIXEL_DEFAULT_REGION")
-    if region and "--phone" in given and not any(a.startswith("--region") for a in given):
-        given += ["--region", region]
+    if "--phone" in given and not any(a.startswith("--region") for a in given):
+        region = _app_config(page=False).region
+        if region:
+            given += ["--region", region]
     ctx.exit(main(["hash", *given], prog="flask tiktok-pixel"))
 
 
