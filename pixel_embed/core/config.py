@@ -26,7 +26,7 @@ from ..events_api.queues import DEFAULT_QUEUE, DELIVERY_MODES, QUEUE_KINDS
 from ..matching import is_region_code
 from ..render import CONSENT_COOKIE, PixelSettings
 from ..segment.adapter import mappings_from_config
-from ..segment.mappings import SegmentMappings
+from ..segment.presets import SegmentMappings
 
 log = logging.getLogger("pixel_embed")
 
