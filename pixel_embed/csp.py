@@ -11,7 +11,8 @@ scripts a trusted script inserts), scheme sources, wildcard hosts and ports, and
 
 No well-kept Python library matches a URL against a policy: the CSP packages on PyPI parse and
 print policies (content-security-policy) or look for bypasses (csp-toolkit, which needs httpx,
-rich, click and BeautifulSoup); the matching below is the part that matters, and is small.
+rich, click and BeautifulSoup); the matching (:mod:`pixel_embed.csp_policy`) is the part that
+matters, and is small.
 
 Framework-free: the Flask extension hands it the response's headers and the nonce it put on
 the pixel's script, and logs or raises what it returns.
@@ -24,8 +25,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
-from urllib.parse import unquote, urlsplit
 
+# The policy reading, re-exported: pixel_embed.csp is where the API page shows it.
+from .csp_policy import FALLBACKS as FALLBACKS
+from .csp_policy import SOURCE_SEPARATOR
+from .csp_policy import Policy as Policy
+from .csp_policy import allows_all as allows_all
+from .csp_policy import parse_header as parse_header
+from .csp_policy import parse_policy as parse_policy
+from .csp_policy import source_matches as source_matches
 from .errors import PixelError
 
 #: TikTok's pixel host: the SDK's scripts, and its beacons.
@@ -126,24 +134,9 @@ TIKTOK_CSP: tuple[TikTokSource, ...] = (
     ),
 )
 
-#: Each directive a policy consults for a request of this kind, most specific first.
-FALLBACKS: Mapping[str, tuple[str, ...]] = {
-    "script-src-elem": ("script-src-elem", "script-src", "default-src"),
-    "connect-src": ("connect-src", "default-src"),
-    "img-src": ("img-src", "default-src"),
-}
 # TIKTOK_CSP's directive names → what the browser checks.
 _CHECKED = {"script-src": "script-src-elem", "connect-src": "connect-src", "img-src": "img-src"}
 
-_WHITESPACE = re.compile(r"[\t\n\f\r ]+")
-_SCHEME_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
-_HOST_SOURCE = re.compile(
-    r"(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?"
-    r"(?P<host>\*|(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*)"
-    r"(?::(?P<port>[0-9]+|\*))?"
-    r"(?P<path>/[^?#,;]*)?",
-    re.IGNORECASE,
-)
 _NONCE = re.compile(r"'nonce-([^']*)'", re.IGNORECASE)
 _HASH = re.compile(r"'(?:sha256|sha384|sha512)-[^']*'", re.IGNORECASE)
 # A nonce in a cached policy's text: the page's own (the pixel's), or another.
@@ -155,108 +148,6 @@ CACHE_SIZE = 256
 
 class CspBlocksPixel(PixelError):
     """The page's Content Security Policy blocks TikTok (raised in strict mode)."""
-
-
-@dataclass(frozen=True)
-class Policy:
-    """One parsed policy: each directive's source list, names lower-cased (the first of a
-    repeated directive counts, as in browsers)."""
-
-    directives: Mapping[str, tuple[str, ...]]
-
-    def governing(self, checked: str) -> tuple[str, tuple[str, ...]] | None:
-        """The directive that decides a request of kind ``checked`` (``"connect-src"``…), and
-        its sources; ``None`` when no directive of its fallback list is set (no restriction)."""
-        for name in FALLBACKS.get(checked, (checked, "default-src")):
-            if name in self.directives:
-                return name, self.directives[name]
-        return None
-
-
-def parse_policy(text: str) -> Policy:
-    """Parse one serialized policy (CSP Level 3, 2.2.1): directives split on ``;``, names
-    lower-cased, values split on ASCII whitespace; a repeated directive is ignored."""
-    directives: dict[str, tuple[str, ...]] = {}
-    for token in text.split(";"):
-        parts = _WHITESPACE.split(token.strip())
-        name = parts[0].lower()
-        if not name or name in directives or not re.fullmatch(r"[a-z0-9-]+", name):
-            continue
-        directives[name] = tuple(part for part in parts[1:] if part)
-    return Policy(directives)
-
-
-def parse_header(value: str) -> tuple[Policy, ...]:
-    """The policies of one header value: a comma separates policies, each enforced."""
-    return tuple(parse_policy(text) for text in value.split(",") if text.strip())
-
-
-def _scheme_matches(expression: str, scheme: str) -> bool:
-    # CSP3 "scheme-part match": the same scheme, or a secure upgrade of it.
-    return expression == scheme or (expression, scheme) in {
-        ("http", "https"),
-        ("ws", "wss"),
-        ("ws", "http"),
-        ("ws", "https"),
-        ("wss", "https"),
-    }
-
-
-def _path_matches(expression: str, path: str) -> bool:
-    # As Chromium does (csp_source.cc): a path ending in "/" matches what starts with it, any
-    # other path only itself, after percent-decoding the URL's. (CSP Level 3's algorithm
-    # would also let "/a/" match "/a".)
-    if not expression or (expression == "/" and not path):
-        return True
-    decoded = unquote(path)
-    if expression.endswith("/"):
-        return decoded.startswith(unquote(expression))
-    return decoded == unquote(expression)
-
-
-@functools.lru_cache(maxsize=64)
-def _split(url: str) -> tuple[str, str, int | None, str]:
-    """``url``'s scheme, host, port (the scheme's default when not written) and path."""
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80, "wss": 443, "ws": 80}.get(parts.scheme)
-    return parts.scheme, parts.hostname or "", parts.port or default, parts.path
-
-
-# A site's policies share their few source expressions: each is matched against each of
-# TikTok's URLs once.
-@functools.lru_cache(maxsize=1024)
-def source_matches(expression: str, url: str) -> bool:
-    """Whether the source ``expression`` allows ``url`` (an ``https`` URL on its default port,
-    requested by a page served over http or https). Keywords (``'self'`` never matches another
-    site's host), nonces, hashes and malformed expressions match nothing."""
-    scheme, host, port, path = _split(url)
-    if expression == "*":
-        return scheme in ("http", "https", "ws", "wss")
-    if expression.startswith("'"):
-        return False
-    if _SCHEME_SOURCE.fullmatch(expression):
-        return _scheme_matches(expression[:-1].lower(), scheme)
-    found = _HOST_SOURCE.fullmatch(expression)
-    if found is None:
-        return False
-    wanted_scheme = (found["scheme"] or "").lower()
-    if wanted_scheme and not _scheme_matches(wanted_scheme, scheme):
-        return False
-    wanted_host = found["host"].lower()
-    if wanted_host.startswith("*."):
-        if not host.endswith(wanted_host[1:]):
-            return False
-    elif wanted_host not in ("*", host):
-        return False
-    wanted_port = found["port"]
-    if wanted_port not in (None, "*") and int(wanted_port) != port:
-        return False
-    return _path_matches(found["path"] or "", path)
-
-
-def allows_all(sources: Sequence[str], urls: Iterable[str]) -> bool:
-    """Whether the source list allows every one of ``urls``."""
-    return all(any(source_matches(source, url) for source in sources) for url in urls)
 
 
 @dataclass(frozen=True)
@@ -532,7 +423,7 @@ def merge_csp(
         return "; ".join(" ".join([name, *value]) for name, value in merged.items())
     as_lists = {
         str(name).lower(): (
-            _WHITESPACE.split(value.strip()) if isinstance(value, str) else list(value)
+            SOURCE_SEPARATOR.split(value.strip()) if isinstance(value, str) else list(value)
         )
         for name, value in policy.items()
     }

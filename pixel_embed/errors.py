@@ -90,7 +90,7 @@ class InvalidInput(PixelError, ValueError):
         self.problem = problem
         self.sensitive = sensitive
         # The message is written when it is read: a hostile event can make hundreds of errors,
-        # and most are never shown (see events.MAX_REPORTED).
+        # and most are never shown (see event_params.MAX_REPORTED).
         super().__init__(field, problem)
 
     def __str__(self) -> str:

@@ -64,7 +64,8 @@ SCRIPT_NAME = "pixel_embed_partial.js"
 #: The client script's text.
 SCRIPT = (STATIC_DIR / SCRIPT_NAME).read_bytes()
 #: The client script's version, its URL's ``v`` argument: served with ``v`` equal to it, the
-#: script may be cached for a year (``immutable``); otherwise ``no-cache``.
+#: script may be cached for a year (``immutable``); otherwise ``no-cache``
+#: (:func:`script_cache_control`). Its ETag too.
 SCRIPT_VERSION = hashlib.sha256(SCRIPT).hexdigest()[:12]
 #: The inline loader that requests the client script: its file less the opening comment and
 #: the indentation (it has no multi-line string).
@@ -116,6 +117,14 @@ def encode_to_fit(calls: Sequence[PixelCall], limit: int) -> tuple[str, int]:
             break
         parts.append(part)
     return "[" + ",".join(parts) + "]", len(calls) - len(parts)
+
+
+def script_cache_control(version: str | None) -> str:
+    """The ``Cache-Control`` of the client script asked for with ``?v=version``: a year,
+    ``immutable``, for this version's URL (a new version is a new URL); else ``no-cache``."""
+    if version == SCRIPT_VERSION:
+        return "public, max-age=31536000, immutable"
+    return "no-cache"
 
 
 class PartialPages:

@@ -4,7 +4,8 @@
 Event parameters are free text a site often takes from its visitors (a search query, a
 message). :func:`find_personal_data` finds the e-mail addresses and phone numbers in such text,
 :func:`mask_personal_data` replaces them with :data:`EMAIL_MARKER` / :data:`PHONE_MARKER`, and
-:func:`scrub_url` takes them (and secrets) out of a URL. The QA kit's PII guard
+:func:`scrub_url` takes them (and secrets) out of a URL; what counts as a phone number is
+:mod:`pixel_embed.phones`'s. The QA kit's PII guard
 (:mod:`pixel_embed.testing.pii`) and the audit use the same definition, so what the library
 lets through is what its own checks accept.
 
@@ -54,7 +55,10 @@ from collections.abc import Callable
 from typing import Literal
 from urllib.parse import unquote, unquote_plus, unquote_to_bytes, urlencode, urlsplit, urlunsplit
 
-import phonenumbers
+from .phones import DIGIT_RUN, find_phones
+from .phones import PHONE_REGIONS as PHONE_REGIONS
+from .phones import is_national_number as is_national_number
+from .phones import may_hold_phone as may_hold_phone
 
 PersonalData = Literal["email", "phone"]
 
@@ -62,15 +66,6 @@ PersonalData = Literal["email", "phone"]
 EMAIL_MARKER = "[email]"
 #: What replaces a phone number in masked text.
 PHONE_MARKER = "[phone]"
-
-#: The regions whose national numbers (written without a country code) are recognised, by
-#: ``phonenumbers``' metadata: the largest TikTok markets and the formats of the corpus
-#: (tests/corpora/pii_variants.jsonl). A number of another region is found when written with
-#: ``+``, ``00`` or ``011``.
-PHONE_REGIONS = (
-    "US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "SE", "RU", "TR", "CN", "JP", "KR",
-    "IN", "ID", "AU", "BR", "MX", "ZA", "NG", "EG", "SA", "VN", "PH",
-)  # fmt: skip
 
 # -- the normalised copy -------------------------------------------------------------------------
 
@@ -183,117 +178,6 @@ _EMAIL = re.compile(
 # "icon@2x.png", "hero@1.5x.webp": image names for high-resolution screens.
 _RETINA = re.compile(r"[0-9]+(?:\.[0-9]+)?x\.[A-Za-z]{3,4}")
 
-# -- phone numbers -------------------------------------------------------------------------------
-
-# A run of digits with separators. Each separator is one of a few shapes that cannot match
-# the same characters two ways, so a failed match backtracks once per digit at most. A dot
-# between spaces ends a sentence ("call 810 12 34 56. 01.02.2024 …"), not a group.
-_SEPARATOR = r"(?:\)[ -]?| ?[-/] ?|\.| \(?|\()"
-_PHONE = re.compile(
-    # "+" starts a number after anything but a digit or "+" (also after a word: form-encoded
-    # text writes a space as "+", and a URL loses its line breaks), "(" after anything but a
-    # word; a digit after neither a word nor a number and a separator (it would continue it)
-    r"(?:(?<![0-9_+])\+|(?<![\w+])\(\+?|(?<![\w.-])(?<![0-9][ ./-]))"
-    rf"[0-9](?:{_SEPARATOR}?[0-9]){{6,19}}"
-    r"(?: ?(?:x|ext\.?|#) ?[0-9]{1,6})?"  # an extension
-    r"(?![\w-]|[.,/][0-9])"
-)
-_EXTENSION = re.compile(r" ?(?:x|ext\.?|#) ?[0-9]{1,6}$")
-_NOT_DIGIT = re.compile(r"[^0-9]+")
-_DIGIT_RUN = re.compile(r"[0-9]{7}")
-_NORTH_AMERICAN = re.compile(
-    r"(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ ./-])[2-9][0-9]{2}[ .-]?[0-9]{4}"
-)
-# Not phone numbers, whatever a region's metadata says: a date (and an hour after it), a
-# number grouped in thousands, coordinates, a decimal number or a version ("1.980.1518", in
-# TikTok's own beacons), an id that starts with a year
-# ("2024-000123", "INV/2024/00123") or an ISBN's 978/979.
-_NOT_PHONE = re.compile(
-    r"(?:19|20)[0-9]{2}[ ./-].*|97[89][0-9]?[ -].*|[0-9]+\.[0-9]+|[1-9][0-9]*(?:\.[0-9]+)+|"
-    r"[0-9]{4}([-./])[0-9]{1,2}\1[0-9]{1,2}(?: [0-9]{1,2})?"
-    r"|[0-9]{1,2}([-./])[0-9]{1,2}\2(?:[0-9]{2}|[0-9]{4})(?: [0-9]{1,2})?"
-    r"|[1-9][0-9]{0,2}([ ,.'])[0-9]{3}(?:\3[0-9]{3})*"
-    r"|[0-9]{1,3}\.[0-9]{3,} ?[-,]? ?[0-9]{1,3}\.[0-9]{3,}"
-)
-_SPACED_NINE = re.compile(r"[0-9]{3} [0-9]{3} [0-9]{3}")  # Spanish, Polish mobiles
-_GROUPS = re.compile(r"[0-9]+")
-# A national number must not be followed by a code of digits and letters ("AB 1234 5678 9GB").
-_CODE_AFTER = re.compile(r" ?[-./]? ?[0-9]{1,8}[^\W\d]")
-_TRAILING_COUNT = re.compile(r" [0-9]{1,2}$")
-_LAST_GROUP = re.compile(r"[^0-9]+[0-9]+$")
-_BRACKET = re.compile(r"[()]")
-_INTERNATIONAL_DIGITS = range(7, 16)
-_NATIONAL_DIGITS = range(7, 13)
-
-
-def _is_phone(match: str) -> bool:
-    number = _EXTENSION.sub("", match)
-    digits = _NOT_DIGIT.sub("", number)
-    if number[:1] == "+" or number[:2] == "(+":  # a run cut to nothing is no number
-        return len(digits) in _INTERNATIONAL_DIGITS
-    if digits[:3] == "011" and len(digits) - 3 in _INTERNATIONAL_DIGITS and digits[3] != "0":
-        return True  # dialled from North America
-    if digits[:2] == "00" and len(digits) - 2 in _INTERNATIONAL_DIGITS and digits[2] != "0":
-        return True  # dialled from most of the world
-    if _NORTH_AMERICAN.fullmatch(number):
-        return True
-    if len(digits) not in _NATIONAL_DIGITS:
-        return False
-    if _NOT_PHONE.fullmatch(number) and not _SPACED_NINE.fullmatch(number):
-        return False
-    groups = _GROUPS.findall(number)
-    if len(groups) < 2 or min(len(group) for group in groups[1:]) < 2:
-        return False  # a single run, or an ISBN's check digit
-    return is_national_number(digits)
-
-
-@functools.lru_cache(maxsize=4096)
-def is_national_number(digits: str) -> bool:
-    """Whether ``digits``, written without a country code, is a valid number of one of
-    :data:`PHONE_REGIONS` (by ``phonenumbers``' metadata)."""
-    for region, (prefix, lengths) in _region_lengths().items():
-        significant = len(digits) - len(prefix) if prefix and digits.startswith(prefix) else None
-        if len(digits) not in lengths and significant not in lengths:
-            continue
-        try:
-            if phonenumbers.is_valid_number(phonenumbers.parse(digits, region)):
-                return True
-        except phonenumbers.NumberParseException:
-            continue
-    return False
-
-
-@functools.cache
-def _region_lengths() -> dict[str, tuple[str, frozenset[int]]]:
-    # Each region's trunk prefix and the lengths its numbers can have: a number of another
-    # length is not parsed at all (parsing costs ~25 us).
-    lengths = {}
-    for region in PHONE_REGIONS:
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-        if metadata is None or metadata.general_desc is None:
-            continue
-        possible = frozenset(metadata.general_desc.possible_length or ())
-        lengths[region] = (metadata.national_prefix or "", possible)
-    return lengths
-
-
-_NOT_DIGIT_BYTES = bytes(b for b in range(256) if not 48 <= b <= 57)
-
-
-def may_hold_phone(text: str) -> bool:
-    """Whether ``text`` has the 7 ASCII digits every phone number has (a cheap first test)."""
-    return _may_be_phone(text)
-
-
-def _may_be_phone(text: str) -> bool:
-    # Every phone number has 7 digits at least; few other texts have (product names,
-    # queries), and counting them costs a tenth of a search with the patterns.
-    return (
-        len(text) >= 8
-        and len(text.encode("ascii", "ignore").translate(None, _NOT_DIGIT_BYTES)) >= 7
-    )
-
-
 # -- finding -------------------------------------------------------------------------------------
 
 #: How an error describes text that :func:`is_encodable` refuses.
@@ -361,33 +245,6 @@ def _found_read(text: str, first_only: bool = False) -> list[tuple[int, int, Per
     ]
 
 
-def _shorter_phone(number: str, after: str) -> str:
-    """The phone number at the start of a longer run ``number`` (followed by ``after``):
-    an international number followed by more digits ("+1 415 555 0100 00000"), a North
-    American one followed by any number, or a number followed by a count ("call
-    415-555-0100 2 times"; not by a check digit)."""
-    if number[0] == "+" or number[:2] == "(+":
-        for _ in range(3):
-            number = _LAST_GROUP.sub("", number)
-            if _is_phone(number):
-                return number
-        return ""
-    shorter = _LAST_GROUP.sub("", number)
-    if _NORTH_AMERICAN.fullmatch(shorter):  # a shape too strong to be anything else
-        return shorter
-    # A parenthesis inside the run opens another number or closes this one ("08-12 34 56
-    # (0 12345 67890)", "010-6552 9988) 010-6552 9988"): the run is cut there, as a person
-    # reads it.
-    for bracket in reversed([match.start() for match in _BRACKET.finditer(number, 1)]):
-        shorter = number[:bracket].rstrip(" ")  # the longest number first
-        if _is_phone(shorter):
-            return shorter
-    shorter = _TRAILING_COUNT.sub("", number)
-    if shorter != number and after[1:].isalpha() and _is_phone(shorter):
-        return shorter
-    return ""
-
-
 def _found_in(read: str, first_only: bool = False) -> list[tuple[int, int, PersonalData]]:
     """Where the e-mail addresses and phone numbers of the normalised ``read`` are."""
     found: list[tuple[int, int, PersonalData]] = []
@@ -398,25 +255,9 @@ def _found_in(read: str, first_only: bool = False) -> list[tuple[int, int, Perso
             found.append((*match.span(), "email"))
             if first_only:
                 return found
-    if _may_be_phone(read):
-        at = 0
-        while candidate := _PHONE.search(read, at):
-            start = candidate.start()
-            at = start + 1  # a run that is no phone may hold one ("$1,299.99 (201) 555-0123")
-            number = candidate[0]
-            if not _is_phone(number):
-                number = _shorter_phone(number, read[candidate.end() : candidate.end() + 2])
-                if not number:
-                    continue
-            end = start + len(number)
-            if (
-                number[0] not in "+("
-                and _CODE_AFTER.match(read, end)
-                and not _NORTH_AMERICAN.match(number)
-            ):
-                continue
+    if may_hold_phone(read):
+        for start, end in find_phones(read, first_only):
             found.append((start, end, "phone"))
-            at = end
             if first_only:
                 return found
     found.sort()
@@ -435,7 +276,7 @@ def holds_personal_data(text: str, *, digit_runs: bool = False) -> bool:
     :param digit_runs: also a bare run of 7 or more digits (``4155550100``), which free text
         lets through (an order number looks the same) but a city or state cannot hold.
     """
-    if digit_runs and _DIGIT_RUN.search(_read(text)):
+    if digit_runs and DIGIT_RUN.search(_read(text)):
         return True
     return bool(_found(text, first_only=True))
 

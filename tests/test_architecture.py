@@ -16,15 +16,15 @@ MAX_LINES = 400
 #: The modules longer today, the most each may reach (a little above its length: an allowance
 #: that is no longer needed, or far above its module, fails), and why it is one module.
 LONGER = {
-    "events.py": (710, "TikTok's event vocabulary: the parameter table and its validators"),
-    "segment/mappings.py": (620, "the Segment destination's preset mappings and their loader"),
-    "screening.py": (610, "the personal-data detectors, which share their patterns"),
-    "csp.py": (550, "TikTok's CSP host table, the page check and merge_csp"),
+    "event_params.py": (470, "TikTok's event parameters: the table and one validator each"),
+    "segment/mappings.py": (425, "the Segment mappings' loader and its checks"),
+    "screening.py": (450, "the personal-data detectors, which share their patterns"),
+    "csp.py": (440, "TikTok's CSP host table, the page check and merge_csp"),
     "events_api/outbox.py": (520, "the SQLite outbox: schema, migrations, claims, one lock"),
     "events_api/outbox_sender.py": (425, "the outbox's sender: claims, batches, leases, shutdown"),
-    "matching.py": (460, "advanced matching: one normaliser per TikTok field"),
+    "matching.py": (465, "advanced matching: one normaliser per TikTok field"),
     "cli.py": (465, "the pixel-embed command: its argparse tree and its commands"),
-    "events_api/delivery.py": (440, "the background sender and its retry loop"),
+    "events_api/delivery.py": (425, "the background sender and its retry loop"),
     "testing/expect.py": (410, "the QA kit's assertion API, one class"),
     "testing/events_api.py": (425, "the fake Events API: one HTTP server and its assertions"),
     "core/view.py": (410, "the view API base class that every integration subclasses"),

@@ -304,3 +304,41 @@ def test_the_core_imports_no_framework() -> None:
         [sys.executable, "-c", blocker], capture_output=True, text=True, check=False
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("policy", "current", "changes"),
+    [
+        (NO_POLICY, {}, {}),
+        (ResponsePolicy(private=True), {}, {"Cache-Control": "private"}),
+        (
+            ResponsePolicy(private=True),
+            {"Cache-Control": "public, max-age=60", "Surrogate-Control": "max-age=600"},
+            {"Cache-Control": "max-age=60, private", "Surrogate-Control": "no-store"},
+        ),
+        (
+            ResponsePolicy(private=True, no_store=True),
+            {"CDN-Cache-Control": "max-age=60"},
+            {"Cache-Control": "no-store", "CDN-Cache-Control": "no-store"},
+        ),
+        (
+            ResponsePolicy(vary=("HX-Request", "Cookie")),
+            {"Vary": "cookie"},
+            {"Vary": "cookie, HX-Request"},
+        ),
+        (ResponsePolicy(vary=("HX-Request",)), {"Vary": "*"}, {}),
+        (ResponsePolicy(headers={HEADER: "[]"}), {}, {HEADER: "[]"}),
+    ],
+)
+def test_the_policy_as_header_changes(
+    policy: ResponsePolicy, current: dict[str, str], changes: dict[str, str]
+) -> None:
+    assert policy.header_changes(Headers(current)) == changes
+
+
+def test_the_partial_script_is_cached_for_a_year_under_its_version_only() -> None:
+    from pixel_embed.partial import script_cache_control
+
+    assert script_cache_control(SCRIPT_VERSION) == "public, max-age=31536000, immutable"
+    assert script_cache_control("0" * 12) == "no-cache"
+    assert script_cache_control(None) == "no-cache"

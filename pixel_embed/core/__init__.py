@@ -71,8 +71,9 @@ what the core returns (see the Architecture page of the docs). Module by module:
     :class:`~.policy.ResponsePolicy`, the data ``finish`` returns: ``private`` (drop
     ``public``/``s-maxage``, add ``private``; each of ``CDN_CACHE_HEADERS`` present becomes
     ``no-store``), ``no_store`` (then ``Cache-Control: no-store``), ``vary`` (names to add to
-    ``Vary``), ``headers`` (to set: the partial-page calls). ``private_cache_control(value)``
-    computes the new ``Cache-Control`` for frameworks without a parser. ``finish`` itself
+    ``Vary``), ``headers`` (to set: the partial-page calls). ``policy.header_changes(headers)``
+    turns it into the header values to set on a response that has ``headers`` (for
+    frameworks without Werkzeug's parsers). ``finish`` itself
     warns (the CSP check, events never rendered, an identity lost) and hands server events to
     the sender.
 

@@ -23,7 +23,7 @@ from ..events_api.outbox import MAX_AGE
 from ..events_api.queues import DEFAULT_QUEUE, DELIVERY_MODES, QUEUE_KINDS
 from ..render import CONSENT_COOKIE, PixelSettings
 from ..segment.adapter import mappings_from_config
-from ..segment.mappings import SegmentMappings
+from ..segment.presets import SegmentMappings
 from .checks import (
     MAX_WAIT,
     TOKEN_PROBLEM,

@@ -94,6 +94,27 @@ class ResponsePolicy:
     vary: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def header_changes(self, current: Mapping[str, str]) -> dict[str, str]:
+        """The headers to set on a response whose headers are ``current`` (``get`` in any
+        case), for integrations that apply the policy header by header (Django's and
+        Starlette's responses; Flask uses Werkzeug's own parsers)."""
+        changes = dict(self.headers)
+        if self.vary:
+            vary = current.get("Vary") or ""
+            names = [name.strip() for name in vary.split(",") if name.strip()]
+            if "*" not in names:
+                known = {name.lower() for name in names}
+                names += [name for name in self.vary if name.lower() not in known]
+                changes["Vary"] = ", ".join(names)
+        if self.private:
+            changes["Cache-Control"] = private_cache_control(current.get("Cache-Control"))
+            for name in CDN_CACHE_HEADERS:
+                if current.get(name) is not None:
+                    changes[name] = "no-store"
+        if self.no_store:
+            changes["Cache-Control"] = "no-store"
+        return changes
+
 
 #: The policy of a response that needs nothing (most pages without a visitor's data): ``finish``
 #: returns this one object, so ``policy is NO_POLICY`` tells the integration it has nothing to do.

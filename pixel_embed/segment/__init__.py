@@ -9,11 +9,11 @@ from .mappings import SINGLE_PRODUCT as SINGLE_PRODUCT
 from .mappings import MappedCall as MappedCall
 from .mappings import MappingError as MappingError
 from .mappings import SegmentMapping as SegmentMapping
-from .mappings import SegmentMappings as SegmentMappings
 from .mappings import first_of as first_of
 from .mappings import path as path
 from .paths import MISSING as MISSING
 from .paths import read_path as read_path
+from .presets import SegmentMappings as SegmentMappings
 
 __all__ = [
     "MISSING",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ConfigurationError, safe_repr
-from .mappings import SegmentMappings
+from .presets import SegmentMappings
 
 if TYPE_CHECKING:
     from ..core.view import PixelCore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request, url_for
 
-from ...partial import SCRIPT, SCRIPT_NAME, SCRIPT_VERSION
+from ...partial import SCRIPT, SCRIPT_NAME, SCRIPT_VERSION, script_cache_control
 
 #: The endpoint of the client script.
 SCRIPT_ENDPOINT = "pixel_embed_partial.script"
@@ -24,11 +24,7 @@ def script_url() -> str:
 
 def _serve_script() -> Response:
     response = Response(SCRIPT, mimetype="text/javascript")
-    # The tag's URL carries the file's hash: a new version is a new URL.
-    if request.args.get("v") == SCRIPT_VERSION:
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    else:
-        response.headers["Cache-Control"] = "no-cache"
+    response.headers["Cache-Control"] = script_cache_control(request.args.get("v"))
     response.set_etag(SCRIPT_VERSION)
     response.make_conditional(request)
     return response
