@@ -21,7 +21,7 @@ Every page of the run with the pixel is checked:
 - **lost**: an expected event (the page's own, or the deferred one of the form just sent) or the
   identity is missing;
 - **duplicated**: an event shows more than once, or an event id seen on an earlier page comes
-  back (each CompletePayment ``<order>-payment`` must show exactly once in all of a customer's
+  back (each CompletePayment's ``order_event_id`` must show exactly once in all of a customer's
   pages).
 
 Loops are bounded (a request budget per customer), only 127.0.0.1 is used, and the server
@@ -43,9 +43,15 @@ from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from pixel_embed import hash_email, hash_external_id, hash_phone
+from pixel_embed import hash_email, hash_external_id, hash_phone, order_event_id
 
 from .shop import SERVER_LIFETIME, shop_server
+
+
+def _payment_id(order: str) -> str:
+    """The ``event_id`` the demo's payment gets: the order's, as the webhook derives it too."""
+    return order_event_id("CompletePayment", order)
+
 
 TIMEOUT = 60.0
 PRODUCTS = ("black-tee", "white-tee", "grey-hoodie", "enamel-mug", "stoneware-mug", "canvas-tote")
@@ -325,7 +331,7 @@ class Shopper:
             f"/orders/{order}/pay",
             {},
             f"/orders/{order}",
-            {"CompletePayment": {"order_id": order, "event_id": f"{order}-payment"}},
+            {"CompletePayment": {"order_id": order, "event_id": _payment_id(order)}},
         )
         self.customer.paid_orders.append(order)
         with self.findings.lock:
@@ -372,7 +378,7 @@ def _final_checks(findings: Findings, shoppers: list[Shopper]) -> None:
         if not shopper.pixel:
             continue
         for order in shopper.customer.paid_orders:
-            fired = findings.payment_ids[(shopper.customer.token, f"{order}-payment")]
+            fired = findings.payment_ids[(shopper.customer.token, _payment_id(order))]
             if fired == 0:
                 findings.lost += 1
             elif fired > 1:
