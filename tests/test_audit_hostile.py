@@ -371,9 +371,12 @@ def test_a_page_that_floods_playwrights_binding_meets_the_memory_bound() -> None
     with serve_app(flood_app()) as base:
         started = time.monotonic()
         outcome = audit_isolated(Job(f"{base}/flood", timeout=10, memory_headroom_mb=128))
-    # Bounded: in time (the URL's deadline), and in the child's memory.
+    # Bounded: in time (the URL's deadline), and in the child's memory: never past the address
+    # space it had with Chromium up plus the headroom (an absolute 400 MB failed in CI's dry
+    # run at 417 MB: the flood reached the cap, and the child's size at launch varies).
     assert time.monotonic() - started < url_deadline(10, 0, 0) + GRACE
-    assert outcome.peak_rss_kb < 400 * 1024
+    assert outcome.memory_limit_kb is not None and outcome.memory_limit_kb < 1024 * 1024
+    assert outcome.peak_rss_kb <= outcome.memory_limit_kb
 
 
 def test_the_childs_memory_bound_holds() -> None:

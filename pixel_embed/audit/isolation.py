@@ -65,12 +65,15 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a child gave back: the result (a ``WireAudit`` with ``--sdk``), and the peak
-    resident memory of the child's Python process, in kilobytes."""
+    """What a child gave back: the result (a ``WireAudit`` with ``--sdk``), the peak resident
+    memory of the child's Python process, and the address space it was held to (its size
+    once Chromium was up, plus the job's headroom; ``None`` where it could not be set), in
+    kilobytes."""
 
     result: AuditResult
     wire: Any = None
     peak_rss_kb: int = 0
+    memory_limit_kb: int | None = None
 
 
 def _run(job: Job) -> Outcome:
@@ -105,22 +108,23 @@ def _audit(job: Job) -> Outcome:
     }
     wire = None
     with launch_browser([f"--host-resolver-rules={rules}"] if rules else []) as browser:
-        _limit_memory(job.memory_headroom_mb)  # after the launch: Chromium is not held to it
+        limit = _limit_memory(job.memory_headroom_mb)  # after the launch: not Chromium's
         if job.sdk_dir is None:
             result = audit(browser, job.url, job.steps, **options)
         else:
             wire = audit_with_sdk(browser, job.url, job.steps, sdk_dir=job.sdk_dir, **options)
             result = wire.result
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return Outcome(result, wire, peak)
+    return Outcome(result, wire, peak, None if limit is None else limit // 1024)
 
 
-def _limit_memory(headroom_mb: int) -> None:
-    """Cap this process's address space at what it has now plus ``headroom_mb``."""
+def _limit_memory(headroom_mb: int) -> int | None:
+    """Cap this process's address space at what it has now plus ``headroom_mb``; the cap, in
+    bytes, or ``None`` where it cannot be set."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
-        return  # not Linux: the deadline still holds
+        return None  # not Linux: the deadline still holds
     size = next(
         int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmSize:")
     )
@@ -128,6 +132,8 @@ def _limit_memory(headroom_mb: int) -> None:
     limit = size + headroom_mb * 1024 * 1024
     if hard == resource.RLIM_INFINITY or limit < hard:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        return limit
+    return hard
 
 
 def _descendants(pid: int) -> list[int]:
