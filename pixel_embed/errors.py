@@ -47,7 +47,10 @@ def safe_repr(value: object, limit: int = MAX_QUOTED) -> str:
         text = text[: limit - 1] + "…"
     if not text.isprintable():
         text = text.encode("unicode_escape").decode("ascii")
-    return mask_personal_data(text)
+    try:
+        return mask_personal_data(text)
+    except Exception:  # a flaw in the screen must not turn an error message into a crash
+        return f"<{type(value).__name__} object (not shown)>"
 
 
 def _shown(field: str) -> str:

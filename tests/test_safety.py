@@ -493,3 +493,15 @@ def test_only_a_ttp_cookie_of_the_sdks_shape_is_forwarded(cookie: str, forwarded
         [event] = sent_after(app, fake)
         assert event["user"].get("ttp") == (cookie if forwarded else None)
         app.extensions["tiktok_pixel_events_api"].sender.close(timeout=2)
+
+
+def test_an_error_message_survives_a_flaw_in_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    # safe_repr promises never to raise: the screen it ends with once did (a '+' run cut to
+    # nothing raised IndexError), and a message built from a visitor's value became a 500.
+    import pixel_embed.errors as errors
+
+    def broken(text: str) -> str:
+        raise IndexError("string index out of range")
+
+    monkeypatch.setattr(errors, "mask_personal_data", broken)
+    assert errors.safe_repr(12345) == "<int object (not shown)>"
