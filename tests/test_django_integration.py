@@ -610,3 +610,12 @@ def test_a_page_without_the_pixel_says_why_and_the_views_still_run(
     assert html[0] == 200
     assert f"<!-- TikTok Pixel off: {reason}" in html[1]
     assert "ttq." not in html[1]
+
+
+def test_warnings_speak_djangos_words(caplog: pytest.LogCaptureFixture) -> None:
+    # A Django site is told about its own template tag, not Flask's global (the core's
+    # messages spoke Flask's words to every framework).
+    with site_settings(), caplog.at_level(logging.WARNING, "pixel_embed"):
+        Client().get("/added")
+    assert "never rendered: put {% tiktok_pixel %} in the page's template" in caplog.text
+    assert "tiktok_pixel()" not in caplog.text

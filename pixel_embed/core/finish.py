@@ -89,7 +89,7 @@ def finish_request(
     elif not state.rendered and state.defer_identity is None and state.identity:
         _identity_lost(pixel, state, response)
     if state.events and not state.rendered:
-        _never_rendered(state, len(state.events))
+        _never_rendered(pixel, state, len(state.events))
     private = state.private or state.once_sent
     if not (private or vary or headers):
         return NO_POLICY
@@ -118,7 +118,7 @@ def _check_csp(pixel: PixelCore, state: RequestState, response: ResponseFacts) -
         log.warning("TikTok pixel: %s\n%s (this warning is shown once per endpoint)", message, fix)
 
 
-def _never_rendered(state: RequestState, count: int) -> None:
+def _never_rendered(pixel: PixelCore, state: RequestState, count: int) -> None:
     request = state.request
     kind = request_kind(request)
     if kind is not None and state.setup.partial is None:
@@ -133,11 +133,11 @@ def _never_rendered(state: RequestState, count: int) -> None:
         )
         return
     log.warning(
-        "TikTok pixel: %d event(s) queued on %s were never rendered: put "
-        "{{ tiktok_pixel() }} in the page's template, or track(..., defer=True) "
-        "before a redirect",
+        "TikTok pixel: %d event(s) queued on %s were never rendered: put %s in the page's "
+        "template, or track(..., defer=True) before a redirect",
         count,
         safe_repr(request.path, 200),
+        pixel.template_hint,
     )
 
 
@@ -156,10 +156,11 @@ def _identity_lost(pixel: PixelCore, state: RequestState, response: ResponseFact
     log.warning(
         "TikTok pixel: the identity set on %s (endpoint %s) reaches no page: %s. Where it "
         "is set on every request, pass defer=False; where this request ends the visitor's "
-        "session (a logout), call pixel.forget() (Flask-Login's logout_user() does); only "
-        "where the visitor is identified for the next page (a login that redirects) call "
-        "identify(..., defer=True) (this warning is shown once per endpoint)",
+        "session (a logout), %s; only where the visitor is identified for the next page (a "
+        "login that redirects) call identify(..., defer=True) (this warning is shown once "
+        "per endpoint)",
         safe_repr(request.path, 200),
         safe_repr(endpoint, 100),
-        "the response is a redirect" if redirect else "the page has no {{ tiktok_pixel() }}",
+        "the response is a redirect" if redirect else f"the page has no {pixel.template_hint}",
+        pixel.logout_hint,
     )

@@ -54,6 +54,10 @@ class PixelCore:
     #: How the site gets a session, the end of the error raised where one is needed
     #: (``defer``, ``once``). Each integration says it in its framework's words.
     session_hint = "configure the site's sessions to use it"
+    #: The pixel as a page's template writes it, for warnings ("put … in the template").
+    template_hint = "{{ tiktok_pixel() }}"
+    #: What a logout does about the visitor's identity, in the framework's words.
+    logout_hint = "call pixel.forget() (Flask-Login's logout_user() does)"
 
     def __init__(
         self,

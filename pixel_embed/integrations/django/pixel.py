@@ -67,6 +67,8 @@ class DjangoPixel(PixelCore):
         "add 'django.contrib.sessions' to INSTALLED_APPS and its SessionMiddleware above "
         "TikTokPixelMiddleware in MIDDLEWARE"
     )
+    template_hint = "{% tiktok_pixel %}"
+    logout_hint = "Django's logout() forgets the visitor (or call request.tiktok_pixel.forget())"
 
     def __init__(self) -> None:
         super().__init__()

@@ -99,6 +99,7 @@ class TikTokPixel(PixelCore):
     """
 
     session_hint = SESSION_HINT
+    logout_hint = "call pixel.forget() in the logout view"
 
     def __init__(
         self,
