@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -619,3 +620,38 @@ def test_warnings_speak_djangos_words(caplog: pytest.LogCaptureFixture) -> None:
         Client().get("/added")
     assert "never rendered: put {% tiktok_pixel %} in the page's template" in caplog.text
     assert "tiktok_pixel()" not in caplog.text
+
+
+def product(request: HttpRequest) -> HttpResponse:
+    request.tiktok_pixel.track("ViewContent", content_id="mug")  # type: ignore[attr-defined]
+    return page(request)
+
+
+def pay(request: HttpRequest) -> HttpResponse:
+    request.tiktok_pixel.track(  # type: ignore[attr-defined]
+        "CompletePayment", value=9.5, currency="USD", order_id="o-9", defer=True
+    )
+    return HttpResponse(status=302, headers={"Location": "/product"})
+
+
+urlpatterns += [path("product", product), path("pay", pay)]
+
+
+def test_djangos_cache_middleware_never_stores_a_page_with_events() -> None:
+    # Found by an outsider with the cache middleware placed as docs/django.md shows: a
+    # tracked page was cached for 10 minutes, so every visitor sent the first one's event_id
+    # (TikTok counts them as one), and a visitor's deferred purchase met the cached page.
+    cache = ["django.middleware.cache.UpdateCacheMiddleware"]
+    fetch = ["django.middleware.cache.FetchFromCacheMiddleware"]
+    with site_settings(
+        MIDDLEWARE=[*cache, SESSION, PIXEL_MIDDLEWARE, *fetch], CACHE_MIDDLEWARE_SECONDS=600
+    ):
+        pages = [Client().get("/product") for _ in range(3)]
+        buyer = Client()
+        buyer.get("/product")
+        assert buyer.get("/pay").status_code == 302
+        thanks = buyer.get("/product").content.decode()
+    ids = [re.findall(r'"event_id":"([^"]+)"', p.content.decode()) for p in pages]
+    assert all(p["Cache-Control"] == "private" for p in pages)
+    assert len({tuple(found) for found in ids}) == 3, ids
+    assert thanks.count('ttq.track("CompletePayment"') == 1

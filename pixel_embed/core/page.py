@@ -67,7 +67,10 @@ def render_page(pixel: PixelCore) -> Markup:
     # Nothing deferred (the usual page): this request's identity as it is, tested once.
     identity = state.identity if identity is NO_IDENTITY else identity.merged(state.identity)
     identified = bool(identity)  # an Identity's truth looks at each field: once
-    state.private = identified or bool(deferred)
+    # Each event carries an event_id made for this render: a page with events must not be
+    # stored by a shared cache (Django's cache middleware, a CDN), or every visitor it is
+    # served to sends the first visitor's ids, which TikTok deduplicates into one.
+    state.private = identified or bool(deferred) or bool(state.events)
     state.shown = page_calls(settings, identity if identified else None, [*deferred, *state.events])
     nonce = state.nonce = pixel.current_nonce(state)
     html = render_calls(
