@@ -375,9 +375,13 @@ def test_a_page_that_floods_playwrights_binding_meets_the_memory_bound() -> None
     # space it had with Chromium up plus the headroom (an absolute 400 MB failed in CI's dry
     # run at 417 MB: the flood reached the cap, and the child's size at launch varies).
     assert time.monotonic() - started < url_deadline(10, 0, 0) + GRACE
-    assert outcome.memory_limit_kb is not None
-    assert outcome.memory_limit_kb < 1024 * 1024
-    assert outcome.peak_rss_kb <= outcome.memory_limit_kb
+    # What the audit says varies with the machine (the flood met the cap: "more than its 128
+    # MB"; or it held the page past its timeout): either way a finding, never a crash or hang.
+    if outcome.memory_limit_kb is None:
+        assert outcome.result.failure
+    else:
+        assert outcome.memory_limit_kb < 1024 * 1024
+        assert outcome.peak_rss_kb <= outcome.memory_limit_kb
 
 
 def test_the_childs_memory_bound_holds() -> None:
