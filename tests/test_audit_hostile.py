@@ -418,3 +418,22 @@ def test_a_pinned_audit_still_opens_a_named_local_site(capsys: pytest.CaptureFix
         assert main(["audit", "--json", url]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["results"][0]["audited"] is True
+
+
+def test_the_childs_peak_memory_is_its_own_not_its_parents() -> None:
+    # Linux's ru_maxrss survives execve: a child of a large process (the whole test run, with
+    # every module loaded) reported its parent's 420 MB as its own peak (CI's dry run).
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "ballast = bytearray(300 * 1024 * 1024)\n"
+        "for i in range(0, len(ballast), 4096):\n"
+        "    ballast[i] = 1\n"
+        "from test_audit_hostile import flood_app, serve_app\n"
+        "from pixel_embed.audit.isolation import Job, audit_isolated\n"
+        "with serve_app(flood_app()) as base:\n"
+        "    print(audit_isolated(Job(base + '/flood', timeout=10)).peak_rss_kb)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) < 250 * 1024

@@ -114,8 +114,24 @@ def _audit(job: Job) -> Outcome:
         else:
             wire = audit_with_sdk(browser, job.url, job.steps, sdk_dir=job.sdk_dir, **options)
             result = wire.result
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_kb()
     return Outcome(result, wire, peak, None if limit is None else limit // 1024)
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak resident memory since it started its program, in kilobytes.
+
+    Linux's ``ru_maxrss`` survives ``execve``: a child forked from a large parent (a test
+    run with every module loaded) reports the parent's size. ``VmHWM`` belongs to the program.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")),
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )
 
 
 def _limit_memory(headroom_mb: int) -> int | None:
