@@ -114,6 +114,19 @@ def test_a_wrong_app_is_named_with_the_problem(
     assert "Traceback" not in done.stderr
 
 
+def test_an_app_path_and_a_factory_that_is_the_app_are_named_with_the_problem(
+    fake: FakeEventsApi, outbox: Outbox
+) -> None:
+    queue = f"sqlite:///{outbox.path}"
+    path = events(fake, queue, "--app", "../../etc/passwd:x", "status", status=2).stderr
+    assert "'../../etc/passwd' is not a module name" in path
+    factory = events(fake, queue, "--app", APP, "--factory", "status", status=2).stderr
+    assert "'app' is the app itself, not a function that builds it: drop --factory" in factory
+    for told in (path, factory):
+        assert len(told.splitlines()) == 1
+        assert "Traceback" not in told
+
+
 @pytest.mark.parametrize("args", HOSTILE_OPTIONS, ids="_".join)
 def test_a_hostile_value_is_a_usage_error_naming_the_option(
     args: tuple[str, ...], capsys: pytest.CaptureFixture[str]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -133,6 +134,12 @@ def find_pixel(target: str, *, factory: bool = False) -> TikTokPixel:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise CommandError(f"--app {target!r} is not MODULE:ATTRIBUTE, such as 'shop.main:app'")
+    # A path ("../shop/main.py") would be taken for a relative import; uvicorn refuses it too.
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise CommandError(
+            f"--app {target!r}: {module_name!r} is not a module name: dotted Python names, "
+            "imported from the working directory, such as 'shop.main:app'"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -145,9 +152,7 @@ def find_pixel(target: str, *, factory: bool = False) -> TikTokPixel:
         except AttributeError:
             raise CommandError(f"--app {target!r}: {module_name!r} has no {attribute!r}") from None
     if factory:
-        if not callable(found):
-            raise CommandError(f"--app {target!r} --factory: {attribute!r} is not callable")
-        found = found()
+        found = _built(found, target, attribute)
     pixel = pixel_of(found)
     if pixel is None:
         raise CommandError(
@@ -155,6 +160,26 @@ def find_pixel(target: str, *, factory: bool = False) -> TikTokPixel:
             "PixelMiddleware(pixel=...), or the pixel itself"
         )
     return pixel
+
+
+def _built(factory: Any, target: str, attribute: str) -> Any:
+    """What ``factory`` builds, called without arguments (``--factory``)."""
+    if pixel_of(factory) is not None:
+        raise CommandError(
+            f"--app {target!r} --factory: {attribute!r} is the app itself, not a function "
+            "that builds it: drop --factory"
+        )
+    if not callable(factory):
+        raise CommandError(f"--app {target!r} --factory: {attribute!r} is not callable")
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise CommandError(
+            f"--app {target!r} --factory: {attribute!r} needs arguments; a factory takes none"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): called as it is
+        pass
+    return factory()
 
 
 def pixel_of(app: object) -> TikTokPixel | None:
