@@ -154,3 +154,23 @@ def sent_after(app: Flask, fake: FakeEventsApi) -> list[dict[str, Any]]:
     """The events TikTok got, once the app's sender has delivered what it took."""
     assert background_sender(app).flush(timeout=10)
     return fake.events
+
+
+#: Values the ``events`` commands (Flask's, Django's, Starlette's) must refuse with a usage
+#: error naming the option: out of SQLite's range, below the least, not finite. Each is
+#: ``(ACTION, OPTION, VALUE, *more)``.
+HOSTILE_OPTIONS = [
+    ("retry", "--id", "99999999999999999999999999"),
+    ("retry", "--id", "0"),
+    ("retry", "--id", "-3"),
+    ("status", "--dead", "99999999999999999999999"),
+    ("status", "--dead", "-1"),
+    ("quality", "--hours", "1e308"),
+    ("quality", "--hours", "nan"),
+    ("quality", "--hours", "inf"),
+    ("quality", "--hours", "0"),
+    ("purge", "--older-than", "-5", "--yes"),
+    ("purge", "--older-than", "nan", "--yes"),
+    ("purge", "--older-than", "1e400", "--yes"),
+    ("purge", "--older-than", "inf", "--yes"),
+]

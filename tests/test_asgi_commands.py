@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from events_api_support import TOKEN, manual_sender
+from events_api_support import HOSTILE_OPTIONS, TOKEN, manual_sender
 from outbox_process import CODE, event
 
 from pixel_embed.events_api.outbox import Outbox
+from pixel_embed.integrations.starlette.commands import main
 from pixel_embed.testing.events_api import Answer, FakeEventsApi
 
 TESTS = Path(__file__).resolve().parent
@@ -111,6 +112,30 @@ def test_a_wrong_app_is_named_with_the_problem(
     done = events(fake, f"sqlite:///{outbox.path}", "--app", target, "status", status=2)
     assert problem in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_app_path_and_a_factory_that_is_the_app_are_named_with_the_problem(
+    fake: FakeEventsApi, outbox: Outbox
+) -> None:
+    queue = f"sqlite:///{outbox.path}"
+    path = events(fake, queue, "--app", "../../etc/passwd:x", "status", status=2).stderr
+    assert "'../../etc/passwd' is not a module name" in path
+    factory = events(fake, queue, "--app", APP, "--factory", "status", status=2).stderr
+    assert "'app' is the app itself, not a function that builds it: drop --factory" in factory
+    for told in (path, factory):
+        assert len(told.splitlines()) == 1
+        assert "Traceback" not in told
+
+
+@pytest.mark.parametrize("args", HOSTILE_OPTIONS, ids="_".join)
+def test_a_hostile_value_is_a_usage_error_naming_the_option(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Refused before the app is imported: no traceback, and nothing deleted.
+    action, option, *_ = args
+    assert main(["--app", APP, *args]) == 2
+    told = capsys.readouterr().err.splitlines()[-1]
+    assert told.startswith(f"pixel-embed events {action}: error: argument {option}: ")
 
 
 def test_the_memory_queue_has_no_dead_letters_to_retry(fake: FakeEventsApi) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
 
 from pixel_embed import PixelError, hash_email, order_event_id
 from pixel_embed.errors import StreamingError
@@ -149,6 +151,28 @@ def test_a_session_inside_the_pixel_stops_the_app_at_startup(
     with pytest.raises(PixelError, match="did not start"), serve_asgi(app):
         pass
     assert MISPLACED_SESSION in caplog.text
+
+
+def test_a_session_inside_the_pixel_stops_starlettes_test_client_at_startup(kind: Kind) -> None:
+    """Starlette's TestClient waits for the app to end its lifespan after startup.failed (as
+    Starlette's Router does by raising): an app that only returned left it hanging on exit."""
+    app, _ = site(kind, session="inside")
+    outcome: list[BaseException | None] = []
+
+    def enter() -> None:
+        try:
+            with TestClient(app):
+                outcome.append(None)
+        except BaseException as error:  # handed to the test's thread
+            outcome.append(error)
+
+    runner = threading.Thread(target=enter, daemon=True)
+    runner.start()
+    runner.join(timeout=10)
+    assert not runner.is_alive(), "TestClient hung on a misplaced session"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], PixelError)
+    assert str(outcome[0]) == MISPLACED_SESSION
 
 
 def test_a_session_on_a_mounted_app_is_refused_where_it_is_needed(kind: Kind) -> None:

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django_support import running_shop  # noqa: F401 - sets Django up
+from events_api_support import HOSTILE_OPTIONS
 from test_events_api_taskqueues import (
     redis_contents,
     redis_url,  # noqa: F401 - the fixture: a real Redis
@@ -90,6 +91,17 @@ def test_events_status_retry_purge_and_deliver(outbox_site: FakeEventsApi) -> No
     assert [e["event_id"] for e in outbox_site.wait_for_accepted(1)] == [event_id]
     assert not outbox_site.problems
     assert "0 dead letter(s) deleted" in run("events", "purge", "--yes")
+
+
+@pytest.mark.parametrize("args", HOSTILE_OPTIONS, ids="_".join)
+def test_events_refuse_a_hostile_value_naming_the_option(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run("events", *args)
+    assert exit_.value.code == 2
+    told = capsys.readouterr().err.splitlines()[-1]
+    assert told.startswith(f"manage.py tiktok_pixel events {args[0]}: error: argument {args[1]}: ")
 
 
 def test_events_say_when_server_events_are_off() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from events_api_support import closing_sender, events_app
+from events_api_support import HOSTILE_OPTIONS, closing_sender, events_app
 from flask import Flask
 from outbox_process import CODE, event
 
@@ -77,3 +77,12 @@ def test_retry_needs_the_outbox(fake: FakeEventsApi) -> None:
         assert result.exit_code == 1
         assert "only the sqlite outbox keeps dead letters" in result.output
         assert "queue: memory" in cli(app, "status")
+
+
+@pytest.mark.parametrize("args", HOSTILE_OPTIONS, ids="_".join)
+def test_a_hostile_value_is_a_usage_error_naming_the_option(
+    app: Flask, args: tuple[str, ...]
+) -> None:
+    result = app.test_cli_runner().invoke(flask_cli, ["events", *args])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{args[1]}': " in result.output

@@ -14,7 +14,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 from flask import current_app
@@ -29,10 +32,26 @@ from ...events_api.maintenance import (
     outbox_sender,
     status_text,
 )
+from ...events_api.options import age_hours, dead_letter_id, dead_shown, period_hours
 from ...events_api.outbox import Outbox
 from ...events_api.outbox_sender import OutboxSender
 from ...events_api.quality import match_quality
 from ...events_api.send import quality_store
+
+
+def _checked(check: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that checks an option's text as the argparse commands check it
+    (:mod:`~...events_api.options`): one usage error naming the option."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        try:
+            if isinstance(value, tuple):  # multiple=True
+                return tuple(check(text) for text in value)
+            return None if value is None else check(value)
+        except argparse.ArgumentTypeError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+    return callback
 
 
 def _sender() -> Sender:
@@ -63,7 +82,15 @@ def events_cli() -> None:
 
 @events_cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the counters as one JSON object.")
-@click.option("--dead", "dead_shown", default=10, show_default=True, help="Dead letters shown.")
+@click.option(
+    "--dead",
+    "dead_shown",
+    metavar="N",
+    callback=_checked(dead_shown),
+    default="10",
+    show_default=True,
+    help="Dead letters shown.",
+)
 @with_appcontext
 def status(as_json: bool, dead_shown: int) -> None:
     """Counts by state, the oldest waiting event, dead letters and why."""
@@ -75,7 +102,14 @@ def status(as_json: bool, dead_shown: int) -> None:
 
 
 @events_cli.command("retry")
-@click.option("--id", "ids", type=int, multiple=True, help="A dead letter's number (repeatable).")
+@click.option(
+    "--id",
+    "ids",
+    metavar="N",
+    callback=_checked(dead_letter_id),
+    multiple=True,
+    help="A dead letter's number (repeatable).",
+)
 @with_appcontext
 def retry(ids: tuple[int, ...]) -> None:
     """Put dead letters back in the outbox, due now (all unless --id is given)."""
@@ -85,7 +119,11 @@ def retry(ids: tuple[int, ...]) -> None:
 
 @events_cli.command("purge")
 @click.option(
-    "--older-than", type=float, default=None, help="Only dead letters older than these hours."
+    "--older-than",
+    metavar="HOURS",
+    callback=_checked(age_hours),
+    default=None,
+    help="Only dead letters older than these hours.",
 )
 @click.confirmation_option(prompt="Delete the dead letters for good?")
 @with_appcontext
@@ -109,7 +147,14 @@ def deliver(burst: bool) -> None:
 
 
 @events_cli.command("quality")
-@click.option("--hours", type=float, default=24.0, show_default=True, help="The period, in hours.")
+@click.option(
+    "--hours",
+    metavar="HOURS",
+    callback=_checked(period_hours),
+    default="24",
+    show_default=True,
+    help="The period, in hours.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @with_appcontext
 def quality(hours: float, as_json: bool) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ from typing import Any, TextIO
 from ...errors import PixelError
 from ...events_api.delivery import Sender
 from ...events_api.maintenance import deliver_until_stopped, outbox_sender, status_text
+from ...events_api.options import age_hours, dead_letter_id, dead_shown, period_hours
 from ...events_api.outbox_sender import OutboxSender
 from ...events_api.quality import match_quality
 from ...events_api.send import quality_store
@@ -60,16 +62,24 @@ def build_parser(prog: str = "pixel-embed events") -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="counts by state, dead letters and why")
     status.add_argument("--json", action="store_true", help="print the counters as JSON")
-    status.add_argument("--dead", type=int, default=10, help="dead letters shown (10)")
+    status.add_argument(
+        "--dead", type=dead_shown, metavar="N", default=10, help="dead letters shown (10)"
+    )
     retry = actions.add_parser("retry", help="put dead letters back in the outbox")
-    retry.add_argument("--id", dest="ids", type=int, action="append", help="a dead letter")
+    retry.add_argument(
+        "--id", dest="ids", type=dead_letter_id, metavar="N", action="append", help="a dead letter"
+    )
     purge = actions.add_parser("purge", help="delete dead letters for good")
-    purge.add_argument("--older-than", type=float, help="only those older than these hours")
+    purge.add_argument(
+        "--older-than", type=age_hours, metavar="HOURS", help="only those older than these hours"
+    )
     purge.add_argument("--yes", action="store_true", help="do not ask")
     deliver = actions.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
     deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
     quality = actions.add_parser("quality", help="the share of events with each matching key")
-    quality.add_argument("--hours", type=float, default=24.0, help="the period (24 hours)")
+    quality.add_argument(
+        "--hours", type=period_hours, metavar="HOURS", default=24.0, help="the period (24 hours)"
+    )
     quality.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -124,6 +134,12 @@ def find_pixel(target: str, *, factory: bool = False) -> TikTokPixel:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise CommandError(f"--app {target!r} is not MODULE:ATTRIBUTE, such as 'shop.main:app'")
+    # A path ("../shop/main.py") would be taken for a relative import; uvicorn refuses it too.
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise CommandError(
+            f"--app {target!r}: {module_name!r} is not a module name: dotted Python names, "
+            "imported from the working directory, such as 'shop.main:app'"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -136,9 +152,7 @@ def find_pixel(target: str, *, factory: bool = False) -> TikTokPixel:
         except AttributeError:
             raise CommandError(f"--app {target!r}: {module_name!r} has no {attribute!r}") from None
     if factory:
-        if not callable(found):
-            raise CommandError(f"--app {target!r} --factory: {attribute!r} is not callable")
-        found = found()
+        found = _built(found, target, attribute)
     pixel = pixel_of(found)
     if pixel is None:
         raise CommandError(
@@ -146,6 +160,26 @@ def find_pixel(target: str, *, factory: bool = False) -> TikTokPixel:
             "PixelMiddleware(pixel=...), or the pixel itself"
         )
     return pixel
+
+
+def _built(factory: Any, target: str, attribute: str) -> Any:
+    """What ``factory`` builds, called without arguments (``--factory``)."""
+    if pixel_of(factory) is not None:
+        raise CommandError(
+            f"--app {target!r} --factory: {attribute!r} is the app itself, not a function "
+            "that builds it: drop --factory"
+        )
+    if not callable(factory):
+        raise CommandError(f"--app {target!r} --factory: {attribute!r} is not callable")
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise CommandError(
+            f"--app {target!r} --factory: {attribute!r} needs arguments; a factory takes none"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): called as it is
+        pass
+    return factory()
 
 
 def pixel_of(app: object) -> TikTokPixel | None:

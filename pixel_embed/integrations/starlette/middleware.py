@@ -173,11 +173,13 @@ class PixelMiddleware:
         try:
             self._check_order(scope)
         except ConfigurationError as error:
-            # Said as the lifespan protocol says it, so the server stops (an exception would be
-            # taken for an app without lifespan support by uvicorn's default, "auto").
+            # Said as the lifespan protocol says it, so the server stops (an exception alone
+            # would be taken for an app without lifespan support by uvicorn's default, "auto"),
+            # then raised, as Starlette's Router does: uvicorn takes an exception after
+            # startup.failed as the failed startup, and Starlette's TestClient waits for it.
             if (await receive())["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.failed", "message": f"{error}"})
-            return
+            raise
         pixel = self.pixel
 
         async def receive_checked() -> Message:
