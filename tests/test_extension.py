@@ -157,6 +157,30 @@ def test_lenient_mode_drops_the_bad_field_and_keeps_the_rest(
     assert "value 'ten' is not a number" in caplog.text
 
 
+def test_an_external_id_given_to_track_is_refused_not_rendered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app(TIKTOK_PIXEL_STRICT=False)
+    pixel = TikTokPixel(app)
+
+    @app.get("/")
+    def home() -> str:
+        pixel.track("ViewContent", external_id="user-42-secret", content_id="sku-1")
+        return page()
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        html = app.test_client().get("/").text
+    assert "user-42-secret" not in html
+    assert [(e, p) for e, p, _ in tracked(html)] == [("ViewContent", {"content_id": "sku-1"})]
+    assert "external_id (value withheld)" in caplog.text
+    assert "identify(external_id=...)" in caplog.text
+    assert "user-42-secret" not in caplog.text
+    strict = make_app()
+    strict_pixel = TikTokPixel(strict)
+    with strict.test_request_context("/"), pytest.raises(InvalidEvent, match="external_id"):
+        strict_pixel.track("ViewContent", external_id="user-42-secret")
+
+
 def test_track_outside_a_request_says_where_to_call_it(pixel: TikTokPixel) -> None:
     with pytest.raises(RuntimeError, match=r"pixel\.track\(\) needs a request"):
         pixel.track("Search")
