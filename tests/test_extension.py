@@ -333,6 +333,19 @@ def test_a_prefetched_page_leaves_deferred_events_for_a_page_the_visitor_sees(
     assert identified(shown.text) == {"email": hash_email("jane@example.com")}
 
 
+def test_a_head_request_leaves_deferred_events_and_the_identity_for_the_next_get(
+    shop: FlaskClient,
+) -> None:
+    # A HEAD response has no body a browser runs (a link checker, an uptime monitor).
+    shop.post("/checkout")
+    head = shop.head("/thank-you")
+    assert head.status_code == 200
+    assert head.text == ""
+    shown = shop.get("/thank-you")
+    assert [e for e, _, _ in tracked(shown.text)] == ["CompletePayment"]
+    assert identified(shown.text) == {"email": hash_email("jane@example.com")}
+
+
 def test_the_redirect_itself_carries_nothing(shop: FlaskClient) -> None:
     response = shop.post("/checkout")
     assert response.status_code == 302
