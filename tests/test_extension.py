@@ -346,6 +346,33 @@ def test_a_head_request_leaves_deferred_events_and_the_identity_for_the_next_get
     assert identified(shown.text) == {"email": hash_email("jane@example.com")}
 
 
+def test_deferred_events_read_from_the_session_are_checked_again(
+    shop: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A session kept on the server is not signed by what wrote it: what it holds is input.
+    shop.post("/checkout")
+    with shop.session_transaction() as session:
+        saved = session["_tiktok_pixel"]
+        purchase = saved["events"][0]
+        purchase["params"] = [  # pairs, as Event.to_dict writes them
+            *[(k, "jane@example.com" if k == "order_id" else v) for k, v in purchase["params"]],
+            ("external_id", "user-42-secret"),
+        ]
+        saved["events"].append({**purchase, "name": "</script><script>alert(1)//"})
+        session["_tiktok_pixel"] = saved
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        shown = shop.get("/thank-you").text
+    assert "jane@example.com" not in shown
+    assert "user-42-secret" not in shown
+    assert "<script>alert" not in shown
+    [(name, params, _)] = tracked(shown)
+    assert name == "CompletePayment"
+    assert params == {"value": 42.5, "currency": "USD", "order_id": "[email]"}
+    assert identified(shown) == {"email": hash_email("jane@example.com")}
+    assert "order_id (value withheld)" in caplog.text
+    assert "is not an event name" in caplog.text
+
+
 def test_the_redirect_itself_carries_nothing(shop: FlaskClient) -> None:
     response = shop.post("/checkout")
     assert response.status_code == 302
