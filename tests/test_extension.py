@@ -373,6 +373,28 @@ def test_deferred_events_read_from_the_session_are_checked_again(
     assert "is not an event name" in caplog.text
 
 
+def test_the_identity_read_from_the_session_is_checked_again(
+    shop: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop.post("/checkout")
+    with shop.session_transaction() as session:
+        saved = session["_tiktok_pixel"]
+        saved["identity"] = {
+            **saved["identity"],
+            "external_id": "user-42-secret",
+            "phone_number": "+12133734253",
+            "city": "jane@example.com",
+            "country": "us",
+        }
+        session["_tiktok_pixel"] = saved
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        shown = shop.get("/thank-you").text
+    for raw in ("user-42-secret", "2133734253", "jane@example.com"):
+        assert raw not in shown
+    assert identified(shown) == {"email": hash_email("jane@example.com"), "country": "us"}
+    assert "ignored external_id of the identity in the session" in caplog.text
+
+
 def test_the_redirect_itself_carries_nothing(shop: FlaskClient) -> None:
     response = shop.post("/checkout")
     assert response.status_code == 302

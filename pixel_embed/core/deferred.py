@@ -17,7 +17,14 @@ from typing import Any
 
 from ..errors import InvalidEvent
 from ..events import Event, validate_event, wire_event_name
-from ..matching import NO_IDENTITY, Identity
+from ..matching import (
+    CLEAR_FIELDS,
+    HASHED_FIELDS,
+    NO_IDENTITY,
+    Identity,
+    is_sha256,
+    normalize_field,
+)
 
 log = logging.getLogger("pixel_embed")
 
@@ -81,6 +88,35 @@ def _checked_again(item: Mapping[str, Any]) -> Event | None:
         return None
 
 
+def _identity_again(params: object) -> Identity:
+    """The carried identity as the session holds it, checked again: a hashed field must be a
+    SHA-256 digest, a clear one its own normal form (never an address, a phone number); any
+    other value is left out with a warning, never rendered as it is."""
+    if not isinstance(params, dict):
+        return NO_IDENTITY
+    kept: dict[str, str] = {}
+    for key, value in params.items():
+        if key not in HASHED_FIELDS and key not in CLEAR_FIELDS:
+            continue  # unknown keys are ignored (as Identity.from_params does)
+        try:
+            ok = isinstance(value, str) and len(value) <= 256
+            if ok and key in HASHED_FIELDS:
+                ok = is_sha256(value)
+            elif ok:
+                ok = normalize_field(key, value) == value
+        except Exception:  # InvalidIdentity, or a value the normaliser refuses
+            ok = False
+        if ok:
+            kept[key] = value
+        else:
+            log.warning(
+                "TikTok pixel: ignored %s of the identity in the session: not as identify() "
+                "writes it",
+                key,
+            )
+    return Identity.from_params(kept)
+
+
 def read_deferred(saved: object, max_age: float) -> tuple[Identity, list[Event]]:
     """The identity and events a :data:`SESSION_KEY` value holds, each checked again; an
     identity older than ``max_age`` seconds is dropped, an unreadable value ignored with a
@@ -90,7 +126,7 @@ def read_deferred(saved: object, max_age: float) -> tuple[Identity, list[Event]]
     try:
         checked = (_checked_again(item) for item in saved.get("events", []))
         events = [event for event in checked if event is not None]
-        identity = Identity.from_params(saved.get("identity", {}))
+        identity = _identity_again(saved.get("identity", {}))
         carried_at = saved.get("identity_at", 0)
         if identity and not time.time() - float(carried_at) <= max_age:
             identity = NO_IDENTITY  # too old (or of a version without a time): dropped
