@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .csp import CspBlocksPixel as CspBlocksPixel
 from .csp import merge_csp as merge_csp
 from .errors import ConfigurationError as ConfigurationError
+from .errors import IdentityInEvent as IdentityInEvent
 from .errors import InvalidEmail as InvalidEmail
 from .errors import InvalidEvent as InvalidEvent
 from .errors import InvalidIdentity as InvalidIdentity
@@ -63,6 +64,7 @@ _EXPORTS = [
     "InvalidInput",
     "InvalidPhoneNumber",
     "PersonalDataInText",
+    "IdentityInEvent",
     "PersonalDataInUrl",
     "PixelCall",
     "PixelError",

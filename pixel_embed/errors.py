@@ -142,6 +142,19 @@ class PersonalDataInText(InvalidEvent):
         return self.redacted()
 
 
+class IdentityInEvent(InvalidEvent):
+    """An advanced-matching field (``external_id``, ``email``, ``phone_number``… any field of
+    ``identify``) was given as an event parameter: it would be rendered in the page unhashed.
+    Pass it to ``identify`` instead. The message never repeats the value (``.value`` holds it).
+    """
+
+    def __init__(self, field: str, value: object, problem: str) -> None:
+        super().__init__(field, value, problem, sensitive=True)
+
+    def __str__(self) -> str:
+        return self.redacted()
+
+
 class PersonalDataInUrl(InvalidInput):
     """The page's URL holds something that looks like an e-mail address or a phone number
     (``/search?q=jane%40example.com``): TikTok's SDK sends the page's URL with every event

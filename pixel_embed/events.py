@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidEvent, PersonalDataInText
+from .errors import IdentityInEvent, InvalidEvent, PersonalDataInText
 from .event_params import CONTENT_TYPES as CONTENT_TYPES
 from .event_params import MAX_DEPTH as MAX_DEPTH
 from .event_params import MAX_EVENT_TEXT as MAX_EVENT_TEXT
@@ -31,6 +31,7 @@ from .event_params import PARAMS, ParamCheck, json_value, param_items, param_key
 from .event_params import RESERVED_KEYS as RESERVED_KEYS
 from .event_params import OnError as OnError
 from .event_params import unreadable as unreadable
+from .matching import CLEAR_FIELDS, HASHED_FIELDS
 from .screening import (
     holds_personal_data,
 )
@@ -129,6 +130,19 @@ def order_event_id(event: str, order_id: str | int) -> str:
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ .:-]{0,99}")
 _FOLD = re.compile(r"[^a-z0-9]")
 _FOLDED_STANDARD = {_FOLD.sub("", name.lower()): name for name in STANDARD_EVENTS}
+
+
+#: identify()'s fields: as an event's parameter each would be rendered raw, not hashed.
+IDENTITY_PARAMS: frozenset[str] = frozenset(HASHED_FIELDS + CLEAR_FIELDS)
+
+
+def _identity_param(key: str, value: object) -> IdentityInEvent:
+    return IdentityInEvent(
+        key,
+        value,
+        "is an advanced-matching field: as an event parameter it would be sent unhashed; "
+        f"pass it to identify({key}=...) instead",
+    )
 
 
 def raise_error(error: InvalidEvent) -> None:
@@ -255,6 +269,8 @@ def validate_event(
             known = PARAMS.get(key) if type(key) is str else None
             if known is not None:
                 clean[key] = known(key, raw, check)
+            elif type(key) is str and key in IDENTITY_PARAMS:
+                raise _identity_param(key, raw)
             else:
                 # The name first: the value's own errors must not store a refused name.
                 param = param_key(key if type(key) is str else "params", key)

@@ -491,3 +491,39 @@ def test_the_defaults_are_read_only_and_no_site_shares_anothers_list() -> None:
     first.config["TIKTOK_PIXEL_INTERNAL_IPS"].append("10.0.0.1")
     assert second.config["TIKTOK_PIXEL_INTERNAL_IPS"] == []
     assert DEFAULTS["TIKTOK_PIXEL_INTERNAL_IPS"] == []
+
+
+def _open_outbox(framework: str, path: str) -> str:
+    """The message of the error that opening the outbox at ``path`` raises at start-up."""
+    settings = {
+        **ON,
+        "TIKTOK_PIXEL_SERVER_EVENTS": True,
+        "TIKTOK_PIXEL_EVENTS_QUEUE": f"sqlite:///{path}",
+    }
+    from pixel_embed import TikTokPixel
+    from pixel_embed.integrations.starlette import TikTokPixel as StarlettePixel
+
+    def start() -> object:
+        if framework == "flask":
+            return TikTokPixel(make_app(**settings))
+        return StarlettePixel(settings)
+
+    with pytest.raises(ConfigurationError) as raised:
+        start()
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("framework", ["flask", "starlette"])
+def test_an_outbox_that_cannot_be_opened_is_quoted_in_part_and_masked(
+    framework: str, tmp_path: Any
+) -> None:
+    """Before: the path was quoted whole, twice (in the message and in the OSError's own
+    text): a 5000-character path gave a 10,129-character message, an address unmasked."""
+    message = _open_outbox(framework, str(tmp_path / ("a" * 5000)))
+    assert message.startswith("TIKTOK_PIXEL_EVENTS_QUEUE: cannot open the outbox")
+    assert len(message) <= 300
+    (tmp_path / "jane@example.com").write_text("a file, not a folder")
+    message = _open_outbox(framework, str(tmp_path / "jane@example.com" / "events.sqlite3"))
+    assert message.startswith("TIKTOK_PIXEL_EVENTS_QUEUE: cannot open the outbox")
+    assert "jane@" not in message
+    assert "[email]" in message

@@ -257,6 +257,14 @@ def test_a_session_backend_change_loses_what_waited_but_breaks_no_page(
         assert "AddToCart" in client.get("/page").content.decode()
 
 
+def test_a_head_request_leaves_deferred_events_for_the_next_get() -> None:
+    with site_settings():
+        client = Client()
+        client.get("/deferred")
+        assert client.head("/page").status_code == 200
+        assert "AddToCart" in client.get("/page").content.decode()
+
+
 @pytest.mark.django_db
 def test_a_first_visit_does_not_touch_the_session() -> None:
     with site_settings(SESSION_ENGINE="django.contrib.sessions.backends.db"):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pixel_embed import STANDARD_EVENTS, InvalidEvent, validate_event
-from pixel_embed.events import Event, near_miss, new_event_id
+from pixel_embed.events import IDENTITY_PARAMS, Event, near_miss, new_event_id
 
 
 def lenient(name: str, params: dict[str, Any]) -> tuple[Event, list[str]]:
@@ -187,3 +187,15 @@ def test_lenient_mode_drops_only_the_bad_fields() -> None:
 def test_event_round_trips_through_a_dict() -> None:
     event = validate_event("Search", {"query": "mug"}, event_id="e")
     assert Event.from_dict(event.to_dict()) == event
+
+
+@pytest.mark.parametrize("field", sorted(IDENTITY_PARAMS))
+def test_an_identity_field_as_a_parameter_is_refused_never_sent_raw(field: str) -> None:
+    # docs/matching.md: ids are hashed, so customer numbers stay out of the page. As an
+    # event parameter an external_id (an e-mail, a phone...) would be rendered as given.
+    with pytest.raises(InvalidEvent, match=rf"^{field} \(value withheld\) .*identify\({field}="):
+        validate_event("ViewContent", {field: "user-42-secret", "content_id": "sku-1"})
+    event, errors = lenient("ViewContent", {field: "user-42-secret", "content_id": "sku-1"})
+    assert event.params == {"content_id": "sku-1"}
+    assert len(errors) == 1
+    assert "user-42-secret" not in errors[0]

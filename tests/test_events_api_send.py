@@ -654,3 +654,26 @@ def test_personal_data_put_in_a_stored_context_never_reaches_tiktok(
     assert [find_personal_data(value) for value in sent if value] == [[]] * len(
         [value for value in sent if value]
     )
+
+
+def test_an_identify_field_as_a_parameter_is_refused_not_sent_raw(
+    fake: FakeEventsApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    strict = events_app(fake)
+    TikTokPixel(strict)
+    with closing_sender(strict), pytest.raises(InvalidEvent, match=r"identity=|identify\("):
+        send_event(strict, "Lead", {"external_id": "user-42-secret"}, event_id="s-1")
+    app = events_app(fake, TIKTOK_PIXEL_STRICT=False)
+    TikTokPixel(app)
+    with closing_sender(app):
+        send_event(
+            app,
+            "Lead",
+            {"external_id": "user-42-secret", "value": 1, "currency": "USD"},
+            event_id="s-2",
+        )
+        delivered(app)
+    event = fake.to_have_received("Lead", event_id="s-2")
+    assert "user-42-secret" not in str(event)
+    assert "user-42-secret" not in caplog.text
+    assert "external_id (value withheld)" in caplog.text

@@ -157,6 +157,30 @@ def test_lenient_mode_drops_the_bad_field_and_keeps_the_rest(
     assert "value 'ten' is not a number" in caplog.text
 
 
+def test_an_external_id_given_to_track_is_refused_not_rendered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app(TIKTOK_PIXEL_STRICT=False)
+    pixel = TikTokPixel(app)
+
+    @app.get("/")
+    def home() -> str:
+        pixel.track("ViewContent", external_id="user-42-secret", content_id="sku-1")
+        return page()
+
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        html = app.test_client().get("/").text
+    assert "user-42-secret" not in html
+    assert [(e, p) for e, p, _ in tracked(html)] == [("ViewContent", {"content_id": "sku-1"})]
+    assert "external_id (value withheld)" in caplog.text
+    assert "identify(external_id=...)" in caplog.text
+    assert "user-42-secret" not in caplog.text
+    strict = make_app()
+    strict_pixel = TikTokPixel(strict)
+    with strict.test_request_context("/"), pytest.raises(InvalidEvent, match="external_id"):
+        strict_pixel.track("ViewContent", external_id="user-42-secret")
+
+
 def test_track_outside_a_request_says_where_to_call_it(pixel: TikTokPixel) -> None:
     with pytest.raises(RuntimeError, match=r"pixel\.track\(\) needs a request"):
         pixel.track("Search")
@@ -307,6 +331,68 @@ def test_a_prefetched_page_leaves_deferred_events_for_a_page_the_visitor_sees(
     shown = shop.get("/thank-you")
     assert [e for e, _, _ in tracked(shown.text)] == ["CompletePayment"]
     assert identified(shown.text) == {"email": hash_email("jane@example.com")}
+
+
+def test_a_head_request_leaves_deferred_events_and_the_identity_for_the_next_get(
+    shop: FlaskClient,
+) -> None:
+    # A HEAD response has no body a browser runs (a link checker, an uptime monitor).
+    shop.post("/checkout")
+    head = shop.head("/thank-you")
+    assert head.status_code == 200
+    assert head.text == ""
+    shown = shop.get("/thank-you")
+    assert [e for e, _, _ in tracked(shown.text)] == ["CompletePayment"]
+    assert identified(shown.text) == {"email": hash_email("jane@example.com")}
+
+
+def test_deferred_events_read_from_the_session_are_checked_again(
+    shop: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A session kept on the server is not signed by what wrote it: what it holds is input.
+    shop.post("/checkout")
+    with shop.session_transaction() as session:
+        saved = session["_tiktok_pixel"]
+        purchase = saved["events"][0]
+        purchase["params"] = [  # pairs, as Event.to_dict writes them
+            *[(k, "jane@example.com" if k == "order_id" else v) for k, v in purchase["params"]],
+            ("external_id", "user-42-secret"),
+        ]
+        saved["events"].append({**purchase, "name": "</script><script>alert(1)//"})
+        session["_tiktok_pixel"] = saved
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        shown = shop.get("/thank-you").text
+    assert "jane@example.com" not in shown
+    assert "user-42-secret" not in shown
+    assert "<script>alert" not in shown
+    [(name, params, _)] = tracked(shown)
+    assert name == "CompletePayment"
+    assert params == {"value": 42.5, "currency": "USD", "order_id": "[email]"}
+    assert identified(shown) == {"email": hash_email("jane@example.com")}
+    assert "order_id (value withheld)" in caplog.text
+    assert "is not an event name" in caplog.text
+
+
+def test_the_identity_read_from_the_session_is_checked_again(
+    shop: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop.post("/checkout")
+    with shop.session_transaction() as session:
+        saved = session["_tiktok_pixel"]
+        saved["identity"] = {
+            **saved["identity"],
+            "external_id": "user-42-secret",
+            "phone_number": "+12133734253",
+            "city": "jane@example.com",
+            "country": "us",
+        }
+        session["_tiktok_pixel"] = saved
+    with caplog.at_level(logging.WARNING, "pixel_embed"):
+        shown = shop.get("/thank-you").text
+    for raw in ("user-42-secret", "2133734253", "jane@example.com"):
+        assert raw not in shown
+    assert identified(shown) == {"email": hash_email("jane@example.com"), "country": "us"}
+    assert "ignored external_id of the identity in the session" in caplog.text
 
 
 def test_the_redirect_itself_carries_nothing(shop: FlaskClient) -> None:

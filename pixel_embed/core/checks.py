@@ -55,10 +55,14 @@ def withhold_secrets(error: ConfigurationError, token: object) -> None:
     """Make ``error``'s message fit to be shown: every message quotes a part of a value at
     most, masked; this also withholds the access token wherever it appears, and anything
     shaped like a credential (a secret pasted into the wrong key)."""
-    error.args = (_screened(str(error), token), *error.args[1:])
+    error.args = (screened(str(error), token), *error.args[1:])
 
 
-def _screened(text: str, token: object) -> str:
+def screened(text: str, token: object = None) -> str:
+    """A configuration message fit to be shown (what :func:`withhold_secrets` makes of one):
+    at most :data:`MAX_MESSAGE` characters, e-mail addresses and phone numbers masked, the
+    access token ``token`` and anything shaped like a credential withheld. For a message
+    raised outside :meth:`.config.PixelConfig.from_mapping` (opening the outbox)."""
     if isinstance(token, str) and len(token) >= 4:
         text = text.replace(token, "[access token]")
     text = _TOKEN_RUN.sub(
@@ -212,7 +216,8 @@ def phone_region(value: object) -> str | None:
         meant = _REGION_ALIASES.get(region)
         hint = f": did you mean {meant!r}?" if meant else ""
         raise ConfigurationError(
-            f"TIKTOK_PIXEL_DEFAULT_REGION {region!r} is not a region with phone numbers{hint}"
+            f"TIKTOK_PIXEL_DEFAULT_REGION {safe_repr(region)} is not a region with phone "
+            f"numbers{hint}"
         )
     return region
 

@@ -15,8 +15,16 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from ..events import Event, wire_event_name
-from ..matching import NO_IDENTITY, Identity
+from ..errors import InvalidEvent
+from ..events import Event, validate_event, wire_event_name
+from ..matching import (
+    CLEAR_FIELDS,
+    HASHED_FIELDS,
+    NO_IDENTITY,
+    Identity,
+    is_sha256,
+    normalize_field,
+)
 
 log = logging.getLogger("pixel_embed")
 
@@ -62,14 +70,63 @@ def once_digest(event: Event, key: object) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:ONCE_DIGEST_CHARS]
 
 
+def _reported(error: InvalidEvent) -> None:
+    log.warning("TikTok pixel: a deferred event read from the session: %s", error.redacted())
+
+
+def _checked_again(item: Mapping[str, Any]) -> Event | None:
+    """A deferred event as the session holds it, checked again as the identity is: a session
+    kept on the server (Django's database, Redis) is not signed by what wrote it, so what it
+    holds is screened as a view's input is (lenient: a bad parameter is left out with a
+    warning, an invalid name drops the event)."""
+    try:
+        params = dict(item["params"])  # pairs: see Event.to_dict
+        name, event_id = str(item["name"]), str(item["event_id"])
+        return validate_event(name, params, event_id=event_id, on_error=_reported)
+    except InvalidEvent as exc:
+        _reported(exc)
+        return None
+
+
+def _identity_again(params: object) -> Identity:
+    """The carried identity as the session holds it, checked again: a hashed field must be a
+    SHA-256 digest, a clear one its own normal form (never an address, a phone number); any
+    other value is left out with a warning, never rendered as it is."""
+    if not isinstance(params, dict):
+        return NO_IDENTITY
+    kept: dict[str, str] = {}
+    for key, value in params.items():
+        if key not in HASHED_FIELDS and key not in CLEAR_FIELDS:
+            continue  # unknown keys are ignored (as Identity.from_params does)
+        try:
+            ok = isinstance(value, str) and len(value) <= 256
+            if ok and key in HASHED_FIELDS:
+                ok = is_sha256(value)
+            elif ok:
+                ok = normalize_field(key, value) == value
+        except Exception:  # InvalidIdentity, or a value the normaliser refuses
+            ok = False
+        if ok:
+            kept[key] = value
+        else:
+            log.warning(
+                "TikTok pixel: ignored %s of the identity in the session: not as identify() "
+                "writes it",
+                key,
+            )
+    return Identity.from_params(kept)
+
+
 def read_deferred(saved: object, max_age: float) -> tuple[Identity, list[Event]]:
-    """The identity and events a :data:`SESSION_KEY` value holds; an identity older than
-    ``max_age`` seconds is dropped, an unreadable value ignored with a warning."""
+    """The identity and events a :data:`SESSION_KEY` value holds, each checked again; an
+    identity older than ``max_age`` seconds is dropped, an unreadable value ignored with a
+    warning."""
     if not isinstance(saved, dict):
         return NO_IDENTITY, []
     try:
-        events = [Event.from_dict(item) for item in saved.get("events", [])]
-        identity = Identity.from_params(saved.get("identity", {}))
+        checked = (_checked_again(item) for item in saved.get("events", []))
+        events = [event for event in checked if event is not None]
+        identity = _identity_again(saved.get("identity", {}))
         carried_at = saved.get("identity_at", 0)
         if identity and not time.time() - float(carried_at) <= max_age:
             identity = NO_IDENTITY  # too old (or of a version without a time): dropped

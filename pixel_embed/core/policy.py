@@ -59,6 +59,19 @@ def is_history_restore(request: _HasHeaders) -> bool:
     return request.headers.get(RESTORE_HEADER) == "true"
 
 
+class _HasMethod(_HasHeaders, Protocol):
+    @property
+    def method(self) -> str: ...
+
+
+def is_unseen(request: _HasMethod) -> bool:
+    """Whether the visitor may never see what ``request``'s page fires: a prefetch, htmx's
+    history restore (a page already seen, drawn again) or a ``HEAD`` request (no body for a
+    browser to run). Deferred events and the carried identity stay in the session for the
+    next page; a ``once`` key is not spent."""
+    return request.method == "HEAD" or is_prefetch(request) or is_history_restore(request)
+
+
 def request_kind(request: _HasHeaders) -> RequestKind | None:
     """Whether ``request`` comes from htmx or a browser's ``fetch()``/XHR, or neither (a page
     load, a form post, a client that is not a browser)."""

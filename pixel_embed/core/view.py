@@ -37,7 +37,7 @@ from .config import PixelConfig
 from .deferred import SESSION_KEY, DeferredStore, once_digest
 from .finish import finish_request
 from .page import render_page
-from .policy import is_history_restore, is_prefetch
+from .policy import is_unseen
 from .request import RequestFacts
 from .state import AppSetup, RequestState
 
@@ -142,12 +142,11 @@ class PixelCore:
 
     def pop_deferred(self, state: RequestState) -> tuple[Identity, list[Event]]:
         """Take out of the session what earlier requests left for this page (nothing on a
-        prefetch or a history restore, which the visitor may never see)."""
+        request :func:`~pixel_embed.core.policy.is_unseen` names)."""
         saved = self.session(state, write=False)
         if saved is None or SESSION_KEY not in saved:
             return NO_IDENTITY, []
-        request = state.request
-        if is_prefetch(request) or is_history_restore(request):
+        if is_unseen(state.request):
             return NO_IDENTITY, []
         identity, events, forget = DeferredStore(saved, state.config.identity_max_age).pop()
         if forget:
@@ -245,8 +244,7 @@ class PixelCore:
         return checked.event_id
 
     def _first_time(self, state: RequestState, event: Event, once: object) -> bool:
-        """Whether ``event`` with key ``once`` was never sent to this visitor; remembers it
-        (except on a prefetch or a history restore, which the visitor may never see)."""
+        """Whether ``event`` with key ``once`` was never sent here; kept unless ``is_unseen``."""
         if isinstance(once, bool) or not isinstance(once, str | int) or not str(once).strip():
             state.config.on_error(
                 InvalidEvent("once", once, "must be a non-empty string or an integer; ignored")
@@ -258,7 +256,7 @@ class PixelCore:
         if digest in keys:
             log.debug("TikTok pixel: %s already sent once for this key; not again", event.name)
             return False
-        if not (is_prefetch(state.request) or is_history_restore(state.request)):
+        if not is_unseen(state.request):
             # A sibling in the shared mapping (see SESSION_KEY): the deferred store, forget()
             # and the next page's pop keep it.
             store.remember_once(keys, digest)

@@ -28,7 +28,8 @@ from typing import Any
 
 import orjson
 
-from ..errors import ConfigurationError
+from ..core.checks import screened
+from ..errors import ConfigurationError, safe_repr
 from .outbox_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from .outbox_schema import migrate
 from .quality import count_in_file, counts_in_file
@@ -241,15 +242,21 @@ class Outbox:
                     SCHEMA_VERSION,
                 )
         except (OSError, sqlite3.Error) as exc:
+            # An OSError's own text repeats the path: its strerror does not.
+            cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigurationError(
-                f"TIKTOK_PIXEL_EVENTS_QUEUE: cannot open the outbox {self.path!r} "
-                f"({type(exc).__name__}: {exc})"
+                screened(
+                    f"TIKTOK_PIXEL_EVENTS_QUEUE: cannot open the outbox {safe_repr(self.path)} "
+                    f"({type(exc).__name__}: {safe_repr(cause, 200)[1:-1]})"
+                )
             ) from None
         if version > SCHEMA_VERSION:
             raise ConfigurationError(
-                f"TIKTOK_PIXEL_EVENTS_QUEUE: the outbox {self.path!r} has schema version "
-                f"{version}, written by a newer pixel_embed; this release reads version "
-                f"{SCHEMA_VERSION}"
+                screened(
+                    f"TIKTOK_PIXEL_EVENTS_QUEUE: the outbox {safe_repr(self.path)} has schema "
+                    f"version {version}, written by a newer pixel_embed; this release reads "
+                    f"version {SCHEMA_VERSION}"
+                )
             )
 
     @property

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, safe_repr
 from .delivery import (
     DURABLE_RETRIES,
     QUEUE_BYTES,
@@ -57,8 +57,8 @@ def outbox_path(instance_path: str, queue: str) -> str | None:
     path = queue[len("sqlite:///") :]
     if not path or path == ":memory:":
         raise ConfigurationError(
-            f"TIKTOK_PIXEL_EVENTS_QUEUE {queue!r} names no file: use sqlite:///events.sqlite3 "
-            "(in the instance folder) or sqlite:////absolute/path"
+            f"TIKTOK_PIXEL_EVENTS_QUEUE {safe_repr(queue)} names no file: use "
+            "sqlite:///events.sqlite3 (in the instance folder) or sqlite:////absolute/path"
         )
     return path if os.path.isabs(path) else os.path.join(instance_path, path)
 
