@@ -89,7 +89,9 @@ def _user_agent(value: object) -> str | None:
     from ..screening import holds_personal_data
 
     text = _text(value if isinstance(value, str) else None, MAX_USER_AGENT)
-    return None if text is None or holds_personal_data(text) else text
+    if text is None or "<" in text or ">" in text:  # markup is no browser's user agent
+        return None
+    return None if holds_personal_data(text) else text
 
 
 def capture(
