@@ -117,6 +117,8 @@ def test_htmx_gets_its_calls_in_the_header_and_the_body_is_untouched(kind: Kind)
         assert "pixelEmbed" in served_script.text
         again = client.get(script, headers={"If-None-Match": served_script.headers["etag"]})
         assert again.status_code == 304
+        stale = client.get(script.split("?")[0] + "?v=0")
+        assert stale.headers["cache-control"] == "no-cache"
 
 
 def test_a_fragment_carries_its_calls_in_a_data_block(kind: Kind) -> None:

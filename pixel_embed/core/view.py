@@ -23,7 +23,9 @@ from markupsafe import Markup
 from ..csp import tiktok_sources
 from ..errors import ConfigurationError, InvalidEvent
 from ..events import Event, validate_event
+from ..events_api.clickid import ArgsAndCookies, ttclid_to_remember
 from ..events_api.delivery import Sender
+from ..events_api.hooks import ServerEvents, consent_allows
 from ..matching import NO_IDENTITY, Identity
 from ..partial import render_fragment
 from ..render import (
@@ -171,6 +173,19 @@ class PixelCore:
         name = config.pixel.consent_cookie if config.pixel else CONSENT_COOKIE
         value = cookies.get(name)
         return cast(ConsentState, value) if value in ("granted", "denied") else None
+
+    def click_id_to_keep(
+        self, server_events: ServerEvents, config: PixelConfig, request: ArgsAndCookies
+    ) -> str | None:
+        """The landing URL's click id for the ``ttclid`` cookie (see
+        :func:`~pixel_embed.events_api.clickid.ttclid_to_remember`), where the consent mode
+        lets the pixel fire (a click id is marketing data); else ``None``."""
+        ttclid = ttclid_to_remember(request)
+        if ttclid is None or not consent_allows(
+            server_events.consent, self.consent_of(config, request.cookies)
+        ):
+            return None
+        return ttclid
 
     # -- the public API for views ------------------------------------------------------------
 

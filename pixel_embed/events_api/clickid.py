@@ -20,7 +20,9 @@ from typing import Protocol
 from ..screening import holds_personal_data
 
 
-class _HasArgsAndCookies(Protocol):
+class ArgsAndCookies(Protocol):
+    """What the click-id functions read of a request: its query and its cookies."""
+
     @property
     def args(self) -> Mapping[str, str]: ...
 
@@ -50,7 +52,7 @@ def landing_ttclid(args: Mapping[str, str]) -> str | None:
     return valid_ttclid(args.get("ttclid"))
 
 
-def request_ttclid(request: _HasArgsAndCookies) -> str | None:
+def request_ttclid(request: ArgsAndCookies) -> str | None:
     """The request's click id: from its URL when it just landed, else from the cookie.
 
     :param request: Flask's (Werkzeug's) request, or any object with ``args`` and ``cookies``
@@ -59,7 +61,7 @@ def request_ttclid(request: _HasArgsAndCookies) -> str | None:
     return landing_ttclid(request.args) or valid_ttclid(request.cookies.get(TTCLID_COOKIE))
 
 
-def ttclid_to_remember(request: _HasArgsAndCookies) -> str | None:
+def ttclid_to_remember(request: ArgsAndCookies) -> str | None:
     """The click id to store in the :data:`TTCLID_COOKIE` cookie (for
     :data:`TTCLID_MAX_AGE` seconds, HttpOnly, SameSite Lax, and Secure over HTTPS): a landing
     URL's, when the cookie does not hold it already. Requests without one leave the cookie as

@@ -32,9 +32,8 @@ from ...core.policy import CDN_CACHE_HEADERS, ResponsePolicy, private_cache_cont
 from ...core.state import AppSetup, RequestState
 from ...core.view import PixelCore
 from ...errors import StreamingError, safe_repr
-from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE, ttclid_to_remember
-from ...events_api.hooks import consent_allows
-from ...partial import SCRIPT, SCRIPT_NAME, SCRIPT_VERSION
+from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE
+from ...partial import SCRIPT, SCRIPT_NAME, SCRIPT_VERSION, script_cache_control
 from ...render import ConsentState
 from .conf import SettingsMapping
 from .consent import CONSENT_STATE_SETTING, ConsentFunction, consent_function
@@ -251,10 +250,8 @@ class DjangoPixel(PixelCore):
         mode lets the pixel fire: a click id is marketing data)."""
         server_events = setup.server_events
         assert server_events is not None
-        ttclid = ttclid_to_remember(DjangoRequestFacts(request))
-        if ttclid is None:
-            return
-        if consent_allows(server_events.consent, self.consent_of(setup.config, request.COOKIES)):
+        ttclid = self.click_id_to_keep(server_events, setup.config, DjangoRequestFacts(request))
+        if ttclid is not None:
             response.set_cookie(
                 TTCLID_COOKIE,
                 ttclid,
@@ -271,7 +268,7 @@ class DjangoPixel(PixelCore):
         if request.path_info != SCRIPT_PATH or request.method not in ("GET", "HEAD"):
             return None
         response = HttpResponse(SCRIPT, content_type="text/javascript; charset=utf-8")
-        response["Cache-Control"] = "public, max-age=31536000, immutable"
+        response["Cache-Control"] = script_cache_control(request.GET.get("v"))
         return response
 
     # -- Django's signals ----------------------------------------------------------------------

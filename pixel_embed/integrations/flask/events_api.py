@@ -6,8 +6,8 @@ from flask import Flask, Response, request
 
 from ...core.config import PixelConfig
 from ...core.view import PixelCore
-from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE, ttclid_to_remember
-from ...events_api.hooks import EXTENSION_KEY, ServerEvents, consent_allows
+from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE
+from ...events_api.hooks import EXTENSION_KEY, ServerEvents
 
 
 def in_flask_command() -> bool:
@@ -20,7 +20,7 @@ def in_flask_command() -> bool:
     return context is not None and context.info_name != "run"
 
 
-def register(app: Flask, server: ServerEvents, config: PixelConfig) -> None:
+def register(app: Flask, pixel: PixelCore, server: ServerEvents, config: PixelConfig) -> None:
     """Keep ``server`` in ``app.extensions[EXTENSION_KEY]`` and, after each request, start
     delivering in this process and keep a landing URL's click id (where consent allows)."""
     app.extensions[EXTENSION_KEY] = server
@@ -29,18 +29,16 @@ def register(app: Flask, server: ServerEvents, config: PixelConfig) -> None:
         # The outbox delivers from every process that serves requests, events left by an
         # earlier run included, and not from a `flask` command.
         server.start()
-        # A click id is marketing data: no cookie for it where the pixel may not fire.
-        if consent_allows(server.consent, PixelCore.consent_of(config, request.cookies)):
-            ttclid = ttclid_to_remember(request)
-            if ttclid is not None:
-                response.set_cookie(
-                    TTCLID_COOKIE,
-                    ttclid,
-                    max_age=TTCLID_MAX_AGE,
-                    httponly=True,
-                    samesite="Lax",
-                    secure=request.is_secure,
-                )
+        ttclid = pixel.click_id_to_keep(server, config, request)
+        if ttclid is not None:
+            response.set_cookie(
+                TTCLID_COOKIE,
+                ttclid,
+                max_age=TTCLID_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure,
+            )
         return response
 
     # Registered after the pixel's own hook, it runs before it (Flask runs after-request

@@ -100,7 +100,7 @@ class TikTokPixel(PixelCore):
             start_waiting=not events_api.in_flask_command(),
         )
         if setup.server_events is not None:
-            events_api.register(app, setup.server_events, config)
+            events_api.register(app, self, setup.server_events, config)
         if setup.partial is not None:
             partial.register_script(app)
         app.jinja_env.globals["tiktok_pixel_calls"] = self.fragment

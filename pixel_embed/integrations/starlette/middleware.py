@@ -23,14 +23,14 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 from starlette.middleware.sessions import SessionMiddleware
 
 from ...core.policy import CDN_CACHE_HEADERS, NO_POLICY, ResponsePolicy, private_cache_control
 from ...errors import ConfigurationError
-from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE, ttclid_to_remember
-from ...events_api.hooks import consent_allows
-from ...partial import SCRIPT, SCRIPT_VERSION
+from ...events_api.clickid import TTCLID_COOKIE, TTCLID_MAX_AGE
+from ...partial import SCRIPT, SCRIPT_VERSION, script_cache_control
 from .pixel import CURRENT, MISPLACED_SESSION, SCRIPT_PATH, RequestSlot, TikTokPixel
 from .request import ScopeRequest, StartedResponse
 
@@ -139,11 +139,8 @@ class PixelMiddleware:
         if server_events is None or b"ttclid" not in slot.scope.get("query_string", b""):
             return None
         request = slot.state.request if slot.state is not None else ScopeRequest(slot.scope)
-        ttclid = ttclid_to_remember(request)
+        ttclid = self.pixel.click_id_to_keep(server_events, self.pixel.config, request)
         if ttclid is None:
-            return None
-        consent = self.pixel.consent_of(self.pixel.config, request.cookies)
-        if not consent_allows(server_events.consent, consent):
             return None
         secure = "; Secure" if request.is_secure else ""
         return (
@@ -209,9 +206,8 @@ def _route_path(scope: Scope) -> str:
 
 async def _serve_script(scope: Scope, send: Send) -> None:
     """The partial-pages client script: cached for a year under its versioned URL."""
-    query = bytes(scope.get("query_string", b""))
-    versioned = query == f"v={SCRIPT_VERSION}".encode()
-    cache = b"public, max-age=31536000, immutable" if versioned else b"no-cache"
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    cache = script_cache_control(parse_qs(query).get("v", [None])[0]).encode()
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", b"text/javascript; charset=utf-8"),
         (b"cache-control", cache),
