@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 from ..errors import safe_repr
 
@@ -70,3 +71,33 @@ def age_hours(text: str) -> float:
 def period_hours(text: str) -> float:
     """``quality --hours``: the period the report covers, in hours."""
     return _hours(text, zero=False)
+
+
+def add_actions(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
+    """Add the ``events`` actions (``status``, ``retry``, ``purge``, ``deliver``, ``quality``)
+    and their options to an argparse command line (Django's and Starlette's; Flask's are
+    click's); the chosen one is ``args.action``. The caller may add its own actions to what
+    this returns."""
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="counts by state, dead letters and why")
+    status.add_argument("--json", action="store_true", help="print the counters as JSON")
+    status.add_argument(
+        "--dead", type=dead_shown, metavar="N", default=10, help="dead letters shown (10)"
+    )
+    retry = actions.add_parser("retry", help="put dead letters back in the outbox")
+    retry.add_argument(
+        "--id", dest="ids", type=dead_letter_id, metavar="N", action="append", help="a dead letter"
+    )
+    purge = actions.add_parser("purge", help="delete dead letters for good")
+    purge.add_argument(
+        "--older-than", type=age_hours, metavar="HOURS", help="only those older than these hours"
+    )
+    purge.add_argument("--yes", action="store_true", help="do not ask")
+    deliver = actions.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
+    deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
+    quality = actions.add_parser("quality", help="the share of events with each matching key")
+    quality.add_argument(
+        "--hours", type=period_hours, metavar="HOURS", default=24.0, help="the period (24 hours)"
+    )
+    quality.add_argument("--json", action="store_true", help="print the report as JSON")
+    return actions

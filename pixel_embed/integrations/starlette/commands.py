@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from ...errors import PixelError
 from ...events_api.delivery import Sender
 from ...events_api.maintenance import deliver_until_stopped, outbox_sender, status_text
-from ...events_api.options import age_hours, dead_letter_id, dead_shown, period_hours
+from ...events_api.options import add_actions
 from ...events_api.outbox_sender import OutboxSender
 from ...events_api.quality import match_quality
 from ...events_api.send import quality_store
@@ -59,28 +59,7 @@ def build_parser(prog: str = "pixel-embed events") -> argparse.ArgumentParser:
     parser.add_argument(
         "--factory", action="store_true", help="ATTRIBUTE is a function that builds the app"
     )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    status = actions.add_parser("status", help="counts by state, dead letters and why")
-    status.add_argument("--json", action="store_true", help="print the counters as JSON")
-    status.add_argument(
-        "--dead", type=dead_shown, metavar="N", default=10, help="dead letters shown (10)"
-    )
-    retry = actions.add_parser("retry", help="put dead letters back in the outbox")
-    retry.add_argument(
-        "--id", dest="ids", type=dead_letter_id, metavar="N", action="append", help="a dead letter"
-    )
-    purge = actions.add_parser("purge", help="delete dead letters for good")
-    purge.add_argument(
-        "--older-than", type=age_hours, metavar="HOURS", help="only those older than these hours"
-    )
-    purge.add_argument("--yes", action="store_true", help="do not ask")
-    deliver = actions.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
-    deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
-    quality = actions.add_parser("quality", help="the share of events with each matching key")
-    quality.add_argument(
-        "--hours", type=period_hours, metavar="HOURS", default=24.0, help="the period (24 hours)"
-    )
-    quality.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_actions(parser)
     return parser
 
 

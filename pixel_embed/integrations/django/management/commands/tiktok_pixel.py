@@ -26,7 +26,7 @@ from pixel_embed.events_api.maintenance import (
     outbox_sender,
     status_text,
 )
-from pixel_embed.events_api.options import age_hours, dead_letter_id, dead_shown, period_hours
+from pixel_embed.events_api.options import add_actions
 from pixel_embed.events_api.outbox_sender import OutboxSender
 from pixel_embed.events_api.quality import match_quality
 from pixel_embed.events_api.send import quality_store
@@ -68,35 +68,12 @@ class Command(BaseCommand):
 
     def events(self, argv: list[str]) -> None:
         parser = argparse.ArgumentParser(prog=f"{PROG} events")
-        commands = parser.add_subparsers(dest="what", required=True)
-        status = commands.add_parser("status", help="counts, the oldest waiting, dead letters")
-        status.add_argument("--json", action="store_true", help="one JSON object")
-        status.add_argument(
-            "--dead", type=dead_shown, metavar="N", default=10, help="dead letters shown"
-        )
-        retry = commands.add_parser("retry", help="put dead letters back in the outbox")
-        retry.add_argument(
-            "--id", type=dead_letter_id, metavar="N", action="append", default=[], dest="ids"
-        )
-        purge = commands.add_parser("purge", help="delete dead letters")
-        purge.add_argument("--older-than", type=age_hours, default=None, metavar="HOURS")
-        purge.add_argument("--yes", action="store_true", help="do not ask")
-        deliver = commands.add_parser("deliver", help="deliver until SIGTERM or SIGINT")
-        deliver.add_argument("--burst", action="store_true", help="stop once nothing is due")
-        quality = commands.add_parser("quality", help="the share of events with each matching key")
-        quality.add_argument(
-            "--hours",
-            type=period_hours,
-            metavar="HOURS",
-            default=24.0,
-            help="the period (24 hours)",
-        )
-        quality.add_argument("--json", action="store_true", help="print the report as JSON")
+        commands = add_actions(parser)
         rq_worker = commands.add_parser("rq-worker", help="an RQ worker inside the project")
         rq_worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
         args = parser.parse_args(argv)
         try:
-            getattr(self, f"events_{args.what.replace('-', '_')}")(args)
+            getattr(self, f"events_{args.action.replace('-', '_')}")(args)
         except NotApplicable as exc:
             raise CommandError(str(exc)) from None
 
